@@ -1,0 +1,235 @@
+"""The model: an ONNX Runtime session plus everything its metadata says about it.
+
+Nothing about a model is hard-coded here: labels, rate, window length, kind,
+suggested gate/threshold/hop all come from ``metadata_props`` (see
+docs/architecture.md, "The model contract").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import ModelError
+
+BUILTIN_MODELS = ("digits", "sounds")
+REQUIRED_KEYS = ("labels", "sample_rate", "window_seconds", "kind")
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+
+@dataclass
+class ModelInfo:
+    """The model's metadata, parsed and checked."""
+
+    name: str
+    version: str
+    labels: list[str]
+    reject_labels: list[str]
+    sample_rate: int
+    window_seconds: float
+    kind: str  # "speech" | "sound"
+    gate: str  # "vad" | "energy"
+    threshold: float
+    hop_seconds: float
+    variant: str
+    features: dict[str, Any] = field(default_factory=dict)
+    training_data: str = ""
+    accuracy: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+
+    @property
+    def window_samples(self) -> int:
+        return int(round(self.window_seconds * self.sample_rate))
+
+    @property
+    def model_id(self) -> str:
+        """The log's ``model`` field."""
+        return f"{self.name}-{self.version}"
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str], path: str = "") -> "ModelInfo":
+        where = f"model '{path}'" if path else "model"
+        missing = [k for k in REQUIRED_KEYS if k not in meta]
+        if missing:
+            raise ModelError(f"{where} is missing metadata {', '.join(missing)} (not a listener model? see docs/architecture.md)")
+
+        def js(key: str, default: Any) -> Any:
+            if key not in meta:
+                return default
+            try:
+                return json.loads(meta[key])
+            except json.JSONDecodeError:
+                raise ModelError(f"{where} has invalid JSON in metadata '{key}'") from None
+
+        def num(key: str, default: float, kind=float):
+            try:
+                return kind(meta[key]) if key in meta else default
+            except ValueError:
+                raise ModelError(f"{where} has a non-numeric metadata '{key}': {meta[key]!r}") from None
+
+        labels = js("labels", None)
+        if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+            raise ModelError(f"{where} metadata 'labels' must be a JSON list of strings")
+        kind = meta["kind"]
+        if kind not in ("speech", "sound"):
+            raise ModelError(f"{where} metadata 'kind' must be 'speech' or 'sound', not {kind!r}")
+        gate = meta.get("gate", "vad" if kind == "speech" else "energy")
+        if gate not in ("vad", "energy"):
+            raise ModelError(f"{where} metadata 'gate' must be 'vad' or 'energy', not {gate!r}")
+        rate = num("sample_rate", 16000, int)
+        window = num("window_seconds", 1.0)
+        if rate <= 0 or window <= 0:
+            raise ModelError(f"{where} has a non-positive sample_rate or window_seconds")
+        reject = js("reject_labels", [x for x in ("unknown", "silence", "_unknown_", "_silence_") if x in labels])
+        return cls(
+            name=meta.get("name", Path(path).stem.split(".")[0] if path else "model"),
+            version=meta.get("version", "0"),
+            labels=labels,
+            reject_labels=list(reject or []),
+            sample_rate=rate,
+            window_seconds=window,
+            kind=kind,
+            gate=gate,
+            threshold=num("threshold", 0.7),
+            hop_seconds=num("hop_seconds", 0.25),
+            variant=meta.get("variant", "fp32"),
+            features=js("features", {}) or {},
+            training_data=meta.get("training_data", ""),
+            accuracy=js("accuracy", {}) or {},
+            path=path,
+        )
+
+
+def assets_dir() -> Path:
+    """Where the shipped models live (the package ``listener.assets``)."""
+    return Path(str(resources.files("listener.assets")))
+
+
+def sample_clip(model: "ModelInfo | str") -> Path | None:
+    """The bundled sample clip for a model name (digits.wav / sounds.wav), if any."""
+    name = model.name if isinstance(model, ModelInfo) else str(model)
+    kind = model.kind if isinstance(model, ModelInfo) else ""
+    samples = assets_dir() / "samples"
+    for candidate in (f"{name}.wav", "sounds.wav" if kind == "sound" else "digits.wav"):
+        if (samples / candidate).is_file():
+            return samples / candidate
+    return None
+
+
+def resolve_model(spec: str | os.PathLike) -> Path:
+    """``digits`` / ``sounds`` -> the shipped INT8 file; anything else is a path to an .onnx file."""
+    text = str(spec)
+    if text in BUILTIN_MODELS:
+        path = assets_dir() / f"{text}.onnx"
+        if not path.is_file():
+            raise ModelError(f"the built-in model '{text}' is not installed (expected {path})")
+        return path
+    path = Path(text)
+    if not path.exists():
+        hint = f" (built-in models: {', '.join(BUILTIN_MODELS)})" if os.sep not in text and not text.endswith(".onnx") else ""
+        raise ModelError(f"model '{text}' not found{hint}")
+    if not path.is_file():
+        raise ModelError(f"model '{text}' is not a file")
+    return path
+
+
+def fp32_variant(path: Path) -> Path | None:
+    """``x.onnx`` -> ``x.fp32.onnx`` when that file exists (the CUDA variant)."""
+    if path.name.endswith(".fp32.onnx"):
+        return path
+    candidate = path.with_name(path.name[: -len(".onnx")] + ".fp32.onnx") if path.name.endswith(".onnx") else None
+    return candidate if candidate is not None and candidate.is_file() else None
+
+
+def choose_provider(available: Sequence[str], path: Path) -> tuple[list[str], Path]:
+    """CUDA with the FP32 file when the CUDA provider is there, else CPU with the file as given."""
+    if CUDA in available:
+        return [CUDA, CPU], fp32_variant(path) or path
+    return [CPU], path
+
+
+class Classifier:
+    """An ONNX Runtime session for a contract-conforming model."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        threads: int | None = None,
+        providers: Sequence[str] | None = None,
+        spin: bool = False,
+    ) -> None:
+        """``spin``: let idle ONNX Runtime threads busy-wait for the next call (a little
+        faster for back-to-back batches in ``analyze``; wasted CPU when listening)."""
+        import onnxruntime as ort
+
+        path = Path(path)
+        if providers is None:
+            providers, path = choose_provider(ort.get_available_providers(), path)
+        self.path = path
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        if threads is not None:
+            if threads < 1:
+                raise ModelError(f"--threads must be >= 1, not {threads}")
+            opts.intra_op_num_threads = int(threads)
+            opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        if not spin:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=list(providers))
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"cannot load model '{path}': {first[:300]}") from None
+        self.provider = self.session.get_providers()[0]
+        meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.info = ModelInfo.from_metadata(meta, str(path))
+        self._check_io()
+
+    def _check_io(self) -> None:
+        where = f"model '{self.path}'"
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1 or len(inputs[0].shape) != 2:
+            raise ModelError(f"{where} must have one input of shape [batch, samples]")
+        self.input_name = inputs[0].name
+        samples = inputs[0].shape[1]
+        if isinstance(samples, int) and samples != self.info.window_samples:
+            raise ModelError(f"{where} takes {samples} samples but its metadata says {self.info.window_samples}")
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        if "logits" in outputs:
+            self.output_name, self.softmax = "logits", True
+        elif "probs" in outputs:
+            self.output_name, self.softmax = "probs", False
+        else:
+            raise ModelError(f"{where} has no output named 'logits' or 'probs'")
+        self.has_features = "features" in outputs
+        self._outputs = [self.output_name] + (["features"] if self.has_features else [])
+        try:
+            probs, _ = self.predict(np.zeros((1, self.info.window_samples), np.float32))
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise ModelError(f"{where} fails on a test input: {str(exc).splitlines()[0][:300]}") from None
+        if probs.shape != (1, len(self.info.labels)):
+            raise ModelError(f"{where} gives {probs.shape[-1]} scores but has {len(self.info.labels)} labels")
+
+    def predict(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``[B, samples]`` float32 -> (probabilities ``[B, n_labels]``, features or None)."""
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if batch.ndim == 1:
+            batch = batch[None, :]
+        outs = self.session.run(self._outputs, {self.input_name: batch})
+        scores = np.asarray(outs[0], dtype=np.float32)
+        if self.softmax:
+            scores = scores - scores.max(axis=-1, keepdims=True)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(axis=-1, keepdims=True)
+        return scores, (outs[1] if self.has_features else None)

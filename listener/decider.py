@@ -1,0 +1,86 @@
+"""Decider: which classified windows become detections.
+
+A window becomes a detection when its best label is not a reject label
+(``unknown`` / ``silence``), its confidence reaches the threshold, it beats the
+runner-up by ``min_margin``, and the same label was not detected less than
+``refractory_s`` ago (so one spoken digit, or one dog bark seen by several
+overlapping windows, is one detection). For sliding windows (sounds) the
+probabilities are first averaged over the last ``smooth`` windows, and no
+decision is taken before ``min_windows`` consecutive windows have been seen.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Decision:
+    label: str
+    confidence: float
+    top: list[tuple[str, float]]
+
+
+class Decider:
+    def __init__(
+        self,
+        labels: list[str],
+        threshold: float = 0.7,
+        reject_labels: list[str] | tuple[str, ...] = (),
+        min_margin: float = 0.1,
+        refractory_s: float = 0.3,
+        smooth: int = 1,
+        top_k: int = 3,
+        min_windows: int = 1,
+    ) -> None:
+        self.labels = list(labels)
+        self.set_threshold(threshold)
+        self.reject = set(reject_labels)
+        self.min_margin = min_margin
+        self.refractory_s = refractory_s
+        self.smooth = max(1, int(smooth))
+        self.min_windows = max(1, min(int(min_windows), self.smooth))
+        self.top_k = top_k
+        self._recent: deque[np.ndarray] = deque(maxlen=self.smooth)
+        self._last_time: dict[str, float] = {}
+        self._last_stream_s: float | None = None
+
+    def set_threshold(self, threshold: float) -> None:
+        """Thread-safe (a single attribute store)."""
+        if not 0.0 <= float(threshold) <= 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, not {threshold}")
+        self.threshold = float(threshold)
+
+    def smoothed(self, probs: np.ndarray, stream_s: float, gap_s: float | None = None) -> np.ndarray:
+        """Average over recent windows; a gap longer than ``gap_s`` starts afresh."""
+        if self.smooth == 1:
+            return probs
+        if gap_s is not None and self._last_stream_s is not None and stream_s - self._last_stream_s > gap_s:
+            self._recent.clear()
+        self._last_stream_s = stream_s
+        self._recent.append(np.asarray(probs, dtype=np.float32))
+        return np.mean(self._recent, axis=0)
+
+    def top(self, probs: np.ndarray) -> list[tuple[str, float]]:
+        order = np.argsort(probs)[::-1][: self.top_k]
+        return [(self.labels[i], round(float(probs[i]), 4)) for i in order]
+
+    def decide(self, probs: np.ndarray, stream_s: float) -> Decision | None:
+        """``probs`` for one window (already smoothed) -> a Decision or None."""
+        if self.smooth > 1 and len(self._recent) < self.min_windows:
+            return None  # a lone window after a gap (often half sound, half silence) decides nothing
+        order = np.argsort(probs)[::-1]
+        best = int(order[0])
+        label = self.labels[best]
+        conf = float(probs[best])
+        second = float(probs[order[1]]) if len(order) > 1 else 0.0
+        if label in self.reject or conf < self.threshold or conf - second < self.min_margin:
+            return None
+        last = self._last_time.get(label)
+        if last is not None and abs(stream_s - last) < self.refractory_s:
+            return None
+        self._last_time[label] = stream_s
+        return Decision(label, conf, self.top(probs))

@@ -1,0 +1,44 @@
+"""One exception type for every user-facing failure, each with its own exit code.
+
+The CLI catches :class:`ListenerError`, prints ``listener: error: <message>`` on
+stderr and exits with ``exit_code``; nothing a user can cause ends in a traceback.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILURE = 1  # unexpected internal error
+EXIT_USAGE = 2  # bad command line / config file (argparse uses 2 as well)
+EXIT_MODEL = 3  # missing or invalid model
+EXIT_AUDIO = 4  # no input device, device busy/unplugged, unreadable or corrupt audio
+EXIT_LOG = 5  # log file cannot be opened or written (permission, full disk)
+EXIT_INTERRUPTED = 130  # Ctrl-C before anything could be processed (not used for clean stops)
+
+
+class ListenerError(Exception):
+    """An error with a one-line message meant for the user and an exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+class UsageError(ListenerError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_USAGE)
+
+
+class ModelError(ListenerError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_MODEL)
+
+
+class AudioError(ListenerError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_AUDIO)
+
+
+class LogError(ListenerError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_LOG)

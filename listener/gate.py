@@ -1,0 +1,224 @@
+"""Gates: decide, frame by frame, whether anything worth classifying is happening.
+
+``VadGate`` (webrtcvad) is for speech models, ``EnergyGate`` (level above an
+adaptive noise floor) for sound models. Both cut their input into fixed frames,
+keep the remainder for the next call, and return a :class:`GateResult` with two
+flags per frame: ``voiced`` (the raw decision) and ``active`` (``voiced`` held
+open for a hangover, so that a word's soft ending or a short pause inside a
+word is not cut off).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import UsageError
+
+VAD_RATES = (8000, 16000, 32000, 48000)
+
+
+@dataclass
+class GateResult:
+    """The frames completed by one ``process`` call."""
+
+    start_sample: int  # absolute index of the first sample of ``frames``
+    frames: np.ndarray  # float32 [n_frames, frame_len]
+    voiced: np.ndarray  # bool [n_frames]
+    active: np.ndarray  # bool [n_frames] (voiced + hangover)
+    level_db: np.ndarray  # float32 [n_frames], dBFS (RMS)
+
+    @property
+    def samples(self) -> np.ndarray:
+        return self.frames.reshape(-1)
+
+
+def level_db(frames: np.ndarray) -> np.ndarray:
+    """RMS level of each row in dBFS (full scale = 1.0), floored at -120 dB."""
+    power = np.mean(np.square(frames, dtype=np.float32), axis=-1, dtype=np.float32)
+    return (10.0 * np.log10(np.maximum(power, 1e-12))).astype(np.float32)
+
+
+class _FramedGate:
+    """Shared framing and hangover logic."""
+
+    def __init__(self, sample_rate: int, frame_ms: int, hangover_ms: float) -> None:
+        self.sample_rate = int(sample_rate)
+        self.frame_ms = int(frame_ms)
+        self.frame_len = self.sample_rate * self.frame_ms // 1000
+        self.hangover_frames = max(0, int(round(hangover_ms / self.frame_ms)))
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._position = 0  # absolute sample index of the start of _pending
+        self._since_voiced = 1 << 30  # frames since the last voiced frame
+
+    @property
+    def hangover_s(self) -> float:
+        return self.hangover_frames * self.frame_ms / 1000.0
+
+    def _voiced(self, frames: np.ndarray, levels: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def process(self, block: np.ndarray) -> GateResult:
+        """Classify every complete frame of the audio seen so far."""
+        data = np.concatenate([self._pending, np.asarray(block, dtype=np.float32)]) if len(self._pending) else np.asarray(block, dtype=np.float32)
+        n = len(data) // self.frame_len
+        used = n * self.frame_len
+        frames = data[:used].reshape(n, self.frame_len)
+        self._pending = data[used:].copy()
+        start = self._position
+        self._position += used
+        levels = level_db(frames) if n else np.zeros(0, np.float32)
+        voiced = self._voiced(frames, levels) if n else np.zeros(0, bool)
+        active = np.empty(n, dtype=bool)
+        since = self._since_voiced
+        hang = self.hangover_frames
+        # hangover: active while fewer than `hang` frames have passed since the last voiced one
+        if n and not voiced.any():
+            idx = np.arange(1, n + 1) + since
+            active[:] = idx <= hang
+            since += n
+        else:
+            for i in range(n):
+                if voiced[i]:
+                    since = 0
+                    active[i] = True
+                else:
+                    since += 1
+                    active[i] = since <= hang
+        self._since_voiced = since
+        return GateResult(start, frames, voiced, active, levels)
+
+    def reset(self) -> None:
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._since_voiced = 1 << 30
+
+
+class NoiseFloor:
+    """A running estimate of the background level (dBFS), starting at the first
+    frame's level (at most ``initial_db``): drops at once to a
+    quieter frame, rises ``rise_db_per_s`` while frames are within ``margin_db``
+    of it, creeps up ``creep_db_per_s`` under louder ones (so a steady new noise
+    becomes the new floor in a few seconds while a word or a bark does not)."""
+
+    def __init__(self, frame_ms: int, initial_db: float, lowest_db: float,
+                 rise_db_per_s: float = 6.0, creep_db_per_s: float = 4.0, margin_db: float = 10.0) -> None:
+        self.db: float | None = None  # set from the first frame, at most ``initial_db``
+        self.cap = initial_db
+        self.lowest = lowest_db
+        self.margin = margin_db
+        self._rise = rise_db_per_s * frame_ms / 1000.0
+        self._creep = creep_db_per_s * frame_ms / 1000.0
+
+    def update(self, levels: np.ndarray, minimum: float) -> np.ndarray:
+        """Per frame: is it ``margin`` dB above the floor (and above ``minimum``)? Updates the floor."""
+        out = np.zeros(len(levels), dtype=bool)
+        if self.db is None:
+            if not len(levels):
+                return out
+            self.db = min(max(float(levels[0]), self.lowest), self.cap)
+        floor, margin, rise, creep, lowest = self.db, self.margin, self._rise, self._creep, self.lowest
+        for i, lv in enumerate(levels.tolist()):
+            loud = lv > floor + margin and lv > minimum
+            out[i] = loud
+            if lv < floor:
+                floor = max(lv, lowest)
+            elif loud:
+                floor += creep
+            else:
+                floor = min(floor + rise, lv)
+        self.db = floor
+        return out
+
+
+class VadGate(_FramedGate):
+    """webrtcvad speech detector (aggressiveness 0-3, 10/20/30 ms frames) with a hangover.
+
+    A frame counts as voiced only when webrtcvad says so *and* it stands
+    ``margin_db`` above the background (an adaptive noise floor) and above
+    ``min_level_db``: webrtcvad alone takes quiet room noise for speech now and
+    then, which would drag each utterance's end out by a few hundred ms.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        aggressiveness: int = 2,
+        frame_ms: int = 30,
+        hangover_ms: float = 120.0,
+        min_level_db: float = -70.0,
+        margin_db: float = 10.0,
+    ) -> None:
+        import webrtcvad
+
+        if sample_rate not in VAD_RATES:
+            raise UsageError(f"the VAD gate needs a model rate of {', '.join(map(str, VAD_RATES))} Hz, not {sample_rate}; use --gate energy")
+        if frame_ms not in (10, 20, 30):
+            raise UsageError(f"VAD frames must be 10, 20 or 30 ms, not {frame_ms}")
+        check_vad_level(aggressiveness)
+        super().__init__(sample_rate, frame_ms, hangover_ms)
+        self._vad = webrtcvad.Vad(int(aggressiveness))
+        self.aggressiveness = int(aggressiveness)
+        self._wanted = self.aggressiveness
+        self._lock = threading.Lock()
+        self.min_level_db = min_level_db
+        self.floor = NoiseFloor(frame_ms, initial_db=-50.0, lowest_db=min_level_db - 10.0, margin_db=margin_db)
+
+    def set_aggressiveness(self, level: int) -> None:
+        """Thread-safe: applied before the next frame is processed."""
+        check_vad_level(level)
+        with self._lock:
+            self._wanted = int(level)
+
+    def _voiced(self, frames: np.ndarray, levels: np.ndarray) -> np.ndarray:
+        with self._lock:
+            if self._wanted != self.aggressiveness:
+                self._vad.set_mode(self._wanted)
+                self.aggressiveness = self._wanted
+        candidates = self.floor.update(levels, self.min_level_db)
+        out = np.zeros(len(frames), dtype=bool)
+        if not candidates.any():
+            return out
+        pcm = (np.clip(frames, -1.0, 1.0) * 32767.0).astype("<i2")
+        is_speech = self._vad.is_speech
+        rate = self.sample_rate
+        for i in np.flatnonzero(candidates):
+            out[i] = is_speech(pcm[i].tobytes(), rate)
+        return out
+
+
+class EnergyGate(_FramedGate):
+    """Open when the level is ``margin_db`` above an adaptive noise floor (see :class:`NoiseFloor`).
+
+    A steady new background noise closes the gate again after a few seconds
+    (``(level - floor - margin) / creep``), while a sound a few seconds long keeps it open.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        frame_ms: int = 30,
+        margin_db: float = 10.0,
+        hangover_ms: float = 300.0,
+        rise_db_per_s: float = 6.0,
+        creep_db_per_s: float = 4.0,
+        initial_floor_db: float = -50.0,
+        min_level_db: float = -55.0,
+    ) -> None:
+        super().__init__(sample_rate, frame_ms, hangover_ms)
+        self.min_level_db = min_level_db
+        # digital silence must not drag the floor down to -120 dB
+        self.floor = NoiseFloor(frame_ms, initial_floor_db, min_level_db - 15.0, rise_db_per_s, creep_db_per_s, margin_db)
+
+    @property
+    def floor_db(self) -> float | None:
+        return self.floor.db
+
+    def _voiced(self, frames: np.ndarray, levels: np.ndarray) -> np.ndarray:
+        return self.floor.update(levels, self.min_level_db)
+
+
+def check_vad_level(level: int) -> None:
+    if not isinstance(level, (int, np.integer)) or not 0 <= int(level) <= 3:
+        raise UsageError(f"VAD aggressiveness must be 0, 1, 2 or 3, not {level!r}")

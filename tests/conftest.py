@@ -1,0 +1,242 @@
+"""Shared fixtures: small contract-conforming ONNX models, espeak-ng speech, PulseAudio.
+
+Nothing here downloads anything. Speech is synthesised with espeak-ng (voice
+en-us) into a session temp dir; test models are built with ``onnx.helper``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "assets"
+DIGITS_MODEL = ASSETS / "digits.onnx"
+LISTENER = [sys.executable, "-m", "listener"]
+
+# ---------------------------------------------------------------- test models
+
+TEST_LABELS = ["low", "high", "silence"]
+
+
+def make_test_model(
+    tmp_path: Path,
+    labels: list[str] | None = None,
+    kind: str = "speech",
+    *,
+    name: str = "testmodel",
+    sample_rate: int = 16000,
+    window_seconds: float = 1.0,
+    input_samples: int | None = None,
+    features: bool = True,
+    metadata: dict[str, str] | None = None,
+    drop: tuple[str, ...] = (),
+    filename: str | None = None,
+) -> Path:
+    """A tiny model following the contract: low tone -> ``low``, high tone -> ``high``, quiet -> ``silence``.
+
+    It computes the window's energy ``e`` and the energy of its first difference
+    ``d``; ``d/e`` is ~0 for low frequencies and ~2 at a quarter of the rate,
+    ``log e`` tells silence from sound; a fixed linear layer maps them to logits.
+    Extra labels beyond the first three get constant low logits.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    labels = list(labels or TEST_LABELS)
+    n = len(labels)
+    samples = input_samples or int(round(window_seconds * sample_rate))
+    W = np.zeros((2, n), np.float32)
+    b = np.full((n,), -20.0, np.float32)
+    W[:, 0], b[0] = [-10.0, 0.0], 10.0
+    if n > 1:
+        W[:, 1], b[1] = [10.0, 0.0], -10.0
+    if n > 2:
+        W[:, 2], b[2] = [0.0, -3.0], -27.0
+    frames = samples // 160
+    nodes = [
+        helper.make_node("Mul", ["audio", "audio"], ["sq"]),
+        helper.make_node("ReduceMean", ["sq"], ["e"], axes=[1], keepdims=1),
+        helper.make_node("Slice", ["audio", "one", "big", "ax1"], ["x1"]),
+        helper.make_node("Slice", ["audio", "zero", "minus1", "ax1"], ["x0"]),
+        helper.make_node("Sub", ["x1", "x0"], ["dx"]),
+        helper.make_node("Mul", ["dx", "dx"], ["dsq"]),
+        helper.make_node("ReduceMean", ["dsq"], ["d"], axes=[1], keepdims=1),
+        helper.make_node("Add", ["e", "eps"], ["s"]),
+        helper.make_node("Div", ["d", "s"], ["ratio"]),
+        helper.make_node("Log", ["s"], ["loud"]),
+        helper.make_node("Concat", ["ratio", "loud"], ["feat2"], axis=1),
+        helper.make_node("MatMul", ["feat2", "W"], ["mm"]),
+        helper.make_node("Add", ["mm", "b"], ["logits"]),
+    ]
+    inits = [
+        helper.make_tensor("one", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("zero", TensorProto.INT64, [1], [0]),
+        helper.make_tensor("big", TensorProto.INT64, [1], [1 << 62]),
+        helper.make_tensor("minus1", TensorProto.INT64, [1], [-1]),
+        helper.make_tensor("ax1", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("eps", TensorProto.FLOAT, [1], [1e-6]),
+        helper.make_tensor("W", TensorProto.FLOAT, [2, n], W.flatten().tolist()),
+        helper.make_tensor("b", TensorProto.FLOAT, [n], b.tolist()),
+    ]
+    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", n])]
+    if features:
+        used = frames * 160
+        nodes += [
+            helper.make_node("Slice", ["sq", "zero", "used", "ax1"], ["sq_used"]),
+            helper.make_node("Reshape", ["sq_used", "fshape"], ["sq3"]),
+            helper.make_node("ReduceMean", ["sq3"], ["fe"], axes=[2], keepdims=0),
+            helper.make_node("Unsqueeze", ["fe", "ax1"], ["features"]),
+        ]
+        inits += [
+            helper.make_tensor("used", TensorProto.INT64, [1], [used]),
+            helper.make_tensor("fshape", TensorProto.INT64, [3], [0, frames, 160]),
+        ]
+        outputs.append(helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 1, frames]))
+    graph = helper.make_graph(
+        nodes, name, [helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["batch", samples])], outputs, inits
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    meta = {
+        "name": name,
+        "version": "0.1",
+        "labels": json.dumps(labels),
+        "reject_labels": json.dumps([x for x in labels if x in ("silence", "unknown")]),
+        "sample_rate": str(sample_rate),
+        "window_seconds": str(window_seconds),
+        "kind": kind,
+        "gate": "vad" if kind == "speech" else "energy",
+        "threshold": "0.7",
+        "hop_seconds": "0.25",
+        "variant": "fp32",
+        "features": json.dumps({"type": "frame-energy", "frames": frames}),
+        "training_data": "none: a fixed test graph",
+    }
+    meta.update(metadata or {})
+    for key in drop:
+        meta.pop(key, None)
+    for k, v in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = k, v
+    onnx.checker.check_model(model)
+    path = Path(tmp_path) / (filename or f"{name}.onnx")
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture
+def test_model(tmp_path: Path) -> Path:
+    return make_test_model(tmp_path)
+
+
+def tone(freq: float, seconds: float, rate: int = 16000, amp: float = 0.3) -> np.ndarray:
+    t = np.arange(int(round(seconds * rate))) / rate
+    ramp = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.01) if len(t) else t
+    return (amp * np.sin(2 * np.pi * freq * t) * ramp).astype(np.float32)
+
+
+# ---------------------------------------------------------------- speech
+
+
+def _espeak(text: str, path: Path) -> None:
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), text], check=True, capture_output=True)
+
+
+SPOKEN = ["four", "six", "three"]  # espeak-ng en-us digits the shipped model recognises at 8-48 kHz (checked)
+
+
+@pytest.fixture(scope="session")
+def speech_dir(tmp_path_factory) -> Path:
+    """espeak-ng digits at 16 kHz, plus a 'phrase' file: 0.5 s silence, then each digit with 0.8 s silence after it."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    d = tmp_path_factory.mktemp("speech")
+    words = {}
+    for word in ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]:
+        raw = d / f"raw_{word}.wav"
+        _espeak(word, raw)
+        x, sr = sf.read(raw, dtype="float32")
+        x = soxr.resample(x, sr, 16000).astype(np.float32)
+        # trim espeak's own leading/trailing silence
+        loud = np.flatnonzero(np.abs(x) > 0.01)
+        x = x[max(0, loud[0] - 160) : loud[-1] + 160]
+        x = 0.5 * x / max(1e-6, float(np.abs(x).max()))
+        words[word] = x
+        sf.write(d / f"{word}.wav", x, 16000, subtype="PCM_16")
+    gap = np.zeros(int(0.8 * 16000), np.float32)
+    parts = [np.zeros(8000, np.float32)]
+    ends = []
+    pos = 8000
+    for word in SPOKEN:
+        parts += [words[word], gap]
+        pos += len(words[word])
+        ends.append(pos / 16000)
+        pos += len(gap)
+    phrase = np.concatenate(parts)
+    sf.write(d / "phrase.wav", phrase, 16000, subtype="PCM_16")
+    (d / "phrase.json").write_text(json.dumps({"labels": SPOKEN, "ends_s": ends}))
+    return d
+
+
+@pytest.fixture
+def digits_model() -> Path:
+    """The shipped digits model; tests that need real recognition skip until it exists."""
+    if not DIGITS_MODEL.is_file():
+        pytest.skip("assets/digits.onnx does not exist yet (the training engineer ships it)")
+    return DIGITS_MODEL
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def run_cli(*args: str, timeout: float = 120, env: dict | None = None, input: bytes | None = None, cwd: Path | None = None):
+    """Run ``python -m listener ARGS`` as a real subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [*LISTENER, *map(str, args)], capture_output=True, timeout=timeout, env=full_env, input=input, cwd=cwd
+    )
+
+
+# ---------------------------------------------------------------- PulseAudio
+
+
+@pytest.fixture(scope="session")
+def pulse_sink():
+    """A PulseAudio server (started if none runs) with a fresh null sink; yields the sink name."""
+    if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
+        pytest.skip("PulseAudio is not installed (apt-get install pulseaudio pulseaudio-utils)")
+    started = False
+    if subprocess.run(["pactl", "info"], capture_output=True).returncode != 0:
+        subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "--system=false", "--disallow-exit"], capture_output=True)
+        started = True
+        for _ in range(50):
+            if subprocess.run(["pactl", "info"], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.skip("could not start PulseAudio here")
+    sink = f"listener_test_{uuid.uuid4().hex[:8]}"
+    res = subprocess.run(
+        ["pactl", "load-module", "module-null-sink", f"sink_name={sink}", "rate=16000", "channels=1"],
+        capture_output=True, text=True,
+    )
+    if res.returncode != 0:
+        pytest.skip(f"could not load a PulseAudio null sink: {res.stderr.strip()}")
+    module = res.stdout.strip()
+    yield sink
+    subprocess.run(["pactl", "unload-module", module], capture_output=True)
+    if started:
+        subprocess.run(["pulseaudio", "--kill"], capture_output=True)

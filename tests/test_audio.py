@@ -1,0 +1,226 @@
+import io
+import os
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from listener.audio import FileSource, MicSource, StdinSource, find_input_device, list_input_devices, open_source
+from listener.errors import AudioError
+
+RATE = 16000
+
+
+def sine(freq, seconds, rate, amp=0.5):
+    return (amp * np.sin(2 * np.pi * freq * np.arange(int(seconds * rate)) / rate)).astype(np.float32)
+
+
+def collect(source, stop=None):
+    return np.concatenate([b for b, _ in source.blocks(stop)])
+
+
+def peak_hz(x, rate=RATE):
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return np.argmax(spec) * rate / len(x)
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 44100, 48000])
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("ext", ["wav", "flac"])
+def test_file_source_resamples_and_downmixes(tmp_path, rate, channels, ext):
+    x = sine(1000, 2.0, rate)
+    data = x if channels == 1 else np.stack([x, np.zeros_like(x)], axis=1)  # right silent: downmix halves
+    path = tmp_path / f"t.{ext}"
+    sf.write(path, data, rate)
+    src = FileSource(path, RATE)
+    y = collect(src)
+    assert src.name == str(path) and src.duration == pytest.approx(2.0, abs=1e-3)
+    assert abs(len(y) - 2 * RATE) <= 2
+    assert peak_hz(y) == pytest.approx(1000, abs=2)
+    rms = float(np.sqrt(np.mean(y[RATE // 4 : -RATE // 4] ** 2)))
+    expected = 0.5 / np.sqrt(2) / channels
+    assert rms == pytest.approx(expected, rel=0.01)
+
+
+def test_ogg_and_block_sizes_agree(tmp_path):
+    x = sine(440, 1.5, 44100, amp=0.3)
+    sf.write(tmp_path / "t.ogg", x, 44100)
+    big = collect(FileSource(tmp_path / "t.ogg", RATE, block_seconds=8.0))
+    small = collect(FileSource(tmp_path / "t.ogg", RATE, block_seconds=0.03))
+    assert abs(len(big) - len(small)) <= 1
+    n = min(len(big), len(small))
+    assert np.allclose(big[:n], small[:n], atol=1e-4)
+    assert peak_hz(big) == pytest.approx(440, abs=2)
+
+
+def test_realtime_file_is_paced(tmp_path):
+    sf.write(tmp_path / "t.wav", sine(500, 0.6, RATE), RATE)
+    src = FileSource(tmp_path / "t.wav", RATE, realtime=True)
+    t0 = time.monotonic()
+    arrivals = [a for _, a in src.blocks()]
+    assert time.monotonic() - t0 >= 0.55
+    assert arrivals[-1] - arrivals[0] >= 0.5
+
+
+@pytest.mark.parametrize("content, message", [(b"", "cannot read"), (b"RIFF\x10\x00\x00\x00WAVEfmt " + b"\x00" * 7, "cannot read"), (b"hello" * 100, "cannot read")])
+def test_bad_files_raise_audio_error(tmp_path, content, message):
+    path = tmp_path / "bad.wav"
+    path.write_bytes(content)
+    with pytest.raises(AudioError, match=message):
+        collect(FileSource(path, RATE))
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(AudioError, match="not found"):
+        FileSource(tmp_path / "nope.wav", RATE)
+    with pytest.raises(AudioError, match="directory"):
+        FileSource(tmp_path, RATE)
+
+
+class OddPipe(io.RawIOBase):
+    """A pipe that hands out odd-sized chunks, as real pipes may."""
+
+    def __init__(self, data: bytes):
+        self.data, self.pos, self.sizes = data, 0, [1, 333, 7, 1000]
+
+    def read(self, n=-1):
+        size = min(n, self.sizes[self.pos % 4])
+        chunk = self.data[self.pos : self.pos + size]
+        self.pos += len(chunk)
+        return chunk
+
+    def readable(self):
+        return True
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 44100, 48000])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_stdin_pcm_at_any_rate(rate, channels):
+    x = sine(1000, 1.0, rate)
+    frames = x[:, None] if channels == 1 else np.stack([x, x], axis=1)  # interleaved stereo
+    pcm = (frames * 32767).astype("<i2").tobytes()
+    src = StdinSource(RATE, input_rate=rate, stream=OddPipe(pcm), channels=channels)
+    y = collect(src)
+    assert src.name == "stdin"
+    assert abs(len(y) - RATE) <= 2
+    assert peak_hz(y) == pytest.approx(1000, abs=2)
+    assert float(np.sqrt(np.mean(y[2000:-2000] ** 2))) == pytest.approx(0.5 / np.sqrt(2), rel=0.01)
+
+
+def test_open_source_specs(tmp_path):
+    sf.write(tmp_path / "t.wav", sine(500, 0.2, RATE), RATE)
+    assert isinstance(open_source(str(tmp_path / "t.wav"), RATE), FileSource)
+    assert isinstance(open_source("-", RATE) if not os.isatty(0) else StdinSource(RATE, stream=io.BytesIO()), StdinSource)
+
+
+# ------------------------------------------------------------ real PortAudio via PulseAudio
+
+
+def test_devices_by_name_and_index(pulse_sink):
+    devices = list_input_devices()
+    pulse = [d for d in devices if d.name == "pulse"]
+    assert pulse and pulse[0].default_samplerate > 0 and pulse[0].max_input_channels >= 1
+    assert find_input_device("PUL").name == "pulse"
+    assert find_input_device(str(pulse[0].index)).index == pulse[0].index
+    with pytest.raises(AudioError, match="no input device matching 'usb-mic-x'"):
+        find_input_device("usb-mic-x")
+    with pytest.raises(AudioError, match="index 999"):
+        find_input_device(999)
+
+
+@pytest.mark.slow
+def test_mic_captures_what_is_played(pulse_sink, tmp_path, monkeypatch):
+    monkeypatch.setenv("PULSE_SOURCE", f"{pulse_sink}.monitor")
+    sf.write(tmp_path / "tone.wav", sine(1000, 1.5, RATE, amp=0.5), RATE)
+    src = MicSource("pulse", RATE)
+    stop = threading.Event()
+    got = []
+    player = None
+    for block, arrival in src.blocks(stop):
+        got.append(block)
+        if player is None:  # audio flows: play the tone into the sink the mic listens to
+            player = subprocess.Popen(["paplay", f"--device={pulse_sink}", str(tmp_path / "tone.wav")])
+            t0 = time.monotonic()
+        if time.monotonic() - t0 > 2.5:
+            break
+    player.wait(10)
+    src.close()
+    y = np.concatenate(got)
+    assert src.name == "mic:pulse"
+    assert 1.8 * RATE < len(y) < 3.2 * RATE  # real time, at the model rate
+    loud = y[np.abs(y) > 0.1]
+    assert len(loud) > 0.5 * RATE
+    assert peak_hz(y) == pytest.approx(1000, abs=3)
+
+
+def test_mic_overruns_are_counted_not_fatal(pulse_sink, monkeypatch):
+    monkeypatch.setenv("PULSE_SOURCE", f"{pulse_sink}.monitor")
+    src = MicSource("pulse", RATE, block_seconds=0.01, queue_seconds=0.05)
+    time.sleep(0.6)  # nobody reads: the bounded queue fills
+    assert src.overruns > 0
+    stop = threading.Event()
+    n = 0
+    for _block, _ in src.blocks(stop):
+        n += 1
+        if n > 20:
+            break
+    src.close()
+    assert n > 20
+
+
+@pytest.mark.slow
+def test_mic_that_stops_delivering_is_retried(pulse_sink, monkeypatch):
+    monkeypatch.setenv("PULSE_SOURCE", f"{pulse_sink}.monitor")
+    notices = []
+    src = MicSource("pulse", RATE, stall_seconds=0.5, retry_seconds=0.2, notice=notices.append)
+    stop = threading.Event()
+    n = 0
+    for _block, _ in src.blocks(stop):
+        n += 1
+        if n == 5:
+            src._stream.stop()  # the device goes silent, as an unplugged USB mic does
+        if src.reconnects and n > 30:
+            break
+    src.close()
+    assert src.reconnects == 1
+    assert "stopped delivering audio; retrying" in notices[0] and "is back" in notices[1]
+
+
+def test_no_device_is_an_audio_error(monkeypatch):
+    monkeypatch.setattr("listener.audio.list_input_devices", lambda rescan=False: [])
+    with pytest.raises(AudioError, match="no audio input device"):
+        find_input_device(None)
+
+
+@pytest.mark.slow
+def test_mic_that_refuses_16k_is_opened_at_its_native_rate_and_resampled(pulse_sink, tmp_path, monkeypatch):
+    import sounddevice as sd
+
+    monkeypatch.setenv("PULSE_SOURCE", f"{pulse_sink}.monitor")
+    real_check = sd.check_input_settings
+
+    def only_native(device=None, channels=None, dtype=None, extra_settings=None, samplerate=None):
+        if samplerate is not None and int(samplerate) == RATE:  # like a USB mic that only does 44.1/48 kHz
+            raise sd.PortAudioError("Invalid sample rate")
+        return real_check(device=device, channels=channels, dtype=dtype, samplerate=samplerate)
+
+    monkeypatch.setattr(sd, "check_input_settings", only_native)
+    sf.write(tmp_path / "tone.wav", sine(1500, 1.5, 44100, amp=0.5), 44100)
+    src = MicSource("pulse", RATE)
+    assert src.capture_rate != RATE and src.capture_rate == int(src.device.default_samplerate)
+    got, player, t0 = [], None, 0.0
+    for block, _ in src.blocks(threading.Event()):
+        got.append(block)
+        if player is None:
+            player = subprocess.Popen(["paplay", f"--device={pulse_sink}", str(tmp_path / "tone.wav")])
+            t0 = time.monotonic()
+        if time.monotonic() - t0 > 2.0:
+            break
+    player.wait(10)
+    src.close()
+    y = np.concatenate(got)
+    assert 1.5 * RATE < len(y) < 2.8 * RATE  # delivered at the model rate
+    assert peak_hz(y) == pytest.approx(1500, abs=3)

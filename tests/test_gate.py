@@ -1,0 +1,94 @@
+import threading
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import tone
+from listener.errors import UsageError
+from listener.gate import EnergyGate, VadGate, level_db
+
+RATE = 16000
+
+
+def test_level_db_of_full_scale_sine_is_minus_3():
+    sine = np.sin(2 * np.pi * 1000 * np.arange(1600) / RATE).astype(np.float32)
+    assert level_db(sine[None, :])[0] == pytest.approx(-3.01, abs=0.05)
+    assert level_db(0.1 * sine[None, :])[0] == pytest.approx(-23.01, abs=0.05)
+
+
+def test_vad_marks_speech_and_not_silence(speech_dir):
+    word, _ = sf.read(speech_dir / "seven.wav", dtype="float32")
+    x = np.concatenate([np.zeros(RATE, np.float32), word, np.zeros(RATE, np.float32)])
+    g = VadGate(RATE, aggressiveness=2, frame_ms=30, hangover_ms=0).process(x)
+    times = np.arange(len(g.voiced)) * 0.03
+    speech = (times >= 1.0) & (times + 0.03 <= 1.0 + len(word) / RATE)
+    assert g.voiced[speech].mean() > 0.6
+    assert not g.voiced[times + 0.03 < 0.9].any()
+    assert not g.voiced[times > 1.0 + len(word) / RATE + 0.3].any()
+
+
+@pytest.mark.parametrize("frame_ms", [10, 20, 30])
+def test_hangover_keeps_gate_open_exactly_that_long(speech_dir, frame_ms):
+    word, _ = sf.read(speech_dir / "two.wav", dtype="float32")
+    x = np.concatenate([np.zeros(RATE // 2, np.float32), word, np.zeros(RATE, np.float32)])
+    g = VadGate(RATE, frame_ms=frame_ms, hangover_ms=150).process(x)
+    last_voiced = np.flatnonzero(g.voiced)[-1]
+    last_active = np.flatnonzero(g.active)[-1]
+    assert last_active - last_voiced == round(150 / frame_ms)
+    assert g.active[g.voiced].all()
+
+
+def test_block_boundaries_do_not_change_decisions(speech_dir):
+    x, _ = sf.read(speech_dir / "phrase.wav", dtype="float32")
+    whole = VadGate(RATE).process(x)
+    gate = VadGate(RATE)
+    parts = [gate.process(x[i : i + 777]) for i in range(0, len(x), 777)]
+    active = np.concatenate([p.active for p in parts])
+    assert np.array_equal(active, whole.active[: len(active)])
+    assert parts[1].start_sample == parts[0].start_sample + parts[0].frames.size
+
+
+def test_vad_rejects_bad_settings():
+    with pytest.raises(UsageError):
+        VadGate(RATE, aggressiveness=4)
+    with pytest.raises(UsageError):
+        VadGate(RATE, frame_ms=25)
+    with pytest.raises(UsageError):
+        VadGate(22050)
+
+
+def test_vad_level_change_from_another_thread_is_applied():
+    gate = VadGate(RATE, aggressiveness=0)
+    t = threading.Thread(target=gate.set_aggressiveness, args=(3,))
+    t.start()
+    t.join()
+    gate.process(np.zeros(480, np.float32))
+    assert gate.aggressiveness == 3
+    with pytest.raises(UsageError):
+        gate.set_aggressiveness(7)
+
+
+def test_energy_gate_opens_on_a_sound_and_adapts_to_steady_noise():
+    rng = np.random.default_rng(0)
+    gate = EnergyGate(RATE, hangover_ms=0)
+    quiet = gate.process(np.zeros(RATE, np.float32))
+    assert not quiet.active.any()
+    noise = (rng.standard_normal(12 * RATE) * 0.03).astype(np.float32)  # about -30 dBFS
+    g = gate.process(noise)
+    assert g.active[:10].all(), "a new noise opens the gate"
+    assert not g.active[-30:].any(), "steady noise closes it again within 12 s"
+    louder = noise[: RATE] + tone(1000, 1.0, amp=0.5)
+    assert gate.process(louder).active[2:-2].all(), "a sound well above the noise opens it"
+
+
+def test_vad_does_not_take_room_noise_for_speech(speech_dir):
+    word, _ = sf.read(speech_dir / "four.wav", dtype="float32")
+    rng = np.random.default_rng(1)
+    x = np.concatenate([np.zeros(RATE, np.float32), word, np.zeros(2 * RATE, np.float32)])
+    x += (rng.standard_normal(len(x)) * 10 ** (-60 / 20)).astype(np.float32)  # -60 dBFS room noise throughout
+    g = VadGate(RATE, aggressiveness=2, hangover_ms=0).process(x)
+    voiced_s = np.flatnonzero(g.voiced) * 0.03
+    word_end = 1.0 + len(word) / RATE
+    assert voiced_s.min() >= 0.9 and voiced_s.max() <= word_end + 0.06
+    assert g.voiced.sum() * 0.03 >= 0.5 * len(word) / RATE
