@@ -1,0 +1,1 @@
+"""Networks: the default DS-CNN (kws), the tutorial baselines and the exportable wrapper."""

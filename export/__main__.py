@@ -1,0 +1,66 @@
+"""``python -m export CHECKPOINT --out BASE --data KIND:PATH``: ONNX FP32 + INT8 with parity checks.
+
+Writes ``BASE.fp32.onnx`` and ``BASE.onnx`` (INT8). Calibration uses real
+training clips from ``--data``; the parity check (torch vs FP32, INT8 vs FP32
+accuracy) uses its validation clips. Exits 1 when parity fails, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m export", description=__doc__.split("\n")[0])
+    parser.add_argument("checkpoint", type=Path, help="best.pt written by python -m training.train")
+    parser.add_argument("--out", type=Path, required=True, help="output base path, e.g. assets/mywords")
+    parser.add_argument("--data", required=True, help="KIND:PATH, the data the model was trained on")
+    parser.add_argument("--threshold", type=float, help="suggested confidence threshold (metadata)")
+    parser.add_argument("--max-int8-drop", type=float, default=0.02, help="allowed INT8 accuracy loss (fraction)")
+    parser.add_argument("--calibration-clips", type=int, default=256)
+    args = parser.parse_args(argv)
+
+    from export.bundle import export_bundle
+    from export.parity import ParityError
+    from training.corpus import waveset
+    from training.datasets.base import DatasetError
+    from training.train import _assign_splits, _load_data, load_checkpoint
+
+    if not args.checkpoint.is_file():
+        print(f"error: checkpoint {args.checkpoint} not found", file=sys.stderr)
+        return 2
+    if args.threshold is not None and not 0.0 < args.threshold < 1.0:
+        print("error: --threshold must be between 0 and 1", file=sys.stderr)
+        return 2
+    try:
+        model, spec, _ = load_checkpoint(args.checkpoint)
+    except Exception as exc:  # a truncated or foreign file: say so, no traceback
+        print(f"error: cannot read checkpoint {args.checkpoint}: {exc}", file=sys.stderr)
+        return 2
+    if args.threshold is not None:
+        spec.threshold = args.threshold
+    try:
+        clips = [c for c in _assign_splits(_load_data(args.data), 0.15) if c.label in spec.labels]
+        train = [c for c in clips if c.split == "train"] or clips
+        val = [c for c in clips if c.split == "validation"] or [c for c in clips if c.split == "test"] or clips
+        calib = waveset(train[: args.calibration_clips], spec.labels, None, 16000, "energy")
+        val_set = waveset(val, spec.labels, None, 16000, "energy")
+    except (DatasetError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        bundle = export_bundle(model, spec, args.out, calib.audio, val_set, max_int8_drop=args.max_int8_drop)
+    except ParityError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"int8": str(bundle.int8_path), "fp32": str(bundle.fp32_path),
+                      "parity": asdict(bundle.parity), "int8_latency_ms": round(bundle.int8_latency_ms, 3)}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

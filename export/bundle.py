@@ -1,0 +1,63 @@
+"""Produces the shipped pair for one model: ``<base>.fp32.onnx`` and ``<base>.onnx`` (INT8).
+
+Export, quantize, then the parity check; nothing is left in place if parity fails
+(the files are written under temporary names and moved at the end).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from export.onnx_export import export_onnx
+from export.parity import ParityReport, check_parity, measure_latency
+from export.quantize import quantize_int8
+from training.corpus import WaveSet
+from training.models.exportable import ExportableModel
+from training.models.registry import ModelSpec
+
+
+@dataclass
+class Bundle:
+    """Paths of the written files and what the parity check measured."""
+
+    int8_path: Path
+    fp32_path: Path
+    parity: ParityReport
+    int8_latency_ms: float
+    fp32_latency_ms: float
+
+
+def export_bundle(
+    model: ExportableModel,
+    spec: ModelSpec,
+    out_base: Path,
+    calibration: np.ndarray,
+    val: WaveSet,
+    accuracy: dict | None = None,
+    max_int8_drop: float = 0.02,
+) -> Bundle:
+    """Export FP32 + INT8 for ``model`` to ``out_base``.{fp32.onnx, onnx} and check parity."""
+    out_base = Path(out_base)
+    out_base.parent.mkdir(parents=True, exist_ok=True)
+    fp32 = out_base.with_name(out_base.name + ".fp32.onnx")
+    int8 = out_base.with_name(out_base.name + ".onnx")
+    tmp32 = out_base.with_name(f".{out_base.name}.{os.getpid()}.fp32.onnx")
+    tmp8 = out_base.with_name(f".{out_base.name}.{os.getpid()}.int8.onnx")
+    try:
+        export_onnx(model, spec, tmp32, accuracy)
+        quantize_int8(tmp32, tmp8, calibration, spec, accuracy)
+        parity = check_parity(model, tmp32, tmp8, val, max_int8_drop=max_int8_drop)
+        samples = int(round(spec.window_seconds * spec.frontend.get("sample_rate", 16000)))
+        lat8 = measure_latency(tmp8, samples)
+        lat32 = measure_latency(tmp32, samples)
+        os.replace(tmp32, fp32)
+        os.replace(tmp8, int8)
+    finally:
+        for p in (tmp32, tmp8):
+            if p.exists():
+                p.unlink()
+    return Bundle(int8, fp32, parity, lat8, lat32)

@@ -1,0 +1,137 @@
+"""ONNX export, INT8 quantization and the parity check (fast: a tiny tone model)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from export.bundle import export_bundle
+from export.onnx_export import export_onnx, frontend_nodes
+from export.parity import ParityError, check_parity
+from export.quantize import quantize_int8
+from tests.tones import TONE_LABELS, tone, tone_set
+from training.models.registry import ModelSpec, build_model
+from training.train import TrainConfig, fit
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTRACT_KEYS = {"name", "version", "labels", "reject_labels", "sample_rate", "window_seconds", "kind", "gate",
+                 "threshold", "hop_seconds", "variant", "features", "training_data", "accuracy"}
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple:
+    spec = ModelSpec(name="tones", kind="sound", labels=list(TONE_LABELS), reject_labels=["silence"],
+                     arch_config={"channels": 48, "blocks": 2}, gate="energy", threshold=0.6)
+    model = build_model(spec)
+    fit(model, tone_set(40, seed=11), None, TrainConfig(epochs=6, batch_size=16, lr=1e-2, progress=False),
+        log=lambda m: None)
+    return model.eval(), spec
+
+
+def _meta(path: Path) -> dict[str, str]:
+    return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+
+
+def test_export_contract_and_parity(tmp_path: Path, trained) -> None:
+    model, spec = trained
+    val = tone_set(10, seed=12)
+    b = export_bundle(model, spec, tmp_path / "tones", val.audio[:20], val, accuracy={"val": 1.0},
+                      max_int8_drop=0.1)
+    for path, variant in ((b.int8_path, "int8"), (b.fp32_path, "fp32")):
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        assert [i.name for i in sess.get_inputs()] == ["audio"]
+        assert [o.name for o in sess.get_outputs()] == ["logits", "features"]
+        meta = _meta(path)
+        assert CONTRACT_KEYS <= meta.keys()
+        assert meta["variant"] == variant and json.loads(meta["labels"]) == list(TONE_LABELS)
+        assert json.loads(meta["features"])["n_mels"] == 40 and meta["threshold"] == "0.60"
+        out = sess.run(None, {"audio": val.audio[:5]})  # dynamic batch axis
+        assert out[0].shape == (5, 3)
+    assert b.parity.max_abs_logits < 1e-3
+    assert b.parity.int8_accuracy >= b.parity.fp32_accuracy - 0.1
+    assert b.parity.int8_fp32_agreement >= 0.9
+    assert b.int8_latency_ms > 0
+
+
+def test_int8_quantizes_the_network_not_the_front_end(tmp_path: Path, trained) -> None:
+    model, spec = trained
+    fp32 = export_onnx(model, spec, tmp_path / "m.fp32.onnx")
+    excluded = frontend_nodes(fp32)
+    assert any("frontend" in n for n in excluded) and not any(n.startswith("/net/") for n in excluded)
+    int8 = quantize_int8(fp32, tmp_path / "m.onnx", tone_set(5, seed=13).audio, spec)
+    graph = onnx.load(str(int8)).graph
+    produced_by = {o: n for n in graph.node for o in n.output}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    # the DFT conv reads the raw audio; every network conv reads a dequantized tensor
+    dft = [n for n in convs if "frontend" in n.name]
+    net = [n for n in convs if n.name.startswith("/net/")]
+    assert dft and net
+    assert all(produced_by.get(n.input[0]) is None or produced_by[n.input[0]].op_type != "DequantizeLinear" for n in dft)
+    assert all(produced_by[n.input[0]].op_type == "DequantizeLinear" for n in net)
+
+
+def test_int8_agrees_with_fp32_on_fresh_clips(tmp_path: Path, trained) -> None:
+    model, spec = trained
+    b = export_bundle(model, spec, tmp_path / "t", tone_set(10, seed=14).audio, tone_set(5, seed=15),
+                      max_int8_drop=0.2)
+    rng = np.random.default_rng(99)
+    clips = np.stack([tone(k, rng) for k in TONE_LABELS for _ in range(8)])
+    s32 = ort.InferenceSession(str(b.fp32_path), providers=["CPUExecutionProvider"])
+    s8 = ort.InferenceSession(str(b.int8_path), providers=["CPUExecutionProvider"])
+    p32 = s32.run(["logits"], {"audio": clips})[0].argmax(1)
+    p8 = s8.run(["logits"], {"audio": clips})[0].argmax(1)
+    assert (p32 == p8).mean() >= 0.95
+
+
+def test_parity_fails_loudly_when_the_file_does_not_match(tmp_path: Path, trained) -> None:
+    model, spec = trained
+    val = tone_set(5, seed=16)
+    fp32 = export_onnx(model, spec, tmp_path / "m.fp32.onnx")
+    int8 = quantize_int8(fp32, tmp_path / "m.onnx", val.audio, spec)
+    other = build_model(spec).eval()  # different weights than the exported file
+    with torch.no_grad():
+        other.net.head.bias.add_(5.0 * torch.arange(3, dtype=torch.float32))
+    with pytest.raises(ParityError, match="logits differ"):
+        check_parity(other, fp32, int8, val)
+
+
+@pytest.mark.skipif(not (ROOT / "assets" / "digits.onnx").is_file(), reason="no shipped digits model")
+def test_shipped_digits_int8_agrees_with_fp32_on_espeak_digits(tmp_path: Path) -> None:
+    from training.datasets.base import DIGITS, fit_length, load_audio
+    from training.datasets.synthetic import synthesize
+
+    clips = synthesize(list(DIGITS), tmp_path, voices=["en-us"], variants=["m3"], speeds=[150], pitches=[50],
+                       progress=False)
+    audio = np.stack([fit_length(load_audio(c.path), 16000) for c in clips])
+    s8 = ort.InferenceSession(str(ROOT / "assets" / "digits.onnx"), providers=["CPUExecutionProvider"])
+    s32 = ort.InferenceSession(str(ROOT / "assets" / "digits.fp32.onnx"), providers=["CPUExecutionProvider"])
+    labels = json.loads(_meta(ROOT / "assets" / "digits.onnx")["labels"])
+    p8 = s8.run(["logits"], {"audio": audio})[0].argmax(1)
+    p32 = s32.run(["logits"], {"audio": audio})[0].argmax(1)
+    assert (p8 == p32).mean() >= 0.9
+    assert sum(labels[p] == c.label for p, c in zip(p8, clips)) >= 8
+
+
+@pytest.mark.parametrize("name", ["digits", "sounds"])
+def test_shipped_int8_agrees_with_fp32_on_the_sample_clip(name: str) -> None:
+    int8, fp32 = ROOT / "assets" / f"{name}.onnx", ROOT / "assets" / f"{name}.fp32.onnx"
+    sample = ROOT / "assets" / "samples" / f"{name}.wav"
+    if not (int8.is_file() and fp32.is_file() and sample.is_file()):
+        pytest.skip(f"no shipped {name} model or sample clip")
+    import soundfile as sf
+
+    from training.evaluate import active_window_starts
+
+    audio, rate = sf.read(sample, dtype="float32")
+    assert rate == 16000
+    windows = np.stack([audio[s : s + 16000] for s in active_window_starts(audio, 16000, 4000)])
+    p8 = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"]).run(["logits"], {"audio": windows})[0]
+    p32 = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"]).run(["logits"], {"audio": windows})[0]
+    assert len(windows) >= 5
+    assert (p8.argmax(1) == p32.argmax(1)).mean() >= 0.9

@@ -1,0 +1,147 @@
+"""The training loop, evaluation and reports, on generated tones (seconds, no dataset)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.tones import TONE_LABELS, tone, tone_set, write_tone_tree
+from training.evaluate import (
+    active_window_starts,
+    choose_threshold,
+    false_accept_rate,
+    predict_probs,
+    score,
+)
+from training.models.registry import ModelSpec, build_model
+from training.report import write_report
+from training.train import TrainConfig, fit, load_checkpoint, torch_predictor
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"channels": 48, "blocks": 2}
+
+
+def _spec() -> ModelSpec:
+    return ModelSpec(name="tones", kind="sound", labels=list(TONE_LABELS), reject_labels=["silence"],
+                     arch_config=TINY, gate="energy")
+
+
+def test_fit_learns_tones_and_resumes(tmp_path: Path) -> None:
+    train, val = tone_set(40, seed=1), tone_set(8, seed=2)
+    spec = _spec()
+    model = build_model(spec)
+    cfg = TrainConfig(epochs=6, batch_size=16, lr=1e-2, progress=False, max_minutes=0.0)
+    first = fit(model, train, val, cfg, out_dir=tmp_path, spec=spec, log=lambda m: None)
+    assert len(first.history) == 1 and first.stopped_early  # the zero time budget stops after one epoch
+    cfg.max_minutes = None
+    model = build_model(spec)
+    result = fit(model, train, val, cfg, out_dir=tmp_path, spec=spec, resume=True, log=lambda m: None)
+    assert [h.epoch for h in result.history] == [1, 2, 3, 4, 5, 6]
+    assert result.best_val_accuracy is not None and result.best_val_accuracy >= 0.9
+    reloaded, spec2, _ = load_checkpoint(tmp_path / "best.pt")
+    assert spec2.labels == list(TONE_LABELS)
+    probs = predict_probs(torch_predictor(reloaded), val.audio)
+    assert score(val.labels, probs.argmax(1), TONE_LABELS).accuracy == pytest.approx(result.best_val_accuracy)
+
+
+def test_score_counts_and_macro_f1() -> None:
+    y = np.array([0, 0, 1, 1, 2])
+    p = np.array([0, 1, 1, 1, 0])
+    r = score(y, p, ["a", "b", "c"])
+    assert r.confusion == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
+    assert r.accuracy == pytest.approx(0.6)
+    f1_a = 2 * 0.5 * 0.5 / 1.0
+    f1_b = 2 * (2 / 3) * 1.0 / (2 / 3 + 1.0)
+    assert r.macro_f1 == pytest.approx((f1_a + f1_b + 0.0) / 3)
+    assert r.per_class_accuracy == {"a": 0.5, "b": 1.0, "c": 0.0}
+
+
+def test_long_clips_average_only_loud_windows() -> None:
+    clip = np.zeros(5 * 16000, dtype=np.float32)
+    clip[2 * 16000 : 3 * 16000] = 0.5
+    starts = active_window_starts(clip, 16000, 4000)
+    assert starts and all(abs(s - 32000) < 16000 for s in starts)
+
+    def predict(x: np.ndarray) -> np.ndarray:  # logit 1 = loudness: loud windows say "b"
+        e = np.sqrt((x**2).mean(axis=1))
+        return np.stack([np.full_like(e, 0.1), e * 100], axis=1)
+
+    probs = predict_probs(predict, clip[None], 16000, 4000)
+    assert probs.shape == (1, 2) and probs[0, 1] > 0.9
+
+
+def test_threshold_and_false_accepts() -> None:
+    labels = ["one", "two", "unknown"]
+    neg = np.array([[0.9, 0.05, 0.05], [0.6, 0.1, 0.3], [0.1, 0.1, 0.8]])
+    assert false_accept_rate(neg, labels, ["unknown"], 0.5) == pytest.approx(2 / 3)
+    assert false_accept_rate(neg, labels, ["unknown"], 0.95) == 0.0
+    t = choose_threshold(neg, np.zeros(3, int), neg, labels, ["unknown"], max_false_accept=0.34)
+    assert t == pytest.approx(0.65)  # 0.6 still accepts the 0.6 clip
+
+
+def test_report_writes_json_and_plots(tmp_path: Path) -> None:
+    train = tone_set(4, seed=3)
+    spec = _spec()
+    model = build_model(spec)
+    res = fit(model, train, None, TrainConfig(epochs=2, batch_size=8, progress=False), log=lambda m: None)
+    ev = score(train.labels, predict_probs(torch_predictor(model), train.audio).argmax(1), TONE_LABELS)
+    path = write_report(tmp_path, spec, res, {"train": ev})
+    data = json.loads(path.read_text())
+    assert data["evaluation"]["train"]["n"] == len(train)
+    assert len(data["training"]["history"]) == 2
+    for png in ("history.png", "confusion_train.png"):
+        assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LISTENER_CACHE": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+
+
+@pytest.mark.slow
+def test_cli_train_export_and_listener_end_to_end(tmp_path: Path) -> None:
+    """Folder of recordings -> python -m training.train -> python -m export -> listener analyze."""
+    data = write_tone_tree(tmp_path / "tones", per_class=60)
+    run = tmp_path / "run"
+    r = _run(["-m", "training.train", "--data", f"folder:{data}", "--kind", "sound", "--name", "tones",
+              "--channels", "48", "--blocks", "2", "--epochs", "8", "--batch-size", "16", "--lr", "0.01",
+              "--out", str(run)], tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (run / "best.pt").is_file() and (run / "results.json").is_file()
+    r = _run(["-m", "export", str(run / "best.pt"), "--out", str(tmp_path / "tones"), "--data", f"folder:{data}",
+              "--max-int8-drop", "0.5"], tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    int8 = tmp_path / "tones.onnx"
+    assert int8.is_file() and (tmp_path / "tones.fp32.onnx").is_file()
+
+    from listener.classifier import Classifier
+
+    clf = Classifier(int8)
+    assert clf.info.labels == sorted(TONE_LABELS) and clf.info.kind == "sound" and clf.info.variant == "int8"
+    rng = np.random.default_rng(7)
+    probs, feats = clf.predict(np.stack([tone("high", rng), tone("low", rng)]))
+    assert feats is not None and feats.shape[:2] == (2, 64)
+    assert [clf.info.labels[i] for i in probs.argmax(1)] == ["high", "low"]
+
+    wav = tmp_path / "high.wav"
+    sig = np.concatenate([np.zeros(16000), 0.4 * np.sin(2 * np.pi * 2000 * np.arange(24000) / 16000), np.zeros(16000)])
+    sf.write(wav, sig.astype(np.float32), 16000)
+    r = _run(["-m", "listener", "analyze", str(wav), "--model", str(int8)], tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    labels = [json.loads(line)["label"] for line in r.stdout.splitlines() if line.startswith("{")]
+    assert labels and set(labels) == {"high"}
+
+
+def test_cli_bad_data_is_a_clear_error(tmp_path: Path) -> None:
+    r = _run(["-m", "training.train", "--data", f"folder:{tmp_path / 'missing'}", "--out", str(tmp_path / "o")],
+             tmp_path)
+    assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
+    r = _run(["-m", "training.train", "--data", "nonsense", "--out", str(tmp_path / "o")], tmp_path)
+    assert r.returncode == 2 and "KIND:PATH" in r.stderr

@@ -1,0 +1,67 @@
+"""Rebuilds a model from the small spec stored in every checkpoint.
+
+A checkpoint holds the spec (architecture name, its settings, front-end
+settings, labels and the model-contract fields) next to the weights, so
+``export`` can rebuild the exact module without the training command line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from training.frontend import FrontendConfig
+from training.models.exportable import ExportableModel
+from training.models.kws import DSCNN, DSCNNConfig
+
+
+@dataclass
+class ModelSpec:
+    """Everything needed to rebuild the module and write the ONNX metadata."""
+
+    name: str
+    kind: str  # "speech" | "sound"
+    labels: list[str]
+    reject_labels: list[str] = field(default_factory=list)
+    arch: str = "dscnn"
+    arch_config: dict = field(default_factory=dict)
+    frontend: dict = field(default_factory=lambda: asdict(FrontendConfig()))
+    window_seconds: float = 1.0
+    hop_seconds: float = 0.25
+    gate: str = "vad"
+    threshold: float = 0.7
+    version: str = "1.0"
+    training_data: str = ""
+    normalisation: str = "global"  # "global" | "cmn" (see ExportableModel)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> "ModelSpec":
+        return ModelSpec(**d)
+
+
+ARCHITECTURES = ("dscnn", "melcnn", "crnn_attention")
+
+
+def build_model(spec: ModelSpec) -> ExportableModel:
+    """The ExportableModel described by ``spec`` (fresh weights)."""
+    fe = FrontendConfig(**spec.frontend)
+    n = len(spec.labels)
+    if spec.arch == "dscnn":
+        cfg = dict(spec.arch_config)
+        for key in ("first_kernel", "first_stride"):
+            if key in cfg:
+                cfg[key] = tuple(cfg[key])
+        net = DSCNN(n, DSCNNConfig(**cfg))
+    elif spec.arch == "melcnn":
+        from training.models.baselines import MelCNN
+
+        net = MelCNN(n, fe.n_features, **spec.arch_config)
+    elif spec.arch == "crnn_attention":
+        from training.models.baselines import CnnLstmAttention
+
+        net = CnnLstmAttention(n, fe.n_features, **spec.arch_config)
+    else:
+        raise ValueError(f"unknown architecture {spec.arch!r}; choose one of {ARCHITECTURES}")
+    return ExportableModel(fe, net, spec.labels, spec.normalisation)
