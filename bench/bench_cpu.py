@@ -1,0 +1,113 @@
+"""CPU use of `listener run` on a live, real-time stream, as % of one core.
+
+    python bench/bench_cpu.py [--model digits] [--seconds 60] [--mic]
+
+Default: the stream is a real-time paced file (digits every 2-10 s over room
+noise and noise beds, bench/corpus.py) through `listener run --source FILE`.
+With --mic: `listener run --source mic --device pulse` listening to a PulseAudio
+null sink while paplay plays the same audio into it. CPU is the process's
+user+system time (psutil) from the first audio block to the end, divided by
+the wall time; start-up (imports, model load) is excluded. Writes
+bench/results/cpu.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import CACHE, RATE, build_hour  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="digits")
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--mic", action="store_true", help="through PulseAudio (a null sink) instead of a paced file")
+    ap.add_argument("--threads", default="1", help="passed to listener run; \"\" for ONNX Runtime's default")
+    ap.add_argument("--input", help="a clip to loop instead (e.g. assets/samples/digits.wav: a digit every 1.2 s)")
+    args = ap.parse_args()
+    n = int(args.seconds * RATE)
+    if args.input:
+        x, sr = sf.read(args.input, dtype="float32")
+        assert sr == RATE and x.ndim == 1, "--input must be 16 kHz mono"
+        x = np.resize(x, n)
+    else:
+        hour, _ = build_hour(600)
+        x, _ = sf.read(str(hour), dtype="float32", frames=n)
+    clip = CACHE / f"cpu_{int(args.seconds)}s{'_' + Path(args.input).stem if args.input else ''}.wav"
+    CACHE.mkdir(exist_ok=True)
+    sf.write(str(clip), x, RATE, subtype="PCM_16")
+    log = CACHE / "cpu_detections.jsonl"
+    log.unlink(missing_ok=True)
+    env = dict(os.environ)
+    sink_module = None
+    if args.mic:
+        sink = "listener_bench_cpu"
+        sink_module = subprocess.run(["pactl", "load-module", "module-null-sink", f"sink_name={sink}", "rate=16000", "channels=1"],
+                                     capture_output=True, text=True, check=True).stdout.strip()
+        env["PULSE_SOURCE"] = f"{sink}.monitor"
+        source = ["--source", "mic", "--device", "pulse", "--duration", str(args.seconds + 1)]
+    else:
+        source = ["--source", str(clip)]
+    threads = ["--threads", args.threads] if args.threads else []
+    cmd = [sys.executable, "-m", "listener", "run", *source, "--model", args.model, *threads,
+           "--log", str(log), "--quiet"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    ps = psutil.Process(proc.pid)
+    line = proc.stderr.readline()  # "listening to ..." when audio flows
+    if "listening" not in line:
+        raise SystemExit(line + proc.stderr.read())
+    player = subprocess.Popen(["paplay", "--device=listener_bench_cpu", str(clip)]) if args.mic else None
+    c0, t0 = ps.cpu_times(), time.monotonic()
+    samples = []
+    c_last, t_last = c0, t0
+    while proc.poll() is None:
+        time.sleep(1.0)
+        try:
+            c, t = ps.cpu_times(), time.monotonic()
+        except psutil.NoSuchProcess:
+            break
+        samples.append(100.0 * ((c.user + c.system) - (c_last.user + c_last.system)) / (t - t_last))
+        c_last, t_last = c, t
+    proc.wait()
+    if player:
+        player.wait()
+    if sink_module:
+        subprocess.run(["pactl", "unload-module", sink_module], capture_output=True)
+    cpu = 100.0 * ((c_last.user + c_last.system) - (c0.user + c0.system)) / (t_last - t0)
+    dets = [json.loads(l) for l in log.read_text().splitlines()] if log.exists() else []
+    result = {
+        "benchmark": "listener run, CPU % of one core on a live stream",
+        "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()} {platform.release()}",
+        "stream": ("PulseAudio null sink -> PortAudio (mic path)" if args.mic else "real-time paced file")
+        + (f", {Path(args.input).name} looped" if args.input else ", digits every 2-10 s over noise (bench/corpus.py)"),
+        "model": args.model, "threads": args.threads or "onnxruntime default", "seconds": round(t_last - t0, 1),
+        "cpu_percent_of_one_core": round(cpu, 2),
+        "per_second_p50": round(float(np.percentile(samples, 50)), 2) if samples else None,
+        "per_second_max": round(float(max(samples)), 2) if samples else None,
+        "detections": len(dets),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    name = ("cpu_mic" if args.mic else "cpu") + ("" if args.threads else "_default_threads") + (f"_{Path(args.input).stem}" if args.input else "") + ".json"
+    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
+    print("| stream | seconds | CPU % of one core (mean) | per-second p50 | per-second max | detections |")
+    print("|---|---|---|---|---|---|")
+    print(f"| {result['stream']} | {result['seconds']} | {result['cpu_percent_of_one_core']} | {result['per_second_p50']} | {result['per_second_max']} | {len(dets)} |")
+
+
+if __name__ == "__main__":
+    main()

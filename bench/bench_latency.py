@@ -1,0 +1,103 @@
+"""Latency from the end of a spoken digit to its log line, p50 and p95.
+
+    python bench/bench_latency.py [--model digits] [--digits 40]
+
+Builds a file of N digits (FSDD + Speech Commands clips, 1.5-3 s apart, over
+-65 dBFS room noise) whose speech end times are known (last sample above 2 % of
+the clip's peak), plays it in real time through the same Pipeline the CLI uses
+(FileSource paced at real time -> VAD -> window -> INT8 model -> JSONL sink), and
+measures, for each detection, the monotonic time right after its line was
+written minus the moment the digit's last sample was delivered. Not included:
+the audio driver's own buffering (one 30 ms block with PortAudio).
+Writes bench/results/latency.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import CACHE, RATE, digit_clips, load16k, trim  # noqa: E402
+
+from listener.audio import FileSource  # noqa: E402
+from listener.config import PipelineOptions  # noqa: E402
+from listener.pipeline import build_pipeline, run_stream  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def build(n: int, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    clips = digit_clips()
+    parts, events, pos = [np.zeros(RATE // 2, np.float32)], [], RATE // 2
+    for _ in range(n):
+        label, path = clips[rng.integers(len(clips))]
+        x = trim(load16k(path))[:RATE]
+        x *= 10 ** (-18 / 20) / max(1e-6, float(np.sqrt(np.mean(x**2))))
+        loud = np.flatnonzero(np.abs(x) > 0.02 * np.abs(x).max())
+        gap = np.zeros(int(rng.uniform(1.5, 3.0) * RATE), np.float32)
+        events.append({"label": label, "start": pos / RATE, "speech_end": (pos + loud[-1] + 1) / RATE})
+        parts += [x, gap]
+        pos += len(x) + len(gap)
+    y = np.concatenate(parts)
+    y += (np.random.default_rng(seed).standard_normal(len(y)) * 10 ** (-65 / 20)).astype(np.float32)
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / f"latency_{n}.wav"
+    sf.write(str(path), y, RATE, subtype="PCM_16")
+    return path, events
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="digits")
+    ap.add_argument("--digits", type=int, default=40)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    path, events = build(args.digits)
+    log = CACHE / "latency_detections.jsonl"
+    RESULTS.mkdir(exist_ok=True)
+    log.unlink(missing_ok=True)
+    written: list[tuple[float, object]] = []
+    source = FileSource(path, RATE, realtime=True)
+    pipeline = build_pipeline(PipelineOptions(model=args.model, threads=args.threads, log=str(log)), str(path),
+                              on_detection=lambda d: written.append((time.monotonic(), d)))
+    stats = run_stream(source, pipeline, threading.Event(), realtime=True)
+    pipeline.close()
+    starts = np.array([e["start"] for e in events])
+    lat, internal, matched = [], [], 0
+    for t_written, d in written:
+        i = int(np.searchsorted(starts, d.stream_s + 0.6)) - 1
+        if i < 0 or not (events[i]["start"] - 0.6 <= d.stream_s <= events[i]["speech_end"] + 0.6):
+            continue
+        matched += 1
+        lat.append(1000.0 * (t_written - (source.started_at + events[i]["speech_end"])))
+        if d.latency_ms is not None:
+            internal.append(d.latency_ms)
+    p = lambda a, q: round(float(np.percentile(a, q)), 1) if a else None  # noqa: E731
+    result = {
+        "benchmark": "end of spoken digit -> log line written",
+        "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()} {platform.release()}",
+        "model": args.model, "threads": args.threads, "digits_played": len(events),
+        "detections": len(written), "detections_on_a_digit": matched,
+        "latency_ms_p50": p(lat, 50), "latency_ms_p95": p(lat, 95), "latency_ms_max": round(max(lat), 1) if lat else None,
+        "latency_field_ms_p50": p(internal, 50), "latency_field_ms_p95": p(internal, 95),
+        "audio_seconds": round(stats.seconds, 1),
+    }
+    (RESULTS / "latency.json").write_text(json.dumps(result, indent=2) + "\n")
+    print("| digits played | detections on a digit | p50 | p95 | max | log's latency_ms p50 / p95 |")
+    print("|---|---|---|---|---|---|")
+    print(f"| {len(events)} | {matched} | {result['latency_ms_p50']} ms | {result['latency_ms_p95']} ms | {result['latency_ms_max']} ms | {result['latency_field_ms_p50']} / {result['latency_field_ms_p95']} ms |")
+
+
+if __name__ == "__main__":
+    main()
