@@ -90,9 +90,18 @@ def make_parser() -> argparse.ArgumentParser:
     _model_options(ana)
 
     sub.add_parser("devices", help="list audio input devices with their default rates")
-    gui = sub.add_parser("gui", help="open the desktop app")
-    gui.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    gui = sub.add_parser("gui", help="open the desktop app", description="Live predictions in a window.")
+    gui_options(gui)
     return parser
+
+
+def gui_options(p: argparse.ArgumentParser) -> None:
+    """Options of ``listener gui`` (also used by ``python -m listener.gui``)."""
+    p.add_argument("--source", help="play this recording through the pipeline instead of the microphone")
+    p.add_argument("--model", help="digits, sounds or a path to an .onnx file (default: the last one used, else digits)")
+    p.add_argument("--device", help="input device name (substring) or index")
+    p.add_argument("--log", help="append detections to this JSONL file")
+    p.add_argument("--threshold", type=_probability, help="confidence threshold 0-1 (default: the model's)")
 
 
 def _options(args: argparse.Namespace, cls):
@@ -301,7 +310,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
         from .gui import app
     except ImportError as exc:
         raise ListenerError(f"the desktop app needs the 'gui' extra (pip install 'listener[gui]'): {exc}", EXIT_FAILURE) from None
-    return int(app.main(args.rest) or 0)
+    return int(app.main(args) or 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -77,7 +77,8 @@ class Decider:
         label = self.labels[best]
         conf = float(probs[best])
         second = float(probs[order[1]]) if len(order) > 1 else 0.0
-        if label in self.reject or conf < self.threshold or conf - second < self.min_margin:
+        # A threshold of 1.0 means "log nothing": float32 softmax can round a sure result to exactly 1.0.
+        if label in self.reject or conf < self.threshold or self.threshold >= 1.0 or conf - second < self.min_margin:
             return None
         last = self._last_time.get(label)
         if last is not None and abs(stream_s - last) < self.refractory_s:

@@ -128,7 +128,8 @@ def test_error_paths(work, args, env, code, fragment):
 
 
 def test_usage_errors_exit_2(work):
-    for args in (["run", "--vad", "4"], ["run", "--threshold", "1.5"], ["analyze"], ["run", "--format", "xml"]):
+    for args in (["run", "--vad", "4"], ["run", "--threshold", "1.5"], ["analyze"], ["run", "--format", "xml"],
+                 ["gui", "--threshold", "2"], ["gui", "--bogus"]):
         res = run_cli(*args, cwd=work)
         assert res.returncode == 2 and b"Traceback" not in res.stderr
 

@@ -51,3 +51,10 @@ def test_no_decision_before_min_windows_in_a_row():
     assert d.decide(second, 1.25).label == "yes"
     after_gap = d.smoothed(p(0.05, 0.9, 0.05), 5.0, gap_s=0.5)
     assert d.decide(after_gap, 5.0) is None
+
+
+def test_threshold_one_logs_nothing_even_for_a_saturated_softmax():
+    d = Decider(["a", "b"], threshold=1.0, refractory_s=0.0)
+    assert d.decide(np.array([1.0, 0.0], dtype=np.float32), 1.0) is None
+    d.set_threshold(0.99)
+    assert d.decide(np.array([1.0, 0.0], dtype=np.float32), 2.0) is not None

@@ -111,7 +111,7 @@ def test_cli_train_export_and_listener_end_to_end(tmp_path: Path) -> None:
     data = write_tone_tree(tmp_path / "tones", per_class=60)
     run = tmp_path / "run"
     r = _run(["-m", "training.train", "--data", f"folder:{data}", "--kind", "sound", "--name", "tones",
-              "--channels", "48", "--blocks", "2", "--epochs", "8", "--batch-size", "16", "--lr", "0.01",
+              "--channels", "48", "--blocks", "2", "--epochs", "25", "--batch-size", "16", "--lr", "0.01",
               "--out", str(run)], tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     assert (run / "best.pt").is_file() and (run / "results.json").is_file()

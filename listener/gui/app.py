@@ -1,0 +1,96 @@
+"""Entry point of ``listener gui``: build the QApplication and the window from CLI arguments.
+
+Command-line choices (``--source``, ``--model``, ``--device``, ``--log``,
+``--threshold``) override what the app remembered (QSettings) for this run and
+are then remembered like any other choice. The window starts listening at once,
+so ``listener gui --source clip.wav`` shows the app working without a microphone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+from listener.audio import find_input_device
+from listener.errors import ListenerError
+from listener.gui.controls import SourceChoice
+from listener.gui.settings import GuiSettings, default_store
+from listener.gui.window import MainWindow
+
+
+def apply_args(settings: GuiSettings, args: argparse.Namespace) -> GuiSettings:
+    """Fold the command-line options into the remembered settings (``--device`` is resolved by the window)."""
+    model = getattr(args, "model", None)
+    if model:
+        settings.model = str(model)
+        settings.hop = None
+    log = getattr(args, "log", None)
+    if log:
+        settings.log_enabled, settings.log_path = True, str(log)
+    threshold = getattr(args, "threshold", None)
+    if threshold is not None:
+        settings.threshold = float(threshold)
+    return settings
+
+
+def create_window(args: argparse.Namespace, store: QSettings | None = None, autostart: bool = True) -> MainWindow:
+    """The window for ``args`` (an ``listener gui`` Namespace); a QApplication must exist."""
+    store = store if store is not None else default_store()
+    settings = apply_args(GuiSettings.load(store), args)
+    window = MainWindow(store=store, settings=settings)
+    device = getattr(args, "device", None)
+    device_ok = True
+    if device is not None:
+        try:  # an index or a name substring, as on the command line
+            name = find_input_device(device).name
+        except ListenerError as exc:
+            window.show_error(exc.message)  # shown; the user picks another device
+            device_ok = False
+        else:
+            window.settings.device = name
+            window.source_picker.select(SourceChoice("mic", name))
+    source = getattr(args, "source", None)
+    if source and source != "mic":
+        window.use_file(str(Path(source)))
+    if autostart and (device_ok or source):
+        QTimer.singleShot(0, window.start)
+    return window
+
+
+def main(args: argparse.Namespace | list[str] | None = None) -> int:
+    """Run the app until its window closes; returns the exit status.
+
+    ``args`` is an argparse Namespace, or the raw arguments after ``gui``
+    (``listener gui --source x.wav`` passes ``["--source", "x.wav"]``).
+    """
+    if args is None:
+        args = parse_args(sys.argv[1:])
+    elif isinstance(args, (list, tuple)):
+        args = parse_args(list(args))
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("listener")
+    app.setOrganizationName("listener")
+    window = create_window(args)
+    window.show()
+    # Ctrl-C in the terminal or SIGTERM close the window properly (settings saved,
+    # log closed). Python only sees signals when it runs, hence the idle timer.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: window.close())
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
+    return int(app.exec())
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """Arguments for ``python -m listener.gui`` (the same as ``listener gui``)."""
+    from listener.cli import gui_options
+
+    p = argparse.ArgumentParser(prog="listener gui", description="Live predictions in a window.")
+    gui_options(p)
+    return p.parse_args(argv)

@@ -1,0 +1,287 @@
+"""The runtime in a worker thread, talking to the window only through Qt signals.
+
+Loading the model, opening the device and running the pipeline all happen in
+one ``threading.Thread``; the window never waits on it. Pipeline callbacks run
+in that thread and emit signals; because the receiving widgets live in the GUI
+thread, Qt queues those signals (a queued connection), so the widgets are only
+ever touched by the GUI thread. Audio blocks are turned into spectrogram columns
+here too, so the GUI thread only copies arrays and paints.
+
+Errors (no model, device busy or unplugged, unreadable file, log not writable)
+become an ``error`` signal with a one-line message followed by ``stopped``; the
+user can then pick another device and press start again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from listener.errors import ListenerError
+from listener.events import BlockInfo, Detection, WindowResult
+from listener.gui.spectrogram import MelColumns, MelSettings
+from listener.sinks import JsonlSink, Sink
+
+
+@dataclass
+class SessionOptions:
+    """What to listen to and how; the same choices the command line offers."""
+
+    model: str = "digits"
+    source: str | None = None  # a file path; None = the microphone ``device``
+    device: int | str | None = None
+    threshold: float | None = None
+    vad: int | None = None
+    hop: float | None = None
+    realtime: bool = True  # pace files at the speed of the audio (looks live)
+
+
+@dataclass
+class SessionInfo:
+    """Facts about a started session, for the status bar and the controls."""
+
+    model_name: str
+    labels: list[str]
+    reject_labels: list[str]
+    kind: str  # "speech" | "sound"
+    provider: str
+    sample_rate: int
+    threshold: float
+    hop: float | None
+    source_name: str
+    mel: MelSettings
+    default_threshold: float = 0.7
+    default_hop: float = 0.25
+    duration: float | None = None
+
+
+@dataclass
+class BlockFrame:
+    """One audio block prepared for drawing."""
+
+    stream_s: float
+    samples: np.ndarray
+    columns: np.ndarray  # log-mel dB columns [n_mels, n]
+    active: bool
+    level_db: float
+
+
+@dataclass
+class RunSummary:
+    """How a session ended."""
+
+    seconds: float
+    detections: int
+    overruns: int
+    error: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class ListenerWorker(QObject):
+    """Starts, controls and stops one listening session at a time."""
+
+    started = Signal(object)  # SessionInfo
+    block = Signal(object)  # BlockFrame
+    window = Signal(object)  # WindowResult
+    detection = Signal(object)  # Detection
+    notice = Signal(str)  # non-fatal news (device lost and retrying, back again)
+    error = Signal(str)  # fatal for this session; followed by ``stopped``
+    stopped = Signal(object)  # RunSummary
+    log_failed = Signal(str)  # the log could not be written; logging is now off
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread: threading.Thread | None = None
+        self._active = False
+        self._stop = threading.Event()
+        self._pipeline = None
+        self._source = None
+        self._lock = threading.Lock()
+        self._wanted: dict[str, float] = {}  # live settings changed since start()
+        self.detections = 0
+        self.log = LogSwitch()
+        self.log.on_error = self.log_failed.emit
+
+    # --- control (GUI thread) ---------------------------------------------------
+    def is_running(self) -> bool:
+        """True from ``start`` until ``stopped`` is emitted (not until the thread has returned:
+        a slot reacting to ``stopped`` may start the next session at once)."""
+        return self._active
+
+    def start(self, options: SessionOptions) -> bool:
+        """Start a session; False if one is still running."""
+        if self._active:
+            return False
+        if self._thread is not None:
+            self._thread.join(2.0)  # the previous thread is past ``stopped``, returning
+        self._active = True
+        self._stop = threading.Event()
+        self.detections = 0
+        with self._lock:
+            self._wanted: dict[str, float] = {}
+        self._thread = threading.Thread(target=self._run, args=(options, self._stop), name="listener-worker", daemon=True)
+        self._thread.start()
+        return True
+
+    def stop(self) -> None:
+        """Ask the session to end; ``stopped`` follows (the GUI never waits here)."""
+        self._stop.set()
+
+    def wait(self, timeout: float = 3.0) -> bool:
+        """Join the thread (only at exit); True if it ended."""
+        t = self._thread
+        if t is not None:
+            t.join(timeout)
+            return not t.is_alive()
+        return True
+
+    def overruns(self) -> int:
+        src = self._source
+        return int(getattr(src, "overruns", 0) or 0) if src is not None else 0
+
+    def set_threshold(self, p: float) -> None:
+        self._set("threshold", float(p))
+
+    def set_vad(self, level: int) -> None:
+        self._set("vad", int(level))
+
+    def set_hop(self, seconds: float) -> None:
+        self._set("hop", float(seconds))
+
+    def _set(self, name: str, value: float) -> None:
+        """Apply a live setting now, or as soon as the pipeline exists (model still loading)."""
+        with self._lock:
+            self._wanted[name] = value
+            if self._pipeline is not None:
+                _apply(self._pipeline, {name: value})
+
+    # --- the session (worker thread) -------------------------------------------
+    def _run(self, options: SessionOptions, stop: threading.Event) -> None:
+        from listener.audio import FileSource, MicSource
+        from listener.classifier import Classifier, resolve_model
+        from listener.config import PipelineOptions
+        from listener.pipeline import build_pipeline, run_stream
+        from listener.windows import SlidingWindower
+
+        t0 = time.monotonic()
+        error: str | None = None
+        source = None
+        pipeline = None
+        try:
+            classifier = Classifier(resolve_model(options.model))
+            info = classifier.info
+            if options.source:
+                source = FileSource(options.source, sample_rate=info.sample_rate, realtime=options.realtime)
+            else:
+                source = MicSource(options.device, sample_rate=info.sample_rate, notice=self.notice.emit)
+            mel_settings = MelSettings.from_metadata(info.sample_rate, info.features)
+            mel = MelColumns(mel_settings)
+
+            def on_block(b: BlockInfo) -> None:
+                self.block.emit(BlockFrame(b.stream_s, b.samples, mel.push(b.samples), b.active, b.level_db))
+
+            def on_window(w: WindowResult) -> None:
+                self.window.emit(w)
+
+            def on_detection(d: Detection) -> None:
+                self.detections += 1
+                self.detection.emit(d)
+
+            popts = PipelineOptions(model=options.model, threshold=options.threshold, hop=options.hop,
+                                    vad=2 if options.vad is None else int(options.vad))
+            pipeline = build_pipeline(popts, source.name, classifier=classifier, sinks=[self.log],
+                                      on_block=on_block, on_window=on_window, on_detection=on_detection)
+            with self._lock:
+                self._source = source
+                self._pipeline = pipeline
+                _apply(pipeline, self._wanted)  # changed while the model was loading
+            self.started.emit(SessionInfo(
+                model_name=info.model_id,
+                labels=list(info.labels),
+                reject_labels=list(info.reject_labels),
+                kind=info.kind,
+                provider=classifier.provider,
+                sample_rate=info.sample_rate,
+                threshold=pipeline.decider.threshold,
+                hop=pipeline.windower.hop / info.sample_rate if isinstance(pipeline.windower, SlidingWindower) else None,
+                default_threshold=info.threshold,
+                default_hop=info.hop_seconds,
+                source_name=source.name,
+                mel=mel_settings,
+                duration=source.duration,
+            ))
+            run_stream(source, pipeline, stop, realtime=True)
+        except ListenerError as exc:
+            error = exc.message
+        except Exception as exc:  # never let the thread die silently
+            error = f"unexpected error: {type(exc).__name__}: {exc}"
+        finally:
+            with self._lock:
+                overruns = int(getattr(source, "overruns", 0) or 0) if source is not None else 0
+                self._pipeline = None
+                self._source = None
+            try:
+                if source is not None:
+                    source.close()
+            except Exception:
+                pass
+            if error:
+                self.error.emit(error)
+            self._active = False
+            self.stopped.emit(RunSummary(time.monotonic() - t0, self.detections, overruns, error))
+
+
+def _apply(pipeline, settings: dict[str, float]) -> None:
+    """Forward live settings to the pipeline's thread-safe setters."""
+    if "threshold" in settings:
+        pipeline.set_threshold(settings["threshold"])
+    if "vad" in settings:
+        pipeline.set_vad(int(settings["vad"]))
+    if "hop" in settings:
+        pipeline.set_hop(settings["hop"])
+
+
+class LogSwitch(Sink):
+    """A JSONL log that can be switched on, off or to another file while a session runs.
+
+    The pipeline holds this one sink for its whole life; the window points it at
+    a :class:`JsonlSink` (the command line's own, so the lines are identical) or
+    at nothing. A write error (disk full, file removed from under a read-only
+    mount) switches logging off and is reported through ``on_error`` instead of
+    ending the session.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sink: JsonlSink | None = None
+        self.path: str | None = None
+        self.on_error = lambda message: None
+
+    def switch(self, path: str | None) -> None:
+        """Log to ``path`` from now on (None: stop logging). Raises LogError if it cannot be opened."""
+        new = JsonlSink(path) if path else None
+        with self._lock:
+            old, self._sink, self.path = self._sink, new, path
+        if old is not None:
+            old.close()
+
+    def write(self, detection: Detection) -> None:
+        with self._lock:
+            sink = self._sink
+            if sink is None:
+                return
+            try:
+                sink.write(detection)
+                return
+            except ListenerError as exc:
+                message = exc.message
+                self._sink, self.path = None, None
+        sink.close()
+        self.on_error(message)
+
+    def close(self) -> None:
+        """Kept open across sessions; the window calls ``switch(None)`` at exit."""

@@ -1,0 +1,403 @@
+"""The Qt app, end to end: a real window (offscreen platform), real ONNX Runtime, real files.
+
+Recordings go through the same pipeline as ``listener run``; the tests check what
+the user would see (history rows, the decision, the error banner) and what ends
+up on disk (the JSONL log, the CSV export, the remembered settings).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from argparse import Namespace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("PySide6", reason="the gui extra is not installed (pip install listener[gui])")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
+
+from conftest import SPOKEN, make_test_model, read_jsonl, tone  # noqa: E402
+from listener.gui.app import create_window  # noqa: E402
+from listener.gui.controls import SourceChoice  # noqa: E402
+from listener.gui.settings import GuiSettings  # noqa: E402
+from listener.gui.spectrogram import MelColumns, MelSettings, SpectrogramView  # noqa: E402
+from listener.gui.window import MainWindow  # noqa: E402
+
+RATE = 16000
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> QSettings:
+    """A throw-away settings file, so tests never touch the user's own."""
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def tones_wav(tmp_path: Path) -> Path:
+    """0.5 s quiet, a low tone, 0.8 s quiet, a high tone, 0.8 s quiet: the test model hears 'low', 'high'."""
+    gap = np.zeros(int(0.8 * RATE), np.float32)
+    x = np.concatenate([np.zeros(RATE // 2, np.float32), tone(300, 0.6), gap, tone(3800, 0.6), gap])
+    path = tmp_path / "tones.wav"
+    sf.write(path, x, RATE, subtype="PCM_16")
+    return path
+
+
+def make_window(qtbot, store: QSettings, **settings) -> MainWindow:
+    w = MainWindow(store=store, settings=GuiSettings(**settings))
+    qtbot.addWidget(w)
+    w.show()
+    return w
+
+
+def play(qtbot, w: MainWindow, path: Path, timeout_ms: int = 30000, paced: bool = False) -> None:
+    """Play ``path`` through the window's pipeline and wait until the session has ended."""
+    w.pace_files = paced
+    w.use_file(str(path))
+    with qtbot.waitSignal(w.worker.stopped, timeout=timeout_ms):
+        w.start()
+    qtbot.wait(50)  # let the queued signals that preceded ``stopped`` land
+
+
+def history_labels(w: MainWindow) -> list[str]:
+    return [d.label for d in w.history_model.detections()]
+
+
+# ---------------------------------------------------------------- with the shipped digits model
+
+
+def test_spoken_digits_appear_in_history_and_log(qtbot, store, tmp_path, digits_model, speech_dir):
+    log = tmp_path / "gui.jsonl"
+    w = make_window(qtbot, store, model=str(digits_model), log_enabled=True, log_path=str(log))
+    play(qtbot, w, speech_dir / "phrase.wav")
+    assert w.banner.text() == ""
+    labels = history_labels(w)
+    assert labels == SPOKEN, f"heard {labels}, said {SPOKEN}"
+    records = read_jsonl(log)
+    assert [r["label"] for r in records] == labels
+    assert all(r["source"] == str(speech_dir / "phrase.wav") and r["model"].startswith("digits-") for r in records)
+    # The table shows the newest first, with its confidence.
+    assert w.history_model.index(0, 2).data() == SPOKEN[-1]
+    assert w.decision.text().startswith(SPOKEN[-1])
+
+
+def test_threshold_one_logs_nothing_with_digits(qtbot, store, tmp_path, digits_model, speech_dir):
+    log = tmp_path / "gui.jsonl"
+    w = make_window(qtbot, store, model=str(digits_model), log_enabled=True, log_path=str(log))
+    w.controls.threshold.setValue(1.0)  # the control, as a user would
+    windows = []
+    w.worker.window.connect(windows.append)
+    play(qtbot, w, speech_dir / "phrase.wav")
+    assert len(windows) >= len(SPOKEN), "the model should still classify every utterance"
+    assert history_labels(w) == []
+    assert not log.exists() or log.read_text() == ""
+
+
+# ---------------------------------------------------------------- with a tiny test model (always runs)
+
+
+def test_tones_are_detected_logged_and_exported(qtbot, store, tmp_path, tones_wav):
+    model = make_test_model(tmp_path)
+    log = tmp_path / "tones.jsonl"
+    w = make_window(qtbot, store, model=str(model), vad=0, log_enabled=True, log_path=str(log))
+    play(qtbot, w, tones_wav, paced=True)  # paced: the live path, with latency and per-block drawing
+    assert history_labels(w) == ["low", "high"]
+    records = read_jsonl(log)
+    assert [r["label"] for r in records] == ["low", "high"]
+    assert records[0]["latency_ms"] is not None and records[0]["latency_ms"] < 2000
+    assert w.spectrogram.frames > 10, "the spectrogram should have been repainted while playing"
+    assert w.spectrogram._ring.max() > 0, "the spectrogram should show the tones"
+    assert "testmodel-0.1" in w.status.model.text() and "CPU" in w.status.provider.text()
+    # CSV export: the CLI's CSV format, oldest first.
+    out = w.export_history(str(tmp_path / "export.csv"))
+    rows = list(csv.DictReader(open(out, newline="")))
+    assert [r["label"] for r in rows] == ["low", "high"]
+    assert rows[0]["model"] == "testmodel-0.1"
+
+
+def test_log_toggle_switches_the_file_while_running(qtbot, store, tmp_path, tones_wav):
+    model = make_test_model(tmp_path)
+    w = make_window(qtbot, store, model=str(model), vad=0)
+    # Logging off: nothing written anywhere; then on, to a new file, from the widgets.
+    play(qtbot, w, tones_wav)
+    assert history_labels(w) == ["low", "high"]
+    log = tmp_path / "later.jsonl"
+    w.log_controls.path.setText(str(log))
+    w.log_controls.enabled.setChecked(True)
+    play(qtbot, w, tones_wav)
+    assert [r["label"] for r in read_jsonl(log)] == ["low", "high"]
+    # An unwritable path is a message, and logging stays off.
+    w.log_controls.path.setText(str(tmp_path))  # a directory
+    w.log_controls.path.editingFinished.emit()
+    assert "directory" in w.banner.text()
+    assert not w.log_controls.enabled.isChecked()
+
+
+def soften(path: Path, factor: float) -> Path:
+    """Scale a test model's logits so it is never sure (tones then score ~0.8, not 1.0)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    m = onnx.load(str(path))
+    for node in m.graph.node:
+        node.output[:] = ["logits_raw" if o == "logits" else o for o in node.output]
+    m.graph.initializer.append(numpy_helper.from_array(np.array([factor], np.float32), "soften"))
+    m.graph.node.append(helper.make_node("Mul", ["logits_raw", "soften"], ["logits"]))
+    out = path.with_name("soft_" + path.name)
+    onnx.save(m, str(out))
+    return out
+
+
+def test_threshold_control_changes_what_is_detected(qtbot, store, tmp_path, tones_wav):
+    model = soften(make_test_model(tmp_path), 0.1)
+    w = make_window(qtbot, store, model=str(model), vad=0)
+    windows = []
+    w.worker.window.connect(windows.append)
+    for threshold, expected in [(0.6, ["low", "high"]), (0.9, []), (1.0, [])]:
+        w.controls.threshold.setValue(threshold)  # the spin box, as a user would
+        w.clear_history()
+        windows.clear()
+        play(qtbot, w, tones_wav)
+        assert history_labels(w) == expected, f"threshold {threshold}"
+        assert len(windows) >= 2
+        assert 0.7 < max(float(x.probs.max()) for x in windows) < 0.9
+        assert w.bars.threshold == threshold
+
+
+def test_hop_and_vad_apply_to_the_running_session(qtbot, store, tmp_path):
+    model = make_test_model(tmp_path, kind="sound", name="testsound")
+    long = tmp_path / "long.wav"
+    sf.write(long, tone(300, 8.0), RATE)
+    w = make_window(qtbot, store, model=str(model))
+    w.pace_files = True
+    w.use_file(str(long))
+    with qtbot.waitSignal(w.worker.started, timeout=10000):
+        w.start()
+    assert w.controls.hop.isEnabled() and not w.controls.vad.isEnabled()
+    assert w.controls.hop.value() == pytest.approx(0.25)
+    w.controls.hop.setValue(0.5)
+    qtbot.waitUntil(lambda: w.worker._pipeline is not None and w.worker._pipeline.windower.hop == RATE // 2, timeout=5000)
+    with qtbot.waitSignal(w.worker.stopped, timeout=5000):
+        w.stop()
+    assert w.start_button.text() == "Start"
+
+
+def test_device_error_is_a_message_and_another_source_works(qtbot, store, tmp_path, tones_wav):
+    model = make_test_model(tmp_path)
+    w = make_window(qtbot, store, model=str(model), vad=0)
+    # A device that does not exist (or no devices at all on this machine).
+    w.source_picker.combo.insertItem(0, "ghost", SourceChoice("mic", "no such device 1234"))
+    w.source_picker.combo.setCurrentIndex(0)
+    with qtbot.waitSignal(w.worker.stopped, timeout=10000):
+        w.start()
+    qtbot.wait(20)
+    assert "no such device 1234" in w.banner.text() or "no audio input" in w.banner.text()
+    assert w.start_button.text() == "Start" and w.start_button.isEnabled()
+    # Same window, another source: works.
+    play(qtbot, w, tones_wav)
+    assert history_labels(w) == ["low", "high"]
+    assert w.banner.text() == ""
+    # A device lost mid-session (the microphone source retries and says so) is shown too.
+    w.worker.notice.emit("input device 'USB' stopped delivering audio; retrying every 2 s")
+    assert "stopped delivering audio" in w.banner.text()
+
+
+def test_live_microphone_then_switch_to_a_file_while_running(qtbot, store, tmp_path, tones_wav, pulse_sink):
+    """A real PortAudio input (PulseAudio here), then another source picked while listening."""
+    from listener.audio import list_input_devices
+    from listener.errors import ListenerError
+
+    try:
+        names = [d.name for d in list_input_devices()]
+    except ListenerError as exc:
+        pytest.skip(f"no audio input here: {exc.message}")
+    if "default" not in names and "pulse" not in names:
+        pytest.skip(f"no PulseAudio input device among {names}")
+    model = make_test_model(tmp_path)
+    w = make_window(qtbot, store, model=str(model), vad=0)
+    w.source_picker.populate()
+    w.source_picker.select(SourceChoice("mic", "pulse" if "pulse" in names else "default"))
+    blocks = []
+    w.worker.block.connect(blocks.append)
+    with qtbot.waitSignal(w.worker.started, timeout=10000) as started:
+        w.start()
+    assert started.args[0].source_name.startswith("mic:")
+    qtbot.waitUntil(lambda: len(blocks) >= 20, timeout=10000)  # ~30 blocks a second
+    assert w.spectrogram.frames > 0
+    # Pick a recording in the same window while the microphone runs: the session restarts on it.
+    w.pace_files = False
+    with qtbot.waitSignal(w.worker.started, timeout=10000) as restarted:
+        w.source_picker.changed.emit(w.source_picker.add_file(str(tones_wav)))
+    assert restarted.args[0].source_name == str(tones_wav)
+    qtbot.waitUntil(lambda: not w.worker.is_running(), timeout=10000)
+    qtbot.wait(50)
+    assert history_labels(w) == ["low", "high"]
+
+
+def test_missing_model_is_a_message(qtbot, store, tmp_path, tones_wav):
+    w = make_window(qtbot, store, model=str(tmp_path / "nope.onnx"))
+    w.model_picker.select(str(tmp_path / "nope.onnx"))
+    play(qtbot, w, tones_wav)
+    assert "not found" in w.banner.text()
+    assert "Traceback" not in w.banner.text()
+
+
+def test_space_starts_and_stops(qtbot, store, tmp_path, tones_wav):
+    model = make_test_model(tmp_path)
+    w = make_window(qtbot, store, model=str(model), vad=0)
+    w.pace_files = True
+    w.use_file(str(tones_wav))
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=3000)
+    with qtbot.waitSignal(w.worker.started, timeout=10000):
+        qtbot.keyClick(w, Qt.Key.Key_Space)
+    assert w.start_button.text() == "Stop"
+    with qtbot.waitSignal(w.worker.stopped, timeout=5000):
+        qtbot.keyClick(w, Qt.Key.Key_Space)
+    assert w.start_button.text() == "Start"
+    # The button does the same.
+    with qtbot.waitSignal(w.worker.started, timeout=10000):
+        qtbot.mouseClick(w.start_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(w.worker.stopped, timeout=5000):
+        qtbot.mouseClick(w.start_button, Qt.MouseButton.LeftButton)
+
+
+def test_settings_are_remembered(qtbot, store, tmp_path):
+    model = make_test_model(tmp_path)
+    w = make_window(qtbot, store, model=str(model))
+    w.controls.threshold.setValue(0.85)
+    w.controls.vad.setValue(3)
+    w.log_controls.path.setText(str(tmp_path / "x.jsonl"))
+    w.log_controls.enabled.setChecked(True)
+    w.close()
+    s = GuiSettings.load(store)
+    assert (s.threshold, s.vad, s.model, s.log_enabled) == (0.85, 3, str(model), True)
+    w2 = MainWindow(store=store)
+    qtbot.addWidget(w2)
+    assert w2.controls.threshold.value() == pytest.approx(0.85)
+    assert w2.controls.vad.value() == 3
+    assert w2.model_picker.current() == str(model)
+    assert w2.log_controls.value() == str(tmp_path / "x.jsonl")
+    w2.close()
+
+
+def test_main_entry_plays_a_source_at_once(qtbot, store, tmp_path, tones_wav):
+    model = make_test_model(tmp_path)
+    args = Namespace(source=str(tones_wav), model=str(model), device=None, log=str(tmp_path / "m.jsonl"), threshold=0.5)
+    w = create_window(args, store=store, autostart=False)
+    qtbot.addWidget(w)
+    w.settings.vad = 0
+    w.pace_files = False
+    with qtbot.waitSignal(w.worker.stopped, timeout=20000):
+        w.start()
+    qtbot.wait(50)
+    assert history_labels(w) == ["low", "high"]
+    assert w.controls.threshold.value() == pytest.approx(0.5)
+    assert len(read_jsonl(tmp_path / "m.jsonl")) == 2
+
+
+def test_python_m_listener_gui_runs_logs_and_closes_on_sigterm(tmp_path, tones_wav):
+    """The real entry point in its own process: plays the file, logs, and on SIGTERM
+    closes the window properly (exit status 0, settings written)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    model = make_test_model(tmp_path)
+    log = tmp_path / "entry.jsonl"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    proc = subprocess.Popen([sys.executable, "-m", "listener.gui", "--source", str(tones_wav), "--model", str(model),
+                             "--log", str(log), "--threshold", "0.5"], env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (not log.exists() or len(read_jsonl(log)) < 2):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert [r["label"] for r in read_jsonl(log)] == ["low", "high"]
+    assert rc == 0
+    conf = (tmp_path / "config" / "listener" / "listener-gui.conf").read_text()
+    assert f"log_path={log}" in conf and "threshold=0.5" in conf
+
+
+# ---------------------------------------------------------------- widgets
+
+
+def test_mel_columns_put_a_tone_in_the_right_band():
+    mel = MelColumns(MelSettings(n_mels=40))
+    cols = np.concatenate([mel.push(block) for block in np.split(tone(1000, 1.0, amp=0.5), 50)], axis=1)
+    assert cols.shape[0] == 40 and 95 <= cols.shape[1] <= 100  # 10 ms hop, blocks of any size
+    low_band = int(np.argmax(cols[:, 50]))
+    cols_hi = MelColumns(MelSettings(n_mels=40)).push(tone(4000, 0.5, amp=0.5))
+    assert int(np.argmax(cols_hi[:, 20])) > low_band + 5
+
+
+def test_spectrogram_scrolls_newest_to_the_right(qtbot):
+    view = SpectrogramView(seconds=1.0)
+    qtbot.addWidget(view)
+    view.append(np.full((40, 10), -10.0, np.float32))
+    assert view._ring[:, -10:].min() > 200 and view._ring[:, :-10].max() == 0
+    view.append(np.full((40, 5), -200.0, np.float32))
+    assert view._ring[:, -5:].max() == 0 and view._ring[:, -15:-5].min() > 200
+
+
+def test_a_long_session_does_not_leak_references_to_none(qtbot, store):
+    """PySide6-Essentials 6.12.0 on Python 3.11 drops a reference to None/True/False on
+    every call that returns one; a live window then aborts ("none_dealloc") within a
+    minute. Drive the window's slots and paints for a few thousand frames and check
+    the singletons' reference counts do not fall (pyproject pins PySide6 < 6.12)."""
+    import sys
+
+    from listener.events import Detection, WindowResult
+    from listener.gui.worker import BlockFrame, SessionInfo
+
+    w = make_window(qtbot, store)
+    labels = ["zero", "one", "silence"]
+    w._on_started(SessionInfo("m-1", labels, ["silence"], "speech", "CPUExecutionProvider", RATE, 0.7, None, "x",
+                              MelSettings()))
+    rng = np.random.default_rng(0)
+
+    def frames(n: int) -> None:
+        for i in range(n):
+            w._on_block(BlockFrame(i * 0.03, rng.normal(0, 0.1, 480).astype(np.float32),
+                                   rng.normal(-40, 10, (40, 3)).astype(np.float32), i % 2 == 0, -20.0))
+            if i % 10 == 0:
+                w._on_window(WindowResult(i * 0.03, labels, np.array([0.1, 0.85, 0.05], np.float32),
+                                          rng.normal(size=(40, 101)).astype(np.float32), 12.0, None))
+            if i % 50 == 0:
+                w._on_detection(Detection("2026-11-21T10:00:00.000+00:00", i * 0.03, "one", 0.85, [("one", 0.85)],
+                                          "m-1", "x", 12.0))
+            w._frame()
+            w.spectrogram.repaint()
+            w.waveform.repaint()
+
+    frames(50)
+    before = [sys.getrefcount(x) for x in (None, True, False)]
+    frames(1500)
+    after = [sys.getrefcount(x) for x in (None, True, False)]
+    assert all(a >= b - 50 for a, b in zip(after, before)), f"reference counts fell: {before} -> {after}"
+
+
+def test_waveform_covers_the_whole_span_at_any_width(qtbot):
+    from listener.gui.waveform import WaveformView
+
+    view = WaveformView(seconds=6.0)
+    qtbot.addWidget(view)
+    x = np.zeros(6 * RATE, np.float32)
+    x[:RATE // 2] = 0.5  # loud at the very start of the 6 s
+    view.append(x, True)
+    for width in (200, 666, 1000, 1500):
+        lo, hi, active = view.envelope(width)
+        assert len(hi) == width
+        assert hi[0] == pytest.approx(0.5) and hi[-1] == 0.0
+        assert 0.05 * width < np.count_nonzero(hi) < 0.12 * width  # 0.5 s of 6 s
