@@ -13,7 +13,10 @@ import sys
 import threading
 import time
 from dataclasses import fields
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from .pipeline import RunStats
 
 from .errors import EXIT_AUDIO, EXIT_FAILURE, EXIT_INTERRUPTED, ListenerError, UsageError
 
@@ -181,7 +184,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         source.close()
         if pipeline is not None:
             pipeline.close()
-    labels = " ".join(f"{k}x{v}" for k, v in sorted(stats.labels.items())) if stats.labels else ""
+    labels = _label_counts(stats)
     _err(f"{stats.seconds:.1f} s of audio, {stats.windows} windows, {stats.detections} detections {labels}".rstrip()
          + (f", {stats.overruns} overruns" if stats.overruns else ""))
     return 0
@@ -281,7 +284,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if rows:
         print(f"{'file':<{width}}  {'seconds':>9}  {'windows':>7}  {'detections':>10}  labels", file=out)
     for name, st in rows:
-        labels = " ".join(f"{k}x{v}" for k, v in sorted((st.labels or {}).items()))
+        labels = _label_counts(st)
         print(f"{name:<{width}}  {st.seconds:9.1f}  {st.windows:7d}  {st.detections:10d}  {labels}", file=out)
     n_det = sum(st.detections for _, st in rows)
     rtf = done / wall if wall > 0 else float("inf")
@@ -303,6 +306,11 @@ def cmd_devices(args: argparse.Namespace) -> int:
         mark = "*" if d.is_default else " "
         print(f"{mark} {d.index:5d}  {d.default_samplerate:10.0f} Hz  {d.max_input_channels:8d}  {d.name}")
     return 0
+
+
+def _label_counts(stats: "RunStats") -> str:
+    """``dog bark: 2, nine: 1`` for the summaries."""
+    return ", ".join(f"{k}: {v}" for k, v in sorted((stats.labels or {}).items()))
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
