@@ -91,7 +91,8 @@ def write_card(path: Path, spec: ModelSpec, summary: dict, float_eval: dict, int
                          f"{_pct(neg8['false_accept_by_source'][g])} |")
         lines.append(f"| all | {neg['n']} | {_pct(neg['false_accept_rate'])} | {_pct(neg8['false_accept_rate'])} |")
         if "corpus" in extra:
-            lines += ["", "Corpus sizes (clips): `" + json.dumps(extra["corpus"]) + "`"]
+            lines += ["", "Corpus sizes (clips; in `train`, each real recording is counted once per epoch repeat, see `real_repeats`): `"
+                      + json.dumps(extra["corpus"]) + "`"]
     else:
         cv = extra.get("cross_validation") or {}
         if cv:

@@ -285,6 +285,7 @@ def build_digits_corpus(plan: DigitsPlan, log=print) -> DigitsCorpus:
         "validation": _counts(validation),
         "tests": {k: len(v) for k, v in tests.items()},
         "synthetic_train_speakers": f"{len(tr_voices)} voices x {len(tr_variants)} variants",
+        "real_repeats": f"train counts each real recording (fsdd, speech_commands) x{max(1, plan.real_repeats)}",
         "synthetic_test_speakers": f"{te_voices} x {te_variants}",
     }
     log(json.dumps(desc))
