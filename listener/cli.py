@@ -185,7 +185,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if pipeline is not None:
             pipeline.close()
     labels = _label_counts(stats)
-    _err(f"{stats.seconds:.1f} s of audio, {stats.windows} windows, {stats.detections} detections {labels}".rstrip()
+    _err(f"{stats.seconds:.1f} s of audio, {stats.windows} windows, {stats.detections} detections"
+         + (f" ({labels})" if labels else "")
          + (f", {stats.overruns} overruns" if stats.overruns else ""))
     return 0
 
