@@ -25,6 +25,8 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from .frame import FrameWidget
+
 # Anchor points of a perceptually ordered dark-to-bright map (close to "magma").
 _ANCHORS = [
     (0.00, (0, 0, 4)),
@@ -142,7 +144,7 @@ def _spectrogram_image(levels: np.ndarray) -> QImage:
     return rgb_image(levels[::-1], _LUT)
 
 
-class SpectrogramView(QWidget):
+class SpectrogramView(FrameWidget):
     """A scrolling log-mel image, newest audio on the right."""
 
     def __init__(self, seconds: float = 6.0, parent: QWidget | None = None) -> None:
@@ -182,11 +184,6 @@ class SpectrogramView(QWidget):
         self._ring[:] = 0
         self._dirty = True
 
-    def refresh(self) -> None:
-        """Repaint if new columns arrived since the last frame (frame-timer slot)."""
-        if self._dirty:
-            self._dirty = False
-            self.update()
 
     def fps(self) -> float:
         """Paints per second over the last ~120 frames."""

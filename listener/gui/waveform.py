@@ -14,13 +14,15 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from .frame import FrameWidget
+
 _BG = QColor(22, 24, 30)
 _WAVE = QColor(120, 200, 255)
 _ACTIVE_BG = QColor(32, 70, 48)
 _LUT = np.array([_BG.rgb(), _ACTIVE_BG.rgb(), _WAVE.rgb()], dtype=np.uint32)
 
 
-class WaveformView(QWidget):
+class WaveformView(FrameWidget):
     """Min/max envelope of the last ``seconds`` of audio, newest on the right.
 
     Blocks are reduced on arrival to 5 ms bins (min, max, gate open), so the
@@ -75,10 +77,6 @@ class WaveformView(QWidget):
         self._pending = np.zeros(0, dtype=np.float32)
         self._dirty = True
 
-    def refresh(self) -> None:
-        if self._dirty:
-            self._dirty = False
-            self.update()
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(560, 90)
@@ -122,7 +120,7 @@ class WaveformView(QWidget):
         p.end()
 
 
-class GateIndicator(QWidget):
+class GateIndicator(FrameWidget):
     """A lamp (gate open / closed) and a level meter in dBFS."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -139,10 +137,6 @@ class GateIndicator(QWidget):
             self.active, self.level_db = active, level_db
             self._dirty = True
 
-    def refresh(self) -> None:
-        if self._dirty:
-            self._dirty = False
-            self.update()
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(220, 26)
