@@ -131,24 +131,27 @@ def test_devices_by_name_and_index(pulse_sink):
         find_input_device(999)
 
 
+def capture_while_playing(src: MicSource, sink: str, wav, seconds: float) -> np.ndarray:
+    """Read the mic for ``seconds`` while paplay plays ``wav`` into the sink it listens to."""
+    got, player, t0 = [], None, 0.0
+    for block, _ in src.blocks(threading.Event()):
+        got.append(block)
+        if player is None:  # audio flows: start playing
+            player = subprocess.Popen(["paplay", f"--device={sink}", str(wav)])
+            t0 = time.monotonic()
+        if time.monotonic() - t0 > seconds:
+            break
+    player.wait(10)
+    src.close()
+    return np.concatenate(got)
+
+
 @pytest.mark.slow
 def test_mic_captures_what_is_played(pulse_sink, tmp_path, monkeypatch):
     monkeypatch.setenv("PULSE_SOURCE", f"{pulse_sink}.monitor")
     sf.write(tmp_path / "tone.wav", sine(1000, 1.5, RATE, amp=0.5), RATE)
     src = MicSource("pulse", RATE)
-    stop = threading.Event()
-    got = []
-    player = None
-    for block, arrival in src.blocks(stop):
-        got.append(block)
-        if player is None:  # audio flows: play the tone into the sink the mic listens to
-            player = subprocess.Popen(["paplay", f"--device={pulse_sink}", str(tmp_path / "tone.wav")])
-            t0 = time.monotonic()
-        if time.monotonic() - t0 > 2.5:
-            break
-    player.wait(10)
-    src.close()
-    y = np.concatenate(got)
+    y = capture_while_playing(src, pulse_sink, tmp_path / "tone.wav", 2.5)
     assert src.name == "mic:pulse"
     assert 1.8 * RATE < len(y) < 3.2 * RATE  # real time, at the model rate
     loud = y[np.abs(y) > 0.1]
@@ -211,16 +214,6 @@ def test_mic_that_refuses_16k_is_opened_at_its_native_rate_and_resampled(pulse_s
     sf.write(tmp_path / "tone.wav", sine(1500, 1.5, 44100, amp=0.5), 44100)
     src = MicSource("pulse", RATE)
     assert src.capture_rate != RATE and src.capture_rate == int(src.device.default_samplerate)
-    got, player, t0 = [], None, 0.0
-    for block, _ in src.blocks(threading.Event()):
-        got.append(block)
-        if player is None:
-            player = subprocess.Popen(["paplay", f"--device={pulse_sink}", str(tmp_path / "tone.wav")])
-            t0 = time.monotonic()
-        if time.monotonic() - t0 > 2.0:
-            break
-    player.wait(10)
-    src.close()
-    y = np.concatenate(got)
+    y = capture_while_playing(src, pulse_sink, tmp_path / "tone.wav", 2.0)
     assert 1.5 * RATE < len(y) < 2.8 * RATE  # delivered at the model rate
     assert peak_hz(y) == pytest.approx(1500, abs=3)
