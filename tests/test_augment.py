@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from training.augment import AugmentConfig, Augmenter, noise_bank, spec_augment
+from training.augment import AugmentConfig, Augmenter, freq_warp, noise_bank, spec_augment
 from training.datasets.base import DatasetError
 
 SR = 16000
@@ -143,6 +143,29 @@ def test_spec_augment_masks() -> None:
     assert torch.equal(none, feats)
     with pytest.raises(ValueError, match=r"\[B, F, T\]"):
         spec_augment(torch.zeros(3, 4))
+
+
+def test_freq_warp_moves_formants_and_keeps_timing() -> None:
+    feats = torch.full((64, 40, 101), -5.0)
+    feats[:, 20, 10:60] = 5.0  # one "formant" at bin 20, on during frames 10..59
+    cfg = AugmentConfig(warp_p=1.0, warp_range=(0.8, 1.2))
+    out = freq_warp(feats, cfg, torch.Generator().manual_seed(0))
+    assert out.shape == feats.shape
+    peaks = out[:, :, 30].argmax(dim=1).float()  # where the formant went, per example
+    assert 15 <= peaks.min() and peaks.max() <= 25  # 20 * 0.8 .. 20 * 1.2 (rounded)
+    assert peaks.min() < 19 and peaks.max() > 21  # both directions drawn
+    assert torch.equal(out[:, :, :10], feats[:, :, :10])  # timing untouched: frames before the onset
+    assert torch.equal(out[:, :, 60:], feats[:, :, 60:])
+    fixed = freq_warp(feats, AugmentConfig(warp_p=1.0, warp_range=(1.0, 1.0)))
+    assert torch.allclose(fixed, feats)  # a factor of 1 is the identity
+    assert freq_warp(feats, AugmentConfig.off()) is feats
+    half = freq_warp(feats, AugmentConfig(warp_p=0.5, warp_range=(1.3, 1.3)), torch.Generator().manual_seed(1))
+    moved = (half != feats).flatten(1).any(dim=1).float().mean().item()
+    assert 0.25 < moved < 0.75  # warp_p is the fraction of the batch warped
+    with pytest.raises(ValueError, match=r"\[B, F, T\]"):
+        freq_warp(torch.zeros(3, 4), cfg)
+    with pytest.raises(ValueError, match="warp_range"):
+        AugmentConfig(warp_range=(0.0, 1.1))
 
 
 def test_noise_bank_from_files(tmp_path: Path) -> None:

@@ -10,6 +10,9 @@ so each training batch is perturbed on the fly:
 - band-limiting: telephone / cheap microphone (low-pass 3-4 kHz and/or high-pass 200-300 Hz)
 - gain (random level, clipped to [-1, 1] like a real ADC)
 - SpecAugment time and frequency masks on features ([B, F, T], `spec_augment`)
+- vocal-tract-length perturbation: the mel axis stretched or squeezed by a
+  factor 0.9-1.1 (`freq_warp`; off unless `warp_p` > 0), a new "speaker" per
+  clip, since a few real speakers are all the training data has
 
 Every step works on the whole batch at once (one gather / one FFT), no Python
 loop per clip; speed and shift share one resampling pass. Each step runs only
@@ -48,6 +51,8 @@ class AugmentConfig:
     time_mask_max: int = 10  # frames
     freq_masks: int = 2
     freq_mask_max: int = 8  # bins
+    warp_p: float = 0.0  # vocal-tract-length perturbation of the mel axis (freq_warp)
+    warp_range: tuple[float, float] = (0.9, 1.1)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -63,13 +68,15 @@ class AugmentConfig:
         for name in ("time_masks", "time_mask_max", "freq_masks", "freq_mask_max"):
             if getattr(self, name) < 0:
                 raise ValueError(f"AugmentConfig.{name} must be >= 0")
+        if self.warp_range[0] <= 0:
+            raise ValueError(f"AugmentConfig.warp_range must be positive, got {self.warp_range}")
         if self.shift_max_s < 0:
             raise ValueError("AugmentConfig.shift_max_s must be >= 0")
 
     @classmethod
     def off(cls) -> "AugmentConfig":
         """Everything disabled (validation / test batches)."""
-        return cls(speed_p=0.0, shift_p=0.0, noise_p=0.0, band_p=0.0, gain_p=0.0, spec_p=0.0)
+        return cls(speed_p=0.0, shift_p=0.0, noise_p=0.0, band_p=0.0, gain_p=0.0, spec_p=0.0, warp_p=0.0)
 
 
 def noise_bank(
@@ -270,3 +277,33 @@ def spec_augment(
     mask &= rows[:, None, None]
     mean = features.mean(dim=(1, 2), keepdim=True)
     return torch.where(mask, mean.expand_as(features), features)
+
+
+def freq_warp(
+    features: torch.Tensor,
+    cfg: AugmentConfig | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Vocal-tract-length perturbation on [B, F, T] mel features (Jaitly & Hinton 2013).
+
+    Row ``b`` becomes ``out[f] = in[f / a_b]`` (linear interpolation, edge bin
+    repeated) with ``a_b`` drawn from ``warp_range``: formants move up (a > 1)
+    or down (a < 1) as for a shorter or longer vocal tract, while timing is
+    kept (unlike speed perturbation). Applied to a fraction ``warp_p`` of the
+    batch; returns a new tensor.
+    """
+    cfg = cfg or AugmentConfig()
+    if features.ndim != 3:
+        raise ValueError(f"freq_warp expects [B, F, T] features, got shape {tuple(features.shape)}")
+    if cfg.warp_p <= 0:
+        return features
+    b, f, _ = features.shape
+    gen = generator or torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, (1,)).item()))
+    rows = torch.rand(b, generator=gen) < cfg.warp_p
+    alpha = torch.where(rows, _uniform(gen, b, *cfg.warp_range), torch.ones(b)).to(features.device)
+    src = (torch.arange(f, device=features.device, dtype=features.dtype)[None, :] / alpha[:, None]).clamp(0, f - 1)
+    lo = src.floor().long()
+    hi = (lo + 1).clamp(max=f - 1)
+    w = (src - lo.to(src.dtype))[:, :, None]
+    take = lambda i: torch.gather(features, 1, i[:, :, None].expand(-1, -1, features.shape[2]))  # noqa: E731
+    return take(lo) * (1 - w) + take(hi) * w
