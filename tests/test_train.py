@@ -51,6 +51,21 @@ def test_fit_learns_tones_and_resumes(tmp_path: Path) -> None:
     assert score(val.labels, probs.argmax(1), TONE_LABELS).accuracy == pytest.approx(result.best_val_accuracy)
 
 
+def test_keep_last_ships_the_final_epoch(tmp_path: Path) -> None:
+    train, val = tone_set(24, seed=1), tone_set(8, seed=2)
+    spec = _spec()
+    model = build_model(spec)
+    cfg = TrainConfig(epochs=4, batch_size=16, lr=1e-2, progress=False, keep="last", patience=1)
+    result = fit(model, train, val, cfg, spec=spec, log=lambda m: None)
+    assert [h.epoch for h in result.history] == [1, 2, 3, 4]  # patience ignored: no early stop
+    assert result.best_epoch == 4 and not result.stopped_early
+    assert result.best_val_accuracy == result.history[-1].val_accuracy
+    probs = predict_probs(torch_predictor(model), val.audio)
+    assert score(val.labels, probs.argmax(1), TONE_LABELS).accuracy == pytest.approx(result.history[-1].val_accuracy)
+    with pytest.raises(ValueError, match="keep"):
+        fit(build_model(spec), train, val, TrainConfig(epochs=1, keep="newest", progress=False), log=lambda m: None)
+
+
 def test_score_counts_and_macro_f1() -> None:
     y = np.array([0, 0, 1, 1, 2])
     p = np.array([0, 1, 1, 1, 0])

@@ -50,6 +50,7 @@ class TrainConfig:
     eval_hop: int = 4000
     dither_db: tuple[float, float] | None = (-90.0, -60.0)  # always-on faint noise: real mics never output zeros
     max_minutes: float | None = None  # wall-clock budget; stops after the epoch that passes it
+    keep: str = "best"  # "best": best-validation epoch + early stopping; "last": the final epoch, no stopping
     progress: bool = True
 
 
@@ -159,6 +160,8 @@ def fit(
     log: Callable[[str], None] = print,
 ) -> TrainResult:
     """Train ``model`` in place; the best-validation (or last, without ``val``) weights are loaded at the end."""
+    if cfg.keep not in ("best", "last"):
+        raise ValueError(f"TrainConfig.keep must be 'best' or 'last', got {cfg.keep!r}")
     torch.set_num_threads(cfg.threads)
     set_seed(cfg.seed)
     dev = device()
@@ -173,9 +176,9 @@ def fit(
     if cfg.augment or cfg.spec_augment:
         augmenter, acfg = _make_augmenter(noise, cfg.seed, aug_cfg)
         if cfg.spec_augment:
-            from training.augment import spec_augment
+            from training.augment import freq_warp, spec_augment
 
-            spec_hook = lambda f: spec_augment(f, acfg)  # noqa: E731
+            spec_hook = lambda f: spec_augment(freq_warp(f, acfg), acfg)  # noqa: E731
         if not cfg.augment:
             augmenter = None
 
@@ -256,7 +259,8 @@ def fit(
             seconds=time.time() - te,
         )
         result.history.append(rec)
-        improved = val_acc is None or result.best_val_accuracy is None or val_acc > result.best_val_accuracy
+        improved = (cfg.keep == "last" or val_acc is None or result.best_val_accuracy is None
+                    or val_acc > result.best_val_accuracy)
         if improved:
             result.best_val_accuracy = val_acc
             result.best_epoch = epoch + 1
@@ -283,7 +287,7 @@ def fit(
             tmp = out_dir / "last.pt.tmp"
             torch.save(ck, tmp)
             tmp.replace(out_dir / "last.pt")
-        if val is not None and since_best >= cfg.patience:
+        if val is not None and cfg.keep == "best" and since_best >= cfg.patience:
             log(f"early stop: no better validation accuracy for {cfg.patience} epochs")
             result.stopped_early = True
             break
