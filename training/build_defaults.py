@@ -51,6 +51,9 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data"
 # Lighter than AugmentConfig's defaults: with few real speakers, clean-ish examples still matter.
 DIGITS_AUGMENT = AugmentConfig(noise_p=0.6, snr_db=(5.0, 30.0), band_p=0.3, speed_p=0.5, shift_p=0.8,
                                shift_max_s=0.12, gain_p=0.8, gain_db=(-20.0, 6.0), spec_p=0.5)
+# FSDD speakers held out for validation (early stopping, threshold); the test speakers are fixed in fsdd.py
+DIGITS_FSDD_VAL: tuple[str, ...] = ("yweweler",)
+DIGITS_KEEP = "best"  # which epoch ships: "best" on validation, or "last" (fixed schedule)
 
 
 def _log(msg: str) -> None:
@@ -93,6 +96,7 @@ def build_digits(args: argparse.Namespace) -> dict:
         silence_per_split=(150, 60, 80) if quick else (400, 60, 80),
         quiet_silence=50 if quick else 100,
         real_repeats=1 if quick else 2,
+        fsdd_val_speakers=DIGITS_FSDD_VAL,
     )
     corpus = build_digits_corpus(plan, log=_log)
     _log(f"digits corpus ready in {time.time() - t0:.0f} s: {corpus.description}")
@@ -108,7 +112,8 @@ def build_digits(args: argparse.Namespace) -> dict:
         gate="vad",
         hop_seconds=0.25,
         training_data=(
-            "FSDD speakers george, jackson, lucas (8 kHz, upsampled); Speech Commands v0.01 sample + sc09 sample "
+            f"FSDD speakers {', '.join(corpus.description['fsdd_train_speakers'])} (8 kHz, upsampled); "
+            "Speech Commands v0.01 sample + sc09 sample "
             "(training list); espeak-ng synthetic digits and ~110 non-digit words "
             f"({corpus.description['synthetic_train_speakers']}); Speech Commands background noise (train region)"
         ),
@@ -122,6 +127,8 @@ def build_digits(args: argparse.Namespace) -> dict:
         patience=8,
         seed=args.seed,
         max_minutes=args.max_minutes,
+        threads=args.threads,
+        keep=DIGITS_KEEP,
     )
     run_dir = args.runs / "digits"
     result = fit(model, corpus.train, corpus.validation, cfg, out_dir=run_dir, noise=corpus.noise, spec=spec,
@@ -260,7 +267,7 @@ def build_sounds(args: argparse.Namespace) -> dict:
         model = build_model(spec)
         train, test = esc.subset(esc.folds != k), esc.subset(esc.folds == k)
         cfg = TrainConfig(epochs=epochs, batch_size=32, lr=4e-3, seed=args.seed, patience=10**6,
-                          progress=False, max_minutes=args.max_minutes)
+                          progress=False, max_minutes=args.max_minutes, threads=args.threads)
         # no validation split inside a fold: a fixed epoch count, the test fold is never looked at
         res = fit(model, _repeat(train, SOUND_REPEATS), None, cfg, noise=None, spec=spec, log=_log)
         probs = predict_probs(torch_predictor(model), test.audio, 16000, 4000)
@@ -287,7 +294,8 @@ def build_sounds(args: argparse.Namespace) -> dict:
     # the shipped model: all folds, same recipe
     spec = _sounds_spec(labels)
     model = build_model(spec)
-    cfg = TrainConfig(epochs=epochs, batch_size=32, lr=4e-3, seed=args.seed, patience=10**6, max_minutes=args.max_minutes)
+    cfg = TrainConfig(epochs=epochs, batch_size=32, lr=4e-3, seed=args.seed, patience=10**6,
+                      max_minutes=args.max_minutes, threads=args.threads)
     result = fit(model, _repeat(esc, SOUND_REPEATS), None, cfg, out_dir=args.runs / "sounds", noise=None, spec=spec, log=_log)
     predict = torch_predictor(model)
     # no held-out data is left for the final model: parity/INT8 is checked on all clips (training data)
@@ -328,7 +336,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-minutes", type=float, help="time budget per training run")
     parser.add_argument("--resume", action="store_true", help="resume the digits run from runs/digits/last.pt")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="PyTorch CPU threads per training run (default 2)")
     args = parser.parse_args(argv)
+    if args.threads < 1:
+        print("error: --threads must be >= 1", file=sys.stderr)
+        return 2
     if not args.data.is_dir():
         print(f"error: data folder {args.data} not found (pass --data)", file=sys.stderr)
         return 2

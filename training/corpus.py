@@ -144,6 +144,9 @@ class DigitsPlan:
     silence_per_split: tuple[int, int, int] = (400, 60, 80)
     quiet_silence: int = 100  # near-silent windows (room tone) added to training "silence"
     real_repeats: int = 2  # real recordings appear this many times per epoch (differently augmented)
+    fsdd_val_speakers: tuple[str, ...] = ("yweweler",)  # () puts every non-test FSDD speaker in training
+    # espeak-ng variants added to the synthetic TRAINING speakers only (the held-out test variants stay fixed)
+    extra_train_variants: tuple[str, ...] = ()
     seed: int = 0
 
 
@@ -225,7 +228,7 @@ def build_digits_corpus(plan: DigitsPlan, log=print) -> DigitsCorpus:
     root = Path(plan.data_root)
     sc_root = root / "speech_commands_v0.01_sample"
     labels = DIGIT_LABELS
-    fsdd = load_fsdd(root / "fsdd")
+    fsdd = load_fsdd(root / "fsdd", val_speakers=plan.fsdd_val_speakers)
     sc = load_speech_commands(sc_root, silence_per_split=plan.silence_per_split)
     sc09 = _sc09_clips(root / "sc09_sample", sc_root)
 
@@ -239,6 +242,7 @@ def build_digits_corpus(plan: DigitsPlan, log=print) -> DigitsCorpus:
     voices = synthetic.espeak_voices()
     variants = list(synthetic.DEFAULT_VARIANTS)
     (tr_voices, tr_variants), (te_voices, te_variants) = split_synthetic_voices(voices, variants)
+    tr_variants += [v for v in plan.extra_train_variants if v not in te_variants and v not in tr_variants]
     synth_dir = cache_root() / "espeak"
     log(f"synthetic: train voices {tr_voices} x {len(tr_variants)} variants; "
         f"test voices {te_voices} x {te_variants}")
@@ -284,6 +288,7 @@ def build_digits_corpus(plan: DigitsPlan, log=print) -> DigitsCorpus:
         "train": _counts(train),
         "validation": _counts(validation),
         "tests": {k: len(v) for k, v in tests.items()},
+        "fsdd_train_speakers": sorted({c.speaker for c in part(fsdd, "train") if c.speaker}),
         "synthetic_train_speakers": f"{len(tr_voices)} voices x {len(tr_variants)} variants",
         "real_repeats": f"train counts each real recording (fsdd, speech_commands) x{max(1, plan.real_repeats)}",
         "synthetic_test_speakers": f"{te_voices} x {te_variants}",

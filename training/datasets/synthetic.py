@@ -42,6 +42,20 @@ DEFAULT_VARIANTS: tuple[str, ...] = (
     "klatt", "klatt2", "klatt3",
 )
 
+# More espeak-ng variants for training speakers: every variant that still sounds like a
+# person (the robotic/demonic ones are left out). The corpus keeps the held-out test
+# variants out of training, whatever this list holds.
+EXTRA_VARIANTS: tuple[str, ...] = (
+    "Alex", "Alicia", "Andrea", "Andy", "Annie", "AnxiousAndy", "Denis", "Diogo", "Gene", "Gene2",
+    "Henrique", "Hugo", "Jacky", "Lee", "Marco", "Mario", "Michael", "Mike", "Mr", "Nguyen",
+    "RicishayMax", "RicishayMax2", "RicishayMax3", "Storm", "Tweaky", "adam", "anika", "announcer",
+    "antonio", "aunty", "belinda", "benjamin", "boris", "caleb", "croak", "david", "ed", "edward",
+    "edward2", "fast", "grandma", "grandpa", "gustave", "iven", "iven2", "iven3", "iven4", "john",
+    "kaukovalta", "klatt4", "klatt5", "klatt6", "linda", "m8", "marcelo", "max", "michel", "miguel",
+    "norbert", "pablo", "paul", "pedro", "quincy", "rob", "robert", "sandro", "shelby", "steph",
+    "steph2", "steph3", "travis", "victor", "whisper", "whisperf", "zac",
+)
+
 SPEECH_COMMANDS_OTHER_WORDS: tuple[str, ...] = (
     "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go",
     "bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow",
