@@ -1,0 +1,49 @@
+"""The digits corpus keeps every test speaker out of training, whatever the plan adds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.test_datasets import make_fsdd, make_speech_commands, needs_espeak
+from training.corpus import DIGIT_LABELS, DigitsPlan, build_digits_corpus
+from training.datasets import synthetic
+
+
+def _plan(root: Path, **kw) -> DigitsPlan:
+    return DigitsPlan(data_root=root, synth_train_per_word=2, synth_unknown_per_word=1, synth_test_per_word=1,
+                      synth_test_unknown_per_word=1, silence_per_split=(4, 2, 2), quiet_silence=3,
+                      real_repeats=1, **kw)
+
+
+@needs_espeak
+def test_digits_corpus_is_speaker_disjoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "data"
+    make_fsdd(root / "fsdd")
+    make_speech_commands(root / "speech_commands_v0.01_sample")
+    monkeypatch.setenv("LISTENER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(synthetic, "UNKNOWN_WORDS", ("tree", "bed"))  # a short list: seconds of espeak-ng
+    quiet = lambda msg: None  # noqa: E731
+
+    default = build_digits_corpus(_plan(root), log=quiet)
+    assert set(default.description["fsdd_train_speakers"]) == {"george", "jackson"}
+    val_groups = set(default.validation.groups)
+    assert "fsdd" in val_groups  # yweweler validates
+    assert len(default.tests["fsdd_unseen_speakers"]) == 40  # nicolas + theo, 10 digits x 2 takes
+    assert set(default.tests["speech_commands_test_digits"].labels.tolist()) <= set(range(10))
+
+    # the validation speaker moved into training, extra variants added (one of them a held-out test variant)
+    moved = build_digits_corpus(_plan(root, fsdd_val_speakers=(), extra_train_variants=("m3", "Alex", "f1")),
+                                log=quiet)
+    assert set(moved.description["fsdd_train_speakers"]) == {"george", "jackson", "yweweler"}
+    assert "fsdd" not in set(moved.validation.groups)
+    assert len(moved.tests["fsdd_unseen_speakers"]) == 40  # the test speakers never move
+    assert moved.description["synthetic_test_speakers"] == default.description["synthetic_test_speakers"]
+    # m3 and f1 are held-out test variants: only Alex joins the 12 default training variants
+    assert default.description["synthetic_train_speakers"].endswith("x 12 variants")
+    assert moved.description["synthetic_train_speakers"].endswith("x 13 variants")
+    assert len(moved.train) == len(default.train) + 20  # yweweler's 10 digits x 2 takes
+    assert moved.train.audio.shape[1] == 16000 and np.isfinite(moved.train.audio).all()
+    assert moved.train.label_names == DIGIT_LABELS
