@@ -47,3 +47,12 @@ def test_digits_corpus_is_speaker_disjoint(tmp_path: Path, monkeypatch: pytest.M
     assert len(moved.train) == len(default.train) + 20  # yweweler's 10 digits x 2 takes
     assert moved.train.audio.shape[1] == 16000 and np.isfinite(moved.train.audio).all()
     assert moved.train.label_names == DIGIT_LABELS
+
+    # synthetic validation speakers: taken out of training (m2), never a test variant (f1)
+    held = build_digits_corpus(_plan(root, synth_val_variants=("m2", "f1"), synth_val_per_word=1,
+                                     synth_val_unknown_per_word=1), log=quiet)
+    assert held.description["synthetic_train_speakers"].endswith("x 11 variants")
+    assert held.description["synthetic_validation_speakers"].endswith("x ['m2']")
+    synth_val = held.validation.subset(np.array([g == "synthetic" for g in held.validation.groups]))
+    assert sorted(synth_val.labels.tolist()) == [*range(10), 10, 10]  # each digit once, two non-digit words
+    assert len(held.validation) == len(default.validation) + 12

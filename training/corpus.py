@@ -147,6 +147,11 @@ class DigitsPlan:
     fsdd_val_speakers: tuple[str, ...] = ("yweweler",)  # () puts every non-test FSDD speaker in training
     # espeak-ng variants added to the synthetic TRAINING speakers only (the held-out test variants stay fixed)
     extra_train_variants: tuple[str, ...] = ()
+    # espeak-ng variants spoken by the training voices for VALIDATION only (never trained on): enough
+    # non-digit words to pick the threshold, which ~25 Speech Commands validation words cannot
+    synth_val_variants: tuple[str, ...] = ()
+    synth_val_per_word: int = 20
+    synth_val_unknown_per_word: int = 2
     seed: int = 0
 
 
@@ -242,7 +247,10 @@ def build_digits_corpus(plan: DigitsPlan, log=print) -> DigitsCorpus:
     voices = synthetic.espeak_voices()
     variants = list(synthetic.DEFAULT_VARIANTS)
     (tr_voices, tr_variants), (te_voices, te_variants) = split_synthetic_voices(voices, variants)
-    tr_variants += [v for v in plan.extra_train_variants if v not in te_variants and v not in tr_variants]
+    val_variants = [v for v in plan.synth_val_variants if v not in te_variants]
+    tr_variants = [v for v in tr_variants if v not in val_variants]
+    tr_variants += [v for v in plan.extra_train_variants
+                    if v not in te_variants and v not in val_variants and v not in tr_variants]
     synth_dir = cache_root() / "espeak"
     log(f"synthetic: train voices {tr_voices} x {len(tr_variants)} variants; "
         f"test voices {te_voices} x {te_variants}")
@@ -258,6 +266,12 @@ def build_digits_corpus(plan: DigitsPlan, log=print) -> DigitsCorpus:
     syn_test = synth(DIGITS, te_voices, te_variants, plan.synth_test_per_word, plan.seed + 2)
     syn_test_unk = synth(unknown_words, te_voices, te_variants, plan.synth_test_unknown_per_word, plan.seed + 3)
     syn_train_unk = [Clip(c.path, "unknown", c.speaker, "train") for c in syn_train_unk]
+    syn_val: list[Clip] = []
+    syn_val_unk: list[Clip] = []
+    if val_variants:
+        syn_val = synth(DIGITS, tr_voices, val_variants, plan.synth_val_per_word, plan.seed + 4)
+        syn_val_unk = synth(unknown_words, tr_voices, val_variants, plan.synth_val_unknown_per_word, plan.seed + 5)
+        syn_val_unk = [Clip(c.path, "unknown", c.speaker, "validation") for c in syn_val_unk]
     syn_test_unk = [Clip(c.path, "unknown", c.speaker, "test") for c in syn_test_unk]
 
     real = [waveset(part(fsdd, "train"), labels, "fsdd"), waveset(part(sc_words, "train"), labels, "speech_commands")]
@@ -272,6 +286,7 @@ def build_digits_corpus(plan: DigitsPlan, log=print) -> DigitsCorpus:
         waveset(part(fsdd, "validation"), labels, "fsdd"),
         waveset(part(sc_words, "validation"), labels, "speech_commands"),
         waveset(part(sc_sil, "validation"), labels, "noise"),
+        waveset(syn_val + syn_val_unk, labels, "synthetic"),
     ])
     sc_test = part(sc_words, "test")
     tests = {
@@ -292,6 +307,7 @@ def build_digits_corpus(plan: DigitsPlan, log=print) -> DigitsCorpus:
         "synthetic_train_speakers": f"{len(tr_voices)} voices x {len(tr_variants)} variants",
         "real_repeats": f"train counts each real recording (fsdd, speech_commands) x{max(1, plan.real_repeats)}",
         "synthetic_test_speakers": f"{te_voices} x {te_variants}",
+        "synthetic_validation_speakers": f"{tr_voices} x {val_variants}" if val_variants else "none",
     }
     log(json.dumps(desc))
     return DigitsCorpus(train, validation, tests, noise_regions(sc_root, "train"), desc)
