@@ -90,6 +90,20 @@ def write_card(path: Path, spec: ModelSpec, summary: dict, float_eval: dict, int
             lines.append(f"| {g} | {n} | {_pct(neg['false_accept_by_source'][g])} | "
                          f"{_pct(neg8['false_accept_by_source'][g])} |")
         lines.append(f"| all | {neg['n']} | {_pct(neg['false_accept_rate'])} | {_pct(neg8['false_accept_rate'])} |")
+        points = neg8.get("false_accept_by_threshold") or {}
+        if points:
+            sets = [k for k in int8_eval if k != "negatives"]
+            lines += [
+                "",
+                "The threshold trades detections for false accepts (INT8 model, test sets; the shipped "
+                f"threshold {spec.threshold:.2f} was chosen on validation, `--threshold` changes it):",
+                "",
+                "| threshold | " + " | ".join(f"{k} detection" for k in sets) + " | false accepts |",
+                "|---|" + "---|" * (len(sets) + 1),
+            ]
+            for t, fa in points.items():
+                dets = " | ".join(_pct(int8_eval[k]["detection_by_threshold"][t]) for k in sets)
+                lines.append(f"| {t} | {dets} | {_pct(fa)} |")
         if "corpus" in extra:
             lines += ["", "Corpus sizes (clips; in `train`, each real recording is counted once per epoch repeat, see `real_repeats`): `"
                       + json.dumps(extra["corpus"]) + "`"]
