@@ -144,14 +144,17 @@ def write_card(path: Path, spec: ModelSpec, summary: dict, float_eval: dict, int
                 f"{tc['batch_size']}, label smoothing {tc['label_smoothing']}" if tc else
                 "AdamW, one-cycle learning rate, label smoothing (settings in `training/build_defaults.py`)")
     noise = "background noise, " if spec.kind == "speech" else ""
+    warp = (extra.get("augment") or {}).get("warp_p", 0.0)
+    vtlp = f", vocal-tract-length perturbation (mel-axis warp, {warp:.0%} of clips)" if warp else ""
+    keep_last = tc.get("keep") == "last" or spec.kind != "speech"  # sounds: no validation split, last epoch
     lines += [
         "",
         "## Training",
         "",
-        f"{settings}, waveform augmentation (shift, {noise}gain, speed, band-limit) and SpecAugment; "
+        f"{settings}, waveform augmentation (shift, {noise}gain, speed, band-limit){vtlp} and SpecAugment; "
         f"normalisation `{getattr(spec, 'normalisation', 'global')}`; "
         f"{len(h)} epochs run, "
-        + (f"best validation epoch {hist.get('best_epoch')}, " if spec.kind == "speech" else "last epoch kept, ")
+        + ("last epoch kept, " if keep_last else f"best validation epoch {hist.get('best_epoch')}, ")
         + f"{hist.get('seconds', 0) / 60:.1f} min of training; whole build (data, training, evaluation, export) "
         f"{summary['build_seconds'] / 60:.1f} min on this machine"
         + (" (training was interrupted and resumed with `--resume`: its time counts both processes)"
