@@ -1,0 +1,73 @@
+"""ESC-10 5-fold cross-validation of the sounds recipe, without the final model or export.
+
+    .venv/bin/python bench/bench_sounds_cv.py --epochs 30 [--folds 1,2,3,4,5] [--threads 1]
+
+Same loop as ``python -m training.build_defaults --only sounds`` (official folds,
+a fixed epoch count, the last epoch scored on the held-out fold, clip-level
+mean of gated 1 s windows), so recipes can be compared in a third of the time.
+Appends one JSON line per run to ``bench/results/sounds_cv.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from training.build_defaults import DEFAULT_DATA, SOUND_REPEATS, _repeat, _sounds_spec  # noqa: E402
+from training.corpus import build_esc_set  # noqa: E402
+from training.evaluate import predict_probs, score  # noqa: E402
+from training.models.registry import build_model  # noqa: E402
+from training.train import TrainConfig, fit, torch_predictor  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
+    parser.add_argument("--epochs", type=int, default=40, help="epochs per fold")
+    parser.add_argument("--folds", default="1,2,3,4,5", help="comma-separated test folds")
+    parser.add_argument("--threads", type=int, default=1, help="PyTorch CPU threads")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sounds_cv.jsonl")
+    args = parser.parse_args(argv)
+    try:
+        folds = [int(f) for f in args.folds.split(",")]
+    except ValueError:
+        print(f"error: --folds {args.folds!r}: expected numbers like 1,2,3", file=sys.stderr)
+        return 2
+    if args.epochs < 1 or args.threads < 1 or not (args.data / "esc10").is_dir():
+        print("error: --epochs and --threads must be >= 1 and DATA/esc10 must exist", file=sys.stderr)
+        return 2
+    t0 = time.time()
+    esc = build_esc_set(args.data)
+    labels = list(esc.label_names)
+    accs: dict[str, float] = {}
+    for k in folds:
+        spec = _sounds_spec(labels)
+        model = build_model(spec)
+        train, test = esc.subset(esc.folds != k), esc.subset(esc.folds == k)
+        cfg = TrainConfig(epochs=args.epochs, batch_size=32, lr=4e-3, seed=args.seed, patience=10**6,
+                          progress=False, threads=args.threads)
+        tf = time.time()
+        fit(model, _repeat(train, SOUND_REPEATS), None, cfg, noise=None, spec=spec, log=lambda m: None)
+        probs = predict_probs(torch_predictor(model), test.audio, 16000, 4000)
+        accs[str(k)] = score(test.labels, probs.argmax(1), labels).accuracy
+        print(f"fold {k}: {accs[str(k)]:.4f} ({time.time() - tf:.0f} s)", flush=True)
+    rec = {"epochs": args.epochs, "threads": args.threads, "seed": args.seed, "folds": accs,
+           "mean": float(np.mean(list(accs.values()))), "seconds": round(time.time() - t0, 1)}
+    print(json.dumps(rec))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("a") as f:
+        f.write(json.dumps(rec) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
