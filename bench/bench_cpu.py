@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--mic", action="store_true", help="through PulseAudio (a null sink) instead of a paced file")
     ap.add_argument("--threads", default="1", help="passed to listener run; \"\" for ONNX Runtime's default")
     ap.add_argument("--input", help="a clip to loop instead (e.g. assets/samples/digits.wav: a digit every 1.2 s)")
+    ap.add_argument("--hop", help="passed to listener run (seconds between windows); default: the model's")
     args = ap.parse_args()
     n = int(args.seconds * RATE)
     if args.input:
@@ -64,7 +65,8 @@ def main() -> None:
     else:
         source = ["--source", str(clip)]
     threads = ["--threads", args.threads] if args.threads else []
-    cmd = [sys.executable, "-m", "listener", "run", *source, "--model", args.model, *threads,
+    hop = ["--hop", args.hop] if args.hop else []
+    cmd = [sys.executable, "-m", "listener", "run", *source, "--model", args.model, *threads, *hop,
            "--log", str(log), "--quiet"]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
     ps = psutil.Process(proc.pid)
@@ -95,14 +97,15 @@ def main() -> None:
         "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()} {platform.release()}",
         "stream": ("PulseAudio null sink -> PortAudio (mic path)" if args.mic else "real-time paced file")
         + (f", {Path(args.input).name} looped" if args.input else ", digits every 2-10 s over noise (bench/corpus.py)"),
-        "model": args.model, "threads": args.threads or "onnxruntime default", "seconds": round(t_last - t0, 1),
+        "model": args.model, "threads": args.threads or "onnxruntime default", "hop": args.hop or "model default",
+        "seconds": round(t_last - t0, 1),
         "cpu_percent_of_one_core": round(cpu, 2),
         "per_second_p50": round(float(np.percentile(samples, 50)), 2) if samples else None,
         "per_second_max": round(float(max(samples)), 2) if samples else None,
         "detections": len(dets),
     }
     RESULTS.mkdir(exist_ok=True)
-    name = ("cpu_mic" if args.mic else "cpu") + ("" if args.threads else "_default_threads") + (f"_{Path(args.input).stem}" if args.input else "") + ".json"
+    name = ("cpu_mic" if args.mic else "cpu") + ("" if args.threads else "_default_threads") + (f"_{Path(args.input).stem}" if args.input else "") + (f"_hop{args.hop}" if args.hop else "") + ".json"
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     print("| stream | seconds | CPU % of one core (mean) | per-second p50 | per-second max | detections |")
     print("|---|---|---|---|---|---|")
