@@ -259,8 +259,10 @@ def fit(
             seconds=time.time() - te,
         )
         result.history.append(rec)
+        # ties go to the later epoch: on a small validation set many epochs score 100%, and the
+        # first of them is the least trained (a toy model picked that way failed on fresh clips)
         improved = (cfg.keep == "last" or val_acc is None or result.best_val_accuracy is None
-                    or val_acc > result.best_val_accuracy)
+                    or val_acc >= result.best_val_accuracy)
         if improved:
             result.best_val_accuracy = val_acc
             result.best_epoch = epoch + 1
