@@ -56,3 +56,33 @@ def test_digits_corpus_is_speaker_disjoint(tmp_path: Path, monkeypatch: pytest.M
     synth_val = held.validation.subset(np.array([g == "synthetic" for g in held.validation.groups]))
     assert sorted(synth_val.labels.tolist()) == [*range(10), 10, 10]  # each digit once, two non-digit words
     assert len(held.validation) == len(default.validation) + 12
+
+
+def test_decode_cache_survives_a_concurrent_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two builds sharing the cache decode the same set at once (digits and sounds run in parallel).
+
+    The second build's whole decode is replayed between the first one's save and rename:
+    both must return the audio and leave exactly one cache file, no temporary behind.
+    """
+    from training import corpus
+    from training.datasets.fsdd import load_fsdd
+
+    monkeypatch.setenv("LISTENER_CACHE", str(tmp_path / "cache"))
+    clips = load_fsdd(make_fsdd(tmp_path / "fsdd"))[:6]
+    real_save = np.save
+    inner: list[np.ndarray] = []
+    replayed = []
+
+    def save_then_other_build(file, arr, *a, **kw) -> None:
+        real_save(file, arr, *a, **kw)
+        if not replayed:  # the other build runs to completion right here, once
+            replayed.append(True)
+            inner.append(corpus.decode_clips(clips))
+
+    monkeypatch.setattr(corpus.np, "save", save_then_other_build)
+    outer = corpus.decode_clips(clips)
+    assert inner and np.array_equal(inner[0], outer) and outer.shape == (6, corpus.WINDOW)
+    files = sorted(p.name for p in (tmp_path / "cache" / "decoded").iterdir())
+    assert len(files) == 1 and files[0].endswith(".npy") and ".tmp" not in files[0]
+    monkeypatch.setattr(corpus.np, "save", real_save)
+    assert np.array_equal(corpus.decode_clips(clips), outer)  # read back from the cache

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,10 +102,17 @@ def decode_clips(
         audio = load_audio(c.path, SAMPLE_RATE, c.start_s, c.duration_s)
         out[i] = fit_length(audio, length, mode=mode)
     if cache:
+        # a temporary name of its own: two builds sharing the cache (digits and sounds in
+        # parallel) may decode the same set at once, and must not replace each other's file
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, out)
-        tmp.replace(path)
+        fd, tmp = tempfile.mkstemp(suffix=".tmp.npy", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, out)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
     return out
 
 
