@@ -202,6 +202,17 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
+def wait_for(predicate, timeout: float) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` seconds pass: real devices and
+    processes start at their own pace, and a loaded CI machine is slower than ours."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def run_cli(*args: str, timeout: float = 120, env: dict | None = None, input: bytes | None = None, cwd: Path | None = None):
     """Run ``python -m listener ARGS`` as a real subprocess."""
     full_env = {**os.environ, **(env or {})}

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import wait_for
 from listener.audio import FileSource, MicSource, StdinSource, find_input_device, list_input_devices, open_source
 from listener.errors import AudioError
 
@@ -162,8 +163,10 @@ def test_mic_captures_what_is_played(pulse_sink, tmp_path, monkeypatch):
 def test_mic_overruns_are_counted_not_fatal(pulse_sink, monkeypatch):
     monkeypatch.setenv("PULSE_SOURCE", f"{pulse_sink}.monitor")
     src = MicSource("pulse", RATE, block_seconds=0.01, queue_seconds=0.05)
-    time.sleep(0.6)  # nobody reads: the bounded queue fills
-    assert src.overruns > 0
+    # Nobody reads, so the bounded queue (5 blocks) fills once audio flows. A device
+    # can take a second or more to start delivering on a loaded machine (CI once saw
+    # no overrun within a fixed 0.6 s), so wait for the first one.
+    assert wait_for(lambda: src.overruns > 0, 10.0)
     stop = threading.Event()
     n = 0
     for _block, _ in src.blocks(stop):

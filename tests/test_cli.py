@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 import soxr
 
-from conftest import LISTENER, ROOT, make_test_model, read_jsonl, run_cli, tone
+from conftest import LISTENER, ROOT, make_test_model, read_jsonl, run_cli, tone, wait_for
 
 RATE = 16000
 NO_AUDIO = {"PULSE_SERVER": "unix:/nonexistent/pulse"}  # PortAudio then sees no input device
@@ -150,15 +150,6 @@ def test_no_microphone_falls_back_to_the_sample_clip(work):
     assert (work / "auto.jsonl").exists()
     for r in read_jsonl(work / "auto.jsonl"):
         assert r["source"].endswith("digits.wav")
-
-
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.slow
