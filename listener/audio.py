@@ -301,35 +301,50 @@ class FileSource(Source):
             else None
         )
         n = max(1, int(round(self.input_rate * self.block_seconds)))
+        # Paced playback reads about a second at a time and hands it out in blocks:
+        # a libsndfile read costs more than all our processing of a 30 ms block.
+        read_n = n * max(1, int(round(1.0 / self.block_seconds))) if self.realtime else n
+        out_n = max(1, int(round(self.sample_rate * self.block_seconds)))
         consumed = 0
+        emitted = 0  # samples handed out, at the model rate (pacing)
+        held = np.zeros(0, dtype=np.float32)
         t0 = time.monotonic()
         self.started_at = t0
         while stop is None or not stop.is_set():
             try:
-                data = self._file.read(n, dtype="float32", always_2d=True)
+                data = self._file.read(read_n, dtype="float32", always_2d=True)
             except Exception as exc:
                 raise AudioError(f"cannot read audio file '{self.name}': corrupt data after {consumed / self.input_rate:.2f} s ({exc})") from None
-            last = len(data) < n
+            last = len(data) < read_n
             if len(data) == 0 and resampler is None:
                 return
             mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
             consumed += len(mono)
             if resampler is not None:
                 mono = resampler.resample_chunk(mono, last=last)
-            if self.realtime:
-                due = t0 + consumed / self.input_rate
-                delay = due - time.monotonic()
-                if delay > 0:
-                    if stop is not None:
-                        if stop.wait(delay):
-                            return
-                    else:
-                        time.sleep(delay)
-                arrival = max(due, time.monotonic()) if delay > 0 else time.monotonic()
+            mono = np.ascontiguousarray(mono, dtype=np.float32)
+            if not self.realtime:
+                if len(mono):
+                    yield mono, time.monotonic()
             else:
-                arrival = time.monotonic()
-            if len(mono):
-                yield np.ascontiguousarray(mono, dtype=np.float32), arrival
+                if len(held):  # the part of a block the previous chunk left
+                    mono = np.concatenate([held, mono])
+                whole = len(mono) if last else len(mono) - len(mono) % out_n
+                held = mono[whole:]
+                for i in range(0, whole, out_n):
+                    piece = mono[i : i + out_n]
+                    emitted += len(piece)
+                    due = t0 + emitted / self.sample_rate
+                    delay = due - time.monotonic()
+                    if delay > 0:
+                        if stop is not None:
+                            if stop.wait(delay):
+                                return
+                        else:
+                            time.sleep(delay)
+                    yield piece, max(due, time.monotonic()) if delay > 0 else time.monotonic()
+                    if stop is not None and stop.is_set():
+                        return
             if last:
                 return
 

@@ -66,6 +66,23 @@ def test_realtime_file_is_paced(tmp_path):
     assert arrivals[-1] - arrivals[0] >= 0.5
 
 
+@pytest.mark.parametrize("rate", [RATE, 44100])
+def test_realtime_file_hands_out_30ms_blocks_of_the_same_audio(tmp_path, rate):
+    # Paced playback reads a second at a time but must still deliver live-sized blocks,
+    # one every 30 ms, with exactly the samples an unpaced read gives.
+    sf.write(tmp_path / "t.wav", sine(500, 1.3, rate), rate)
+    got = list(FileSource(tmp_path / "t.wav", RATE, realtime=True).blocks())
+    sizes = [len(b) for b, _ in got]
+    assert set(sizes[:-1]) == {480} and 0 < sizes[-1] <= 480
+    steps = np.diff([a for _, a in got])
+    assert np.median(steps) == pytest.approx(0.03, abs=0.005)
+    paced = np.concatenate([b for b, _ in got])
+    unpaced = collect(FileSource(tmp_path / "t.wav", RATE))
+    assert abs(len(paced) - len(unpaced)) <= 1
+    n = min(len(paced), len(unpaced))
+    assert np.allclose(paced[:n], unpaced[:n], atol=1e-4)
+
+
 @pytest.mark.parametrize("content, message", [(b"", "cannot read"), (b"RIFF\x10\x00\x00\x00WAVEfmt " + b"\x00" * 7, "cannot read"), (b"hello" * 100, "cannot read")])
 def test_bad_files_raise_audio_error(tmp_path, content, message):
     path = tmp_path / "bad.wav"
