@@ -29,25 +29,28 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import CACHE, RATE, build_hour  # noqa: E402
 
+from listener.config import RunOptions  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 FLOOR_LOOP = """
-import threading, time
+import sys, threading, time
+period = float(sys.argv[1])
 ev, t = threading.Event(), time.monotonic()
-for _ in range(333):
-    t += 0.03
+for _ in range(int(10.0 / period)):
+    t += period
     ev.wait(max(0.0, t - time.monotonic()))
 """
 
 
-def wakeup_floor() -> float:
-    """CPU % of one core of a process that does nothing but wake every 30 ms for 10 s.
+def wakeup_floor(period: float = 0.03) -> float:
+    """CPU % of one core of a process that does nothing but wake every ``period`` s for 10 s.
 
     Every live stream wakes at its block rate, and on a VM each wake-up has a
     cost of its own; this says how much of the figure is that, on this machine.
     """
-    proc = subprocess.Popen([sys.executable, "-c", FLOOR_LOOP])
+    proc = subprocess.Popen([sys.executable, "-c", FLOOR_LOOP, str(period)])
     ps = psutil.Process(proc.pid)
     time.sleep(0.3)  # past interpreter start-up
     c0, t0 = ps.cpu_times(), time.monotonic()
@@ -57,16 +60,16 @@ def wakeup_floor() -> float:
     return round(100.0 * ((c1.user + c1.system) - (c0.user + c0.system)) / (t1 - t0), 2)
 
 
-def pipeline_only(x: np.ndarray, model: str, threads: str, hop: str | None) -> float:
+def pipeline_only(x: np.ndarray, model: str, threads: str, hop: str | None, block_s: float = 0.03) -> float:
     """CPU % of one core the pipeline itself (gate, windows, model, decider) needs for
-    ``x``, fed in 30 ms blocks as fast as it goes, with no pacing and no file reads:
+    ``x``, fed in blocks of ``block_s`` as fast as it goes, with no pacing and no file reads:
     the part of the live figure that is our processing rather than streaming."""
     from listener.config import PipelineOptions
     from listener.pipeline import build_pipeline
 
     opts = PipelineOptions(model=model, threads=int(threads) if threads else None, hop=float(hop) if hop else None)
     pipeline = build_pipeline(opts, "bench")
-    block = int(0.03 * RATE)
+    block = int(block_s * RATE)
     t0 = time.process_time()
     for i in range(0, len(x), block):
         pipeline.feed(x[i : i + block], None)
@@ -82,6 +85,7 @@ def main() -> None:
     ap.add_argument("--threads", default="1", help="passed to listener run; \"\" for ONNX Runtime's default")
     ap.add_argument("--input", help="a clip to loop instead (e.g. assets/samples/digits.wav: a digit every 1.2 s)")
     ap.add_argument("--hop", help="passed to listener run (seconds between windows); default: the model's")
+    ap.add_argument("--block-ms", type=int, help="passed to listener run (audio per block); default: listener run's")
     args = ap.parse_args()
     n = int(args.seconds * RATE)
     if args.input:
@@ -112,10 +116,12 @@ def main() -> None:
         source = ["--source", str(clip)]
     threads = ["--threads", args.threads] if args.threads else []
     hop = ["--hop", args.hop] if args.hop else []
-    cmd = [sys.executable, "-m", "listener", "run", *source, "--model", args.model, *threads, *hop,
+    block = ["--block-ms", str(args.block_ms)] if args.block_ms else []
+    block_s = (args.block_ms or RunOptions.block_ms) / 1000.0
+    cmd = [sys.executable, "-m", "listener", "run", *source, "--model", args.model, *threads, *hop, *block,
            "--log", str(log), "--quiet"]
-    floor = wakeup_floor()
-    own = pipeline_only(x, args.model, args.threads, args.hop)
+    floor = wakeup_floor(block_s)
+    own = pipeline_only(x, args.model, args.threads, args.hop, block_s)
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
     ps = psutil.Process(proc.pid)
     line = proc.stderr.readline()  # "listening to ..." when audio flows
@@ -151,15 +157,16 @@ def main() -> None:
         "per_second_p50": round(float(np.percentile(samples, 50)), 2) if samples else None,
         "per_second_max": round(float(max(samples)), 2) if samples else None,
         "detections": len(dets),
+        "block_ms": args.block_ms or RunOptions.block_ms,
         "wakeup_floor_percent": floor,
         "pipeline_only_percent": own,
     }
     RESULTS.mkdir(exist_ok=True)
-    name = ("cpu_mic" if args.mic else "cpu") + ("" if args.threads else "_default_threads") + (f"_{Path(args.input).stem}" if args.input else "") + (f"_hop{args.hop}" if args.hop else "") + ".json"
+    name = ("cpu_mic" if args.mic else "cpu") + ("" if args.threads else "_default_threads") + (f"_{Path(args.input).stem}" if args.input else "") + (f"_hop{args.hop}" if args.hop else "") + (f"_block{args.block_ms}" if args.block_ms else "") + ".json"
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     print("| stream | seconds | CPU % of one core (mean) | per-second p50 | per-second max | detections |")
     print("|---|---|---|---|---|---|")
-    print(f"A Python process that only wakes every 30 ms (as the stream does) uses {floor} % here; "
+    print(f"A Python process that only wakes every {block_s * 1000:.0f} ms (as the stream does) uses {floor} % here; "
           f"the pipeline's own work on the same audio, unpaced, {own} %.")
     print(f"| {result['stream']} | {result['seconds']} | {result['cpu_percent_of_one_core']} | {result['per_second_p50']} | {result['per_second_max']} | {len(dets)} |")
 

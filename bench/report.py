@@ -6,7 +6,11 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from listener.config import RunOptions  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -33,18 +37,23 @@ def main() -> None:
                 flags += f" --input assets/samples/{clip}.wav"
         if c.get("hop", "model default") != "model default":
             flags += f" --hop {c['hop']}"
-        floor = f"; an idle 30 ms wake-up loop: {c['wakeup_floor_percent']:.2f} %" if "wakeup_floor_percent" in c else ""
+        block = c.get("block_ms", 30)
+        if block != RunOptions.block_ms:
+            flags += f" --block-ms {block}"
+        floor = f"; an idle {block} ms wake-up loop: {c['wakeup_floor_percent']:.2f} %" if "wakeup_floor_percent" in c else ""
         if "pipeline_only_percent" in c:
             floor += f"; the pipeline's own work, unpaced: {c['pipeline_only_percent']:.2f} %"
-        rows.append((f"CPU of `listener run --model {c['model']}` listening live ({c['stream']}; {c['seconds']:.0f} s; threads: {c['threads']})",
+        rows.append((f"CPU of `listener run --model {c['model']}` listening live ({c['stream']}; {c['seconds']:.0f} s; threads: {c['threads']}; {block} ms blocks)",
                      "<= 2 %",
                      f"**{c['cpu_percent_of_one_core']:.2f} %** of one core (max of 1 s samples {c['per_second_max']:.0f} %{floor})",
                      "bench/bench_cpu.py" + flags))
-    lat = load("latency.json")
-    if lat:
-        rows.append((f"Latency, end of a spoken digit -> log line written ({lat['detections_on_a_digit']} detections of {lat['digits_played']} digits)",
+    for path in sorted(RESULTS.glob("latency*.json")):
+        lat = json.loads(path.read_text())
+        block = lat.get("block_ms", 30)
+        rows.append((f"Latency, end of a spoken digit -> log line written ({lat['detections_on_a_digit']} detections of {lat['digits_played']} digits; {block} ms blocks)",
                      "p50 <= 250 ms", f"**p50 {lat['latency_ms_p50']:.0f} ms, p95 {lat['latency_ms_p95']:.0f} ms** (max {lat['latency_ms_max']:.0f} ms; "
-                     f"the log's `latency_ms` field p50 {lat['latency_field_ms_p50']:.0f} ms)", "bench/bench_latency.py"))
+                     f"the log's `latency_ms` field p50 {lat['latency_field_ms_p50']:.0f} ms)",
+                     "bench/bench_latency.py" + (f" --block-ms {block}" if block != RunOptions.block_ms else "")))
     t = load("tutorial.json")
     if t:
         rows.append((f"Tutorial approach (librosa MFCC-mean + torch MLP per clip) vs `listener analyze`, {t['clips']} clips ({t['audio_seconds']:.0f} s), one core",

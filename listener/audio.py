@@ -419,23 +419,29 @@ def open_source(
     input_channels: int = 1,
     fallback: str | os.PathLike | None = None,
     notice: Callable[[str], None] = _notice,
+    block_seconds: float = 0.03,
 ) -> Source:
-    """Build a source from ``mic`` / ``-`` / a path / ``auto`` (mic, else the ``fallback`` clip)."""
+    """Build a source from ``mic`` / ``-`` / a path / ``auto`` (mic, else the ``fallback`` clip).
+
+    ``block_seconds`` is how much audio a live source delivers at a time: shorter
+    blocks reach the log sooner, longer ones wake the process less often (CPU).
+    """
+    paced = block_seconds if realtime else None
     if spec == "auto":
         if device is not None:
-            return MicSource(device, sample_rate=sample_rate, notice=notice)
+            return MicSource(device, sample_rate=sample_rate, block_seconds=block_seconds, notice=notice)
         try:
             has_input = bool(list_input_devices())
         except AudioError:
             has_input = False
         if has_input:
-            return MicSource(None, sample_rate=sample_rate, notice=notice)
+            return MicSource(None, sample_rate=sample_rate, block_seconds=block_seconds, notice=notice)
         if fallback is None:
             raise AudioError("no audio input device found and no sample clip to fall back on")
         notice(f"no microphone found; playing the bundled sample clip {fallback} instead (use --source mic to insist on a microphone)")
-        return FileSource(fallback, sample_rate=sample_rate, realtime=realtime)
+        return FileSource(fallback, sample_rate=sample_rate, realtime=realtime, block_seconds=paced)
     if spec == "mic":
-        return MicSource(device, sample_rate=sample_rate, notice=notice)
+        return MicSource(device, sample_rate=sample_rate, block_seconds=block_seconds, notice=notice)
     if spec == "-":
-        return StdinSource(sample_rate=sample_rate, input_rate=input_rate, channels=input_channels)
-    return FileSource(spec, sample_rate=sample_rate, realtime=realtime)
+        return StdinSource(sample_rate=sample_rate, input_rate=input_rate, channels=input_channels, block_seconds=block_seconds)
+    return FileSource(spec, sample_rate=sample_rate, realtime=realtime, block_seconds=paced)

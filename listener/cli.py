@@ -82,6 +82,9 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--duration", type=_positive(float), help="stop after this many seconds of audio")
     run.add_argument("--input-rate", type=_positive(int), help="sample rate of PCM on stdin (default: 16000)")
     run.add_argument("--input-channels", type=_positive(int), help="interleaved channels of PCM on stdin (default: 1)")
+    run.add_argument("--block-ms", type=_positive(int),
+                     help="milliseconds of audio per block from the microphone, stdin or a paced file (default: 60; "
+                          "30 reaches the log about 20 ms sooner and costs about one point more of one core)")
     run.add_argument("--quiet", action="store_true", default=None, help="do not print detections on stdout")
     _model_options(run)
 
@@ -150,6 +153,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if opts.log is None:
         opts.log = DEFAULT_LOG
     _check_log_path(opts.log)
+    if not 10 <= opts.block_ms <= 1000:
+        raise UsageError(f"--block-ms must be between 10 and 1000, not {opts.block_ms}")
     classifier = Classifier(resolve_model(opts.model), threads=opts.threads)
     info = classifier.info
     device = opts.device
@@ -163,6 +168,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         input_rate=opts.input_rate,
         input_channels=opts.input_channels,
         fallback=sample_clip(info),
+        block_seconds=opts.block_ms / 1000.0,
     )
     sinks = [] if (opts.quiet or opts.log == "-") else [StdoutSink("text")]
     stop = threading.Event()

@@ -66,6 +66,24 @@ def test_realtime_file_is_paced(tmp_path):
     assert arrivals[-1] - arrivals[0] >= 0.5
 
 
+def test_open_source_passes_the_block_size_to_file_and_mic(tmp_path, pulse_sink, monkeypatch):
+    # `listener run --block-ms` reaches every live source; an unpaced file keeps its big reads.
+    sf.write(tmp_path / "t.wav", sine(500, 0.5, RATE), RATE)
+    paced = [len(b) for b, _ in open_source(str(tmp_path / "t.wav"), RATE, realtime=True, block_seconds=0.06).blocks()]
+    assert set(paced[:-1]) == {960}
+    unpaced = [len(b) for b, _ in open_source(str(tmp_path / "t.wav"), RATE, realtime=False, block_seconds=0.06).blocks()]
+    assert unpaced == [RATE // 2]
+    monkeypatch.setenv("PULSE_SOURCE", f"{pulse_sink}.monitor")
+    mic = open_source("mic", RATE, device="pulse", block_seconds=0.06)
+    sizes = []
+    for block, _ in mic.blocks(threading.Event()):
+        sizes.append(len(block))
+        if len(sizes) == 5:
+            break
+    mic.close()
+    assert sizes == [960] * 5
+
+
 @pytest.mark.parametrize("rate", [RATE, 44100])
 def test_realtime_file_hands_out_30ms_blocks_of_the_same_audio(tmp_path, rate):
     # Paced playback reads a second at a time but must still deliver live-sized blocks,

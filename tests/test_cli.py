@@ -115,12 +115,15 @@ def test_run_from_stdin(work, rate):
         (["analyze", "tones.wav", "--model", "m.onnx", "--log", "no/dir/x.jsonl"], {}, 5, "does not exist"),
         (["run", "--config", "bad.toml"], {}, 2, "unknown option 'colour'"),
         (["run", "--config", "missing.toml"], {}, 2, "not found"),
+        (["run", "--model", "m.onnx", "--source", "tones.wav", "--block-ms", "5"], {}, 2, "--block-ms must be between 10 and 1000"),
+        (["run", "--config", "block.toml"], {}, 2, "--block-ms must be between 10 and 1000"),
     ],
 )
 def test_error_paths(work, args, env, code, fragment):
     make_test_model(work, filename="nometa.onnx", drop=("labels",))
     (work / "corrupt.wav").write_bytes(b"RIFF\xff\xff\x00\x00WAVEfmt \x10\x00\x00\x00" + os.urandom(64))
     (work / "bad.toml").write_text('colour = "blue"\n')
+    (work / "block.toml").write_text('model = "m.onnx"\nsource = "tones.wav"\nblock_ms = 5000\n')
     if args[0] == "run" and "--device" in args:
         pytest.importorskip("sounddevice")
     res = run_cli(*args, env=env, cwd=work)
@@ -128,7 +131,7 @@ def test_error_paths(work, args, env, code, fragment):
 
 
 def test_usage_errors_exit_2(work):
-    for args in (["run", "--vad", "4"], ["run", "--threshold", "1.5"], ["analyze"], ["run", "--format", "xml"],
+    for args in (["run", "--vad", "4"], ["run", "--threshold", "1.5"], ["run", "--block-ms", "0"], ["run", "--block-ms", "x"], ["analyze"], ["run", "--format", "xml"],
                  ["gui", "--threshold", "2"], ["gui", "--bogus"]):
         res = run_cli(*args, cwd=work)
         assert res.returncode == 2 and b"Traceback" not in res.stderr

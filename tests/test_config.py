@@ -29,7 +29,8 @@ def test_defaults_leave_model_suggestions_open():
 
 
 @pytest.mark.parametrize("text, message", [('threshold = "high"\n', "must be a number"), ("vad = 2.5\n", "must be an integer"),
-                                           ("log = 5\n", "must be a string"), ("quiet = 1\n", "true or false")])
+                                           ("log = 5\n", "must be a string"), ("quiet = 1\n", "true or false"),
+                                           ("block_ms = 0.05\n", "must be an integer")])
 def test_config_values_have_the_options_types(tmp_path, text, message):
     path = tmp_path / "c.toml"
     path.write_text(text)
