@@ -142,7 +142,7 @@ def build_digits(args: argparse.Namespace) -> dict:
             f"({corpus.description['synthetic_train_speakers']}); Speech Commands background noise (train region)"
         ),
     )
-    model = build_model(spec)
+    model = build_model(spec, seed=args.seed)
     cfg = TrainConfig(
         epochs=args.epochs or (4 if quick else 24),
         batch_size=32,
@@ -289,7 +289,7 @@ def build_sounds(args: argparse.Namespace) -> dict:
     cv_folds = [] if args.no_cv else (folds[:1] if args.quick else folds)
     for k in cv_folds:
         spec = _sounds_spec(labels)
-        model = build_model(spec)
+        model = build_model(spec, seed=args.seed)
         train, test = esc.subset(esc.folds != k), esc.subset(esc.folds == k)
         cfg = TrainConfig(epochs=epochs, batch_size=32, lr=4e-3, seed=args.seed, patience=10**6,
                           progress=False, max_minutes=args.max_minutes, threads=args.threads)
@@ -318,7 +318,7 @@ def build_sounds(args: argparse.Namespace) -> dict:
                        args.runs / "sounds" / "confusion_cv.png")
     # the shipped model: all folds, same recipe
     spec = _sounds_spec(labels)
-    model = build_model(spec)
+    model = build_model(spec, seed=args.seed)
     cfg = TrainConfig(epochs=epochs, batch_size=32, lr=4e-3, seed=args.seed, patience=10**6,
                       max_minutes=args.max_minutes, threads=args.threads)
     result = fit(model, _repeat(esc, SOUND_REPEATS), None, cfg, out_dir=args.runs / "sounds", noise=None, spec=spec, log=_log)

@@ -423,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         arch_config={"channels": args.channels, "blocks": args.blocks},
         training_data=f"{args.data} ({len(train)} training clips)",
     )
-    model = build_model(spec)
+    model = build_model(spec, seed=args.seed)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                       augment=not args.no_augment, spec_augment=not args.no_augment)
     result = fit(model, train, val, cfg, out_dir=args.out, resume=args.resume, spec=spec)

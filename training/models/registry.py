@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import torch
+
 from training.frontend import FrontendConfig
 from training.models.exportable import ExportableModel
 from training.models.kws import DSCNN, DSCNNConfig
@@ -44,8 +46,19 @@ class ModelSpec:
 ARCHITECTURES = ("dscnn", "melcnn", "crnn_attention")
 
 
-def build_model(spec: ModelSpec) -> ExportableModel:
-    """The ExportableModel described by ``spec`` (fresh weights)."""
+def build_model(spec: ModelSpec, seed: int = 0) -> ExportableModel:
+    """The ExportableModel described by ``spec``, with fresh weights drawn from ``seed``.
+
+    The initial weights depend on the seed alone, not on whatever used torch's global
+    random state before (a data loader, an earlier fold, an earlier test), so a
+    rebuild starts from the same point; the global state is left as it was.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _build(spec)
+
+
+def _build(spec: ModelSpec) -> ExportableModel:
     fe = FrontendConfig(**spec.frontend)
     n = len(spec.labels)
     if spec.arch == "dscnn":
