@@ -61,8 +61,8 @@ class RunOptions(PipelineOptions):
     input_rate: int = 16000
     input_channels: int = 1
     # Audio per block from a live source. 60 ms rather than 30: half the wake-ups (the
-    # microphone path went from 2.3 % to 1.3 % of a core) for about 20 ms more latency
-    # (p50 175 -> 196 ms); see docs/benchmarks.md.
+    # microphone path went from 2.3 % to 1.2-1.3 % of a core) for about 20 ms more latency
+    # (p50 175 -> 195 ms); see docs/benchmarks.md.
     block_ms: int = 60
     quiet: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
