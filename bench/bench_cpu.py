@@ -44,7 +44,7 @@ for _ in range(int(10.0 / period)):
 """
 
 
-def wakeup_floor(period: float = 0.03) -> float:
+def wakeup_floor(period: float) -> float:
     """CPU % of one core of a process that does nothing but wake every ``period`` s for 10 s.
 
     Every live stream wakes at its block rate, and on a VM each wake-up has a
@@ -60,7 +60,7 @@ def wakeup_floor(period: float = 0.03) -> float:
     return round(100.0 * ((c1.user + c1.system) - (c0.user + c0.system)) / (t1 - t0), 2)
 
 
-def pipeline_only(x: np.ndarray, model: str, threads: str, hop: str | None, block_s: float = 0.03) -> float:
+def pipeline_only(x: np.ndarray, model: str, threads: str, hop: str | None, block_s: float) -> float:
     """CPU % of one core the pipeline itself (gate, windows, model, decider) needs for
     ``x``, fed in blocks of ``block_s`` as fast as it goes, with no pacing and no file reads:
     the part of the live figure that is our processing rather than streaming."""
