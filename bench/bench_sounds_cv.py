@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     accs: dict[str, float] = {}
     for k in folds:
         spec = _sounds_spec(labels)
-        model = build_model(spec)
+        model = build_model(spec, seed=args.seed)
         train, test = esc.subset(esc.folds != k), esc.subset(esc.folds == k)
         cfg = TrainConfig(epochs=args.epochs, batch_size=32, lr=4e-3, seed=args.seed, patience=10**6,
                           progress=False, threads=args.threads)
