@@ -57,6 +57,18 @@ def test_digits_corpus_is_speaker_disjoint(tmp_path: Path, monkeypatch: pytest.M
     assert sorted(synth_val.labels.tolist()) == [*range(10), 10, 10]  # each digit once, two non-digit words
     assert len(held.validation) == len(default.validation) + 12
 
+    # accents and speaking rates change the synthetic TRAINING speech only
+    accented = build_digits_corpus(_plan(root, synth_accent_p=1.0, synth_train_speeds=(220,)), log=quiet)
+    for name, test in default.tests.items():
+        assert np.array_equal(accented.tests[name].audio, test.audio), name
+    assert np.array_equal(accented.validation.audio, default.validation.audio)
+
+    def synthetic_train(corpus) -> np.ndarray:
+        return corpus.train.subset(np.array([g == "synthetic" for g in corpus.train.groups])).audio
+
+    assert synthetic_train(accented).shape == synthetic_train(default).shape
+    assert not np.array_equal(synthetic_train(accented), synthetic_train(default))
+
 
 def test_decode_cache_survives_a_concurrent_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two builds sharing the cache decode the same set at once (digits and sounds run in parallel).

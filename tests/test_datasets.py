@@ -270,6 +270,26 @@ def test_synthesize_caches_and_labels(tmp_path: Path) -> None:
 
 
 @needs_espeak
+def test_synthesize_speaks_accented_renditions(tmp_path: Path) -> None:
+    from training.datasets.synthetic import phonemes, synthesize
+
+    assert phonemes("six", "en-us") == "s'Iks"
+    kw = dict(voices=["en-us"], variants=["m3", "f2"], speeds=(150,), pitches=(40, 60), progress=False)
+    plain = synthesize(["six"], tmp_path, **kw)
+    assert synthesize(["six"], tmp_path, accent_p=0.0, **kw) == plain  # off: the very same files
+    accented = synthesize(["six"], tmp_path, accent_p=1.0, contrast=["sick"], **kw)
+    assert {c.label for c in accented} == {"six"} and {c.speaker for c in accented} == {c.speaker for c in plain}
+    assert not {c.path for c in accented} & {c.path for c in plain}
+    for a, p in zip(accented, plain):  # same voice, variant and pitch; another pronunciation
+        x, y = load_audio(a.path), load_audio(p.path)
+        assert 0.1 < x.shape[0] / 16000 < 1.5 and np.abs(x).max() > 0.05
+        assert x.shape != y.shape or not np.allclose(x, y)
+    assert synthesize(["six"], tmp_path, accent_p=1.0, contrast=["sick"], **kw) == accented  # seeded, cached
+    with pytest.raises(DatasetError, match="accent_p"):
+        synthesize(["six"], tmp_path, accent_p=1.5, **kw)
+
+
+@needs_espeak
 def test_synthesize_rejects_bad_parameters(tmp_path: Path) -> None:
     from training.datasets.synthetic import synthesize
 

@@ -160,6 +160,11 @@ class DigitsPlan:
     synth_val_variants: tuple[str, ...] = ()
     synth_val_per_word: int = 20
     synth_val_unknown_per_word: int = 2
+    # fraction of the synthetic TRAINING digits spoken with a non-native pronunciation (accents.py);
+    # non-digit words, validation and test speech keep espeak-ng's own
+    synth_accent_p: float = 0.0
+    # espeak-ng speaking rates (words per minute) of the synthetic TRAINING speech
+    synth_train_speeds: tuple[int, ...] = (120, 150, 180)
     seed: int = 0
 
 
@@ -264,13 +269,16 @@ def build_digits_corpus(plan: DigitsPlan, log=print) -> DigitsCorpus:
         f"test voices {te_voices} x {te_variants}")
     unknown_words = list(synthetic.UNKNOWN_WORDS)
 
-    def synth(words: Sequence[str], voices_: list[str], variants_: list[str], limit: int, seed: int) -> list[Clip]:
+    def synth(words: Sequence[str], voices_: list[str], variants_: list[str], limit: int, seed: int,
+              **train_only) -> list[Clip]:
         return synthetic.synthesize(
-            list(words), synth_dir, voices=voices_, variants=variants_, limit=limit, seed=seed
+            list(words), synth_dir, voices=voices_, variants=variants_, limit=limit, seed=seed, **train_only
         )
 
-    syn_train = synth(DIGITS, tr_voices, tr_variants, plan.synth_train_per_word, plan.seed)
-    syn_train_unk = synth(unknown_words, tr_voices, tr_variants, plan.synth_unknown_per_word, plan.seed + 1)
+    syn_train = synth(DIGITS, tr_voices, tr_variants, plan.synth_train_per_word, plan.seed,
+                      speeds=plan.synth_train_speeds, accent_p=plan.synth_accent_p, contrast=unknown_words)
+    syn_train_unk = synth(unknown_words, tr_voices, tr_variants, plan.synth_unknown_per_word, plan.seed + 1,
+                          speeds=plan.synth_train_speeds)
     syn_test = synth(DIGITS, te_voices, te_variants, plan.synth_test_per_word, plan.seed + 2)
     syn_test_unk = synth(unknown_words, te_voices, te_variants, plan.synth_test_unknown_per_word, plan.seed + 3)
     syn_train_unk = [Clip(c.path, "unknown", c.speaker, "train") for c in syn_train_unk]

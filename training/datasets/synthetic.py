@@ -29,6 +29,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from training.datasets.accents import accent, bare
 from training.datasets.base import Clip, DatasetError, sort_clips
 
 DEFAULT_CACHE = Path("~/.cache/listener/espeak")
@@ -142,8 +143,20 @@ def _trim(audio: np.ndarray, rate: int, pad_s: float = 0.05, threshold: float = 
     return audio[max(0, loud[0] - pad) : loud[-1] + pad + 1]
 
 
+@lru_cache(maxsize=4096)
+def phonemes(word: str, voice: str) -> str:
+    """How `voice` pronounces `word`, in espeak-ng's phoneme mnemonics (``-x``): six -> s'Iks."""
+    out = subprocess.run([_espeak(), "-q", "-x", "-v", voice, word], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise DatasetError(f"espeak-ng -x failed for {word!r} with {voice}: {out.stderr.strip()}")
+    return " ".join(out.stdout.split())
+
+
 def _render(word: str, voice: str, variant: str, speed: int, pitch: int, path: Path) -> None:
-    """Run espeak-ng once and store the result as 16 kHz PCM-16 at `path` (atomically)."""
+    """Run espeak-ng once and store the result as 16 kHz PCM-16 at `path` (atomically).
+
+    `word` is the text spoken: a word, or ``[[phonemes]]`` for an accented rendition.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, raw_name = tempfile.mkstemp(suffix=".raw.wav", dir=path.parent)
     os.close(fd)
@@ -191,6 +204,8 @@ def synthesize(
     seed: int = 0,
     workers: int = 2,
     progress: bool = True,
+    accent_p: float = 0.0,
+    contrast: list[str] | tuple[str, ...] = (),
 ) -> list[Clip]:
     """Speak every word with every voice x variant x speed x pitch; return the clips.
 
@@ -198,6 +213,11 @@ def synthesize(
     there are reused. `limit` caps the renditions per word: a seeded random
     sample of the combinations, so classes stay balanced and reruns hit the
     cache. Clip label = the word, speaker = "voice+variant".
+
+    `accent_p` is the fraction of renditions spoken with a non-native
+    pronunciation (`accents.accent`); an accented rendition never sounds like
+    another of `words` or of `contrast` as the same voice says it (the words the
+    model must tell apart), and a word no rule changes stays as it is.
     """
     if not words:
         raise DatasetError("synthesize: no words given")
@@ -217,6 +237,8 @@ def synthesize(
         raise DatasetError("synthesize: voices, variants, speeds and pitches must not be empty")
     if limit is not None and limit < 1:
         raise DatasetError(f"synthesize: limit must be >= 1, got {limit}")
+    if not 0.0 <= accent_p <= 1.0:
+        raise DatasetError(f"synthesize: accent_p must be in [0, 1], got {accent_p}")
     for s in speeds:
         if not 80 <= s <= 450:
             raise DatasetError(f"synthesize: speed {s} words/min is outside espeak-ng's 80..450")
@@ -227,17 +249,25 @@ def synthesize(
 
     combos = list(itertools.product(voices, variants, speeds, pitches))
     rng = np.random.default_rng(seed)
-    jobs: list[tuple[str, str, str, int, int, Path]] = []
-    for word in dict.fromkeys(words):
+    accent_rng = np.random.default_rng([seed, 1])  # its own stream: accent_p=0 leaves the plain draws as they were
+    words = list(dict.fromkeys(words))
+    others = list(dict.fromkeys([*words, *contrast]))
+    jobs: list[tuple[str, str, str, str, int, int, Path]] = []  # label, text spoken, voice, variant, ...
+    for word in words:
         chosen = combos
         if limit is not None and limit < len(combos):
             idx = np.sort(rng.choice(len(combos), size=limit, replace=False))
             chosen = [combos[i] for i in idx]
         for voice, variant, speed, pitch in chosen:
-            path = cache / _slug(word) / f"{cache_key(word, voice, variant, speed, pitch)}.wav"
-            jobs.append((word, voice, variant, speed, pitch, path))
+            text = word
+            if accent_p > 0 and accent_rng.random() < accent_p:
+                forbidden = {bare(phonemes(w, voice)) for w in others if w != word}
+                accented = accent(phonemes(word, voice), accent_rng, forbidden=forbidden)
+                text = f"[[{accented}]]" if accented else word
+            path = cache / _slug(word) / f"{cache_key(text, voice, variant, speed, pitch)}.wav"
+            jobs.append((word, text, voice, variant, speed, pitch, path))
 
-    todo = [j for j in jobs if not j[5].is_file()]
+    todo = [j[1:] for j in jobs if not j[-1].is_file()]
     if todo:
         bar = None
         if progress:
@@ -257,6 +287,6 @@ def synthesize(
 
     clips = [
         Clip(path=path, label=word, speaker=f"{voice}+{variant}" if variant else voice)
-        for word, voice, variant, _speed, _pitch, path in jobs
+        for word, _text, voice, variant, _speed, _pitch, path in jobs
     ]
     return sort_clips(clips)
