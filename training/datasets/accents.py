@@ -67,12 +67,13 @@ def accent(
     forbidden: Collection[str] = (),
     tries: int = 8,
 ) -> str | None:
-    """One accented rendition of `phonemes`, or None if no rule applies.
+    """One accented rendition of `phonemes`, or None (no rule applies, or every draw collided).
 
     Every rule that matches is applied with probability `p` (at least one is),
-    each match replaced by a random choice. A result whose `bare` form is in
-    `forbidden` (the pronunciation of another word the model must tell apart:
-    "three" said [tri:] is "tree") is drawn again, up to `tries` times.
+    each match replaced by a random choice. A result that is unchanged, or whose
+    `bare` form is in `forbidden` (the pronunciation of another word the model
+    must tell apart: "three" said [tri:] is "tree"), is drawn again, up to
+    `tries` times; the caller then keeps the plain word.
     """
     rules = [r for r in ACCENT_RULES if re.search(r.pattern, phonemes)]
     if not rules:
