@@ -58,21 +58,24 @@ def librosa_features(audio: np.ndarray, kind: str, sr: int = 16000) -> np.ndarra
             f = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=40).mean(axis=1)
         elif kind == "all173":
             stft = np.abs(librosa.stft(y))
-            f = np.concatenate([
-                librosa.feature.mfcc(y=y, sr=sr, n_mfcc=20).mean(axis=1),
-                librosa.feature.chroma_stft(S=stft, sr=sr).mean(axis=1),
-                librosa.feature.melspectrogram(y=y, sr=sr).mean(axis=1),
-                librosa.feature.spectral_contrast(S=stft, sr=sr).mean(axis=1),
-                librosa.feature.tonnetz(y=librosa.effects.harmonic(y), sr=sr).mean(axis=1),
-            ])
+            f = np.concatenate(
+                [
+                    librosa.feature.mfcc(y=y, sr=sr, n_mfcc=20).mean(axis=1),
+                    librosa.feature.chroma_stft(S=stft, sr=sr).mean(axis=1),
+                    librosa.feature.melspectrogram(y=y, sr=sr).mean(axis=1),
+                    librosa.feature.spectral_contrast(S=stft, sr=sr).mean(axis=1),
+                    librosa.feature.tonnetz(y=librosa.effects.harmonic(y), sr=sr).mean(axis=1),
+                ]
+            )
         else:
             raise ValueError(kind)
         out.append(f)
     return np.nan_to_num(np.stack(out)).astype(np.float32)
 
 
-def train_mlp(xtr: np.ndarray, ytr: np.ndarray, n_classes: int, hidden: tuple[int, ...], epochs: int = 300,
-              seed: int = 0) -> MLP:
+def train_mlp(
+    xtr: np.ndarray, ytr: np.ndarray, n_classes: int, hidden: tuple[int, ...], epochs: int = 300, seed: int = 0
+) -> MLP:
     """Full-batch AdamW on standardised features (the scaler is folded into the first layer)."""
     torch.manual_seed(seed)
     mean, std = xtr.mean(0), xtr.std(0) + 1e-6
@@ -126,13 +129,19 @@ def cnn_baseline(arch: str, train: WaveSet, test: WaveSet, epochs: int) -> dict:
 
     spec = ModelSpec(name=arch, kind="speech", labels=list(DIGITS), arch=arch, frontend=asdict(DIGITS_FRONTEND))
     model = build_model(spec)
-    res = fit(model, train, None, TrainConfig(epochs=epochs, batch_size=32, lr=3e-3, progress=False),
-              log=lambda m: None)
+    res = fit(
+        model, train, None, TrainConfig(epochs=epochs, batch_size=32, lr=3e-3, progress=False), log=lambda m: None
+    )
     probs = predict_probs(torch_predictor(model), test.audio)
     r = score(test.labels, probs.argmax(1), DIGITS)
     params = sum(p.numel() for p in model.net.parameters())
-    return {"accuracy_unseen_speakers": r.accuracy, "macro_f1": r.macro_f1, "epochs": epochs,
-            "train_seconds": round(res.seconds, 1), "parameters": params}
+    return {
+        "accuracy_unseen_speakers": r.accuracy,
+        "macro_f1": r.macro_f1,
+        "epochs": epochs,
+        "train_seconds": round(res.seconds, 1),
+        "parameters": params,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,8 +169,12 @@ def main(argv: list[str] | None = None) -> int:
         xa, ya = np.concatenate([xtr, xte]), np.concatenate([train.labels, test.labels])
         a, b, c, d = random_split(xa, ya)
         acc_random = mlp_accuracy(train_mlp(a, b, 10, (256, 128)), c, d)
-        results[key] = {"accuracy_unseen_speakers": acc, "accuracy_random_split": acc_random,
-                        "features": xtr.shape[1], "seconds": round(time.time() - t, 1)}
+        results[key] = {
+            "accuracy_unseen_speakers": acc,
+            "accuracy_random_split": acc_random,
+            "features": xtr.shape[1],
+            "seconds": round(time.time() - t, 1),
+        }
         print(key, results[key], flush=True)
 
     esc = build_esc_set(args.data)
@@ -182,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     out = {
         "machine": "2-core x86 CPU VM, no GPU",
         "protocol": "digits: train FSDD george/jackson/lucas + SC sample training list; test FSDD nicolas/theo + "
-                    "SC sample testing list (10 classes, real speech only, no augmentation for the MLPs). "
-                    "sounds: ESC-10 official 5-fold CV, mean of 40 MFCCs over the 5 s clip.",
+        "SC sample testing list (10 classes, real speech only, no augmentation for the MLPs). "
+        "sounds: ESC-10 official 5-fold CV, mean of 40 MFCCs over the 5 s clip.",
         "reported_by_tutorials": REPORTED,
         "results": results,
         "seconds": round(time.time() - t0, 1),

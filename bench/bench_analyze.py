@@ -42,8 +42,22 @@ def main() -> None:
     runs = []
     for _ in range(args.repeat):
         log.unlink(missing_ok=True)
-        cmd = [*pin, sys.executable, "-m", "listener", "analyze", str(wav), "--model", args.model,
-               "--threads", "1", "--progress", "never", "--log", str(log)]
+        cmd = [
+            *pin,
+            sys.executable,
+            "-m",
+            "listener",
+            "analyze",
+            str(wav),
+            "--model",
+            args.model,
+            "--threads",
+            "1",
+            "--progress",
+            "never",
+            "--log",
+            str(log),
+        ]
         t0 = time.perf_counter()
         res = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.perf_counter() - t0
@@ -55,7 +69,9 @@ def main() -> None:
     best = min(runs)
     result = {
         "benchmark": "listener analyze, one-hour file, one core",
-        "machine": f"{platform.machine()} {platform.processor() or ''} {platform.system()} {platform.release()}".strip(),
+        "machine": " ".join(
+            x for x in (platform.machine(), platform.processor(), platform.system(), platform.release()) if x
+        ),
         "cpu_pinned": " ".join(pin) or "not pinned (no taskset)",
         "model": args.model,
         "audio_seconds": args.seconds,
@@ -66,10 +82,15 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "analyze.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\n| audio | wall (best of {len(runs)}) | real-time factor | digits in file | detections | correct | recall |")
+    print(
+        f"\n| audio | wall (best of {len(runs)}) | real-time factor | digits in file | detections | correct | recall |"
+    )
     print("|---|---|---|---|---|---|---|")
     a = result["accuracy_vs_truth"]
-    print(f"| {args.seconds} s | {best:.2f} s | {result['realtime_factor']:.0f}x | {a['events']} | {a['detections']} | {a['correct']} | {a['recall']} |")
+    print(
+        f"| {args.seconds} s | {best:.2f} s | {result['realtime_factor']:.0f}x | {a['events']} | "
+        f"{a['detections']} | {a['correct']} | {a['recall']} |"
+    )
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ def main() -> None:
     ap.add_argument("--model", default="digits")
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--mic", action="store_true", help="through PulseAudio (a null sink) instead of a paced file")
-    ap.add_argument("--threads", default="1", help="passed to listener run; \"\" for ONNX Runtime's default")
+    ap.add_argument("--threads", default="1", help='passed to listener run; "" for ONNX Runtime\'s default')
     ap.add_argument("--input", help="a clip to loop instead (e.g. assets/samples/digits.wav: a digit every 1.2 s)")
     ap.add_argument("--hop", help="passed to listener run (seconds between windows); default: the model's")
     ap.add_argument("--block-ms", type=int, help="passed to listener run (audio per block); default: listener run's")
@@ -104,11 +104,16 @@ def main() -> None:
     sink_module = None
     if args.mic:
         sink = "listener_bench_cpu"
-        res = subprocess.run(["pactl", "load-module", "module-null-sink", f"sink_name={sink}", "rate=16000", "channels=1"],
-                             capture_output=True, text=True)
+        res = subprocess.run(
+            ["pactl", "load-module", "module-null-sink", f"sink_name={sink}", "rate=16000", "channels=1"],
+            capture_output=True,
+            text=True,
+        )
         if res.returncode != 0:
-            raise SystemExit(f"--mic needs a running PulseAudio server (start one with `pulseaudio -D "
-                             f"--exit-idle-time=-1`): pactl says {res.stderr.strip() or res.stdout.strip()}")
+            raise SystemExit(
+                f"--mic needs a running PulseAudio server (start one with `pulseaudio -D "
+                f"--exit-idle-time=-1`): pactl says {res.stderr.strip() or res.stdout.strip()}"
+            )
         sink_module = res.stdout.strip()
         env["PULSE_SOURCE"] = f"{sink}.monitor"
         source = ["--source", "mic", "--device", "pulse", "--duration", str(args.seconds + 1)]
@@ -118,8 +123,21 @@ def main() -> None:
     hop = ["--hop", args.hop] if args.hop else []
     block = ["--block-ms", str(args.block_ms)] if args.block_ms else []
     block_s = (args.block_ms or RunOptions.block_ms) / 1000.0
-    cmd = [sys.executable, "-m", "listener", "run", *source, "--model", args.model, *threads, *hop, *block,
-           "--log", str(log), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "listener",
+        "run",
+        *source,
+        "--model",
+        args.model,
+        *threads,
+        *hop,
+        *block,
+        "--log",
+        str(log),
+        "--quiet",
+    ]
     floor = wakeup_floor(block_s)
     own = pipeline_only(x, args.model, args.threads, args.hop, block_s)
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
@@ -145,13 +163,15 @@ def main() -> None:
     if sink_module:
         subprocess.run(["pactl", "unload-module", sink_module], capture_output=True)
     cpu = 100.0 * ((c_last.user + c_last.system) - (c0.user + c0.system)) / (t_last - t0)
-    dets = [json.loads(l) for l in log.read_text().splitlines()] if log.exists() else []
+    dets = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     result = {
         "benchmark": "listener run, CPU % of one core on a live stream",
         "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()} {platform.release()}",
         "stream": ("PulseAudio null sink -> PortAudio (mic path)" if args.mic else "real-time paced file")
         + (f", {Path(args.input).name} looped" if args.input else ", digits every 2-10 s over noise (bench/corpus.py)"),
-        "model": args.model, "threads": args.threads or "onnxruntime default", "hop": args.hop or "model default",
+        "model": args.model,
+        "threads": args.threads or "onnxruntime default",
+        "hop": args.hop or "model default",
         "seconds": round(t_last - t0, 1),
         "cpu_percent_of_one_core": round(cpu, 2),
         "per_second_p50": round(float(np.percentile(samples, 50)), 2) if samples else None,
@@ -162,13 +182,25 @@ def main() -> None:
         "pipeline_only_percent": own,
     }
     RESULTS.mkdir(exist_ok=True)
-    name = ("cpu_mic" if args.mic else "cpu") + ("" if args.threads else "_default_threads") + (f"_{Path(args.input).stem}" if args.input else "") + (f"_hop{args.hop}" if args.hop else "") + (f"_block{args.block_ms}" if args.block_ms else "") + ".json"
+    name = (
+        ("cpu_mic" if args.mic else "cpu")
+        + ("" if args.threads else "_default_threads")
+        + (f"_{Path(args.input).stem}" if args.input else "")
+        + (f"_hop{args.hop}" if args.hop else "")
+        + (f"_block{args.block_ms}" if args.block_ms else "")
+        + ".json"
+    )
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     print("| stream | seconds | CPU % of one core (mean) | per-second p50 | per-second max | detections |")
     print("|---|---|---|---|---|---|")
-    print(f"A Python process that only wakes every {block_s * 1000:.0f} ms (as the stream does) uses {floor} % here; "
-          f"the pipeline's own work on the same audio, unpaced, {own} %.")
-    print(f"| {result['stream']} | {result['seconds']} | {result['cpu_percent_of_one_core']} | {result['per_second_p50']} | {result['per_second_max']} | {len(dets)} |")
+    print(
+        f"A Python process that only wakes every {block_s * 1000:.0f} ms (as the stream does) uses {floor} % here; "
+        f"the pipeline's own work on the same audio, unpaced, {own} %."
+    )
+    print(
+        f"| {result['stream']} | {result['seconds']} | {result['cpu_percent_of_one_core']} | "
+        f"{result['per_second_p50']} | {result['per_second_max']} | {len(dets)} |"
+    )
 
 
 if __name__ == "__main__":

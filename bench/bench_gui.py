@@ -89,8 +89,11 @@ def cpu_of(cmd: list[str], env: dict, warmup: float, measure: float, extra: psut
 def start_xvfb(display: str) -> subprocess.Popen | None:
     if shutil.which("Xvfb") is None:
         return None
-    x = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    x = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(1.0)
     return x if x.poll() is None else None
 
@@ -106,7 +109,9 @@ def fps_in_process(model: str, clip: Path, seconds: float) -> dict:
 
     app = QApplication.instance() or QApplication([])
     tmp = tempfile.mkdtemp()
-    w = MainWindow(store=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat), settings=GuiSettings(model=model))
+    w = MainWindow(
+        store=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat), settings=GuiSettings(model=model)
+    )
     w.resize(1180, 720)
     w.show()
     w.use_file(str(clip))
@@ -177,7 +182,9 @@ def machine() -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="digits")
-    ap.add_argument("--input", help="recording to repeat (default: assets/samples/digits.wav, sounds.wav for --model sounds)")
+    ap.add_argument(
+        "--input", help="recording to repeat (default: assets/samples/digits.wav, sounds.wav for --model sounds)"
+    )
     ap.add_argument("--warmup", type=float, default=6.0, help="seconds after launch before measuring")
     ap.add_argument("--measure", type=float, default=20.0, help="seconds measured")
     ap.add_argument("--repeats", type=int, default=2)
@@ -186,11 +193,27 @@ def main() -> int:
 
     host = machine()  # before the runs: the load average says how busy the box was
     tmp = Path(tempfile.mkdtemp(prefix="bench_gui_"))
-    sample = Path(args.input) if args.input else ROOT / "assets" / "samples" / ("sounds.wav" if args.model == "sounds" else "digits.wav")
+    sample = (
+        Path(args.input)
+        if args.input
+        else ROOT / "assets" / "samples" / ("sounds.wav" if args.model == "sounds" else "digits.wav")
+    )
     clip = make_clip(tmp / "clip.wav", sample, args.warmup + args.measure + 4)
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp / "config"), "PYTHONUNBUFFERED": "1"}
     py = sys.executable
-    run_cmd = [py, "-m", "listener", "run", "--source", str(clip), "--model", args.model, "--log", str(tmp / "run.jsonl"), "--quiet"]
+    run_cmd = [
+        py,
+        "-m",
+        "listener",
+        "run",
+        "--source",
+        str(clip),
+        "--model",
+        args.model,
+        "--log",
+        str(tmp / "run.jsonl"),
+        "--quiet",
+    ]
     gui_cmd = [py, "-m", "listener.gui", "--source", str(clip), "--model", args.model, "--log", str(tmp / "gui.jsonl")]
 
     results: dict[str, list[dict]] = {"listener run": [], "gui (offscreen)": [], "gui (Xvfb, xcb)": []}
@@ -198,12 +221,24 @@ def main() -> int:
     try:
         for r in range(args.repeats):
             results["listener run"].append(cpu_of(run_cmd, env, args.warmup, args.measure))
-            results["gui (offscreen)"].append(cpu_of(gui_cmd, {**env, "QT_QPA_PLATFORM": "offscreen"}, args.warmup, args.measure))
+            results["gui (offscreen)"].append(
+                cpu_of(gui_cmd, {**env, "QT_QPA_PLATFORM": "offscreen"}, args.warmup, args.measure)
+            )
             if xvfb is not None:
-                results["gui (Xvfb, xcb)"].append(cpu_of(gui_cmd, {**env, "QT_QPA_PLATFORM": "xcb", "DISPLAY": ":97"},
-                                                         args.warmup, args.measure, extra=psutil.Process(xvfb.pid)))
-            print(f"repeat {r + 1}/{args.repeats}: " + ", ".join(f"{k} {v[-1]['cpu_pct']} %" for k, v in results.items() if v),
-                  file=sys.stderr)
+                results["gui (Xvfb, xcb)"].append(
+                    cpu_of(
+                        gui_cmd,
+                        {**env, "QT_QPA_PLATFORM": "xcb", "DISPLAY": ":97"},
+                        args.warmup,
+                        args.measure,
+                        extra=psutil.Process(xvfb.pid),
+                    )
+                )
+            print(
+                f"repeat {r + 1}/{args.repeats}: "
+                + ", ".join(f"{k} {v[-1]['cpu_pct']} %" for k, v in results.items() if v),
+                file=sys.stderr,
+            )
     finally:
         if xvfb is not None:
             xvfb.terminate()
@@ -213,8 +248,16 @@ def main() -> int:
         vals = [r[key] for r in rows if key in r]
         return round(float(np.median(vals)), 1) if vals else None
 
-    summary = {k: {"cpu_pct_median": median(v, "cpu_pct"), "xserver_cpu_pct_median": median(v, "xserver_cpu_pct"),
-                   "rss_mb": median(v, "rss_mb"), "runs": v} for k, v in results.items() if v}
+    summary = {
+        k: {
+            "cpu_pct_median": median(v, "cpu_pct"),
+            "xserver_cpu_pct_median": median(v, "xserver_cpu_pct"),
+            "rss_mb": median(v, "rss_mb"),
+            "runs": v,
+        }
+        for k, v in results.items()
+        if v
+    }
     report = {
         "what": "CPU % (100 = one core) while listening to a paced recording; spectrogram frames per second",
         "model": args.model,
@@ -238,9 +281,12 @@ def main() -> int:
         xs = "" if v["xserver_cpu_pct_median"] is None else f"{v['xserver_cpu_pct_median']}"
         print(f"| {k} | {v['cpu_pct_median']} | {delta} | {xs} | {v['rss_mb']} |")
     print()
-    print(f"spectrogram: {fps['spectrogram_fps']} fps while listening (timer target {fps['target_fps']}); "
-          f"one paint {fps['spectrogram_paint_ms']} ms at {fps['spectrogram_size_px'][0]}x{fps['spectrogram_size_px'][1]} px "
-          f"(up to {fps['spectrogram_max_fps']:.0f} fps); waveform paint {fps['waveform_paint_ms']} ms")
+    print(
+        f"spectrogram: {fps['spectrogram_fps']} fps while listening (timer target {fps['target_fps']}); "
+        f"one paint {fps['spectrogram_paint_ms']} ms at "
+        f"{fps['spectrogram_size_px'][0]}x{fps['spectrogram_size_px'][1]} px "
+        f"(up to {fps['spectrogram_max_fps']:.0f} fps); waveform paint {fps['waveform_paint_ms']} ms"
+    )
     print(f"wrote {out}")
     return 0
 

@@ -63,8 +63,12 @@ def main() -> None:
     ap.add_argument("--model", default="digits")
     ap.add_argument("--digits", type=int, default=40)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--block-ms", type=int, default=RunOptions.block_ms,
-                    help=f"audio per block, as `listener run --block-ms` (default: {RunOptions.block_ms}, listener run's)")
+    ap.add_argument(
+        "--block-ms",
+        type=int,
+        default=RunOptions.block_ms,
+        help=f"audio per block, as `listener run --block-ms` (default: {RunOptions.block_ms}, listener run's)",
+    )
     args = ap.parse_args()
     path, events = build(args.digits)
     log = CACHE / "latency_detections.jsonl"
@@ -72,8 +76,11 @@ def main() -> None:
     log.unlink(missing_ok=True)
     written: list[tuple[float, object]] = []
     source = FileSource(path, RATE, realtime=True, block_seconds=args.block_ms / 1000.0)
-    pipeline = build_pipeline(PipelineOptions(model=args.model, threads=args.threads, log=str(log)), str(path),
-                              on_detection=lambda d: written.append((time.monotonic(), d)))
+    pipeline = build_pipeline(
+        PipelineOptions(model=args.model, threads=args.threads, log=str(log)),
+        str(path),
+        on_detection=lambda d: written.append((time.monotonic(), d)),
+    )
     stats = run_stream(source, pipeline, threading.Event(), realtime=True)
     pipeline.close()
     starts = np.array([e["start"] for e in events])
@@ -90,16 +97,28 @@ def main() -> None:
     result = {
         "benchmark": "end of spoken digit -> log line written",
         "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()} {platform.release()}",
-        "model": args.model, "threads": args.threads, "block_ms": args.block_ms, "digits_played": len(events),
-        "detections": len(written), "detections_on_a_digit": matched,
-        "latency_ms_p50": p(lat, 50), "latency_ms_p95": p(lat, 95), "latency_ms_max": round(max(lat), 1) if lat else None,
-        "latency_field_ms_p50": p(internal, 50), "latency_field_ms_p95": p(internal, 95),
+        "model": args.model,
+        "threads": args.threads,
+        "block_ms": args.block_ms,
+        "digits_played": len(events),
+        "detections": len(written),
+        "detections_on_a_digit": matched,
+        "latency_ms_p50": p(lat, 50),
+        "latency_ms_p95": p(lat, 95),
+        "latency_ms_max": round(max(lat), 1) if lat else None,
+        "latency_field_ms_p50": p(internal, 50),
+        "latency_field_ms_p95": p(internal, 95),
         "audio_seconds": round(stats.seconds, 1),
     }
-    (RESULTS / ("latency.json" if args.block_ms == RunOptions.block_ms else f"latency_block{args.block_ms}.json")).write_text(json.dumps(result, indent=2) + "\n")
+    (
+        RESULTS / ("latency.json" if args.block_ms == RunOptions.block_ms else f"latency_block{args.block_ms}.json")
+    ).write_text(json.dumps(result, indent=2) + "\n")
     print("| digits played | detections on a digit | p50 | p95 | max | log's latency_ms p50 / p95 |")
     print("|---|---|---|---|---|---|")
-    print(f"| {len(events)} | {matched} | {result['latency_ms_p50']} ms | {result['latency_ms_p95']} ms | {result['latency_ms_max']} ms | {result['latency_field_ms_p50']} / {result['latency_field_ms_p95']} ms |")
+    print(
+        f"| {len(events)} | {matched} | {result['latency_ms_p50']} ms | {result['latency_ms_p95']} ms "
+        f"| {result['latency_ms_max']} ms | {result['latency_field_ms_p50']} / {result['latency_field_ms_p95']} ms |"
+    )
 
 
 if __name__ == "__main__":

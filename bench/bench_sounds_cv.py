@@ -53,15 +53,28 @@ def main(argv: list[str] | None = None) -> int:
         spec = _sounds_spec(labels)
         model = build_model(spec, seed=args.seed)
         train, test = esc.subset(esc.folds != k), esc.subset(esc.folds == k)
-        cfg = TrainConfig(epochs=args.epochs, batch_size=32, lr=4e-3, seed=args.seed, patience=10**6,
-                          progress=False, threads=args.threads)
+        cfg = TrainConfig(
+            epochs=args.epochs,
+            batch_size=32,
+            lr=4e-3,
+            seed=args.seed,
+            patience=10**6,
+            progress=False,
+            threads=args.threads,
+        )
         tf = time.time()
         fit(model, _repeat(train, SOUND_REPEATS), None, cfg, noise=None, spec=spec, log=lambda m: None)
         probs = predict_probs(torch_predictor(model), test.audio, 16000, 4000)
         accs[str(k)] = score(test.labels, probs.argmax(1), labels).accuracy
         print(f"fold {k}: {accs[str(k)]:.4f} ({time.time() - tf:.0f} s)", flush=True)
-    rec = {"epochs": args.epochs, "threads": args.threads, "seed": args.seed, "folds": accs,
-           "mean": float(np.mean(list(accs.values()))), "seconds": round(time.time() - t0, 1)}
+    rec = {
+        "epochs": args.epochs,
+        "threads": args.threads,
+        "seed": args.seed,
+        "folds": accs,
+        "mean": float(np.mean(list(accs.values()))),
+        "seconds": round(time.time() - t0, 1),
+    }
     print(json.dumps(rec))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("a") as f:

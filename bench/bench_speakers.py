@@ -46,19 +46,27 @@ def per_speaker(model: Path, audio: np.ndarray, labels: list[str], speakers: lis
         idx = [i for i, s in enumerate(speakers) if s == spk]
         right = sum(heard[i] == labels[i] for i in idx)
         errors = Counter(f"{labels[i]} -> {heard[i]}" for i in idx if heard[i] != labels[i])
-        out[spk] = {"clips": len(idx), "accuracy": round(right / len(idx), 4), "confusions": dict(errors.most_common(top))}
-    right = sum(h == l for h, l in zip(heard, labels))
+        out[spk] = {
+            "clips": len(idx),
+            "accuracy": round(right / len(idx), 4),
+            "confusions": dict(errors.most_common(top)),
+        }
+    right = sum(h == y for h, y in zip(heard, labels))
     out["all"] = {"clips": len(labels), "accuracy": round(right / len(labels), 4)}
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, action="append",
-                        help="digits ONNX model (repeatable; default assets/digits.onnx)")
+    parser.add_argument(
+        "--model", type=Path, action="append", help="digits ONNX model (repeatable; default assets/digits.onnx)"
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder (holds fsdd/)")
-    parser.add_argument("--speakers", default=",".join(TEST_SPEAKERS),
-                        help="comma-separated FSDD speakers (default: the held-out test speakers)")
+    parser.add_argument(
+        "--speakers",
+        default=",".join(TEST_SPEAKERS),
+        help="comma-separated FSDD speakers (default: the held-out test speakers)",
+    )
     parser.add_argument("--top", type=int, default=5, help="confusions listed per speaker")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "speakers.json")
     args = parser.parse_args(argv)

@@ -36,7 +36,8 @@ import sys, time, json
 import torch, librosa, numpy as np
 torch.set_num_threads(1)
 files = sys.argv[1:]
-mlp = torch.nn.Sequential(torch.nn.Linear(40, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10)).eval()
+nn = torch.nn
+mlp = nn.Sequential(nn.Linear(40, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)).eval()
 # warm up librosa's lazy imports and caches on the first file, outside the timing
 y, sr = librosa.load(files[0], sr=16000); librosa.feature.mfcc(y=y, sr=sr, n_mfcc=40)
 t0 = time.perf_counter()
@@ -70,9 +71,27 @@ def main() -> None:
     tut = json.loads(res.stdout.strip().splitlines()[-1])
 
     t0 = time.perf_counter()
-    res = subprocess.run([*pin, sys.executable, "-m", "listener", "analyze", *files, "--model", args.model,
-                          "--threads", "1", "--progress", "never", "--log", os.devnull],
-                         capture_output=True, text=True, env=env)
+    res = subprocess.run(
+        [
+            *pin,
+            sys.executable,
+            "-m",
+            "listener",
+            "analyze",
+            *files,
+            "--model",
+            args.model,
+            "--threads",
+            "1",
+            "--progress",
+            "never",
+            "--log",
+            os.devnull,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     lis_wall = time.perf_counter() - t0
     if res.returncode != 0:
         raise SystemExit(res.stderr)
@@ -82,18 +101,26 @@ def main() -> None:
     result = {
         "benchmark": "tutorial (librosa MFCC-mean + torch MLP, per clip) vs listener analyze",
         "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()} {platform.release()}",
-        "clips": len(files), "audio_seconds": audio_s,
-        "tutorial_loop_s": round(tut["seconds"], 3), "tutorial_command_s": round(tut_wall, 2),
-        "listener_processing_s": lis_proc, "listener_command_s": round(lis_wall, 2),
+        "clips": len(files),
+        "audio_seconds": audio_s,
+        "tutorial_loop_s": round(tut["seconds"], 3),
+        "tutorial_command_s": round(tut_wall, 2),
+        "listener_processing_s": lis_proc,
+        "listener_command_s": round(lis_wall, 2),
         "ratio_loop_vs_processing": round(tut["seconds"] / lis_proc, 1) if lis_proc else None,
         "ratio_command_vs_command": round(tut_wall / lis_wall, 1),
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "tutorial.json").write_text(json.dumps(result, indent=2) + "\n")
-    print("| clips | audio | tutorial loop | listener processing | ratio | tutorial command | listener command | ratio |")
+    print(
+        "| clips | audio | tutorial loop | listener processing | ratio | tutorial command | listener command | ratio |"
+    )
     print("|---|---|---|---|---|---|---|---|")
-    print(f"| {len(files)} | {audio_s:.0f} s | {tut['seconds']:.2f} s | {lis_proc:.2f} s | {result['ratio_loop_vs_processing']}x "
-          f"| {tut_wall:.2f} s | {lis_wall:.2f} s | {result['ratio_command_vs_command']}x |")
+    print(
+        f"| {len(files)} | {audio_s:.0f} s | {tut['seconds']:.2f} s | {lis_proc:.2f} s | "
+        f"{result['ratio_loop_vs_processing']}x "
+        f"| {tut_wall:.2f} s | {lis_wall:.2f} s | {result['ratio_command_vs_command']}x |"
+    )
 
 
 if __name__ == "__main__":

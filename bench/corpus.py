@@ -74,11 +74,13 @@ def build_hour(seconds: int = 3600, seed: int = 0) -> tuple[Path, Path]:
             base = m * 60.0
             while t < base + 60.0 - 1.2:
                 label, path = clips[rng.integers(len(clips))]
-                x = trim(load16k(path))[: RATE]
+                x = trim(load16k(path))[:RATE]
                 x *= 10 ** (rng.uniform(-26, -12) / 20) / max(1e-6, float(np.sqrt(np.mean(x**2))))
                 i = int((t - base) * RATE)
                 seg[i : i + len(x)] += x[: minute - i]
-                events.append({"label": label, "start": round(t, 3), "end": round(t + len(x) / RATE, 3), "clip": path.name})
+                events.append(
+                    {"label": label, "start": round(t, 3), "end": round(t + len(x) / RATE, 3), "clip": path.name}
+                )
                 t += len(x) / RATE + rng.uniform(2.0, 10.0)
             t = max(t, base + 60.0)
             out.write(np.clip(seg, -1, 1))
@@ -93,7 +95,11 @@ def match(detections: list[dict], events: list[dict], tolerance: float = 0.6) ->
     hit = set()
     for d in detections:
         i = int(np.searchsorted(starts, d["stream_s"] + tolerance)) - 1
-        candidates = [j for j in (i, i - 1) if 0 <= j < len(events) and events[j]["start"] - tolerance <= d["stream_s"] <= events[j]["end"] + tolerance]
+        candidates = [
+            j
+            for j in (i, i - 1)
+            if 0 <= j < len(events) and events[j]["start"] - tolerance <= d["stream_s"] <= events[j]["end"] + tolerance
+        ]
         if not candidates:
             spurious += 1
         elif any(events[j]["label"] == d["label"] for j in candidates):
@@ -101,5 +107,11 @@ def match(detections: list[dict], events: list[dict], tolerance: float = 0.6) ->
             hit.update(j for j in candidates if events[j]["label"] == d["label"])
         else:
             wrong += 1
-    return {"events": len(events), "detections": len(detections), "correct": correct, "wrong_label": wrong,
-            "outside_any_digit": spurious, "recall": round(len(hit) / max(1, len(events)), 3)}
+    return {
+        "events": len(events),
+        "detections": len(detections),
+        "correct": correct,
+        "wrong_label": wrong,
+        "outside_any_digit": spurious,
+        "recall": round(len(hit) / max(1, len(events)), 3),
+    }

@@ -1,6 +1,6 @@
 """Print the runtime benchmark table for docs/benchmarks.md from bench/results/*.json.
 
-    python bench/report.py
+python bench/report.py
 """
 
 from __future__ import annotations
@@ -25,13 +25,23 @@ def main() -> None:
     a = load("analyze.json")
     if a:
         acc = a["accuracy_vs_truth"]
-        rows.append(("`listener analyze` real-time factor, one-hour file, one core (`taskset -c 0`, `--threads 1`), whole command incl. start-up",
-                     ">= 1000x", f"**{a['realtime_factor']:.0f}x** ({a['audio_seconds']} s in {min(a['wall_seconds_runs']):.2f} s; "
-                     f"{acc['detections']} detections, {acc['correct']} correct, of {acc['events']} digits)", "bench/bench_analyze.py"))
+        rows.append(
+            (
+                "`listener analyze` real-time factor, one-hour file, one core (`taskset -c 0`, "
+                "`--threads 1`), whole command incl. start-up",
+                ">= 1000x",
+                f"**{a['realtime_factor']:.0f}x** ({a['audio_seconds']} s in {min(a['wall_seconds_runs']):.2f} s; "
+                f"{acc['detections']} detections, {acc['correct']} correct, of {acc['events']} digits)",
+                "bench/bench_analyze.py",
+            )
+        )
     for path in sorted(RESULTS.glob("cpu*.json")):
         c = json.loads(path.read_text())
-        flags = (" --mic" if "mic" in path.name else "") + (" --threads ''" if "default_threads" in path.name else "") + \
-                (f" --model {c['model']}" if c["model"] != "digits" else "")
+        flags = (
+            (" --mic" if "mic" in path.name else "")
+            + (" --threads ''" if "default_threads" in path.name else "")
+            + (f" --model {c['model']}" if c["model"] != "digits" else "")
+        )
         for clip in ("digits", "sounds"):
             if f"{clip}.wav looped" in c["stream"]:
                 flags += f" --input assets/samples/{clip}.wav"
@@ -40,26 +50,51 @@ def main() -> None:
         block = c.get("block_ms", 30)
         if block != RunOptions.block_ms:
             flags += f" --block-ms {block}"
-        floor = f"; an idle {block} ms wake-up loop: {c['wakeup_floor_percent']:.2f} %" if "wakeup_floor_percent" in c else ""
+        floor = (
+            f"; an idle {block} ms wake-up loop: {c['wakeup_floor_percent']:.2f} %"
+            if "wakeup_floor_percent" in c
+            else ""
+        )
         if "pipeline_only_percent" in c:
             floor += f"; the pipeline's own work, unpaced: {c['pipeline_only_percent']:.2f} %"
-        rows.append((f"CPU of `listener run --model {c['model']}` listening live ({c['stream']}; {c['seconds']:.0f} s; threads: {c['threads']}; {block} ms blocks)",
-                     "<= 2 %",
-                     f"**{c['cpu_percent_of_one_core']:.2f} %** of one core (max of 1 s samples {c['per_second_max']:.0f} %{floor})",
-                     "bench/bench_cpu.py" + flags))
+        rows.append(
+            (
+                f"CPU of `listener run --model {c['model']}` listening live ({c['stream']}; "
+                f"{c['seconds']:.0f} s; threads: {c['threads']}; {block} ms blocks)",
+                "<= 2 %",
+                f"**{c['cpu_percent_of_one_core']:.2f} %** of one core (max of 1 s samples "
+                f"{c['per_second_max']:.0f} %{floor})",
+                "bench/bench_cpu.py" + flags,
+            )
+        )
     for path in sorted(RESULTS.glob("latency*.json")):
         lat = json.loads(path.read_text())
         block = lat.get("block_ms", 30)
-        rows.append((f"Latency, end of a spoken digit -> log line written ({lat['detections_on_a_digit']} detections of {lat['digits_played']} digits; {block} ms blocks)",
-                     "p50 <= 250 ms", f"**p50 {lat['latency_ms_p50']:.0f} ms, p95 {lat['latency_ms_p95']:.0f} ms** (max {lat['latency_ms_max']:.0f} ms; "
-                     f"the log's `latency_ms` field p50 {lat['latency_field_ms_p50']:.0f} ms)",
-                     "bench/bench_latency.py" + (f" --block-ms {block}" if block != RunOptions.block_ms else "")))
+        rows.append(
+            (
+                f"Latency, end of a spoken digit -> log line written ({lat['detections_on_a_digit']} "
+                f"detections of {lat['digits_played']} digits; {block} ms blocks)",
+                "p50 <= 250 ms",
+                f"**p50 {lat['latency_ms_p50']:.0f} ms, p95 {lat['latency_ms_p95']:.0f} ms** (max "
+                f"{lat['latency_ms_max']:.0f} ms; "
+                f"the log's `latency_ms` field p50 {lat['latency_field_ms_p50']:.0f} ms)",
+                "bench/bench_latency.py" + (f" --block-ms {block}" if block != RunOptions.block_ms else ""),
+            )
+        )
     t = load("tutorial.json")
     if t:
-        rows.append((f"Tutorial approach (librosa MFCC-mean + torch MLP per clip) vs `listener analyze`, {t['clips']} clips ({t['audio_seconds']:.0f} s), one core",
-                     "ratio", f"processing: {t['tutorial_loop_s']:.2f} s vs {t['listener_processing_s']:.2f} s = **{t['ratio_loop_vs_processing']}x**; "
-                     f"whole commands: {t['tutorial_command_s']:.2f} s vs {t['listener_command_s']:.2f} s = **{t['ratio_command_vs_command']}x**",
-                     "bench/bench_tutorial.py"))
+        rows.append(
+            (
+                "Tutorial approach (librosa MFCC-mean + torch MLP per clip) vs `listener analyze`, "
+                f"{t['clips']} clips ({t['audio_seconds']:.0f} s), one core",
+                "ratio",
+                f"processing: {t['tutorial_loop_s']:.2f} s vs {t['listener_processing_s']:.2f} s = "
+                f"**{t['ratio_loop_vs_processing']}x**; "
+                f"whole commands: {t['tutorial_command_s']:.2f} s vs {t['listener_command_s']:.2f} s "
+                f"= **{t['ratio_command_vs_command']}x**",
+                "bench/bench_tutorial.py",
+            )
+        )
     print("| measure | goal | result | command |")
     print("|---|---|---|---|")
     for r in rows:

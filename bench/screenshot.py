@@ -32,8 +32,11 @@ def capture(args: argparse.Namespace) -> int:
 
     app = QApplication([sys.argv[0]])
     store = QSettings(str(Path(tempfile.mkdtemp()) / "settings.ini"), QSettings.Format.IniFormat)
-    window = create_window(Namespace(source=args.source, model=args.model, device=None, log=None, threshold=None),
-                           store=store, autostart=True)
+    window = create_window(
+        Namespace(source=args.source, model=args.model, device=None, log=None, threshold=None),
+        store=store,
+        autostart=True,
+    )
     window.resize(args.width, args.height)
     window.show()
     result = {"rc": 1}
@@ -45,9 +48,11 @@ def capture(args: argparse.Namespace) -> int:
             shot = window.grab()
         shot.save(args.out, "PNG")
         n = len(window.history_model.detections())
-        print(f"saved {args.out} ({shot.width()}x{shot.height()}, {Path(args.out).stat().st_size // 1024} KB) "
-              f"with {n} detections: {[d.label for d in window.history_model.detections()]}"
-              + (f"; error: {window.banner.label.text()}" if window.banner.label.text() else ""))
+        print(
+            f"saved {args.out} ({shot.width()}x{shot.height()}, {Path(args.out).stat().st_size // 1024} KB) "
+            f"with {n} detections: {[d.label for d in window.history_model.detections()]}"
+            + (f"; error: {window.banner.label.text()}" if window.banner.label.text() else "")
+        )
         result["rc"] = 0 if n else 1
         window.close()
         app.quit()
@@ -76,8 +81,11 @@ def main() -> int:
     if shutil.which("Xvfb") is None:
         sys.exit("screenshot: needs an X display or Xvfb (apt-get install xvfb)")
     display = ":99"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    xvfb = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         time.sleep(1.0)
         env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}

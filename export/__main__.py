@@ -57,8 +57,17 @@ def main(argv: list[str] | None = None) -> int:
     except ParityError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps({"int8": str(bundle.int8_path), "fp32": str(bundle.fp32_path),
-                      "parity": asdict(bundle.parity), "int8_latency_ms": round(bundle.int8_latency_ms, 3)}, indent=2))
+    print(
+        json.dumps(
+            {
+                "int8": str(bundle.int8_path),
+                "fp32": str(bundle.fp32_path),
+                "parity": asdict(bundle.parity),
+                "int8_latency_ms": round(bundle.int8_latency_ms, 3),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -13,9 +13,9 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import soxr
@@ -118,7 +118,7 @@ class Source:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "Source":
+    def __enter__(self) -> Source:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -216,7 +216,9 @@ class MicSource(Source):
                 pass
 
     def _reconnect(self, stop: threading.Event) -> bool:
-        self._notice(f"input device '{self.device.name}' stopped delivering audio; retrying every {self.retry_seconds:g} s")
+        self._notice(
+            f"input device '{self.device.name}' stopped delivering audio; retrying every {self.retry_seconds:g} s"
+        )
         self._close_stream()
         while not stop.is_set():
             try:
@@ -314,7 +316,10 @@ class FileSource(Source):
             try:
                 data = self._file.read(read_n, dtype="float32", always_2d=True)
             except Exception as exc:
-                raise AudioError(f"cannot read audio file '{self.name}': corrupt data after {consumed / self.input_rate:.2f} s ({exc})") from None
+                raise AudioError(
+                    f"cannot read audio file '{self.name}': corrupt data after "
+                    f"{consumed / self.input_rate:.2f} s ({exc})"
+                ) from None
             last = len(data) < read_n
             if len(data) == 0 and resampler is None:
                 return
@@ -373,7 +378,10 @@ class StdinSource(Source):
         self.overruns = 0
         self._stream = stream if stream is not None else sys.stdin.buffer
         if stream is None and sys.stdin.isatty():
-            raise AudioError("stdin is a terminal; pipe raw S16_LE mono PCM into it, e.g. arecord -f S16_LE -r 16000 -c 1 | listener run --source -")
+            raise AudioError(
+                "stdin is a terminal; pipe raw S16_LE mono PCM into it, e.g. arecord -f S16_LE -r "
+                "16000 -c 1 | listener run --source -"
+            )
         self._frame_bytes = 2 * self.channels
         self._nbytes = self._frame_bytes * max(1, int(round(self.input_rate * block_seconds)))
 
@@ -438,10 +446,15 @@ def open_source(
             return MicSource(None, sample_rate=sample_rate, block_seconds=block_seconds, notice=notice)
         if fallback is None:
             raise AudioError("no audio input device found and no sample clip to fall back on")
-        notice(f"no microphone found; playing the bundled sample clip {fallback} instead (use --source mic to insist on a microphone)")
+        notice(
+            f"no microphone found; playing the bundled sample clip {fallback} instead (use --source "
+            "mic to insist on a microphone)"
+        )
         return FileSource(fallback, sample_rate=sample_rate, realtime=realtime, block_seconds=paced)
     if spec == "mic":
         return MicSource(device, sample_rate=sample_rate, block_seconds=block_seconds, notice=notice)
     if spec == "-":
-        return StdinSource(sample_rate=sample_rate, input_rate=input_rate, channels=input_channels, block_seconds=block_seconds)
+        return StdinSource(
+            sample_rate=sample_rate, input_rate=input_rate, channels=input_channels, block_seconds=block_seconds
+        )
     return FileSource(spec, sample_rate=sample_rate, realtime=realtime, block_seconds=paced)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -54,11 +55,13 @@ class ModelInfo:
         return f"{self.name}-{self.version}"
 
     @classmethod
-    def from_metadata(cls, meta: dict[str, str], path: str = "") -> "ModelInfo":
+    def from_metadata(cls, meta: dict[str, str], path: str = "") -> ModelInfo:
         where = f"model '{path}'" if path else "model"
         missing = [k for k in REQUIRED_KEYS if k not in meta]
         if missing:
-            raise ModelError(f"{where} is missing metadata {', '.join(missing)} (not a listener model? see docs/architecture.md)")
+            raise ModelError(
+                f"{where} is missing metadata {', '.join(missing)} (not a listener model? see docs/architecture.md)"
+            )
 
         def js(key: str, default: Any) -> Any:
             if key not in meta:
@@ -112,7 +115,7 @@ def assets_dir() -> Path:
     return Path(str(resources.files("listener.assets")))
 
 
-def sample_clip(model: "ModelInfo | str") -> Path | None:
+def sample_clip(model: ModelInfo | str) -> Path | None:
     """The bundled sample clip for a model name (digits.wav / sounds.wav), if any."""
     name = model.name if isinstance(model, ModelInfo) else str(model)
     kind = model.kind if isinstance(model, ModelInfo) else ""
@@ -133,7 +136,11 @@ def resolve_model(spec: str | os.PathLike) -> Path:
         return path
     path = Path(text)
     if not path.exists():
-        hint = f" (built-in models: {', '.join(BUILTIN_MODELS)})" if os.sep not in text and not text.endswith(".onnx") else ""
+        hint = (
+            f" (built-in models: {', '.join(BUILTIN_MODELS)})"
+            if os.sep not in text and not text.endswith(".onnx")
+            else ""
+        )
         raise ModelError(f"model '{text}' not found{hint}")
     if not path.is_file():
         raise ModelError(f"model '{text}' is not a file")

@@ -12,8 +12,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import fields
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .pipeline import RunStats
@@ -60,7 +61,9 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="digits, sounds, or a path to a .onnx model (default: digits)")
     p.add_argument("--threshold", type=_probability, help="confidence threshold 0-1 (default: the model's)")
     p.add_argument("--vad", type=_vad_level, help="webrtcvad aggressiveness 0-3 (default: 2)")
-    p.add_argument("--gate", choices=["vad", "energy"], help="gate (default: the model's: vad for speech, energy for sounds)")
+    p.add_argument(
+        "--gate", choices=["vad", "energy"], help="gate (default: the model's: vad for speech, energy for sounds)"
+    )
     p.add_argument("--hop", type=_positive(float), help="hop in seconds between sliding windows (sound models)")
     p.add_argument("--threads", type=_positive(int), help="ONNX Runtime threads (1 is right for a Raspberry Pi)")
     p.add_argument("--format", dest="log_format", choices=["jsonl", "csv"], help="log format (default: jsonl)")
@@ -76,15 +79,21 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="listen to a microphone, a file (in real time) or stdin and log detections")
-    run.add_argument("--source", help="auto (default: microphone, else the bundled sample clip), mic, FILE, or - for raw S16_LE PCM on stdin")
+    run.add_argument(
+        "--source",
+        help="auto (default: microphone, else the bundled sample clip), mic, FILE, or - for raw S16_LE PCM on stdin",
+    )
     run.add_argument("--device", help="input device: index or part of its name (see 'listener devices')")
     run.add_argument("--log", help=f"append detections to this file; - for stdout (default: {DEFAULT_LOG})")
     run.add_argument("--duration", type=_positive(float), help="stop after this many seconds of audio")
     run.add_argument("--input-rate", type=_positive(int), help="sample rate of PCM on stdin (default: 16000)")
     run.add_argument("--input-channels", type=_positive(int), help="interleaved channels of PCM on stdin (default: 1)")
-    run.add_argument("--block-ms", type=_positive(int),
-                     help="milliseconds of audio per block from the microphone, stdin or a paced file (default: 60; "
-                          "30 reaches the log about 20 ms sooner and costs about one point more of one core)")
+    run.add_argument(
+        "--block-ms",
+        type=_positive(int),
+        help="milliseconds of audio per block from the microphone, stdin or a paced file (default: 60; "
+        "30 reaches the log about 20 ms sooner and costs about one point more of one core)",
+    )
     run.add_argument("--quiet", action="store_true", default=None, help="do not print detections on stdout")
     _model_options(run)
 
@@ -92,7 +101,12 @@ def make_parser() -> argparse.ArgumentParser:
     ana.add_argument("files", nargs="+", metavar="FILE", help="audio files (WAV, FLAC, OGG, ... any rate)")
     ana.add_argument("--log", help="append detections to this file (default: JSONL on stdout)")
     ana.add_argument("--batch", type=_positive(int), default=32, help="windows per model call (default: 32)")
-    ana.add_argument("--progress", choices=["auto", "always", "never"], default="auto", help="progress bar on stderr (auto: on a terminal, for more than 60 s of audio)")
+    ana.add_argument(
+        "--progress",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="progress bar on stderr (auto: on a terminal, for more than 60 s of audio)",
+    )
     _model_options(ana)
 
     sub.add_parser("devices", help="list audio input devices with their default rates")
@@ -104,7 +118,9 @@ def make_parser() -> argparse.ArgumentParser:
 def gui_options(p: argparse.ArgumentParser) -> None:
     """Options of ``listener gui`` (also used by ``python -m listener.gui``)."""
     p.add_argument("--source", help="play this recording through the pipeline instead of the microphone")
-    p.add_argument("--model", help="digits, sounds or a path to an .onnx file (default: the last one used, else digits)")
+    p.add_argument(
+        "--model", help="digits, sounds or a path to an .onnx file (default: the last one used, else digits)"
+    )
     p.add_argument("--device", help="input device name (substring) or index")
     p.add_argument("--log", help="append detections to this JSONL file")
     p.add_argument("--threshold", type=_probability, help="confidence threshold 0-1 (default: the model's)")
@@ -138,7 +154,12 @@ def _check_log_path(path: str | None) -> None:
         raise LogError(f"cannot write log '{path}': it is a directory")
     if not os.path.isdir(directory):
         raise LogError(f"cannot write log '{path}': directory '{directory}' does not exist")
-    if os.path.exists(path) and not os.access(path, os.W_OK) or not os.path.exists(path) and not os.access(directory, os.W_OK):
+    if (
+        os.path.exists(path)
+        and not os.access(path, os.W_OK)
+        or not os.path.exists(path)
+        and not os.access(directory, os.W_OK)
+    ):
         raise LogError(f"cannot write log '{path}': permission denied")
 
 
@@ -181,8 +202,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         pipeline = build_pipeline(opts, source.name, classifier=classifier, sinks=sinks)
         stats = run_stream(
-            source, pipeline, stop, realtime=source.live, duration=opts.duration,
-            on_first_block=lambda: _err(f"listening to {source.name} with {info.model_id} ({classifier.provider}); log: {opts.log}"),
+            source,
+            pipeline,
+            stop,
+            realtime=source.live,
+            duration=opts.duration,
+            on_first_block=lambda: _err(
+                f"listening to {source.name} with {info.model_id} ({classifier.provider}); log: {opts.log}"
+            ),
         )
     finally:
         for s, h in previous.items():
@@ -191,9 +218,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         if pipeline is not None:
             pipeline.close()
     labels = _label_counts(stats)
-    _err(f"{stats.seconds:.1f} s of audio, {stats.windows} windows, {stats.detections} detections"
-         + (f" ({labels})" if labels else "")
-         + (f", {stats.overruns} overruns" if stats.overruns else ""))
+    _err(
+        f"{stats.seconds:.1f} s of audio, {stats.windows} windows, {stats.detections} detections"
+        + (f" ({labels})" if labels else "")
+        + (f", {stats.overruns} overruns" if stats.overruns else "")
+    )
     return 0
 
 
@@ -216,7 +245,9 @@ class _Progress:
         frac = min(1.0, done_s / self.total)
         bar = "#" * int(frac * 30)
         speed = done_s / max(now - self.t0, 1e-9)
-        sys.stderr.write(f"\r[{bar:<30}] {frac * 100:5.1f}%  {done_s:,.0f}/{self.total:,.0f} s  {speed:,.0f}x real time ")
+        sys.stderr.write(
+            f"\r[{bar:<30}] {frac * 100:5.1f}%  {done_s:,.0f}/{self.total:,.0f} s  {speed:,.0f}x real time "
+        )
         sys.stderr.flush()
 
     def close(self) -> None:
@@ -295,8 +326,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print(f"{name:<{width}}  {st.seconds:9.1f}  {st.windows:7d}  {st.detections:10d}  {labels}", file=out)
     n_det = sum(st.detections for _, st in rows)
     rtf = done / wall if wall > 0 else float("inf")
-    print(f"{len(rows)} file(s), {done:.1f} s of audio in {wall:.2f} s ({rtf:,.0f}x real time), {n_det} detections"
-          + (f", {failures} unreadable" if failures else ""), file=out)
+    print(
+        f"{len(rows)} file(s), {done:.1f} s of audio in {wall:.2f} s ({rtf:,.0f}x real time), {n_det} detections"
+        + (f", {failures} unreadable" if failures else ""),
+        file=out,
+    )
     out.flush()
     return EXIT_AUDIO if failures else 0
 
@@ -315,7 +349,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
-def _label_counts(stats: "RunStats") -> str:
+def _label_counts(stats: RunStats) -> str:
     """``dog bark: 2, nine: 1`` for the summaries."""
     return ", ".join(f"{k}: {v}" for k, v in sorted((stats.labels or {}).items()))
 
@@ -324,7 +358,9 @@ def cmd_gui(args: argparse.Namespace) -> int:
     try:
         from .gui import app
     except ImportError as exc:
-        raise ListenerError(f"the desktop app needs the 'gui' extra (pip install 'listener[gui]'): {exc}", EXIT_FAILURE) from None
+        raise ListenerError(
+            f"the desktop app needs the 'gui' extra (pip install 'listener[gui]'): {exc}", EXIT_FAILURE
+        ) from None
     return int(app.main(args) or 0)
 
 
@@ -352,8 +388,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line, the traceback on request
         if os.environ.get("LISTENER_DEBUG"):
             raise
-        print(f"listener: error: internal error: {type(exc).__name__}: {exc} (set LISTENER_DEBUG=1 for the traceback)",
-              file=sys.stderr, flush=True)
+        print(
+            f"listener: error: internal error: {type(exc).__name__}: {exc} (set LISTENER_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+            flush=True,
+        )
         return EXIT_FAILURE
 
 

@@ -96,9 +96,22 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return out
 
 
-_NUMBERS = {"threshold": float, "hop": float, "hangover_ms": float, "min_margin": float, "refractory_s": float,
-            "duration": float, "vad": int, "threads": int, "log_max_bytes": int, "log_backups": int,
-            "batch_size": int, "input_rate": int, "input_channels": int, "block_ms": int}
+_NUMBERS = {
+    "threshold": float,
+    "hop": float,
+    "hangover_ms": float,
+    "min_margin": float,
+    "refractory_s": float,
+    "duration": float,
+    "vad": int,
+    "threads": int,
+    "log_max_bytes": int,
+    "log_backups": int,
+    "batch_size": int,
+    "input_rate": int,
+    "input_channels": int,
+    "block_ms": int,
+}
 _TEXTS = {"model", "gate", "log", "log_format", "source"}
 
 
@@ -106,8 +119,14 @@ def _check_type(path: str | Path, raw: str, key: str, value: Any) -> Any:
     """Config values must have the option's type: a clear message instead of a crash later."""
     if key in _NUMBERS:
         kind = _NUMBERS[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not float(value).is_integer()):
-            raise UsageError(f"config file '{path}': '{raw}' must be {'an integer' if kind is int else 'a number'}, not {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (kind is int and not float(value).is_integer())
+        ):
+            raise UsageError(
+                f"config file '{path}': '{raw}' must be {'an integer' if kind is int else 'a number'}, not {value!r}"
+            )
         return kind(value)
     if key in _TEXTS and not isinstance(value, str):
         raise UsageError(f"config file '{path}': '{raw}' must be a string, not {value!r}")

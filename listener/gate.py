@@ -62,7 +62,11 @@ class _FramedGate:
 
     def process(self, block: np.ndarray) -> GateResult:
         """Classify every complete frame of the audio seen so far."""
-        data = np.concatenate([self._pending, np.asarray(block, dtype=np.float32)]) if len(self._pending) else np.asarray(block, dtype=np.float32)
+        data = (
+            np.concatenate([self._pending, np.asarray(block, dtype=np.float32)])
+            if len(self._pending)
+            else np.asarray(block, dtype=np.float32)
+        )
         n = len(data) // self.frame_len
         used = n * self.frame_len
         frames = data[:used].reshape(n, self.frame_len)
@@ -102,8 +106,15 @@ class NoiseFloor:
     of it, creeps up ``creep_db_per_s`` under louder ones (so a steady new noise
     becomes the new floor in a few seconds while a word or a bark does not)."""
 
-    def __init__(self, frame_ms: int, initial_db: float, lowest_db: float,
-                 rise_db_per_s: float = 6.0, creep_db_per_s: float = 4.0, margin_db: float = 10.0) -> None:
+    def __init__(
+        self,
+        frame_ms: int,
+        initial_db: float,
+        lowest_db: float,
+        rise_db_per_s: float = 6.0,
+        creep_db_per_s: float = 4.0,
+        margin_db: float = 10.0,
+    ) -> None:
         self.db: float | None = None  # set from the first frame, at most ``initial_db``
         self.cap = initial_db
         self.lowest = lowest_db
@@ -153,7 +164,10 @@ class VadGate(_FramedGate):
         import webrtcvad
 
         if sample_rate not in VAD_RATES:
-            raise UsageError(f"the VAD gate needs a model rate of {', '.join(map(str, VAD_RATES))} Hz, not {sample_rate}; use --gate energy")
+            raise UsageError(
+                f"the VAD gate needs a model rate of {', '.join(map(str, VAD_RATES))} Hz, not "
+                f"{sample_rate}; use --gate energy"
+            )
         if frame_ms not in (10, 20, 30):
             raise UsageError(f"VAD frames must be 10, 20 or 30 ms, not {frame_ms}")
         check_vad_level(aggressiveness)
@@ -209,7 +223,9 @@ class EnergyGate(_FramedGate):
         super().__init__(sample_rate, frame_ms, hangover_ms)
         self.min_level_db = min_level_db
         # digital silence must not drag the floor down to -120 dB
-        self.floor = NoiseFloor(frame_ms, initial_floor_db, min_level_db - 15.0, rise_db_per_s, creep_db_per_s, margin_db)
+        self.floor = NoiseFloor(
+            frame_ms, initial_floor_db, min_level_db - 15.0, rise_db_per_s, creep_db_per_s, margin_db
+        )
 
     @property
     def floor_db(self) -> float | None:

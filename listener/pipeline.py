@@ -13,9 +13,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -172,7 +172,11 @@ class Pipeline:
         t_done = time.monotonic()
         per_window_ms = (t_done - t_start) * 1000.0 / len(windows)
         out: list[Detection] = []
-        gap = 2 * getattr(self.windower, "hop", 0) / self.sample_rate if isinstance(self.windower, SlidingWindower) else None
+        gap = (
+            2 * getattr(self.windower, "hop", 0) / self.sample_rate
+            if isinstance(self.windower, SlidingWindower)
+            else None
+        )
         for i, w in enumerate(windows):
             self.windows += 1
             p = self.decider.smoothed(probs[i], w.centre_s, gap)
@@ -237,7 +241,11 @@ def build_pipeline(
     gate_kind = options.gate or info.gate
     hangover = options.hangover_ms
     if gate_kind == "vad":
-        gate = VadGate(info.sample_rate, aggressiveness=options.vad, hangover_ms=SPEECH_HANGOVER_MS if hangover is None else hangover)
+        gate = VadGate(
+            info.sample_rate,
+            aggressiveness=options.vad,
+            hangover_ms=SPEECH_HANGOVER_MS if hangover is None else hangover,
+        )
     elif gate_kind == "energy":
         gate = EnergyGate(info.sample_rate, hangover_ms=SOUND_HANGOVER_MS if hangover is None else hangover)
     else:
@@ -259,7 +267,9 @@ def build_pipeline(
         threshold=threshold,
         reject_labels=info.reject_labels,
         min_margin=options.min_margin,
-        refractory_s=options.refractory_s if options.refractory_s is not None else (0.3 if speech else info.window_seconds),
+        refractory_s=options.refractory_s
+        if options.refractory_s is not None
+        else (0.3 if speech else info.window_seconds),
         smooth=1 if speech else 3,
         min_windows=1 if speech else 2,
     )

@@ -75,7 +75,11 @@ class _AppendFile(Sink):
 
     def write_line(self, line: str) -> None:
         data = line.encode("utf-8")
-        if self.max_bytes and os.fstat(self._fd).st_size + len(data) > self.max_bytes and os.fstat(self._fd).st_size > 0:
+        if (
+            self.max_bytes
+            and os.fstat(self._fd).st_size + len(data) > self.max_bytes
+            and os.fstat(self._fd).st_size > 0
+        ):
             self._rotate()
         before = os.fstat(self._fd).st_size
         try:
@@ -121,7 +125,9 @@ class CsvSink(_AppendFile):
     def write(self, d: Detection) -> None:
         top = ";".join(f"{label}:{p:.4f}" for label, p in d.top)
         lat = "" if d.latency_ms is None else f"{d.latency_ms:.1f}"
-        self.write_line(self._row([d.time, f"{d.stream_s:.3f}", d.label, f"{d.confidence:.4f}", top, d.model, d.source, lat]))
+        self.write_line(
+            self._row([d.time, f"{d.stream_s:.3f}", d.label, f"{d.confidence:.4f}", top, d.model, d.source, lat])
+        )
 
 
 class StdoutSink(Sink):
@@ -142,7 +148,9 @@ class StdoutSink(Sink):
                 self._header = False
             top = ";".join(f"{label}:{p:.4f}" for label, p in d.top)
             lat = "" if d.latency_ms is None else f"{d.latency_ms:.1f}"
-            line += CsvSink._row([d.time, f"{d.stream_s:.3f}", d.label, f"{d.confidence:.4f}", top, d.model, d.source, lat])
+            line += CsvSink._row(
+                [d.time, f"{d.stream_s:.3f}", d.label, f"{d.confidence:.4f}", top, d.model, d.source, lat]
+            )
         else:
             lat = "" if d.latency_ms is None else f"  ({d.latency_ms:.0f} ms)"
             line = f"{d.time}  {d.stream_s:9.2f} s  {d.label:<12} {d.confidence:.2f}{lat}\n"

@@ -43,7 +43,8 @@ class Window:
 
 
 class _Ring:
-    """The most recent samples with their absolute position: ``keep`` samples before the newest block, and that block."""
+    """The most recent samples with their absolute position: ``keep`` samples before the newest "
+    "block, and that block."""
 
     def __init__(self, keep: int) -> None:
         self.keep = keep
@@ -192,7 +193,9 @@ class SlidingWindower:
                 if self._seen_active:
                     end = g.start_sample + (i + 1) * fl
                     ws = end - self.length
-                    out.append(Window(self._ring.get(ws, self.length), ws, (ws + self.length / 2) / self.sample_rate, end))
+                    out.append(
+                        Window(self._ring.get(ws, self.length), ws, (ws + self.length / 2) / self.sample_rate, end)
+                    )
                 self._since -= self.hop  # keep the remainder: the hop is exact on average despite 30 ms frames
                 self._seen_active = False
         return out

@@ -213,7 +213,9 @@ def wait_for(predicate, timeout: float) -> bool:
     return False
 
 
-def run_cli(*args: str, timeout: float = 120, env: dict | None = None, input: bytes | None = None, cwd: Path | None = None):
+def run_cli(
+    *args: str, timeout: float = 120, env: dict | None = None, input: bytes | None = None, cwd: Path | None = None
+):
     """Run ``python -m listener ARGS`` as a real subprocess."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
@@ -231,7 +233,9 @@ def pulse_sink():
         pytest.skip("PulseAudio is not installed (apt-get install pulseaudio pulseaudio-utils)")
     started = False
     if subprocess.run(["pactl", "info"], capture_output=True).returncode != 0:
-        subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "--system=false", "--disallow-exit"], capture_output=True)
+        subprocess.run(
+            ["pulseaudio", "-D", "--exit-idle-time=-1", "--system=false", "--disallow-exit"], capture_output=True
+        )
         started = True
         for _ in range(50):
             if subprocess.run(["pactl", "info"], capture_output=True).returncode == 0:
@@ -242,7 +246,8 @@ def pulse_sink():
     sink = f"listener_test_{uuid.uuid4().hex[:8]}"
     res = subprocess.run(
         ["pactl", "load-module", "module-null-sink", f"sink_name={sink}", "rate=16000", "channels=1"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if res.returncode != 0:
         pytest.skip(f"could not load a PulseAudio null sink: {res.stderr.strip()}")

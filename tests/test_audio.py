@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest import wait_for
+
 from listener.audio import FileSource, MicSource, StdinSource, find_input_device, list_input_devices, open_source
 from listener.errors import AudioError
 
@@ -71,7 +71,9 @@ def test_open_source_passes_the_block_size_to_file_and_mic(tmp_path, pulse_sink,
     sf.write(tmp_path / "t.wav", sine(500, 0.5, RATE), RATE)
     paced = [len(b) for b, _ in open_source(str(tmp_path / "t.wav"), RATE, realtime=True, block_seconds=0.06).blocks()]
     assert set(paced[:-1]) == {960}
-    unpaced = [len(b) for b, _ in open_source(str(tmp_path / "t.wav"), RATE, realtime=False, block_seconds=0.06).blocks()]
+    unpaced = [
+        len(b) for b, _ in open_source(str(tmp_path / "t.wav"), RATE, realtime=False, block_seconds=0.06).blocks()
+    ]
     assert unpaced == [RATE // 2]
     monkeypatch.setenv("PULSE_SOURCE", f"{pulse_sink}.monitor")
     mic = open_source("mic", RATE, device="pulse", block_seconds=0.06)
@@ -101,7 +103,14 @@ def test_realtime_file_hands_out_30ms_blocks_of_the_same_audio(tmp_path, rate):
     assert np.allclose(paced[:n], unpaced[:n], atol=1e-4)
 
 
-@pytest.mark.parametrize("content, message", [(b"", "cannot read"), (b"RIFF\x10\x00\x00\x00WAVEfmt " + b"\x00" * 7, "cannot read"), (b"hello" * 100, "cannot read")])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "cannot read"),
+        (b"RIFF\x10\x00\x00\x00WAVEfmt " + b"\x00" * 7, "cannot read"),
+        (b"hello" * 100, "cannot read"),
+    ],
+)
 def test_bad_files_raise_audio_error(tmp_path, content, message):
     path = tmp_path / "bad.wav"
     path.write_bytes(content)
@@ -149,7 +158,9 @@ def test_stdin_pcm_at_any_rate(rate, channels):
 def test_open_source_specs(tmp_path):
     sf.write(tmp_path / "t.wav", sine(500, 0.2, RATE), RATE)
     assert isinstance(open_source(str(tmp_path / "t.wav"), RATE), FileSource)
-    assert isinstance(open_source("-", RATE) if not os.isatty(0) else StdinSource(RATE, stream=io.BytesIO()), StdinSource)
+    assert isinstance(
+        open_source("-", RATE) if not os.isatty(0) else StdinSource(RATE, stream=io.BytesIO()), StdinSource
+    )
 
 
 # ------------------------------------------------------------ real PortAudio via PulseAudio

@@ -4,15 +4,19 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 import pytest
-
 from conftest import make_test_model, tone
+
 from listener.classifier import CPU, CUDA, Classifier, choose_provider, fp32_variant, resolve_model
 from listener.errors import ModelError
 
 
 def test_metadata_drives_everything(tmp_path):
-    path = make_test_model(tmp_path, ["a", "b", "unknown", "silence"], kind="sound",
-                           metadata={"threshold": "0.55", "hop_seconds": "0.5", "version": "2.1", "name": "bells"})
+    path = make_test_model(
+        tmp_path,
+        ["a", "b", "unknown", "silence"],
+        kind="sound",
+        metadata={"threshold": "0.55", "hop_seconds": "0.5", "version": "2.1", "name": "bells"},
+    )
     c = Classifier(path, threads=1)
     info = c.info
     assert info.labels == ["a", "b", "unknown", "silence"]

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-
 from conftest import LISTENER, ROOT, make_test_model, read_jsonl, run_cli, tone, wait_for
 
 RATE = 16000
@@ -24,7 +23,9 @@ def silence(s):
 
 
 def two_tones():
-    return np.concatenate([silence(0.5), tone(300, 0.5), silence(1.0), tone(3000, 0.5), silence(1.0)])  # both below 4 kHz (8 kHz files)
+    return np.concatenate(
+        [silence(0.5), tone(300, 0.5), silence(1.0), tone(3000, 0.5), silence(1.0)]
+    )  # both below 4 kHz (8 kHz files)
 
 
 @pytest.fixture
@@ -55,8 +56,19 @@ def test_analyze_many_files_any_rate_and_channels(work):
     sf.write(work / "m48.ogg", soxr.resample(x, RATE, 48000), 48000)
     sf.write(work / "m8.flac", soxr.resample(x, RATE, 8000), 8000)
     files = ["tones.wav", "st44.wav", "m48.ogg", "m8.flac"]
-    res = run_cli("analyze", *files, "--model", "m.onnx", "--gate", "energy", "--log", "out.jsonl",
-                  "--progress", "always", cwd=work)
+    res = run_cli(
+        "analyze",
+        *files,
+        "--model",
+        "m.onnx",
+        "--gate",
+        "energy",
+        "--log",
+        "out.jsonl",
+        "--progress",
+        "always",
+        cwd=work,
+    )
     assert res.returncode == 0, res.stderr.decode()
     assert "100.0%" in res.stderr.decode()  # the progress bar (forced: stderr is not a terminal here)
     rows = read_jsonl(work / "out.jsonl")
@@ -70,7 +82,9 @@ def test_analyze_many_files_any_rate_and_channels(work):
 
 def test_analyze_csv_to_stdout_and_a_bad_file_among_good(work):
     (work / "bad.wav").write_bytes(b"not audio at all" * 50)
-    res = run_cli("analyze", "tones.wav", "bad.wav", "--model", "m.onnx", "--gate", "energy", "--format", "csv", cwd=work)
+    res = run_cli(
+        "analyze", "tones.wav", "bad.wav", "--model", "m.onnx", "--gate", "energy", "--format", "csv", cwd=work
+    )
     assert_clean_error(res, 4, "bad.wav")
     rows = list(csv.DictReader(res.stdout.decode().splitlines()))
     assert [r["label"] for r in rows] == ["low", "high"] and rows[0]["source"] == "tones.wav"
@@ -80,7 +94,9 @@ def test_analyze_csv_to_stdout_and_a_bad_file_among_good(work):
 @pytest.mark.slow
 def test_run_file_in_real_time(work):
     t0 = time.monotonic()
-    res = run_cli("run", "--source", "tones.wav", "--model", "m.onnx", "--gate", "energy", "--log", "run.jsonl", cwd=work)
+    res = run_cli(
+        "run", "--source", "tones.wav", "--model", "m.onnx", "--gate", "energy", "--log", "run.jsonl", cwd=work
+    )
     assert res.returncode == 0, res.stderr.decode()
     assert time.monotonic() - t0 >= 3.5  # paced: the file is 3.5 s long
     rows = read_jsonl(work / "run.jsonl")
@@ -92,8 +108,21 @@ def test_run_file_in_real_time(work):
 @pytest.mark.parametrize("rate", [8000, 48000])
 def test_run_from_stdin(work, rate):
     pcm = (soxr.resample(two_tones(), RATE, rate) * 32767).astype("<i2").tobytes()
-    res = run_cli("run", "--source", "-", "--input-rate", str(rate), "--model", "m.onnx", "--gate", "energy",
-                  "--log", "-", cwd=work, input=pcm)
+    res = run_cli(
+        "run",
+        "--source",
+        "-",
+        "--input-rate",
+        str(rate),
+        "--model",
+        "m.onnx",
+        "--gate",
+        "energy",
+        "--log",
+        "-",
+        cwd=work,
+        input=pcm,
+    )
     assert res.returncode == 0, res.stderr.decode()
     rows = [json.loads(line) for line in res.stdout.decode().splitlines()]
     assert [(r["label"], r["source"]) for r in rows] == [("low", "stdin"), ("high", "stdin")]
@@ -115,7 +144,12 @@ def test_run_from_stdin(work, rate):
         (["analyze", "tones.wav", "--model", "m.onnx", "--log", "no/dir/x.jsonl"], {}, 5, "does not exist"),
         (["run", "--config", "bad.toml"], {}, 2, "unknown option 'colour'"),
         (["run", "--config", "missing.toml"], {}, 2, "not found"),
-        (["run", "--model", "m.onnx", "--source", "tones.wav", "--block-ms", "5"], {}, 2, "--block-ms must be between 10 and 1000"),
+        (
+            ["run", "--model", "m.onnx", "--source", "tones.wav", "--block-ms", "5"],
+            {},
+            2,
+            "--block-ms must be between 10 and 1000",
+        ),
         (["run", "--config", "block.toml"], {}, 2, "--block-ms must be between 10 and 1000"),
     ],
 )
@@ -131,14 +165,25 @@ def test_error_paths(work, args, env, code, fragment):
 
 
 def test_usage_errors_exit_2(work):
-    for args in (["run", "--vad", "4"], ["run", "--threshold", "1.5"], ["run", "--block-ms", "0"], ["run", "--block-ms", "x"], ["analyze"], ["run", "--format", "xml"],
-                 ["gui", "--threshold", "2"], ["gui", "--bogus"]):
+    for args in (
+        ["run", "--vad", "4"],
+        ["run", "--threshold", "1.5"],
+        ["run", "--block-ms", "0"],
+        ["run", "--block-ms", "x"],
+        ["analyze"],
+        ["run", "--format", "xml"],
+        ["gui", "--threshold", "2"],
+        ["gui", "--bogus"],
+    ):
         res = run_cli(*args, cwd=work)
         assert res.returncode == 2 and b"Traceback" not in res.stderr
 
 
 def test_config_file_and_flags_override(work):
-    (work / "c.toml").write_text('[listener]\nmodel = "m.onnx"\ngate = "energy"\nlog = "c.csv"\nformat = "csv"\nsource = "tones.wav"\nthreshold = 0.5\n')
+    (work / "c.toml").write_text(
+        '[listener]\nmodel = "m.onnx"\ngate = "energy"\nlog = "c.csv"\nformat = "csv"\n'
+        'source = "tones.wav"\nthreshold = 0.5\n'
+    )
     res = run_cli("run", "--config", "c.toml", "--duration", "2", cwd=work)
     assert res.returncode == 0, res.stderr.decode()
     rows = list(csv.DictReader((work / "c.csv").open()))
@@ -160,8 +205,23 @@ def test_sigterm_keeps_a_valid_log_with_every_detection(work):
     sf.write(work / "long.wav", np.concatenate([two_tones()] * 10), RATE)
     log = work / "term.jsonl"
     log.write_text(json.dumps({"earlier": "line"}) + "\n")
-    proc = subprocess.Popen([*LISTENER, "run", "--source", "long.wav", "--model", "m.onnx", "--gate", "energy",
-                             "--log", str(log), "--quiet"], cwd=work, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            *LISTENER,
+            "run",
+            "--source",
+            "long.wav",
+            "--model",
+            "m.onnx",
+            "--gate",
+            "energy",
+            "--log",
+            str(log),
+            "--quiet",
+        ],
+        cwd=work,
+        stderr=subprocess.PIPE,
+    )
     assert wait_for(lambda: len(log.read_text().splitlines()) >= 3, 30)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=20)
@@ -185,9 +245,26 @@ def run_mic(work, pulse_sink, clip, model_args, seconds):
     """``listener run --source mic --device pulse`` listening to a null sink's monitor while paplay plays ``clip``."""
     log = work / "mic.jsonl"
     env = {**os.environ, "PULSE_SOURCE": f"{pulse_sink}.monitor"}
-    proc = subprocess.Popen([*LISTENER, "run", "--source", "mic", "--device", "pulse", "--log", str(log),
-                             "--duration", str(seconds), *model_args], cwd=work, env=env,
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [
+            *LISTENER,
+            "run",
+            "--source",
+            "mic",
+            "--device",
+            "pulse",
+            "--log",
+            str(log),
+            "--duration",
+            str(seconds),
+            *model_args,
+        ],
+        cwd=work,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     line = proc.stderr.readline()  # "listening to ..." once audio flows
     assert "listening to mic:pulse" in line, line + proc.stderr.read()
     subprocess.run(["paplay", f"--device={pulse_sink}", str(clip)], check=True, timeout=60)
@@ -234,8 +311,20 @@ def test_spoken_digits_from_stdin(digits_model, speech_dir, rate, channels):
     x, _ = sf.read(speech_dir / "phrase.wav", dtype="float32")
     y = soxr.resample(x, RATE, rate)
     pcm = ((np.stack([y] * channels, axis=1) if channels > 1 else y) * 32767).astype("<i2").tobytes()
-    res = run_cli("run", "--source", "-", "--input-rate", str(rate), "--input-channels", str(channels),
-                  "--model", "digits", "--log", "-", input=pcm)
+    res = run_cli(
+        "run",
+        "--source",
+        "-",
+        "--input-rate",
+        str(rate),
+        "--input-channels",
+        str(channels),
+        "--model",
+        "digits",
+        "--log",
+        "-",
+        input=pcm,
+    )
     assert res.returncode == 0, res.stderr.decode()
     assert [json.loads(line)["label"] for line in res.stdout.decode().splitlines()] == expected
 
@@ -245,8 +334,10 @@ def test_sigterm_with_spoken_digits(digits_model, speech_dir, tmp_path):
     x, _ = sf.read(speech_dir / "phrase.wav", dtype="float32")
     sf.write(tmp_path / "many.wav", np.concatenate([x] * 6), RATE)
     log = tmp_path / "d.jsonl"
-    proc = subprocess.Popen([*LISTENER, "run", "--source", str(tmp_path / "many.wav"), "--model", "digits",
-                             "--log", str(log), "--quiet"], stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*LISTENER, "run", "--source", str(tmp_path / "many.wav"), "--model", "digits", "--log", str(log), "--quiet"],
+        stderr=subprocess.PIPE,
+    )
     assert wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= 4, 60)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=20)
@@ -263,7 +354,7 @@ def test_systemd_unit_runs_a_valid_listener_command():
 
     text = (ROOT / "deploy" / "listener.service").read_text()
     assert "StateDirectory=listener" in text
-    exec_start = next(l for l in text.replace("\\\n", " ").splitlines() if l.startswith("ExecStart="))
+    exec_start = next(line for line in text.replace("\\\n", " ").splitlines() if line.startswith("ExecStart="))
     argv = shlex.split(exec_start.split("=", 1)[1].replace("${STATE_DIRECTORY}", "/var/lib/listener"))
     assert Path(argv[0]).name == "listener"
     args = make_parser().parse_args(argv[1:])
@@ -277,8 +368,16 @@ def test_shipped_sounds_model_runs_on_its_sample_clip(tmp_path):
     err = res.stderr.decode()
     assert res.returncode == 0, err
     assert "sounds.wav" in err  # no microphone: the sounds model's own sample clip
-    res = run_cli("analyze", ROOT / "assets" / "samples" / "sounds.wav", "--model", "sounds", "--threshold", "0",
-                  "--log", tmp_path / "a.jsonl")
+    res = run_cli(
+        "analyze",
+        ROOT / "assets" / "samples" / "sounds.wav",
+        "--model",
+        "sounds",
+        "--threshold",
+        "0",
+        "--log",
+        tmp_path / "a.jsonl",
+    )
     assert res.returncode == 0, res.stderr.decode()
     rows = read_jsonl(tmp_path / "a.jsonl")
     assert rows and all(r["model"].startswith("sounds-") for r in rows)

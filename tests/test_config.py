@@ -13,7 +13,9 @@ def test_table_and_top_level_keys_with_dashes_and_aliases(tmp_path):
     assert opts.source == "auto" and opts.log_format == "csv"
 
 
-@pytest.mark.parametrize("text, message", [("colour = 1\n", "unknown option 'colour'"), ("model = \n", "not valid TOML")])
+@pytest.mark.parametrize(
+    "text, message", [("colour = 1\n", "unknown option 'colour'"), ("model = \n", "not valid TOML")]
+)
 def test_bad_config_files(tmp_path, text, message):
     path = tmp_path / "c.toml"
     path.write_text(text)
@@ -28,9 +30,16 @@ def test_defaults_leave_model_suggestions_open():
     assert opts.model == "digits" and opts.threshold is None and opts.gate is None and opts.hop is None
 
 
-@pytest.mark.parametrize("text, message", [('threshold = "high"\n', "must be a number"), ("vad = 2.5\n", "must be an integer"),
-                                           ("log = 5\n", "must be a string"), ("quiet = 1\n", "true or false"),
-                                           ("block_ms = 0.05\n", "must be an integer")])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('threshold = "high"\n', "must be a number"),
+        ("vad = 2.5\n", "must be an integer"),
+        ("log = 5\n", "must be a string"),
+        ("quiet = 1\n", "true or false"),
+        ("block_ms = 0.05\n", "must be an integer"),
+    ],
+)
 def test_config_values_have_the_options_types(tmp_path, text, message):
     path = tmp_path / "c.toml"
     path.write_text(text)

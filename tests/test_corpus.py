@@ -13,9 +13,17 @@ from training.datasets import synthetic
 
 
 def _plan(root: Path, **kw) -> DigitsPlan:
-    return DigitsPlan(data_root=root, synth_train_per_word=2, synth_unknown_per_word=1, synth_test_per_word=1,
-                      synth_test_unknown_per_word=1, silence_per_split=(4, 2, 2), quiet_silence=3,
-                      real_repeats=1, **kw)
+    return DigitsPlan(
+        data_root=root,
+        synth_train_per_word=2,
+        synth_unknown_per_word=1,
+        synth_test_per_word=1,
+        synth_test_unknown_per_word=1,
+        silence_per_split=(4, 2, 2),
+        quiet_silence=3,
+        real_repeats=1,
+        **kw,
+    )
 
 
 @needs_espeak
@@ -35,8 +43,7 @@ def test_digits_corpus_is_speaker_disjoint(tmp_path: Path, monkeypatch: pytest.M
     assert set(default.tests["speech_commands_test_digits"].labels.tolist()) <= set(range(10))
 
     # the validation speaker moved into training, extra variants added (one of them a held-out test variant)
-    moved = build_digits_corpus(_plan(root, fsdd_val_speakers=(), extra_train_variants=("m3", "Alex", "f1")),
-                                log=quiet)
+    moved = build_digits_corpus(_plan(root, fsdd_val_speakers=(), extra_train_variants=("m3", "Alex", "f1")), log=quiet)
     assert set(moved.description["fsdd_train_speakers"]) == {"george", "jackson", "yweweler"}
     assert "fsdd" not in set(moved.validation.groups)
     assert len(moved.tests["fsdd_unseen_speakers"]) == 40  # the test speakers never move
@@ -49,8 +56,9 @@ def test_digits_corpus_is_speaker_disjoint(tmp_path: Path, monkeypatch: pytest.M
     assert moved.train.label_names == DIGIT_LABELS
 
     # synthetic validation speakers: taken out of training (m2), never a test variant (f1)
-    held = build_digits_corpus(_plan(root, synth_val_variants=("m2", "f1"), synth_val_per_word=1,
-                                     synth_val_unknown_per_word=1), log=quiet)
+    held = build_digits_corpus(
+        _plan(root, synth_val_variants=("m2", "f1"), synth_val_per_word=1, synth_val_unknown_per_word=1), log=quiet
+    )
     assert held.description["synthetic_train_speakers"].endswith("x 11 variants")
     assert held.description["synthetic_validation_speakers"].endswith("x ['m2']")
     synth_val = held.validation.subset(np.array([g == "synthetic" for g in held.validation.groups]))

@@ -29,8 +29,9 @@ from training.datasets.speech_commands import (
 from training.datasets.urbansound8k import load_urbansound8k
 
 
-def write(path: Path, seconds: float = 0.5, rate: int = 16000, channels: int = 1,
-          value: float = 0.1, fmt: str | None = None) -> Path:
+def write(
+    path: Path, seconds: float = 0.5, rate: int = 16000, channels: int = 1, value: float = 0.1, fmt: str | None = None
+) -> Path:
     """A tiny real audio file (a tone, so it is not silent)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     n = int(seconds * rate)
@@ -119,8 +120,13 @@ def test_fsdd_speaker_disjoint(tmp_path: Path) -> None:
     assert len(clips) == 100
     assert load_fsdd(root / "recordings") == clips  # either folder works
     splits = {c.speaker: c.split for c in clips}
-    assert splits == {"george": "train", "jackson": "train", "yweweler": "validation",
-                      "nicolas": "test", "theo": "test"}
+    assert splits == {
+        "george": "train",
+        "jackson": "train",
+        "yweweler": "validation",
+        "nicolas": "test",
+        "theo": "test",
+    }
     c = next(c for c in clips if c.path.name == "7_theo_1.wav")
     assert c.label == "seven" and c.speaker == "theo"
     assert {c.label for c in clips} == set(DIGITS)
@@ -189,8 +195,10 @@ def test_speech_commands_silence_does_not_overlap(tmp_path: Path) -> None:
     sil = [c for c in clips if c.label == "silence"]
     assert [sum(c.split == s for c in sil) for s in ("train", "validation", "test")] == [40, 6, 6]
     for noise in background_noise_files(root):
-        spans = {s: [(c.start_s, c.start_s + c.duration_s) for c in sil if c.path == noise and c.split == s]
-                 for s in ("train", "validation", "test")}
+        spans = {
+            s: [(c.start_s, c.start_s + c.duration_s) for c in sil if c.path == noise and c.split == s]
+            for s in ("train", "validation", "test")
+        }
         dur = sf.info(str(noise)).duration
         assert all(0 <= a and b <= dur + 1e-6 for v in spans.values() for a, b in v)
         tr_end = max(b for _, b in spans["train"])
@@ -339,8 +347,13 @@ def test_esc10_folder_layout(tmp_path: Path) -> None:
 
 def make_esc50(root: Path) -> Path:
     rows = ["filename,fold,target,category,esc10,src_file,take"]
-    spec = [("dog", 0, True), ("rooster", 1, True), ("pig", 2, False), ("crying_baby", 20, True),
-            ("church_bells", 46, False)]
+    spec = [
+        ("dog", 0, True),
+        ("rooster", 1, True),
+        ("pig", 2, False),
+        ("crying_baby", 20, True),
+        ("church_bells", 46, False),
+    ]
     for category, target, esc10 in spec:
         for fold in (1, 2, 3, 4, 5):
             src = 50000 + target * 10 + fold
@@ -603,12 +616,25 @@ def test_extract_refuses_broken_and_escaping_archives(tmp_path: Path, server: Ar
 
 def test_download_cli(tmp_path: Path, server: ArchiveServer, capsys: pytest.CaptureFixture[str]) -> None:
     digest = hashlib.sha256(server.payload).hexdigest()
-    rc = dl.main(["speech_commands", "--version", "v0.01", "--dest", str(tmp_path / "d"),
-                  "--url", server.url, "--sha256", digest, "--quiet"])
+    rc = dl.main(
+        [
+            "speech_commands",
+            "--version",
+            "v0.01",
+            "--dest",
+            str(tmp_path / "d"),
+            "--url",
+            server.url,
+            "--sha256",
+            digest,
+            "--quiet",
+        ]
+    )
     assert rc == 0
     assert (tmp_path / "d" / "speech_commands_v0.01" / "seven").is_dir()
-    rc = dl.main(["speech_commands", "--dest", str(tmp_path / "e"), "--url",
-                  server.url.replace("archive", "missing"), "--quiet"])
+    rc = dl.main(
+        ["speech_commands", "--dest", str(tmp_path / "e"), "--url", server.url.replace("archive", "missing"), "--quiet"]
+    )
     err = capsys.readouterr().err
     assert rc == 1 and err.startswith("error: ") and "404" in err and "Traceback" not in err
     with pytest.raises(SystemExit) as exc:

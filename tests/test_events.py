@@ -10,8 +10,16 @@ from listener.sinks import detection_json
 def test_detection_has_exactly_the_contract_fields_and_round_trips_through_json():
     names = [f.name for f in dataclasses.fields(Detection)]
     assert names == ["time", "stream_s", "label", "confidence", "top", "model", "source", "latency_ms"]
-    d = Detection("2026-11-21T10:15:02.412+01:00", 12.48, "seven", 0.97, [("seven", 0.97), ("one", 0.02)],
-                  "digits-1.0", "mic:USB Audio", 140.0)
+    d = Detection(
+        "2026-11-21T10:15:02.412+01:00",
+        12.48,
+        "seven",
+        0.97,
+        [("seven", 0.97), ("one", 0.02)],
+        "digits-1.0",
+        "mic:USB Audio",
+        140.0,
+    )
     back = json.loads(detection_json(d))
     assert Detection(**{**back, "top": [tuple(p) for p in back["top"]]}) == d
 

@@ -20,17 +20,43 @@ from training.models.registry import ModelSpec, build_model
 from training.train import TrainConfig, fit
 
 ROOT = Path(__file__).resolve().parents[1]
-CONTRACT_KEYS = {"name", "version", "labels", "reject_labels", "sample_rate", "window_seconds", "kind", "gate",
-                 "threshold", "hop_seconds", "variant", "features", "training_data", "accuracy"}
+CONTRACT_KEYS = {
+    "name",
+    "version",
+    "labels",
+    "reject_labels",
+    "sample_rate",
+    "window_seconds",
+    "kind",
+    "gate",
+    "threshold",
+    "hop_seconds",
+    "variant",
+    "features",
+    "training_data",
+    "accuracy",
+}
 
 
 @pytest.fixture(scope="module")
 def trained() -> tuple:
-    spec = ModelSpec(name="tones", kind="sound", labels=list(TONE_LABELS), reject_labels=["silence"],
-                     arch_config={"channels": 48, "blocks": 2}, gate="energy", threshold=0.6)
+    spec = ModelSpec(
+        name="tones",
+        kind="sound",
+        labels=list(TONE_LABELS),
+        reject_labels=["silence"],
+        arch_config={"channels": 48, "blocks": 2},
+        gate="energy",
+        threshold=0.6,
+    )
     model = build_model(spec)
-    fit(model, tone_set(40, seed=11), None, TrainConfig(epochs=6, batch_size=16, lr=1e-2, progress=False),
-        log=lambda m: None)
+    fit(
+        model,
+        tone_set(40, seed=11),
+        None,
+        TrainConfig(epochs=6, batch_size=16, lr=1e-2, progress=False),
+        log=lambda m: None,
+    )
     return model.eval(), spec
 
 
@@ -41,8 +67,7 @@ def _meta(path: Path) -> dict[str, str]:
 def test_export_contract_and_parity(tmp_path: Path, trained) -> None:
     model, spec = trained
     val = tone_set(10, seed=12)
-    b = export_bundle(model, spec, tmp_path / "tones", val.audio[:20], val, accuracy={"val": 1.0},
-                      max_int8_drop=0.1)
+    b = export_bundle(model, spec, tmp_path / "tones", val.audio[:20], val, accuracy={"val": 1.0}, max_int8_drop=0.1)
     for path, variant in ((b.int8_path, "int8"), (b.fp32_path, "fp32")):
         sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         assert [i.name for i in sess.get_inputs()] == ["audio"]
@@ -72,14 +97,15 @@ def test_int8_quantizes_the_network_not_the_front_end(tmp_path: Path, trained) -
     dft = [n for n in convs if "frontend" in n.name]
     net = [n for n in convs if n.name.startswith("/net/")]
     assert dft and net
-    assert all(produced_by.get(n.input[0]) is None or produced_by[n.input[0]].op_type != "DequantizeLinear" for n in dft)
+    assert all(
+        produced_by.get(n.input[0]) is None or produced_by[n.input[0]].op_type != "DequantizeLinear" for n in dft
+    )
     assert all(produced_by[n.input[0]].op_type == "DequantizeLinear" for n in net)
 
 
 def test_int8_agrees_with_fp32_on_fresh_clips(tmp_path: Path, trained) -> None:
     model, spec = trained
-    b = export_bundle(model, spec, tmp_path / "t", tone_set(10, seed=14).audio, tone_set(5, seed=15),
-                      max_int8_drop=0.2)
+    b = export_bundle(model, spec, tmp_path / "t", tone_set(10, seed=14).audio, tone_set(5, seed=15), max_int8_drop=0.2)
     rng = np.random.default_rng(99)
     clips = np.stack([tone(k, rng) for k in TONE_LABELS for _ in range(8)])
     s32 = ort.InferenceSession(str(b.fp32_path), providers=["CPUExecutionProvider"])
@@ -106,8 +132,9 @@ def test_shipped_digits_int8_agrees_with_fp32_on_espeak_digits(tmp_path: Path) -
     from training.datasets.base import DIGITS, fit_length, load_audio
     from training.datasets.synthetic import synthesize
 
-    clips = synthesize(list(DIGITS), tmp_path, voices=["en-us"], variants=["m3"], speeds=[150], pitches=[50],
-                       progress=False)
+    clips = synthesize(
+        list(DIGITS), tmp_path, voices=["en-us"], variants=["m3"], speeds=[150], pitches=[50], progress=False
+    )
     audio = np.stack([fit_length(load_audio(c.path), 16000) for c in clips])
     s8 = ort.InferenceSession(str(ROOT / "assets" / "digits.onnx"), providers=["CPUExecutionProvider"])
     s32 = ort.InferenceSession(str(ROOT / "assets" / "digits.fp32.onnx"), providers=["CPUExecutionProvider"])

@@ -16,8 +16,14 @@ def test_logmel_matches_torchaudio(cfg: FrontendConfig) -> None:
     x = torch.randn(3, 16000) * 0.1
     ours = LogMelFrontend(cfg)(x)
     ref = torchaudio.transforms.MelSpectrogram(
-        cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length, f_min=cfg.f_min, f_max=cfg.f_max,
-        n_mels=cfg.n_mels, center=False, power=2.0,
+        cfg.sample_rate,
+        n_fft=cfg.n_fft,
+        hop_length=cfg.hop_length,
+        f_min=cfg.f_min,
+        f_max=cfg.f_max,
+        n_mels=cfg.n_mels,
+        center=False,
+        power=2.0,
     )(x)
     ref = torch.log(ref + cfg.log_eps)
     assert ours.shape == (3, cfg.n_mels, cfg.n_frames(16000))
@@ -29,9 +35,17 @@ def test_mfcc_matches_torchaudio() -> None:
     x = torch.randn(2, 16000) * 0.1
     ours = LogMelFrontend(cfg)(x)
     ref = torchaudio.transforms.MFCC(
-        cfg.sample_rate, n_mfcc=13, log_mels=True,
-        melkwargs=dict(n_fft=cfg.n_fft, hop_length=cfg.hop_length, f_min=cfg.f_min, f_max=cfg.f_max,
-                       n_mels=cfg.n_mels, center=False),
+        cfg.sample_rate,
+        n_mfcc=13,
+        log_mels=True,
+        melkwargs=dict(
+            n_fft=cfg.n_fft,
+            hop_length=cfg.hop_length,
+            f_min=cfg.f_min,
+            f_max=cfg.f_max,
+            n_mels=cfg.n_mels,
+            center=False,
+        ),
     )(x)
     # torchaudio's log_mels uses log(x + 1e-6) too
     assert ours.shape == ref.shape == (2, 13, cfg.n_frames(16000))
@@ -57,8 +71,16 @@ def test_exports_to_onnx_and_matches(tmp_path) -> None:
 
     fe = LogMelFrontend(DIGITS_FRONTEND).eval()
     path = tmp_path / "fe.onnx"
-    torch.onnx.export(fe, (torch.zeros(1, 16000),), str(path), input_names=["audio"], output_names=["f"],
-                      dynamic_axes={"audio": {0: "b"}}, opset_version=17, dynamo=False)
+    torch.onnx.export(
+        fe,
+        (torch.zeros(1, 16000),),
+        str(path),
+        input_names=["audio"],
+        output_names=["f"],
+        dynamic_axes={"audio": {0: "b"}},
+        opset_version=17,
+        dynamo=False,
+    )
     x = (np.random.default_rng(1).standard_normal((4, 16000)) * 0.1).astype(np.float32)
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"audio": x})[0]
     with torch.no_grad():

@@ -3,8 +3,8 @@ import threading
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest import tone
+
 from listener.errors import UsageError
 from listener.gate import EnergyGate, VadGate, level_db
 
@@ -78,7 +78,7 @@ def test_energy_gate_opens_on_a_sound_and_adapts_to_steady_noise():
     g = gate.process(noise)
     assert g.active[:10].all(), "a new noise opens the gate"
     assert not g.active[-30:].any(), "steady noise closes it again within 12 s"
-    louder = noise[: RATE] + tone(1000, 1.0, amp=0.5)
+    louder = noise[:RATE] + tone(1000, 1.0, amp=0.5)
     assert gate.process(louder).active[2:-2].all(), "a sound well above the noise opens it"
 
 

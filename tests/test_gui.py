@@ -8,7 +8,6 @@ up on disk (the JSONL log, the CSV export, the remembered settings).
 from __future__ import annotations
 
 import csv
-import json
 import os
 from argparse import Namespace
 from pathlib import Path
@@ -20,9 +19,9 @@ import soundfile as sf
 pytest.importorskip("PySide6", reason="the gui extra is not installed (pip install listener[gui])")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from conftest import SPOKEN, make_test_model, read_jsonl, tone  # noqa: E402
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
 
-from conftest import SPOKEN, make_test_model, read_jsonl, tone  # noqa: E402
 from listener.gui.app import create_window  # noqa: E402
 from listener.gui.controls import SourceChoice  # noqa: E402
 from listener.gui.settings import GuiSettings  # noqa: E402
@@ -181,7 +180,9 @@ def test_hop_and_vad_apply_to_the_running_session(qtbot, store, tmp_path):
     assert w.controls.hop.isEnabled() and not w.controls.vad.isEnabled()
     assert w.controls.hop.value() == pytest.approx(0.25)
     w.controls.hop.setValue(0.5)
-    qtbot.waitUntil(lambda: w.worker._pipeline is not None and w.worker._pipeline.windower.hop == RATE // 2, timeout=5000)
+    qtbot.waitUntil(
+        lambda: w.worker._pipeline is not None and w.worker._pipeline.windower.hop == RATE // 2, timeout=5000
+    )
     with qtbot.waitSignal(w.worker.stopped, timeout=5000):
         w.stop()
     assert w.start_button.text() == "Start"
@@ -312,8 +313,23 @@ def test_python_m_listener_gui_runs_logs_and_closes_on_sigterm(tmp_path, tones_w
     model = make_test_model(tmp_path)
     log = tmp_path / "entry.jsonl"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")}
-    proc = subprocess.Popen([sys.executable, "-m", "listener.gui", "--source", str(tones_wav), "--model", str(model),
-                             "--log", str(log), "--threshold", "0.5"], env=env, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "listener.gui",
+            "--source",
+            str(tones_wav),
+            "--model",
+            str(model),
+            "--log",
+            str(log),
+            "--threshold",
+            "0.5",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and (not log.exists() or len(read_jsonl(log)) < 2):
@@ -363,20 +379,37 @@ def test_a_long_session_does_not_leak_references_to_none(qtbot, store):
 
     w = make_window(qtbot, store)
     labels = ["zero", "one", "silence"]
-    w._on_started(SessionInfo("m-1", labels, ["silence"], "speech", "CPUExecutionProvider", RATE, 0.7, None, "x",
-                              MelSettings()))
+    w._on_started(
+        SessionInfo("m-1", labels, ["silence"], "speech", "CPUExecutionProvider", RATE, 0.7, None, "x", MelSettings())
+    )
     rng = np.random.default_rng(0)
 
     def frames(n: int) -> None:
         for i in range(n):
-            w._on_block(BlockFrame(i * 0.03, rng.normal(0, 0.1, 480).astype(np.float32),
-                                   rng.normal(-40, 10, (40, 3)).astype(np.float32), i % 2 == 0, -20.0))
+            w._on_block(
+                BlockFrame(
+                    i * 0.03,
+                    rng.normal(0, 0.1, 480).astype(np.float32),
+                    rng.normal(-40, 10, (40, 3)).astype(np.float32),
+                    i % 2 == 0,
+                    -20.0,
+                )
+            )
             if i % 10 == 0:
-                w._on_window(WindowResult(i * 0.03, labels, np.array([0.1, 0.85, 0.05], np.float32),
-                                          rng.normal(size=(40, 101)).astype(np.float32), 12.0, None))
+                w._on_window(
+                    WindowResult(
+                        i * 0.03,
+                        labels,
+                        np.array([0.1, 0.85, 0.05], np.float32),
+                        rng.normal(size=(40, 101)).astype(np.float32),
+                        12.0,
+                        None,
+                    )
+                )
             if i % 50 == 0:
-                w._on_detection(Detection("2026-11-21T10:00:00.000+00:00", i * 0.03, "one", 0.85, [("one", 0.85)],
-                                          "m-1", "x", 12.0))
+                w._on_detection(
+                    Detection("2026-11-21T10:00:00.000+00:00", i * 0.03, "one", 0.85, [("one", 0.85)], "m-1", "x", 12.0)
+                )
             w._frame()
             w.spectrogram.repaint()
             w.waveform.repaint()
@@ -394,7 +427,7 @@ def test_waveform_covers_the_whole_span_at_any_width(qtbot):
     view = WaveformView(seconds=6.0)
     qtbot.addWidget(view)
     x = np.zeros(6 * RATE, np.float32)
-    x[:RATE // 2] = 0.5  # loud at the very start of the 6 s
+    x[: RATE // 2] = 0.5  # loud at the very start of the 6 s
     view.append(x, True)
     for width in (200, 666, 1000, 1500):
         lo, hi, active = view.envelope(width)

@@ -7,7 +7,7 @@ from dataclasses import asdict
 import pytest
 import torch
 
-from training.frontend import DIGITS_FRONTEND, SOUNDS_FRONTEND
+from training.frontend import SOUNDS_FRONTEND
 from training.models.kws import DSCNN, DSCNNConfig, count_parameters
 from training.models.registry import ModelSpec, build_model
 
@@ -22,8 +22,13 @@ def test_dscnn_digits_is_small_and_shapes_are_right() -> None:
 
 
 def test_sounds_config_shapes() -> None:
-    spec = ModelSpec(name="s", kind="sound", labels=list("abcdefghij"), frontend=asdict(SOUNDS_FRONTEND),
-                     arch_config={"channels": 64, "blocks": 5})
+    spec = ModelSpec(
+        name="s",
+        kind="sound",
+        labels=list("abcdefghij"),
+        frontend=asdict(SOUNDS_FRONTEND),
+        arch_config={"channels": 64, "blocks": 5},
+    )
     model = build_model(spec).eval()
     logits, feats = model(torch.randn(2, 16000) * 0.1)
     assert logits.shape == (2, 10) and feats.shape[1] == 64

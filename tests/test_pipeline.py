@@ -3,8 +3,8 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import make_test_model, read_jsonl, tone
+
 from listener.audio import FileSource
 from listener.classifier import Classifier
 from listener.config import PipelineOptions
@@ -35,7 +35,9 @@ def test_detections_callbacks_and_log(test_model, tmp_path):
     p = build_pipeline(
         PipelineOptions(model=str(test_model), gate="energy", log=str(log)),
         "synthetic",
-        on_block=blocks.append, on_window=windows.append, on_detection=dets.append,
+        on_block=blocks.append,
+        on_window=windows.append,
+        on_detection=dets.append,
     )
     out = feed_all(p, two_tones())
     p.close()
@@ -74,7 +76,11 @@ def test_big_blocks_and_batching_give_the_same_windows(test_model):
     x = np.concatenate([two_tones()] * 4)
     a, b = [], []
     one = feed_all(build_pipeline(PipelineOptions(gate="energy"), "x", classifier=c, on_window=a.append), x)
-    many = feed_all(build_pipeline(PipelineOptions(gate="energy", batch_size=32), "x", classifier=c, on_window=b.append), x, block=8 * RATE)
+    many = feed_all(
+        build_pipeline(PipelineOptions(gate="energy", batch_size=32), "x", classifier=c, on_window=b.append),
+        x,
+        block=8 * RATE,
+    )
     assert [(d.label, d.stream_s) for d in one] == [(d.label, d.stream_s) for d in many] and len(one) == 8
     assert len(a) == len(b) == 8
     for wa, wb in zip(a, b):  # the very same audio went into the model

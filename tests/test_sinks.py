@@ -15,8 +15,14 @@ from listener.sinks import CsvSink, JsonlSink, StdoutSink, open_sink
 
 def det(i: int = 0, label: str = "seven") -> Detection:
     return Detection(
-        time="2026-11-21T10:15:02.412+01:00", stream_s=1.5 + i, label=label, confidence=0.97,
-        top=[(label, 0.97), ("one", 0.02)], model="digits-1.0", source="a b.wav", latency_ms=None,
+        time="2026-11-21T10:15:02.412+01:00",
+        stream_s=1.5 + i,
+        label=label,
+        confidence=0.97,
+        top=[(label, 0.97), ("one", 0.02)],
+        model="digits-1.0",
+        source="a b.wav",
+        latency_ms=None,
     )
 
 
@@ -83,7 +89,9 @@ if sys.argv[3] == "full":
 s = JsonlSink(sys.argv[1])
 i = 0
 while True:
-    d = Detection("2026-11-21T10:15:02.412+00:00", float(i), "seven", 0.9, [("seven", 0.9)], "digits-1.0", "x" * (i % 37), None)
+    d = Detection(
+        "2026-11-21T10:15:02.412+00:00", float(i), "seven", 0.9, [("seven", 0.9)], "digits-1.0", "x" * (i % 37), None
+    )
     try:
         s.write(d)
     except LogError as e:
@@ -103,7 +111,9 @@ def test_full_disk_rolls_back_the_partial_line(tmp_path):
     path = tmp_path / "log.jsonl"
     path.write_text(json.dumps({"earlier": 1}) + "\n")
     root = str(Path(__file__).resolve().parents[1])
-    res = subprocess.run([sys.executable, "-c", WRITER, str(path), root, "full"], capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-c", WRITER, str(path), root, "full"], capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 5 and "cannot write log" in res.stdout
     rows = _lines_valid(path)
     assert rows[0] == {"earlier": 1} and len(rows) > 3

@@ -29,8 +29,9 @@ TINY = {"channels": 48, "blocks": 2}
 
 
 def _spec() -> ModelSpec:
-    return ModelSpec(name="tones", kind="sound", labels=list(TONE_LABELS), reject_labels=["silence"],
-                     arch_config=TINY, gate="energy")
+    return ModelSpec(
+        name="tones", kind="sound", labels=list(TONE_LABELS), reject_labels=["silence"], arch_config=TINY, gate="energy"
+    )
 
 
 def test_fit_learns_tones_and_resumes(tmp_path: Path) -> None:
@@ -125,13 +126,47 @@ def test_cli_train_export_and_listener_end_to_end(tmp_path: Path) -> None:
     """Folder of recordings -> python -m training.train -> python -m export -> listener analyze."""
     data = write_tone_tree(tmp_path / "tones", per_class=60)
     run = tmp_path / "run"
-    r = _run(["-m", "training.train", "--data", f"folder:{data}", "--kind", "sound", "--name", "tones",
-              "--channels", "48", "--blocks", "2", "--epochs", "25", "--batch-size", "16", "--lr", "0.01",
-              "--out", str(run)], tmp_path)
+    r = _run(
+        [
+            "-m",
+            "training.train",
+            "--data",
+            f"folder:{data}",
+            "--kind",
+            "sound",
+            "--name",
+            "tones",
+            "--channels",
+            "48",
+            "--blocks",
+            "2",
+            "--epochs",
+            "25",
+            "--batch-size",
+            "16",
+            "--lr",
+            "0.01",
+            "--out",
+            str(run),
+        ],
+        tmp_path,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert (run / "best.pt").is_file() and (run / "results.json").is_file()
-    r = _run(["-m", "export", str(run / "best.pt"), "--out", str(tmp_path / "tones"), "--data", f"folder:{data}",
-              "--max-int8-drop", "0.5"], tmp_path)
+    r = _run(
+        [
+            "-m",
+            "export",
+            str(run / "best.pt"),
+            "--out",
+            str(tmp_path / "tones"),
+            "--data",
+            f"folder:{data}",
+            "--max-int8-drop",
+            "0.5",
+        ],
+        tmp_path,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     int8 = tmp_path / "tones.onnx"
     assert int8.is_file() and (tmp_path / "tones.fp32.onnx").is_file()
@@ -157,8 +192,9 @@ def test_cli_train_export_and_listener_end_to_end(tmp_path: Path) -> None:
 
 
 def test_cli_bad_data_is_a_clear_error(tmp_path: Path) -> None:
-    r = _run(["-m", "training.train", "--data", f"folder:{tmp_path / 'missing'}", "--out", str(tmp_path / "o")],
-             tmp_path)
+    r = _run(
+        ["-m", "training.train", "--data", f"folder:{tmp_path / 'missing'}", "--out", str(tmp_path / "o")], tmp_path
+    )
     assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
     r = _run(["-m", "training.train", "--data", "nonsense", "--out", str(tmp_path / "o")], tmp_path)
     assert r.returncode == 2 and "KIND:PATH" in r.stderr

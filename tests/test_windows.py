@@ -1,6 +1,6 @@
 import numpy as np
-
 from conftest import tone
+
 from listener.gate import EnergyGate
 from listener.windows import SlidingWindower, SpeechWindower
 

@@ -13,7 +13,8 @@ TONE_LABELS = ("high", "low", "silence")
 
 
 def tone(kind: str, rng: np.random.Generator, n: int = 16000, rate: int = 16000) -> np.ndarray:
-    """A 0.4-0.7 s tone burst (low: 350-600 Hz, high: 1.5-2.5 kHz; inside every band-limit augmentation) at a random place, or faint noise."""
+    """A 0.4-0.7 s tone burst (low: 350-600 Hz, high: 1.5-2.5 kHz; inside every band-limit "
+    "augmentation) at a random place, or faint noise."""
     out = (rng.standard_normal(n) * 10 ** (rng.uniform(-70, -50) / 20)).astype(np.float32)
     if kind == "silence":
         return out

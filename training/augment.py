@@ -74,14 +74,12 @@ class AugmentConfig:
             raise ValueError("AugmentConfig.shift_max_s must be >= 0")
 
     @classmethod
-    def off(cls) -> "AugmentConfig":
+    def off(cls) -> AugmentConfig:
         """Everything disabled (validation / test batches)."""
         return cls(speed_p=0.0, shift_p=0.0, noise_p=0.0, band_p=0.0, gain_p=0.0, spec_p=0.0, warp_p=0.0)
 
 
-def noise_bank(
-    files: list[Path] | list[str], sample_rate: int = 16000, seconds: float = 1.0
-) -> np.ndarray:
+def noise_bank(files: list[Path] | list[str], sample_rate: int = 16000, seconds: float = 1.0) -> np.ndarray:
     """Cut noise recordings into non-overlapping `seconds`-long slices: float32 [N, samples].
 
     Pass only noise meant for training (e.g. the train part of

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from training.augment import AugmentConfig
-from training.datasets.synthetic import EXTRA_VARIANTS
 from training.corpus import (
     DIGIT_LABELS,
     REJECT_LABELS,
@@ -31,6 +30,7 @@ from training.corpus import (
     build_digits_corpus,
     build_esc_set,
 )
+from training.datasets.synthetic import EXTRA_VARIANTS
 from training.evaluate import (
     EvalResult,
     choose_threshold,
@@ -51,9 +51,19 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data"
 
 # Lighter noise than AugmentConfig's defaults (with few real speakers, clean-ish examples still
 # matter) plus vocal-tract-length perturbation: each warped clip is a new "speaker".
-DIGITS_AUGMENT = AugmentConfig(noise_p=0.6, snr_db=(5.0, 30.0), band_p=0.3, speed_p=0.5, shift_p=0.8,
-                               shift_max_s=0.12, gain_p=0.8, gain_db=(-20.0, 6.0), spec_p=0.5,
-                               warp_p=0.8, warp_range=(0.85, 1.15))
+DIGITS_AUGMENT = AugmentConfig(
+    noise_p=0.6,
+    snr_db=(5.0, 30.0),
+    band_p=0.3,
+    speed_p=0.5,
+    shift_p=0.8,
+    shift_max_s=0.12,
+    gain_p=0.8,
+    gain_db=(-20.0, 6.0),
+    spec_p=0.5,
+    warp_p=0.8,
+    warp_range=(0.85, 1.15),
+)
 # Every FSDD speaker but the two test speakers (fixed in fsdd.py) trains: a fourth real voice is
 # worth more than a validation speaker, so the schedule is fixed and its last epoch ships.
 DIGITS_FSDD_VAL: tuple[str, ...] = ()
@@ -88,8 +98,14 @@ def evaluate_digits(predict, corpus_tests: dict[str, WaveSet], threshold: float)
     for name, ws in corpus_tests.items():
         probs = predict_probs(predict, ws.audio)
         r = score(ws.labels, probs.argmax(1), labels)
-        entry = {"n": r.n, "accuracy": r.accuracy, "macro_f1": r.macro_f1,
-                 "per_class_accuracy": r.per_class_accuracy, "confusion": r.confusion, "labels": labels}
+        entry = {
+            "n": r.n,
+            "accuracy": r.accuracy,
+            "macro_f1": r.macro_f1,
+            "per_class_accuracy": r.per_class_accuracy,
+            "confusion": r.confusion,
+            "labels": labels,
+        }
         if name == "negatives":
             entry["false_accept_rate"] = false_accept_rate(probs, labels, REJECT_LABELS, threshold)
             groups = sorted(set(ws.groups))
@@ -99,11 +115,13 @@ def evaluate_digits(predict, corpus_tests: dict[str, WaveSet], threshold: float)
             }
             entry["n_by_source"] = {g: ws.groups.count(g) for g in groups}
             entry["false_accept_by_threshold"] = {
-                f"{t:.2f}": false_accept_rate(probs, labels, REJECT_LABELS, t) for t in OPERATING_POINTS}
+                f"{t:.2f}": false_accept_rate(probs, labels, REJECT_LABELS, t) for t in OPERATING_POINTS
+            }
         else:
             entry["detection_rate_at_threshold"] = detection_rate(probs, ws.labels, threshold)
             entry["detection_by_threshold"] = {
-                f"{t:.2f}": detection_rate(probs, ws.labels, t) for t in OPERATING_POINTS}
+                f"{t:.2f}": detection_rate(probs, ws.labels, t) for t in OPERATING_POINTS
+            }
         out[name] = entry
     return out
 
@@ -163,10 +181,21 @@ def build_digits(args: argparse.Namespace) -> dict:
         keep=DIGITS_KEEP,
     )
     run_dir = args.runs / "digits"
-    result = fit(model, corpus.train, corpus.validation, cfg, out_dir=run_dir, noise=corpus.noise, spec=spec,
-                 log=_log, resume=args.resume, aug_cfg=DIGITS_AUGMENT)
-    _log(f"digits trained in {result.seconds:.0f} s (best epoch {result.best_epoch}, "
-         f"val acc {result.best_val_accuracy})")
+    result = fit(
+        model,
+        corpus.train,
+        corpus.validation,
+        cfg,
+        out_dir=run_dir,
+        noise=corpus.noise,
+        spec=spec,
+        log=_log,
+        resume=args.resume,
+        aug_cfg=DIGITS_AUGMENT,
+    )
+    _log(
+        f"digits trained in {result.seconds:.0f} s (best epoch {result.best_epoch}, val acc {result.best_val_accuracy})"
+    )
 
     # threshold from validation: lowest with <= 1% of validation negatives accepted as digits
     predict = torch_predictor(model)
@@ -180,11 +209,22 @@ def build_digits(args: argparse.Namespace) -> dict:
 
     float_eval = evaluate_digits(predict, corpus.tests, threshold)
     accuracy = _digits_accuracy_summary(float_eval, "fp32")
-    return _export_and_finish(args, model, spec, corpus.train, val, corpus.tests, result, val_eval,
-                              float_eval, accuracy, t0, evaluate=lambda p: evaluate_digits(p, corpus.tests, threshold),
-                              summarise=_digits_accuracy_summary,
-                              extra={"corpus": corpus.description, "train_config": asdict(cfg),
-                                     "augment": asdict(DIGITS_AUGMENT)})
+    return _export_and_finish(
+        args,
+        model,
+        spec,
+        corpus.train,
+        val,
+        corpus.tests,
+        result,
+        val_eval,
+        float_eval,
+        accuracy,
+        t0,
+        evaluate=lambda p: evaluate_digits(p, corpus.tests, threshold),
+        summarise=_digits_accuracy_summary,
+        extra={"corpus": corpus.description, "train_config": asdict(cfg), "augment": asdict(DIGITS_AUGMENT)},
+    )
 
 
 def _digits_accuracy_summary(ev: dict, variant: str) -> dict:
@@ -205,15 +245,17 @@ def _calibration(train: WaveSet, n: int, seed: int, window: int = 16000) -> np.n
     return audio.astype(np.float32)
 
 
-def _export_and_finish(args, model, spec, train, val, tests, result, val_eval, float_eval, accuracy, t0,
-                       evaluate, summarise, extra=None) -> dict:
+def _export_and_finish(
+    args, model, spec, train, val, tests, result, val_eval, float_eval, accuracy, t0, evaluate, summarise, extra=None
+) -> dict:
     from export.bundle import export_bundle
     from export.card import write_card
     from export.onnx_export import metadata, set_metadata
     from export.parity import ort_predictor
 
-    bundle = export_bundle(model, spec, args.out / spec.name, _calibration(train, 256, args.seed), val,
-                           accuracy={"fp32": accuracy})
+    bundle = export_bundle(
+        model, spec, args.out / spec.name, _calibration(train, 256, args.seed), val, accuracy={"fp32": accuracy}
+    )
     _log(f"exported {bundle.int8_path} ({bundle.parity.int8_bytes} B) and {bundle.fp32_path}; parity {bundle.parity}")
     int8_eval = evaluate(ort_predictor(bundle.int8_path, 2))
     acc8 = summarise(int8_eval, "int8")
@@ -239,8 +281,7 @@ def _export_and_finish(args, model, spec, train, val, tests, result, val_eval, f
     evals.update({f"{k}_int8": v for k, v in int8_eval.items()})
     write_report(run_dir, spec, result, evals, extra={"summary": summary, **(extra or {})})
     publish_report(run_dir, ROOT / "docs" / "models" / spec.name)
-    write_card(ROOT / "docs" / "models" / f"{spec.name}.md", spec, summary, float_eval, int8_eval, result,
-               extra or {})
+    write_card(ROOT / "docs" / "models" / f"{spec.name}.md", spec, summary, float_eval, int8_eval, result, extra or {})
     _log(f"{spec.name}: done in {seconds:.0f} s: {json.dumps(both)}")
     return summary
 
@@ -251,8 +292,11 @@ def publish_report(run_dir: Path, dest: Path) -> None:
 
     dest.mkdir(parents=True, exist_ok=True)
     for f in sorted(run_dir.glob("*.png")) + [run_dir / "results.json"]:
-        if f.is_file() and ("int8" in f.name or not f.name.startswith("confusion_")
-                            or f.name in ("confusion_validation.png", "confusion_cv.png")):
+        if f.is_file() and (
+            "int8" in f.name
+            or not f.name.startswith("confusion_")
+            or f.name in ("confusion_validation.png", "confusion_cv.png")
+        ):
             shutil.copy2(f, dest / f.name)
 
 
@@ -262,9 +306,16 @@ def publish_report(run_dir: Path, dest: Path) -> None:
 def evaluate_sounds(predict, ws: WaveSet, hop: int = 4000) -> dict:
     probs = predict_probs(predict, ws.audio, 16000, hop)
     r = score(ws.labels, probs.argmax(1), ws.label_names)
-    return {"all_folds": {"n": r.n, "accuracy": r.accuracy, "macro_f1": r.macro_f1,
-                          "per_class_accuracy": r.per_class_accuracy, "confusion": r.confusion,
-                          "labels": list(ws.label_names)}}
+    return {
+        "all_folds": {
+            "n": r.n,
+            "accuracy": r.accuracy,
+            "macro_f1": r.macro_f1,
+            "per_class_accuracy": r.per_class_accuracy,
+            "confusion": r.confusion,
+            "labels": list(ws.label_names),
+        }
+    }
 
 
 def _sounds_spec(labels: list[str]) -> ModelSpec:
@@ -299,8 +350,16 @@ def build_sounds(args: argparse.Namespace) -> dict:
         spec = _sounds_spec(labels)
         model = build_model(spec, seed=args.seed)
         train, test = esc.subset(esc.folds != k), esc.subset(esc.folds == k)
-        cfg = TrainConfig(epochs=epochs, batch_size=32, lr=4e-3, seed=args.seed, patience=10**6,
-                          progress=False, max_minutes=args.max_minutes, threads=args.threads)
+        cfg = TrainConfig(
+            epochs=epochs,
+            batch_size=32,
+            lr=4e-3,
+            seed=args.seed,
+            patience=10**6,
+            progress=False,
+            max_minutes=args.max_minutes,
+            threads=args.threads,
+        )
         # no validation split inside a fold: a fixed epoch count, the test fold is never looked at
         res = fit(model, _repeat(train, SOUND_REPEATS), None, cfg, noise=None, spec=spec, log=_log)
         probs = predict_probs(torch_predictor(model), test.audio, 16000, 4000)
@@ -322,30 +381,67 @@ def build_sounds(args: argparse.Namespace) -> dict:
         from training.report import plot_confusion
 
         (args.runs / "sounds").mkdir(parents=True, exist_ok=True)
-        plot_confusion(pooled.confusion, labels, f"ESC-10 5-fold CV, test folds pooled (acc {pooled.accuracy:.3f})",
-                       args.runs / "sounds" / "confusion_cv.png")
+        plot_confusion(
+            pooled.confusion,
+            labels,
+            f"ESC-10 5-fold CV, test folds pooled (acc {pooled.accuracy:.3f})",
+            args.runs / "sounds" / "confusion_cv.png",
+        )
     # the shipped model: all folds, same recipe
     spec = _sounds_spec(labels)
     model = build_model(spec, seed=args.seed)
-    cfg = TrainConfig(epochs=epochs, batch_size=32, lr=4e-3, seed=args.seed, patience=10**6,
-                      max_minutes=args.max_minutes, threads=args.threads)
-    result = fit(model, _repeat(esc, SOUND_REPEATS), None, cfg, out_dir=args.runs / "sounds", noise=None, spec=spec, log=_log)
+    cfg = TrainConfig(
+        epochs=epochs,
+        batch_size=32,
+        lr=4e-3,
+        seed=args.seed,
+        patience=10**6,
+        max_minutes=args.max_minutes,
+        threads=args.threads,
+    )
+    result = fit(
+        model, _repeat(esc, SOUND_REPEATS), None, cfg, out_dir=args.runs / "sounds", noise=None, spec=spec, log=_log
+    )
     predict = torch_predictor(model)
     # no held-out data is left for the final model: parity/INT8 is checked on all clips (training data)
     float_eval = evaluate_sounds(predict, esc)
-    accuracy = {"cv_mean_accuracy": round(cv_summary.get("mean_accuracy", float("nan")), 4),
-                "train_accuracy_all_folds": round(float_eval["all_folds"]["accuracy"], 4), "variant": "fp32"}
+    accuracy = {
+        "cv_mean_accuracy": round(cv_summary.get("mean_accuracy", float("nan")), 4),
+        "train_accuracy_all_folds": round(float_eval["all_folds"]["accuracy"], 4),
+        "variant": "fp32",
+    }
     val_eval = EvalResult(**float_eval["all_folds"])  # the training clips: a sanity check only
 
     def summarise(ev: dict, variant: str) -> dict:
-        return {"cv_mean_accuracy": accuracy["cv_mean_accuracy"],
-                "train_accuracy_all_folds": round(ev["all_folds"]["accuracy"], 4), "variant": variant}
+        return {
+            "cv_mean_accuracy": accuracy["cv_mean_accuracy"],
+            "train_accuracy_all_folds": round(ev["all_folds"]["accuracy"], 4),
+            "variant": variant,
+        }
 
-    extra = {"cross_validation": cv_summary, "epochs": epochs, "train_config": asdict(cfg),
-             "crops_per_clip_per_epoch": SOUND_REPEATS}
+    extra = {
+        "cross_validation": cv_summary,
+        "epochs": epochs,
+        "train_config": asdict(cfg),
+        "crops_per_clip_per_epoch": SOUND_REPEATS,
+    }
     parity_set = esc.subset(esc.folds == folds[0])  # one fold is enough to compare INT8 with FP32
-    return _export_and_finish(args, model, spec, esc, parity_set, {}, result, val_eval, float_eval, accuracy, t0,
-                              evaluate=lambda p: evaluate_sounds(p, esc), summarise=summarise, extra=extra)
+    return _export_and_finish(
+        args,
+        model,
+        spec,
+        esc,
+        parity_set,
+        {},
+        result,
+        val_eval,
+        float_eval,
+        accuracy,
+        t0,
+        evaluate=lambda p: evaluate_sounds(p, esc),
+        summarise=summarise,
+        extra=extra,
+    )
 
 
 SOUND_REPEATS = 3  # random 1 s crops of each 5 s clip per epoch
@@ -359,7 +455,9 @@ def _repeat(ws: WaveSet, times: int) -> WaveSet:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.build_defaults", description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder (default ../shared/data)")
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="the shared data folder (default ../shared/data)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "assets", help="where the .onnx files go")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="checkpoints, results.json and plots")
     parser.add_argument("--only", choices=("digits", "sounds"), help="build one model")

@@ -46,7 +46,7 @@ class WaveSet:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def subset(self, mask: np.ndarray) -> "WaveSet":
+    def subset(self, mask: np.ndarray) -> WaveSet:
         idx = np.flatnonzero(mask)
         return WaveSet(
             audio=self.audio[idx],
@@ -57,7 +57,7 @@ class WaveSet:
         )
 
     @staticmethod
-    def concat(sets: Sequence["WaveSet"]) -> "WaveSet":
+    def concat(sets: Sequence[WaveSet]) -> WaveSet:
         sets = [s for s in sets if len(s)]
         if not sets:
             raise DatasetError("no clips to concatenate")
@@ -183,8 +183,14 @@ def _sc09_clips(root: Path, sc_root: Path) -> list[Clip]:
     """The ``sc09_sample/<digit>/`` clips, split by Speech Commands' own lists."""
     if not root.is_dir():
         return []
-    val = set((sc_root / "validation_list.txt").read_text().split()) if (sc_root / "validation_list.txt").is_file() else set()
-    test = set((sc_root / "testing_list.txt").read_text().split()) if (sc_root / "testing_list.txt").is_file() else set()
+    val = (
+        set((sc_root / "validation_list.txt").read_text().split())
+        if (sc_root / "validation_list.txt").is_file()
+        else set()
+    )
+    test = (
+        set((sc_root / "testing_list.txt").read_text().split()) if (sc_root / "testing_list.txt").is_file() else set()
+    )
     clips = []
     for wav in sorted(root.glob("*/*.wav")):
         word = wav.parent.name
@@ -224,9 +230,9 @@ def noise_regions(sc_root: Path, split: str = "train") -> list[np.ndarray]:
     return out
 
 
-def split_synthetic_voices(voices: Sequence[str], variants: Sequence[str]) -> tuple[
-    tuple[list[str], list[str]], tuple[list[str], list[str]]
-]:
+def split_synthetic_voices(
+    voices: Sequence[str], variants: Sequence[str]
+) -> tuple[tuple[list[str], list[str]], tuple[list[str], list[str]]]:
     """Hold out whole synthetic voices AND variants: test speakers share neither with training."""
     voices = sorted(voices)
     variants = sorted(variants)
@@ -262,23 +268,38 @@ def build_digits_corpus(plan: DigitsPlan, log=print) -> DigitsCorpus:
     (tr_voices, tr_variants), (te_voices, te_variants) = split_synthetic_voices(voices, variants)
     val_variants = [v for v in plan.synth_val_variants if v not in te_variants]
     tr_variants = [v for v in tr_variants if v not in val_variants]
-    tr_variants += [v for v in plan.extra_train_variants
-                    if v not in te_variants and v not in val_variants and v not in tr_variants]
+    tr_variants += [
+        v for v in plan.extra_train_variants if v not in te_variants and v not in val_variants and v not in tr_variants
+    ]
     synth_dir = cache_root() / "espeak"
-    log(f"synthetic: train voices {tr_voices} x {len(tr_variants)} variants; "
-        f"test voices {te_voices} x {te_variants}")
+    log(f"synthetic: train voices {tr_voices} x {len(tr_variants)} variants; test voices {te_voices} x {te_variants}")
     unknown_words = list(synthetic.UNKNOWN_WORDS)
 
-    def synth(words: Sequence[str], voices_: list[str], variants_: list[str], limit: int, seed: int,
-              **train_only) -> list[Clip]:
+    def synth(
+        words: Sequence[str], voices_: list[str], variants_: list[str], limit: int, seed: int, **train_only
+    ) -> list[Clip]:
         return synthetic.synthesize(
             list(words), synth_dir, voices=voices_, variants=variants_, limit=limit, seed=seed, **train_only
         )
 
-    syn_train = synth(DIGITS, tr_voices, tr_variants, plan.synth_train_per_word, plan.seed,
-                      speeds=plan.synth_train_speeds, accent_p=plan.synth_accent_p, contrast=unknown_words)
-    syn_train_unk = synth(unknown_words, tr_voices, tr_variants, plan.synth_unknown_per_word, plan.seed + 1,
-                          speeds=plan.synth_train_speeds)
+    syn_train = synth(
+        DIGITS,
+        tr_voices,
+        tr_variants,
+        plan.synth_train_per_word,
+        plan.seed,
+        speeds=plan.synth_train_speeds,
+        accent_p=plan.synth_accent_p,
+        contrast=unknown_words,
+    )
+    syn_train_unk = synth(
+        unknown_words,
+        tr_voices,
+        tr_variants,
+        plan.synth_unknown_per_word,
+        plan.seed + 1,
+        speeds=plan.synth_train_speeds,
+    )
     syn_test = synth(DIGITS, te_voices, te_variants, plan.synth_test_per_word, plan.seed + 2)
     syn_test_unk = synth(unknown_words, te_voices, te_variants, plan.synth_test_unknown_per_word, plan.seed + 3)
     syn_train_unk = [Clip(c.path, "unknown", c.speaker, "train") for c in syn_train_unk]
@@ -291,29 +312,35 @@ def build_digits_corpus(plan: DigitsPlan, log=print) -> DigitsCorpus:
     syn_test_unk = [Clip(c.path, "unknown", c.speaker, "test") for c in syn_test_unk]
 
     real = [waveset(part(fsdd, "train"), labels, "fsdd"), waveset(part(sc_words, "train"), labels, "speech_commands")]
-    train = WaveSet.concat([
-        quiet_silence(plan.quiet_silence, labels, plan.seed),
-        *(real * max(1, plan.real_repeats)),
-        waveset(part(sc_sil, "train"), labels, "noise"),
-        waveset(syn_train, labels, "synthetic"),
-        waveset(syn_train_unk, labels, "synthetic"),
-    ])
-    validation = WaveSet.concat([
-        waveset(part(fsdd, "validation"), labels, "fsdd"),
-        waveset(part(sc_words, "validation"), labels, "speech_commands"),
-        waveset(part(sc_sil, "validation"), labels, "noise"),
-        waveset(syn_val + syn_val_unk, labels, "synthetic"),
-    ])
+    train = WaveSet.concat(
+        [
+            quiet_silence(plan.quiet_silence, labels, plan.seed),
+            *(real * max(1, plan.real_repeats)),
+            waveset(part(sc_sil, "train"), labels, "noise"),
+            waveset(syn_train, labels, "synthetic"),
+            waveset(syn_train_unk, labels, "synthetic"),
+        ]
+    )
+    validation = WaveSet.concat(
+        [
+            waveset(part(fsdd, "validation"), labels, "fsdd"),
+            waveset(part(sc_words, "validation"), labels, "speech_commands"),
+            waveset(part(sc_sil, "validation"), labels, "noise"),
+            waveset(syn_val + syn_val_unk, labels, "synthetic"),
+        ]
+    )
     sc_test = part(sc_words, "test")
     tests = {
         "fsdd_unseen_speakers": waveset(part(fsdd, "test"), labels, "fsdd"),
         "speech_commands_test_digits": waveset([c for c in sc_test if c.label in DIGITS], labels, "speech_commands"),
         "synthetic_heldout_voices": waveset(syn_test, labels, "synthetic"),
-        "negatives": WaveSet.concat([
-            waveset([c for c in sc_test if c.label == "unknown"], labels, "speech_commands_unknown"),
-            waveset(syn_test_unk, labels, "synthetic_unknown"),
-            waveset(part(sc_sil, "test"), labels, "noise"),
-        ]),
+        "negatives": WaveSet.concat(
+            [
+                waveset([c for c in sc_test if c.label == "unknown"], labels, "speech_commands_unknown"),
+                waveset(syn_test_unk, labels, "synthetic_unknown"),
+                waveset(part(sc_sil, "test"), labels, "noise"),
+            ]
+        ),
     }
     desc = {
         "train": _counts(train),

@@ -42,7 +42,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def active_window_starts(audio: np.ndarray, window: int, hop: int, db_below_max: float = GATE_DB_BELOW_MAX) -> list[int]:
+def active_window_starts(
+    audio: np.ndarray, window: int, hop: int, db_below_max: float = GATE_DB_BELOW_MAX
+) -> list[int]:
     """Start offsets of the windows an energy gate would keep (always at least one)."""
     n = audio.shape[0]
     if n <= window:
@@ -75,9 +77,7 @@ def predict_probs(
             windows.append(clip[s : s + window])
             owner.append(i)
     stacked = np.stack(windows).astype(np.float32)
-    probs = np.concatenate(
-        [softmax(predict(stacked[i : i + batch_size])) for i in range(0, len(stacked), batch_size)]
-    )
+    probs = np.concatenate([softmax(predict(stacked[i : i + batch_size])) for i in range(0, len(stacked), batch_size)])
     owner_arr = np.array(owner)
     out = np.zeros((audio.shape[0], probs.shape[1]), dtype=np.float64)
     np.add.at(out, owner_arr, probs)

@@ -14,8 +14,8 @@ import math
 from dataclasses import asdict, dataclass
 
 import torch
-from torch import nn
 import torchaudio.functional as AF
+from torch import nn
 
 LOG_EPS = 1e-6
 

@@ -78,8 +78,15 @@ def plot_confusion(confusion: list[list[int]], labels: list[str], title: str, pa
     for i in range(n):
         for j in range(n):
             if cm[i, j]:
-                ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if norm[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    int(cm[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if norm[i, j] > 0.5 else "black",
+                )
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -103,6 +110,7 @@ def write_report(out_dir: Path, spec, result, evals: dict, extra: dict | None = 
     for name, ev in evals.items():
         d = _jsonable(ev)
         if isinstance(d, dict) and "confusion" in d:
-            plot_confusion(d["confusion"], d["labels"], f"{name} (acc {d['accuracy']:.3f})",
-                           out_dir / f"confusion_{name}.png")
+            plot_confusion(
+                d["confusion"], d["labels"], f"{name} (acc {d['accuracy']:.3f})", out_dir / f"confusion_{name}.png"
+            )
     return path

@@ -101,7 +101,9 @@ def torch_predictor(model: ExportableModel, dev: torch.device | None = None) -> 
     return predict
 
 
-def measure_normalisation(model: ExportableModel, audio: np.ndarray, n: int = 512, seed: int = 0) -> tuple[float, float]:
+def measure_normalisation(
+    model: ExportableModel, audio: np.ndarray, n: int = 512, seed: int = 0
+) -> tuple[float, float]:
     """Mean and std of the log-mel over a sample of training windows (stored in the graph)."""
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(audio), size=min(n, len(audio)), replace=False)
@@ -185,7 +187,10 @@ def fit(
     steps_per_epoch = max(1, math.ceil(len(train) / cfg.batch_size))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=cfg.lr, total_steps=max(cfg.epochs * steps_per_epoch, 8), pct_start=0.25  # >= 8: tiny runs
+        opt,
+        max_lr=cfg.lr,
+        total_steps=max(cfg.epochs * steps_per_epoch, 8),
+        pct_start=0.25,  # >= 8: tiny runs
     )
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     result = TrainResult()
@@ -261,8 +266,12 @@ def fit(
         result.history.append(rec)
         # ties go to the later epoch: on a small validation set many epochs score 100%, and the
         # first of them is the least trained (a toy model picked that way failed on fresh clips)
-        improved = (cfg.keep == "last" or val_acc is None or result.best_val_accuracy is None
-                    or val_acc >= result.best_val_accuracy)
+        improved = (
+            cfg.keep == "last"
+            or val_acc is None
+            or result.best_val_accuracy is None
+            or val_acc >= result.best_val_accuracy
+        )
         if improved:
             result.best_val_accuracy = val_acc
             result.best_epoch = epoch + 1
@@ -393,10 +402,18 @@ def main(argv: list[str] | None = None) -> int:
     from training.frontend import DIGITS_FRONTEND, SOUNDS_FRONTEND
     from training.report import write_report
 
-    if (args.epochs < 1 or args.batch_size < 1 or args.lr <= 0 or not 0 < args.val_fraction < 1
-            or args.channels < 1 or args.blocks < 0):
-        print("error: --epochs, --batch-size, --lr and --channels must be positive, --val-fraction in (0, 1)",
-              file=sys.stderr)
+    if (
+        args.epochs < 1
+        or args.batch_size < 1
+        or args.lr <= 0
+        or not 0 < args.val_fraction < 1
+        or args.channels < 1
+        or args.blocks < 0
+    ):
+        print(
+            "error: --epochs, --batch-size, --lr and --channels must be positive, --val-fraction in (0, 1)",
+            file=sys.stderr,
+        )
         return 2
     try:
         clips = _assign_splits(_load_data(args.data), args.val_fraction)
@@ -418,22 +435,39 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     reject = [lab for lab in labels if lab in ("unknown", "silence", "_unknown_", "_silence_")]
     spec = ModelSpec(
-        name=args.name, kind=args.kind, labels=labels, reject_labels=reject,
-        frontend=asdict(fe), gate="vad" if args.kind == "speech" else "energy",
+        name=args.name,
+        kind=args.kind,
+        labels=labels,
+        reject_labels=reject,
+        frontend=asdict(fe),
+        gate="vad" if args.kind == "speech" else "energy",
         arch_config={"channels": args.channels, "blocks": args.blocks},
         training_data=f"{args.data} ({len(train)} training clips)",
     )
     model = build_model(spec, seed=args.seed)
-    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                      augment=not args.no_augment, spec_augment=not args.no_augment)
+    cfg = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        augment=not args.no_augment,
+        spec_augment=not args.no_augment,
+    )
     result = fit(model, train, val, cfg, out_dir=args.out, resume=args.resume, spec=spec)
     evals = {}
     if val is not None:
         probs = predict_probs(torch_predictor(model), val.audio)
         evals["validation"] = score(val.labels, probs.argmax(1), labels)
     write_report(args.out, spec, result, evals)
-    print(json.dumps({"checkpoint": str(args.out / "best.pt"),
-                      "val_accuracy": result.best_val_accuracy, "seconds": round(result.seconds, 1)}))
+    print(
+        json.dumps(
+            {
+                "checkpoint": str(args.out / "best.pt"),
+                "val_accuracy": result.best_val_accuracy,
+                "seconds": round(result.seconds, 1),
+            }
+        )
+    )
     return 0
 
 

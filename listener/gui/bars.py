@@ -70,9 +70,14 @@ class ProbabilityBars(QWidget):
             p.drawRect(QRectF(label_w, y + 3, bar_w * prob, row - 6))
             p.setPen(self.palette().windowText().color())
             text = fm.elidedText(label, Qt.TextElideMode.ElideRight, int(label_w) - 8)
-            p.drawText(QRectF(0, y, label_w - 8, row), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
-            p.drawText(QRectF(label_w + bar_w + 6, y, 54, row), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                       f"{prob:.2f}")
+            p.drawText(
+                QRectF(0, y, label_w - 8, row), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text
+            )
+            p.drawText(
+                QRectF(label_w + bar_w + 6, y, 54, row),
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                f"{prob:.2f}",
+            )
         # The threshold: a bar must reach this line to become a detection.
         x = label_w + bar_w * self.threshold
         p.setPen(QPen(QColor(230, 80, 60), 1.5, Qt.PenStyle.DashLine))
@@ -120,7 +125,9 @@ class DecisionLabel(QLabel):
         font.setPointSize(size)
         self.setFont(font)
         small = max(10, size * 18 // 40)
-        self.setText(f"{self._label}  <span style='font-size:{small}pt; font-weight:normal'>{self._confidence:.0%}</span>")
+        self.setText(
+            f"{self._label}  <span style='font-size:{small}pt; font-weight:normal'>{self._confidence:.0%}</span>"
+        )
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)

@@ -52,7 +52,9 @@ class SourcePicker(QWidget):
         self.combo.setToolTip("Where the audio comes from: an input device (its native rate) or a recording")
         self.rescan = QToolButton()
         self.rescan.setText("↻")
-        self.rescan.setToolTip("Look for input devices again (F5), e.g. after plugging one in")  # the window connects it
+        self.rescan.setToolTip(
+            "Look for input devices again (F5), e.g. after plugging one in"
+        )  # the window connects it
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(QLabel("Input"))
@@ -100,8 +102,10 @@ class SourcePicker(QWidget):
         if choice is not None:
             for i in range(self.combo.count()):
                 data = self.combo.itemData(i)
-                if isinstance(data, SourceChoice) and (data == choice or (
-                        choice.kind == "mic" and data.kind == "mic" and choice.device and data.device == choice.device)):
+                if isinstance(data, SourceChoice) and (
+                    data == choice
+                    or (choice.kind == "mic" and data.kind == "mic" and choice.device and data.device == choice.device)
+                ):
                     index = i
                     break
             else:
@@ -118,7 +122,9 @@ class SourcePicker(QWidget):
 
     def _activated(self, index: int) -> None:
         if self.combo.itemData(index) == self._OPEN:
-            path, _ = QFileDialog.getOpenFileName(self, "Play a recording", "", "Audio (*.wav *.flac *.ogg *.mp3);;All files (*)")
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Play a recording", "", "Audio (*.wav *.flac *.ogg *.mp3);;All files (*)"
+            )
             if not path:
                 self.combo.setCurrentIndex(self._last)
                 return
@@ -139,7 +145,9 @@ class ModelPicker(QWidget):
         super().__init__(parent)
         self.combo = QComboBox()
         self.combo.setMinimumWidth(150)
-        self.combo.setToolTip("The model: built-in spoken digits or everyday sounds, or any listener .onnx file (Ctrl+O)")
+        self.combo.setToolTip(
+            "The model: built-in spoken digits or everyday sounds, or any listener .onnx file (Ctrl+O)"
+        )
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(QLabel("Model"))
@@ -299,8 +307,13 @@ class LogControls(QWidget):
         return text if self.enabled.isChecked() and text else None
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Log detections to", self.path.text(), "JSON lines (*.jsonl);;All files (*)",
-                                              options=QFileDialog.Option.DontConfirmOverwrite)  # we append
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Log detections to",
+            self.path.text(),
+            "JSON lines (*.jsonl);;All files (*)",
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )  # we append
         if path:
             self.path.setText(path)
             self.enabled.setChecked(True)

@@ -35,7 +35,7 @@ class GuiSettings:
     geometry: QByteArray | None = None
 
     @classmethod
-    def load(cls, store: QSettings) -> "GuiSettings":
+    def load(cls, store: QSettings) -> GuiSettings:
         s = cls()
         for f in fields(cls):
             if not store.contains(f.name):

@@ -49,7 +49,9 @@ def color_table() -> list[int]:
 _COLORS = color_table()
 
 
-def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float = 0.0, f_max: float | None = None) -> np.ndarray:
+def mel_filterbank(
+    sample_rate: int, n_fft: int, n_mels: int, f_min: float = 0.0, f_max: float | None = None
+) -> np.ndarray:
     """Triangular HTK-mel filters, shape ``[n_mels, n_fft // 2 + 1]``."""
     f_max = f_max or sample_rate / 2
 
@@ -79,7 +81,7 @@ class MelSettings:
     f_max: float | None = None
 
     @classmethod
-    def from_metadata(cls, sample_rate: int, features: dict | None) -> "MelSettings":
+    def from_metadata(cls, sample_rate: int, features: dict | None) -> MelSettings:
         f = features or {}
         n_fft = int(f.get("n_fft", f.get("win_length", 400)))
         return cls(
@@ -184,7 +186,6 @@ class SpectrogramView(FrameWidget):
         self._ring[:] = 0
         self._dirty = True
 
-
     def fps(self) -> float:
         """Paints per second over the last ~120 frames."""
         t = self._paint_times
@@ -198,8 +199,11 @@ class SpectrogramView(FrameWidget):
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         p.drawImage(QRectF(self.rect()), _spectrogram_image(self._ring))
         p.setPen(QColor(255, 255, 255, 170))
-        p.drawText(self.rect().adjusted(6, 4, -6, -4), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
-                   f"log-mel, {self.settings.n_mels} bands, last {self.seconds:g} s")
+        p.drawText(
+            self.rect().adjusted(6, 4, -6, -4),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+            f"log-mel, {self.settings.n_mels} bands, last {self.seconds:g} s",
+        )
         p.end()
         self.frames += 1
         self._paint_times.append(time.perf_counter())
@@ -243,6 +247,9 @@ class FeatureView(QWidget):
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
             p.drawImage(QRectF(self.rect()), self._image)
         p.setPen(QColor(255, 255, 255, 190))
-        p.drawText(self.rect().adjusted(6, 4, -6, -4),
-                   Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap, self._caption)
+        p.drawText(
+            self.rect().adjusted(6, 4, -6, -4),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap,
+            self._caption,
+        )
         p.end()

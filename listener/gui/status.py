@@ -62,4 +62,3 @@ class StatusPanel:
 
     def message(self, text: str, ms: int = 0) -> None:
         self.bar.showMessage(text, ms)
-

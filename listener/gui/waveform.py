@@ -77,7 +77,6 @@ class WaveformView(FrameWidget):
         self._pending = np.zeros(0, dtype=np.float32)
         self._dirty = True
 
-
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(560, 90)
 
@@ -88,8 +87,11 @@ class WaveformView(FrameWidget):
             idx = np.linspace(0, n - 1, columns).round().astype(int)
             return self._lo[idx], self._hi[idx], self._active[idx]
         starts = np.linspace(0, n, columns, endpoint=False).astype(int)  # strictly increasing: columns < n
-        return (np.minimum.reduceat(self._lo, starts), np.maximum.reduceat(self._hi, starts),
-                np.logical_or.reduceat(self._active, starts))
+        return (
+            np.minimum.reduceat(self._lo, starts),
+            np.maximum.reduceat(self._hi, starts),
+            np.logical_or.reduceat(self._active, starts),
+        )
 
     def render(self, w: int, h: int) -> np.ndarray:
         """Colour indices ``uint8 [h, w]``: 0 background, 1 gate open, 2 waveform.
@@ -115,8 +117,11 @@ class WaveformView(FrameWidget):
         p = QPainter(self)
         p.drawImage(0, 0, img)
         p.setPen(QColor(255, 255, 255, 150))
-        p.drawText(self.rect().adjusted(6, 4, -6, -4), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
-                   f"waveform, last {self.seconds:g} s (green: gate open)")
+        p.drawText(
+            self.rect().adjusted(6, 4, -6, -4),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+            f"waveform, last {self.seconds:g} s (green: gate open)",
+        )
         p.end()
 
 
@@ -136,7 +141,6 @@ class GateIndicator(FrameWidget):
         if active != self.active or abs(level_db - self.level_db) > 0.5:
             self.active, self.level_db = active, level_db
             self._dirty = True
-
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(220, 26)

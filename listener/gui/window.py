@@ -46,8 +46,10 @@ class ErrorBanner(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("errorBanner")
-        self.setStyleSheet("#errorBanner { background: #f8d7d3; border: 1px solid #d0452f; border-radius: 4px; }"
-                           "QLabel { color: #7a1d10; }")
+        self.setStyleSheet(
+            "#errorBanner { background: #f8d7d3; border: 1px solid #d0452f; border-radius: 4px; }"
+            "QLabel { color: #7a1d10; }"
+        )
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.label = QLabel()
         self.label.setWordWrap(True)
@@ -320,15 +322,20 @@ class MainWindow(QMainWindow):
         self.spectrogram.configure(info.mel)
         self.waveform.configure(info.sample_rate)
         sound = info.kind == "sound"
-        self.controls.show_values(info.threshold, self.settings.vad,
-                                  info.hop if info.hop is not None else self.settings.hop, sound_model=sound)
+        self.controls.show_values(
+            info.threshold,
+            self.settings.vad,
+            info.hop if info.hop is not None else self.settings.hop,
+            sound_model=sound,
+        )
         self.bars.reject = set(info.reject_labels)
         self.bars.set_threshold(info.threshold)
         self.source_label.setText(info.source_name)
         self.setWindowTitle(f"listener — {info.model_name} — {info.source_name}")
         self.model_picker.combo.setToolTip(
             f"{info.model_name}: {info.kind} model, {len(info.labels)} labels ({', '.join(info.labels)}); "
-            f"suggested threshold {info.default_threshold:g}")
+            f"suggested threshold {info.default_threshold:g}"
+        )
         self.start_button.setEnabled(True)
         self.status.message(f"listening to {info.source_name} with {info.model_name}", 5000)
 
@@ -394,8 +401,12 @@ class MainWindow(QMainWindow):
     def _threshold_reset(self) -> None:
         self.settings.threshold = None
         if self.session is not None:
-            self.controls.show_values(self.session.default_threshold, self.settings.vad,
-                                      self.controls.hop.value(), self.session.kind == "sound")
+            self.controls.show_values(
+                self.session.default_threshold,
+                self.settings.vad,
+                self.controls.hop.value(),
+                self.session.kind == "sound",
+            )
             self.bars.set_threshold(self.session.default_threshold)
             self.worker.set_threshold(self.session.default_threshold)
 
@@ -430,8 +441,9 @@ class MainWindow(QMainWindow):
         self.decision.tick()
 
     def _update_status(self) -> None:
-        self.status.show_load(self._cpu.sample(), self.worker.overruns(), self.spectrogram.fps()
-                              if self.worker.is_running() else 0.0)
+        self.status.show_load(
+            self._cpu.sample(), self.worker.overruns(), self.spectrogram.fps() if self.worker.is_running() else 0.0
+        )
 
     def _update_history_title(self) -> None:
         n = self.history_model.rowCount()
@@ -454,4 +466,3 @@ class MainWindow(QMainWindow):
         self._frame_timer.stop()
         self._status_timer.stop()
         event.accept()
-

@@ -123,7 +123,9 @@ class ListenerWorker(QObject):
         self.detections = 0
         with self._lock:
             self._wanted: dict[str, float] = {}
-        self._thread = threading.Thread(target=self._run, args=(options, self._stop), name="listener-worker", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(options, self._stop), name="listener-worker", daemon=True
+        )
         self._thread.start()
         return True
 
@@ -191,29 +193,44 @@ class ListenerWorker(QObject):
                 self.detections += 1
                 self.detection.emit(d)
 
-            popts = PipelineOptions(model=options.model, threshold=options.threshold, hop=options.hop,
-                                    vad=2 if options.vad is None else int(options.vad))
-            pipeline = build_pipeline(popts, source.name, classifier=classifier, sinks=[self.log],
-                                      on_block=on_block, on_window=on_window, on_detection=on_detection)
+            popts = PipelineOptions(
+                model=options.model,
+                threshold=options.threshold,
+                hop=options.hop,
+                vad=2 if options.vad is None else int(options.vad),
+            )
+            pipeline = build_pipeline(
+                popts,
+                source.name,
+                classifier=classifier,
+                sinks=[self.log],
+                on_block=on_block,
+                on_window=on_window,
+                on_detection=on_detection,
+            )
             with self._lock:
                 self._source = source
                 self._pipeline = pipeline
                 _apply(pipeline, self._wanted)  # changed while the model was loading
-            self.started.emit(SessionInfo(
-                model_name=info.model_id,
-                labels=list(info.labels),
-                reject_labels=list(info.reject_labels),
-                kind=info.kind,
-                provider=classifier.provider,
-                sample_rate=info.sample_rate,
-                threshold=pipeline.decider.threshold,
-                hop=pipeline.windower.hop / info.sample_rate if isinstance(pipeline.windower, SlidingWindower) else None,
-                default_threshold=info.threshold,
-                default_hop=info.hop_seconds,
-                source_name=source.name,
-                mel=mel_settings,
-                duration=source.duration,
-            ))
+            self.started.emit(
+                SessionInfo(
+                    model_name=info.model_id,
+                    labels=list(info.labels),
+                    reject_labels=list(info.reject_labels),
+                    kind=info.kind,
+                    provider=classifier.provider,
+                    sample_rate=info.sample_rate,
+                    threshold=pipeline.decider.threshold,
+                    hop=pipeline.windower.hop / info.sample_rate
+                    if isinstance(pipeline.windower, SlidingWindower)
+                    else None,
+                    default_threshold=info.threshold,
+                    default_hop=info.hop_seconds,
+                    source_name=source.name,
+                    mel=mel_settings,
+                    duration=source.duration,
+                )
+            )
             run_stream(source, pipeline, stop, realtime=True)
         except ListenerError as exc:
             error = exc.message

@@ -17,7 +17,16 @@ import soundfile as sf
 import soxr
 
 DIGITS: tuple[str, ...] = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
 )
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
@@ -83,9 +92,7 @@ def load_audio(
             rate = f.samplerate
             start = max(0, int(round(start_s * rate)))
             if start > f.frames:
-                raise DatasetError(
-                    f"{path}: slice starts at {start_s:.3f} s, past the end ({f.frames / rate:.3f} s)"
-                )
+                raise DatasetError(f"{path}: slice starts at {start_s:.3f} s, past the end ({f.frames / rate:.3f} s)")
             f.seek(start)
             frames = -1 if duration_s is None else max(0, int(round(duration_s * rate)))
             data = f.read(frames=frames, dtype="float32", always_2d=True)
@@ -141,7 +148,7 @@ def fit_length(
 
 
 def hash_split(key: str, val_fraction: float, test_fraction: float) -> str:
-    """"train" | "validation" | "test" from a stable hash of `key` (a speaker or file name)."""
+    """ "train" | "validation" | "test" from a stable hash of `key` (a speaker or file name)."""
     if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1:
         raise DatasetError(
             f"split fractions must be >= 0 and leave some training data, got "
@@ -155,9 +162,7 @@ def hash_split(key: str, val_fraction: float, test_fraction: float) -> str:
     return "train"
 
 
-def assign_splits(
-    clips: list[Clip], val_fraction: float = 0.1, test_fraction: float = 0.1
-) -> list[Clip]:
+def assign_splits(clips: list[Clip], val_fraction: float = 0.1, test_fraction: float = 0.1) -> list[Clip]:
     """Give every clip a split by a stable hash of its speaker (file name when none).
 
     All clips of one speaker land in the same split, e.g. whole synthetic voices

@@ -93,8 +93,7 @@ def download_file(
                             block = response.read(CHUNK)
                         except (OSError, http.client.HTTPException) as exc:
                             raise DatasetError(
-                                f"download {url}: connection lost after {out.tell()} bytes ({exc}); "
-                                "run again to resume"
+                                f"download {url}: connection lost after {out.tell()} bytes ({exc}); run again to resume"
                             ) from exc
                         if not block:
                             break
@@ -105,9 +104,7 @@ def download_file(
                 if bar is not None:
                     bar.close()
             if total is not None and part.stat().st_size < total:
-                raise DatasetError(
-                    f"download {url}: got {part.stat().st_size} of {total} bytes; run again to resume"
-                )
+                raise DatasetError(f"download {url}: got {part.stat().st_size} of {total} bytes; run again to resume")
     digest = sha256_file(part)
     if sha256 is not None and digest != sha256.lower():
         part.unlink()

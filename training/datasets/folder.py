@@ -50,24 +50,21 @@ def _ranked_split(keys: list[str], val_fraction: float, test_fraction: float) ->
     return split
 
 
-def load_folder(
-    root: Path | str, val_fraction: float = 0.1, test_fraction: float = 0.1
-) -> list[Clip]:
+def load_folder(root: Path | str, val_fraction: float = 0.1, test_fraction: float = 0.1) -> list[Clip]:
     """List the audio files under each class folder with label, speaker (if named) and split."""
     if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1:
         raise DatasetError(
             f"folder: fractions must be >= 0 and sum below 1, got validation={val_fraction} test={test_fraction}"
         )
     path = require_dir(root, "folder dataset")
-    class_dirs = sorted(
-        p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
-    )
+    class_dirs = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
     if not class_dirs:
         raise DatasetError(f"folder dataset: {path} has no class sub-folders (one folder per class)")
     files: list[tuple[Path, str]] = []
     for class_dir in class_dirs:
         found = [
-            p for p in class_dir.rglob("*")
+            p
+            for p in class_dir.rglob("*")
             if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS and not p.name.startswith(".")
         ]
         if not found:

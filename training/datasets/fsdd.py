@@ -45,9 +45,7 @@ def load_fsdd(
     for path in rec.glob("*.wav"):
         match = _NAME.match(path.stem)
         if not match:
-            raise DatasetError(
-                f"FSDD: {path} does not follow <digit>_<speaker>_<take>.wav"
-            )
+            raise DatasetError(f"FSDD: {path} does not follow <digit>_<speaker>_<take>.wav")
         digit, speaker, _take = match.groups()
         if speaker in test_speakers:
             split = "test"

@@ -52,9 +52,7 @@ def speech_commands_version(root: Path | str) -> str:
 
 def word_dirs(root: Path) -> list[Path]:
     """The word folders: every sub-folder except `_background_noise_` and hidden ones."""
-    return sorted(
-        p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))
-    )
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
 
 
 def background_noise_files(root: Path | str) -> list[Path]:
@@ -113,9 +111,7 @@ def silence_clips(
             if end - begin >= SILENCE_SECONDS:
                 regions.append((path, begin, end))
         if not regions:
-            raise DatasetError(
-                f"Speech Commands: the noise files are too short to cut 1 s {split} slices"
-            )
+            raise DatasetError(f"Speech Commands: the noise files are too short to cut 1 s {split} slices")
         for r, (path, begin, end) in enumerate(regions):
             k = count // len(regions) + (1 if r < count % len(regions) else 0)
             span = end - begin - SILENCE_SECONDS

@@ -34,9 +34,7 @@ def load_urbansound8k(root: Path | str) -> list[Clip]:
             try:
                 fold = int(row["fold"])
             except ValueError:
-                raise DatasetError(
-                    f"UrbanSound8K: {csv_path}:{line}: fold {row['fold']!r} is not a number"
-                ) from None
+                raise DatasetError(f"UrbanSound8K: {csv_path}:{line}: fold {row['fold']!r} is not a number") from None
             audio = path / "audio" / f"fold{fold}" / row["slice_file_name"]
             if not audio.is_file():
                 missing.append(audio)
@@ -44,9 +42,7 @@ def load_urbansound8k(root: Path | str) -> list[Clip]:
             label = row["class"].strip().replace("_", " ").lower()
             clips.append(Clip(path=audio, label=label, speaker=row["fsID"].strip(), fold=fold))
     if missing:
-        raise DatasetError(
-            f"UrbanSound8K: {len(missing)} files listed in {csv_path} are missing, e.g. {missing[0]}"
-        )
+        raise DatasetError(f"UrbanSound8K: {len(missing)} files listed in {csv_path} are missing, e.g. {missing[0]}")
     if not clips:
         raise DatasetError(f"UrbanSound8K: {csv_path} lists no clips")
     return sort_clips(clips)

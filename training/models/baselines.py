@@ -39,8 +39,14 @@ class MelCNN(nn.Module):
             return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2))
 
         self.features = nn.Sequential(stage(1, 32), stage(32, 64), stage(64, 64))
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 128), nn.ReLU(),
-                                  nn.Dropout(dropout), nn.Linear(128, n_classes))
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(64, 128),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(128, n_classes),
+        )
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(feats.unsqueeze(1)))
@@ -52,8 +58,14 @@ class CnnLstmAttention(nn.Module):
     def __init__(self, n_classes: int, n_features: int, channels: int = 32, hidden: int = 64) -> None:
         super().__init__()
         self.conv = nn.Sequential(
-            nn.Conv2d(1, channels, 3, padding=1), nn.BatchNorm2d(channels), nn.ReLU(), nn.MaxPool2d((2, 1)),
-            nn.Conv2d(channels, channels, 3, padding=1), nn.BatchNorm2d(channels), nn.ReLU(), nn.MaxPool2d((2, 1)),
+            nn.Conv2d(1, channels, 3, padding=1),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(),
+            nn.MaxPool2d((2, 1)),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(),
+            nn.MaxPool2d((2, 1)),
         )
         self.lstm = nn.LSTM(channels * (n_features // 4), hidden, batch_first=True, bidirectional=True)
         self.attn = nn.Linear(2 * hidden, 1)

@@ -25,8 +25,9 @@ class ExportableModel(nn.Module):
     (``set_normalisation``, stored as buffers).
     """
 
-    def __init__(self, frontend_cfg: FrontendConfig, net: nn.Module, labels: list[str],
-                 normalisation: str = "global") -> None:
+    def __init__(
+        self, frontend_cfg: FrontendConfig, net: nn.Module, labels: list[str], normalisation: str = "global"
+    ) -> None:
         super().__init__()
         if normalisation not in ("global", "cmn"):
             raise ValueError(f"unknown normalisation {normalisation!r} (global or cmn)")

@@ -39,7 +39,7 @@ class ModelSpec:
         return asdict(self)
 
     @staticmethod
-    def from_dict(d: dict) -> "ModelSpec":
+    def from_dict(d: dict) -> ModelSpec:
         return ModelSpec(**d)
 
 
