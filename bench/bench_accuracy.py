@@ -31,10 +31,10 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from training.corpus import WaveSet, build_esc_set, waveset  # noqa: E402
-from training.datasets.base import DIGITS, Clip  # noqa: E402
-from training.evaluate import predict_probs, score  # noqa: E402
-from training.models.baselines import MLP  # noqa: E402
+from listener.training.corpus import WaveSet, build_esc_set, waveset  # noqa: E402
+from listener.training.datasets.base import DIGITS, Clip  # noqa: E402
+from listener.training.evaluate import predict_probs, score  # noqa: E402
+from listener.training.models.baselines import MLP  # noqa: E402
 
 REPORTED = {
     "1_mlp_173_feature_means": "76.19% (Speech Commands digits, random split)",
@@ -101,9 +101,9 @@ def mlp_accuracy(model: MLP, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def digits_sets(data: Path) -> tuple[WaveSet, WaveSet]:
-    from training.corpus import _sc09_clips
-    from training.datasets.fsdd import load_fsdd
-    from training.datasets.speech_commands import load_speech_commands
+    from listener.training.corpus import _sc09_clips
+    from listener.training.datasets.fsdd import load_fsdd
+    from listener.training.datasets.speech_commands import load_speech_commands
 
     sc_root = data / "speech_commands_v0.01_sample"
     clips: list[Clip] = load_fsdd(data / "fsdd")
@@ -123,9 +123,9 @@ def random_split(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple:
 
 
 def cnn_baseline(arch: str, train: WaveSet, test: WaveSet, epochs: int) -> dict:
-    from training.frontend import DIGITS_FRONTEND
-    from training.models.registry import ModelSpec, build_model
-    from training.train import TrainConfig, fit, torch_predictor
+    from listener.training.frontend import DIGITS_FRONTEND
+    from listener.training.models.registry import ModelSpec, build_model
+    from listener.training.train import TrainConfig, fit, torch_predictor
 
     spec = ModelSpec(name=arch, kind="speech", labels=list(DIGITS), arch=arch, frontend=asdict(DIGITS_FRONTEND))
     model = build_model(spec)

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_sounds_cv.py --epochs 30 [--folds 1,2,3,4,5] [--threads 1]
 
-Same loop as ``python -m training.build_defaults --only sounds`` (official folds,
+Same loop as ``python -m listener.training.build_defaults --only sounds`` (official folds,
 a fixed epoch count, the last epoch scored on the held-out fold, clip-level
 mean of gated 1 s windows), so recipes can be compared in a third of the time.
 Appends one JSON line per run to ``bench/results/sounds_cv.jsonl``.
@@ -21,11 +21,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from training.build_defaults import DEFAULT_DATA, SOUND_REPEATS, _repeat, _sounds_spec  # noqa: E402
-from training.corpus import build_esc_set  # noqa: E402
-from training.evaluate import predict_probs, score  # noqa: E402
-from training.models.registry import build_model  # noqa: E402
-from training.train import TrainConfig, fit, torch_predictor  # noqa: E402
+from listener.training.build_defaults import DEFAULT_DATA, SOUND_REPEATS, _repeat, _sounds_spec  # noqa: E402
+from listener.training.corpus import build_esc_set  # noqa: E402
+from listener.training.evaluate import predict_probs, score  # noqa: E402
+from listener.training.models.registry import build_model  # noqa: E402
+from listener.training.train import TrainConfig, fit, torch_predictor  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

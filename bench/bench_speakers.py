@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 from listener.classifier import Classifier  # noqa: E402
 from listener.errors import ListenerError  # noqa: E402
-from training.corpus import decode_clips  # noqa: E402
-from training.datasets.base import DatasetError  # noqa: E402
-from training.datasets.fsdd import TEST_SPEAKERS, load_fsdd  # noqa: E402
+from listener.training.corpus import decode_clips  # noqa: E402
+from listener.training.datasets.base import DatasetError  # noqa: E402
+from listener.training.datasets.fsdd import TEST_SPEAKERS, load_fsdd  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 

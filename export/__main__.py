@@ -1,4 +1,4 @@
-"""``python -m export CHECKPOINT --out BASE --data KIND:PATH``: ONNX FP32 + INT8 with parity checks.
+"""``python -m listener.export CHECKPOINT --out BASE --data KIND:PATH``: ONNX FP32 + INT8 with parity checks.
 
 Writes ``BASE.fp32.onnx`` and ``BASE.onnx`` (INT8). Calibration uses real
 training clips from ``--data``; the parity check (torch vs FP32, INT8 vs FP32
@@ -15,8 +15,8 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m export", description=__doc__.split("\n")[0])
-    parser.add_argument("checkpoint", type=Path, help="best.pt written by python -m training.train")
+    parser = argparse.ArgumentParser(prog="python -m listener.export", description=__doc__.split("\n")[0])
+    parser.add_argument("checkpoint", type=Path, help="best.pt written by python -m listener.training.train")
     parser.add_argument("--out", type=Path, required=True, help="output base path, e.g. assets/mywords")
     parser.add_argument("--data", required=True, help="KIND:PATH, the data the model was trained on")
     parser.add_argument("--threshold", type=float, help="suggested confidence threshold (metadata)")
@@ -24,11 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibration-clips", type=int, default=256)
     args = parser.parse_args(argv)
 
-    from export.bundle import export_bundle
-    from export.parity import ParityError
-    from training.corpus import waveset
-    from training.datasets.base import DatasetError
-    from training.train import _assign_splits, _load_data, load_checkpoint
+    from listener.export.bundle import export_bundle
+    from listener.export.parity import ParityError
+    from listener.training.corpus import waveset
+    from listener.training.datasets.base import DatasetError
+    from listener.training.train import _assign_splits, _load_data, load_checkpoint
 
     if not args.checkpoint.is_file():
         print(f"error: checkpoint {args.checkpoint} not found", file=sys.stderr)

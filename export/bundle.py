@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from export.onnx_export import export_onnx
-from export.parity import ParityReport, check_parity, measure_latency
-from export.quantize import quantize_int8
-from training.corpus import WaveSet
-from training.models.exportable import ExportableModel
-from training.models.registry import ModelSpec
+from listener.export.onnx_export import export_onnx
+from listener.export.parity import ParityReport, check_parity, measure_latency
+from listener.export.quantize import quantize_int8
+from listener.training.corpus import WaveSet
+from listener.training.models.exportable import ExportableModel
+from listener.training.models.registry import ModelSpec
 
 
 @dataclass

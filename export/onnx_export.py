@@ -15,8 +15,8 @@ from pathlib import Path
 import onnx
 import torch
 
-from training.models.exportable import ExportableModel
-from training.models.registry import ModelSpec
+from listener.training.models.exportable import ExportableModel
+from listener.training.models.registry import ModelSpec
 
 OPSET = 17
 INPUT = "audio"

@@ -16,9 +16,9 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from training.corpus import WaveSet
-from training.evaluate import predict_probs, score
-from training.models.exportable import ExportableModel
+from listener.training.corpus import WaveSet
+from listener.training.evaluate import predict_probs, score
+from listener.training.models.exportable import ExportableModel
 
 
 class ParityError(RuntimeError):

@@ -18,8 +18,8 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
-from export.onnx_export import INPUT, frontend_nodes, metadata, set_metadata
-from training.models.registry import ModelSpec
+from listener.export.onnx_export import INPUT, frontend_nodes, metadata, set_metadata
+from listener.training.models.registry import ModelSpec
 
 
 class ClipReader(CalibrationDataReader):

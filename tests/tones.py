@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from training.corpus import WaveSet
+from listener.training.corpus import WaveSet
 
 TONE_LABELS = ("high", "low", "silence")
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.datasets.base import DatasetError, load_audio
+from listener.training.datasets.base import DatasetError, load_audio
 
 
 @dataclass

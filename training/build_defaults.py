@@ -1,8 +1,8 @@
 """One command that rebuilds the shipped models from scratch into ``assets/``.
 
-    python -m training.build_defaults                 # digits + sounds (CV + final)
-    python -m training.build_defaults --only digits
-    python -m training.build_defaults --quick         # minutes; a smoke-test model
+    python -m listener.training.build_defaults                 # digits + sounds (CV + final)
+    python -m listener.training.build_defaults --only digits
+    python -m listener.training.build_defaults --quick         # minutes; a smoke-test model
 
 For each model: build the corpus, train, pick the threshold on validation,
 evaluate every test set with the PyTorch model, export FP32 + INT8 with the
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.augment import AugmentConfig
-from training.corpus import (
+from listener.training.augment import AugmentConfig
+from listener.training.corpus import (
     DIGIT_LABELS,
     REJECT_LABELS,
     DigitsPlan,
@@ -30,8 +30,8 @@ from training.corpus import (
     build_digits_corpus,
     build_esc_set,
 )
-from training.datasets.synthetic import EXTRA_VARIANTS
-from training.evaluate import (
+from listener.training.datasets.synthetic import EXTRA_VARIANTS
+from listener.training.evaluate import (
     EvalResult,
     choose_threshold,
     detection_rate,
@@ -39,11 +39,11 @@ from training.evaluate import (
     predict_probs,
     score,
 )
-from training.frontend import DIGITS_FRONTEND, SOUNDS_FRONTEND
-from training.models.kws import count_parameters
-from training.models.registry import ModelSpec, build_model
-from training.report import write_report
-from training.train import TrainConfig, fit, torch_predictor
+from listener.training.frontend import DIGITS_FRONTEND, SOUNDS_FRONTEND
+from listener.training.models.kws import count_parameters
+from listener.training.models.registry import ModelSpec, build_model
+from listener.training.report import write_report
+from listener.training.train import TrainConfig, fit, torch_predictor
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -239,7 +239,7 @@ def _calibration(train: WaveSet, n: int, seed: int, window: int = 16000) -> np.n
     idx = rng.choice(len(train), size=min(n, len(train)), replace=False)
     audio = train.audio[idx]
     if audio.shape[1] > window:  # long clips: their loudest second
-        from training.datasets.base import fit_length
+        from listener.training.datasets.base import fit_length
 
         audio = np.stack([fit_length(a, window, mode="energy") for a in audio])
     return audio.astype(np.float32)
@@ -248,10 +248,10 @@ def _calibration(train: WaveSet, n: int, seed: int, window: int = 16000) -> np.n
 def _export_and_finish(
     args, model, spec, train, val, tests, result, val_eval, float_eval, accuracy, t0, evaluate, summarise, extra=None
 ) -> dict:
-    from export.bundle import export_bundle
-    from export.card import write_card
-    from export.onnx_export import metadata, set_metadata
-    from export.parity import ort_predictor
+    from listener.export.bundle import export_bundle
+    from listener.export.card import write_card
+    from listener.export.onnx_export import metadata, set_metadata
+    from listener.export.parity import ort_predictor
 
     bundle = export_bundle(
         model, spec, args.out / spec.name, _calibration(train, 256, args.seed), val, accuracy={"fp32": accuracy}
@@ -378,7 +378,7 @@ def build_sounds(args: argparse.Namespace) -> dict:
             "pooled": asdict(pooled),
         }
         _log(f"sounds CV mean accuracy {cv_summary['mean_accuracy']:.4f}")
-        from training.report import plot_confusion
+        from listener.training.report import plot_confusion
 
         (args.runs / "sounds").mkdir(parents=True, exist_ok=True)
         plot_confusion(
@@ -454,7 +454,9 @@ def _repeat(ws: WaveSet, times: int) -> WaveSet:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.build_defaults", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m listener.training.build_defaults", description=__doc__.split("\n")[0]
+    )
     parser.add_argument(
         "--data", type=Path, default=DEFAULT_DATA, help="the shared data folder (default ../shared/data)"
     )
@@ -476,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_dir():
         print(f"error: data folder {args.data} not found (pass --data)", file=sys.stderr)
         return 2
-    from training.datasets.base import DatasetError
+    from listener.training.datasets.base import DatasetError
 
     t0 = time.time()
     summaries = {}

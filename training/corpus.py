@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.datasets.base import DIGITS, Clip, DatasetError, fit_length, load_audio
+from listener.training.datasets.base import DIGITS, Clip, DatasetError, fit_length, load_audio
 
 SAMPLE_RATE = 16000
 WINDOW = 16000
@@ -219,7 +219,7 @@ def quiet_silence(n: int, label_names: Sequence[str], seed: int) -> WaveSet:
 
 def noise_regions(sc_root: Path, split: str = "train") -> list[np.ndarray]:
     """The background-noise files cut to one split's time region (80/10/10, like the silence clips)."""
-    from training.datasets.speech_commands import background_noise_files
+    from listener.training.datasets.speech_commands import background_noise_files
 
     lo, hi = {"train": (0.0, 0.8), "validation": (0.8, 0.9), "test": (0.9, 1.0)}[split]
     out = []
@@ -245,9 +245,9 @@ def split_synthetic_voices(
 
 def build_digits_corpus(plan: DigitsPlan, log=print) -> DigitsCorpus:
     """Assemble the digits corpus (see docs/models/digits.md for the protocol)."""
-    from training.datasets import synthetic
-    from training.datasets.fsdd import load_fsdd
-    from training.datasets.speech_commands import load_speech_commands
+    from listener.training.datasets import synthetic
+    from listener.training.datasets.fsdd import load_fsdd
+    from listener.training.datasets.speech_commands import load_speech_commands
 
     root = Path(plan.data_root)
     sc_root = root / "speech_commands_v0.01_sample"
@@ -371,7 +371,7 @@ SOUND_CLIP_SECONDS = 5.0
 
 def build_esc_set(data_root: Path, subset: str = "esc10") -> WaveSet:
     """All ESC clips as 5 s waveforms at 16 kHz with their official folds."""
-    from training.datasets.esc import load_esc
+    from listener.training.datasets.esc import load_esc
 
     clips = load_esc(Path(data_root) / subset, subset=subset)
     labels = tuple(sorted({c.label for c in clips}))

@@ -7,7 +7,7 @@ get a fresh random 1 s crop from their loud part every epoch.
 
 CLI (train your own model from a folder of recordings)::
 
-    python -m training.train --data folder:PATH --name mywords --out runs/mywords
+    python -m listener.training.train --data folder:PATH --name mywords --out runs/mywords
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from training.corpus import WaveSet
-from training.evaluate import active_window_starts, predict_probs, score
-from training.models.exportable import ExportableModel
-from training.models.registry import ModelSpec, build_model
+from listener.training.corpus import WaveSet
+from listener.training.evaluate import active_window_starts, predict_probs, score
+from listener.training.models.exportable import ExportableModel
+from listener.training.models.registry import ModelSpec, build_model
 
 
 @dataclass
@@ -138,7 +138,7 @@ class _Cropper:
 
 
 def _make_augmenter(noise: list[np.ndarray] | None, seed: int, aug_cfg=None):
-    from training.augment import AugmentConfig, Augmenter
+    from listener.training.augment import AugmentConfig, Augmenter
 
     cfg = aug_cfg if aug_cfg is not None else AugmentConfig()
     bank = None
@@ -178,7 +178,7 @@ def fit(
     if cfg.augment or cfg.spec_augment:
         augmenter, acfg = _make_augmenter(noise, cfg.seed, aug_cfg)
         if cfg.spec_augment:
-            from training.augment import freq_warp, spec_augment
+            from listener.training.augment import freq_warp, spec_augment
 
             spec_hook = lambda f: spec_augment(freq_warp(f, acfg), acfg)  # noqa: E731
         if not cfg.augment:
@@ -314,7 +314,7 @@ def fit(
 
 
 def save_checkpoint(model: ExportableModel, spec: ModelSpec, path: Path, result: TrainResult | None = None) -> None:
-    """Weights + spec (+ history): everything ``python -m export`` needs."""
+    """Weights + spec (+ history): everything ``python -m listener.export`` needs."""
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(
         {"model": model.state_dict(), "spec": spec.to_dict(), "result": asdict(result) if result else None},
@@ -337,25 +337,25 @@ def load_checkpoint(path: Path) -> tuple[ExportableModel, ModelSpec, dict | None
 
 def _load_data(spec: str) -> list:
     """``folder:PATH`` | ``fsdd:PATH`` | ``speech_commands:PATH`` | ``esc10:PATH`` -> clips."""
-    from training.datasets.base import DatasetError
+    from listener.training.datasets.base import DatasetError
 
     if ":" not in spec:
         raise DatasetError(f"--data {spec!r}: expected KIND:PATH (folder, fsdd, speech_commands, esc10)")
     kind, path = spec.split(":", 1)
     if kind == "folder":
-        from training.datasets.folder import load_folder
+        from listener.training.datasets.folder import load_folder
 
         return load_folder(path)
     if kind == "fsdd":
-        from training.datasets.fsdd import load_fsdd
+        from listener.training.datasets.fsdd import load_fsdd
 
         return load_fsdd(path)
     if kind == "speech_commands":
-        from training.datasets.speech_commands import load_speech_commands
+        from listener.training.datasets.speech_commands import load_speech_commands
 
         return load_speech_commands(path)
     if kind in ("esc10", "esc50"):
-        from training.datasets.esc import load_esc
+        from listener.training.datasets.esc import load_esc
 
         return load_esc(path, subset=kind)
     raise DatasetError(f"--data {spec!r}: unknown kind {kind!r} (folder, fsdd, speech_commands, esc10)")
@@ -365,7 +365,7 @@ def _assign_splits(clips: list, val_fraction: float) -> list:
     """Clips without a split get one by a stable hash of their speaker (or file name)."""
     from dataclasses import replace
 
-    from training.datasets.base import stable_fraction
+    from listener.training.datasets.base import stable_fraction
 
     out = []
     for c in clips:
@@ -378,9 +378,9 @@ def _assign_splits(clips: list, val_fraction: float) -> list:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m training.train",
+        prog="python -m listener.training.train",
         description="Train a DS-CNN keyword/sound model on labelled audio and save a checkpoint "
-        "(then export it with `python -m export CHECKPOINT`).",
+        "(then export it with `python -m listener.export CHECKPOINT`).",
     )
     parser.add_argument("--data", required=True, help="KIND:PATH; KIND is folder, fsdd, speech_commands or esc10")
     parser.add_argument("--name", default="custom", help="model name (metadata and file names)")
@@ -397,10 +397,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blocks", type=int, default=4, help="DS-CNN depthwise-separable blocks")
     args = parser.parse_args(argv)
 
-    from training.corpus import waveset
-    from training.datasets.base import DatasetError
-    from training.frontend import DIGITS_FRONTEND, SOUNDS_FRONTEND
-    from training.report import write_report
+    from listener.training.corpus import waveset
+    from listener.training.datasets.base import DatasetError
+    from listener.training.frontend import DIGITS_FRONTEND, SOUNDS_FRONTEND
+    from listener.training.report import write_report
 
     if (
         args.epochs < 1

@@ -1,6 +1,6 @@
 """Resumable dataset download and safe extraction, and the download CLI.
 
-    python -m training.datasets.download speech_commands --version v0.02 --dest data/
+    python -m listener.training.datasets.download speech_commands --version v0.02 --dest data/
 
 A download goes to `<archive>.part`; a rerun continues it with an HTTP Range
 request (a server that ignores Range restarts it). The finished file is checked
@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from training.datasets.base import DatasetError
+from listener.training.datasets.base import DatasetError
 
 CHUNK = 1 << 20
 
@@ -154,7 +154,7 @@ def _filter_kw() -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m training.datasets.download",
+        prog="python -m listener.training.datasets.download",
         description="Download a dataset archive (resumable, checksum-verified) and extract it.",
     )
     sub = parser.add_subparsers(dest="dataset", required=True)
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     sc.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
-    from training.datasets.speech_commands import download_speech_commands
+    from listener.training.datasets.speech_commands import download_speech_commands
 
     try:
         out = download_speech_commands(

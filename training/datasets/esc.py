@@ -21,7 +21,7 @@ import csv
 import re
 from pathlib import Path
 
-from training.datasets.base import Clip, DatasetError, require_dir, sort_clips
+from listener.training.datasets.base import Clip, DatasetError, require_dir, sort_clips
 
 # ESC-50 category -> ESC-10 folder label.
 ESC10_LABELS: dict[str, str] = {

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.datasets.base import (
+from listener.training.datasets.base import (
     AUDIO_EXTENSIONS,
     Clip,
     DatasetError,

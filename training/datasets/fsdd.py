@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from training.datasets.base import DIGITS, Clip, DatasetError, require_dir, sort_clips
+from listener.training.datasets.base import DIGITS, Clip, DatasetError, require_dir, sort_clips
 
 VAL_SPEAKERS: tuple[str, ...] = ("yweweler",)
 TEST_SPEAKERS: tuple[str, ...] = ("nicolas", "theo")

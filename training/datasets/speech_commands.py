@@ -17,7 +17,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from training.datasets.base import (
+from listener.training.datasets.base import (
     DIGITS,
     SPLITS,
     Clip,
@@ -191,7 +191,7 @@ def download_speech_commands(
     Returns the extracted dataset folder (or the archive when `extract=False`).
     `url` / `sha256` override the official ones (mirrors, tests).
     """
-    from training.datasets.download import download_file, extract_tar
+    from listener.training.datasets.download import download_file, extract_tar
 
     if version not in URLS:
         raise DatasetError(f"Speech Commands: unknown version {version!r} (v0.01 or v0.02)")

@@ -29,8 +29,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from training.datasets.accents import accent, bare
-from training.datasets.base import Clip, DatasetError, sort_clips
+from listener.training.datasets.accents import accent, bare
+from listener.training.datasets.base import Clip, DatasetError, sort_clips
 
 DEFAULT_CACHE = Path("~/.cache/listener/espeak")
 SAMPLE_RATE = 16000

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from training.datasets.base import Clip, DatasetError, require_dir, sort_clips
+from listener.training.datasets.base import Clip, DatasetError, require_dir, sort_clips
 
 COLUMNS = ("slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class")
 

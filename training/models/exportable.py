@@ -1,7 +1,7 @@
 """The exported unit: front end + fixed normalisation + network, audio in, logits out.
 
 Keeping the front end inside the module means the ONNX graph computes its own
-features, so the runtime has no feature code that could drift from training.
+features, so the runtime has no feature code that could drift from listener.training.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from training.frontend import FrontendConfig, LogMelFrontend
+from listener.training.frontend import FrontendConfig, LogMelFrontend
 
 
 class ExportableModel(nn.Module):

@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from training.frontend import FrontendConfig
-from training.models.exportable import ExportableModel
-from training.models.kws import DSCNN, DSCNNConfig
+from listener.training.frontend import FrontendConfig
+from listener.training.models.exportable import ExportableModel
+from listener.training.models.kws import DSCNN, DSCNNConfig
 
 
 @dataclass
@@ -68,11 +68,11 @@ def _build(spec: ModelSpec) -> ExportableModel:
                 cfg[key] = tuple(cfg[key])
         net = DSCNN(n, DSCNNConfig(**cfg))
     elif spec.arch == "melcnn":
-        from training.models.baselines import MelCNN
+        from listener.training.models.baselines import MelCNN
 
         net = MelCNN(n, fe.n_features, **spec.arch_config)
     elif spec.arch == "crnn_attention":
-        from training.models.baselines import CnnLstmAttention
+        from listener.training.models.baselines import CnnLstmAttention
 
         net = CnnLstmAttention(n, fe.n_features, **spec.arch_config)
     else:

@@ -110,7 +110,7 @@ def _lines_valid(path: Path) -> list[dict]:
 def test_full_disk_rolls_back_the_partial_line(tmp_path):
     path = tmp_path / "log.jsonl"
     path.write_text(json.dumps({"earlier": 1}) + "\n")
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     res = subprocess.run(
         [sys.executable, "-c", WRITER, str(path), root, "full"], capture_output=True, text=True, timeout=60
     )
@@ -122,7 +122,7 @@ def test_full_disk_rolls_back_the_partial_line(tmp_path):
 
 def test_sigkill_mid_stream_leaves_only_whole_lines(tmp_path):
     path = tmp_path / "log.jsonl"
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), root, "free"])
     deadline = time.time() + 30
     while (not path.exists() or path.stat().st_size < 200_000) and time.time() < deadline:

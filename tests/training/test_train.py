@@ -12,19 +12,19 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.tones import TONE_LABELS, tone, tone_set, write_tone_tree
-from training.evaluate import (
+from listener.training.evaluate import (
     active_window_starts,
     choose_threshold,
     false_accept_rate,
     predict_probs,
     score,
 )
-from training.models.registry import ModelSpec, build_model
-from training.report import write_report
-from training.train import TrainConfig, fit, load_checkpoint, torch_predictor
+from listener.training.models.registry import ModelSpec, build_model
+from listener.training.report import write_report
+from listener.training.train import TrainConfig, fit, load_checkpoint, torch_predictor
+from tests.tones import TONE_LABELS, tone, tone_set, write_tone_tree
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = {"channels": 48, "blocks": 2}
 
 
@@ -123,13 +123,13 @@ def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_cli_train_export_and_listener_end_to_end(tmp_path: Path) -> None:
-    """Folder of recordings -> python -m training.train -> python -m export -> listener analyze."""
+    """Folder of recordings -> python -m listener.training.train -> python -m listener.export -> listener analyze."""
     data = write_tone_tree(tmp_path / "tones", per_class=60)
     run = tmp_path / "run"
     r = _run(
         [
             "-m",
-            "training.train",
+            "listener.training.train",
             "--data",
             f"folder:{data}",
             "--kind",
@@ -156,7 +156,7 @@ def test_cli_train_export_and_listener_end_to_end(tmp_path: Path) -> None:
     r = _run(
         [
             "-m",
-            "export",
+            "listener.export",
             str(run / "best.pt"),
             "--out",
             str(tmp_path / "tones"),
@@ -193,8 +193,9 @@ def test_cli_train_export_and_listener_end_to_end(tmp_path: Path) -> None:
 
 def test_cli_bad_data_is_a_clear_error(tmp_path: Path) -> None:
     r = _run(
-        ["-m", "training.train", "--data", f"folder:{tmp_path / 'missing'}", "--out", str(tmp_path / "o")], tmp_path
+        ["-m", "listener.training.train", "--data", f"folder:{tmp_path / 'missing'}", "--out", str(tmp_path / "o")],
+        tmp_path,
     )
     assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
-    r = _run(["-m", "training.train", "--data", "nonsense", "--out", str(tmp_path / "o")], tmp_path)
+    r = _run(["-m", "listener.training.train", "--data", "nonsense", "--out", str(tmp_path / "o")], tmp_path)
     assert r.returncode == 2 and "KIND:PATH" in r.stderr

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_datasets import make_fsdd, make_speech_commands, needs_espeak
-from training.corpus import DIGIT_LABELS, DigitsPlan, build_digits_corpus
-from training.datasets import synthetic
+from listener.training.corpus import DIGIT_LABELS, DigitsPlan, build_digits_corpus
+from listener.training.datasets import synthetic
+from tests.training.test_datasets import make_fsdd, make_speech_commands, needs_espeak
 
 
 def _plan(root: Path, **kw) -> DigitsPlan:
@@ -84,8 +84,8 @@ def test_decode_cache_survives_a_concurrent_build(tmp_path: Path, monkeypatch: p
     The second build's whole decode is replayed between the first one's save and rename:
     both must return the audio and leave exactly one cache file, no temporary behind.
     """
-    from training import corpus
-    from training.datasets.fsdd import load_fsdd
+    from listener.training import corpus
+    from listener.training.datasets.fsdd import load_fsdd
 
     monkeypatch.setenv("LISTENER_CACHE", str(tmp_path / "cache"))
     clips = load_fsdd(make_fsdd(tmp_path / "fsdd"))[:6]

@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from training.datasets.accents import ACCENT_RULES, accent, bare
+from listener.training.datasets.accents import ACCENT_RULES, accent, bare
 
 
 def _draws(phonemes: str, n: int = 300, seed: int = 0, **kw) -> list[str | None]:

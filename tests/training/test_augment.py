@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from training.augment import AugmentConfig, Augmenter, freq_warp, noise_bank, spec_augment
-from training.datasets.base import DatasetError
+from listener.training.augment import AugmentConfig, Augmenter, freq_warp, noise_bank, spec_augment
+from listener.training.datasets.base import DatasetError
 
 SR = 16000
 

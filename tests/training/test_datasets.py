@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from training.datasets.base import (
+from listener.training.datasets.base import (
     DIGITS,
     Clip,
     DatasetError,
@@ -18,15 +18,15 @@ from training.datasets.base import (
     fold_split,
     load_audio,
 )
-from training.datasets.esc import load_esc
-from training.datasets.folder import load_folder
-from training.datasets.fsdd import load_fsdd
-from training.datasets.speech_commands import (
+from listener.training.datasets.esc import load_esc
+from listener.training.datasets.folder import load_folder
+from listener.training.datasets.fsdd import load_fsdd
+from listener.training.datasets.speech_commands import (
     background_noise_files,
     load_speech_commands,
     speech_commands_version,
 )
-from training.datasets.urbansound8k import load_urbansound8k
+from listener.training.datasets.urbansound8k import load_urbansound8k
 
 
 def write(
@@ -227,7 +227,7 @@ def test_speech_commands_options(tmp_path: Path) -> None:
 
 def test_speech_commands_real_sample() -> None:
     """The shared v0.01 sample: official lists give speaker-disjoint splits."""
-    root = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "speech_commands_v0.01_sample"
+    root = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "speech_commands_v0.01_sample"
     if not root.is_dir():
         pytest.skip("shared data not present")
     clips = load_speech_commands(root, silence_per_split=(30, 5, 5))
@@ -245,7 +245,7 @@ needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="esp
 
 @needs_espeak
 def test_espeak_voices_are_english_gmw() -> None:
-    from training.datasets.synthetic import espeak_variants, espeak_voices
+    from listener.training.datasets.synthetic import espeak_variants, espeak_voices
 
     voices = espeak_voices()
     assert "en-us" in voices and "en-gb-scotland" in voices
@@ -255,7 +255,7 @@ def test_espeak_voices_are_english_gmw() -> None:
 
 @needs_espeak
 def test_synthesize_caches_and_labels(tmp_path: Path) -> None:
-    from training.datasets.synthetic import synthesize
+    from listener.training.datasets.synthetic import synthesize
 
     kw = dict(voices=["en-us", "en-gb-scotland"], variants=["m3", "f2"], speeds=(150,), pitches=(40, 60))
     clips = synthesize(["seven", "tree"], tmp_path, progress=False, **kw)
@@ -279,7 +279,7 @@ def test_synthesize_caches_and_labels(tmp_path: Path) -> None:
 
 @needs_espeak
 def test_synthesize_speaks_accented_renditions(tmp_path: Path) -> None:
-    from training.datasets.synthetic import phonemes, synthesize
+    from listener.training.datasets.synthetic import phonemes, synthesize
 
     assert phonemes("six", "en-us") == "s'Iks"
     kw = dict(voices=["en-us"], variants=["m3", "f2"], speeds=(150,), pitches=(40, 60), progress=False)
@@ -299,7 +299,7 @@ def test_synthesize_speaks_accented_renditions(tmp_path: Path) -> None:
 
 @needs_espeak
 def test_synthesize_rejects_bad_parameters(tmp_path: Path) -> None:
-    from training.datasets.synthetic import synthesize
+    from listener.training.datasets.synthetic import synthesize
 
     with pytest.raises(DatasetError, match="variant"):
         synthesize(["one"], tmp_path, voices=["en-us"], variants=["nosuchvariant"], progress=False)
@@ -310,7 +310,7 @@ def test_synthesize_rejects_bad_parameters(tmp_path: Path) -> None:
 
 
 def test_unknown_words_exclude_digits_and_homophones() -> None:
-    from training.datasets.synthetic import UNKNOWN_WORDS
+    from listener.training.datasets.synthetic import UNKNOWN_WORDS
 
     assert len(UNKNOWN_WORDS) >= 100 and len(set(UNKNOWN_WORDS)) == len(UNKNOWN_WORDS)
     banned = set(DIGITS) | {"for", "fore", "to", "too", "won", "ate", "oh"}
@@ -382,7 +382,7 @@ def test_esc50_csv_layout(tmp_path: Path) -> None:
 
 
 def test_esc_real_sample() -> None:
-    root = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "esc10"
+    root = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "esc10"
     if not root.is_dir():
         pytest.skip("shared data not present")
     clips = load_esc(root)
@@ -487,8 +487,8 @@ import tarfile  # noqa: E402
 import threading  # noqa: E402
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
 
-from training.datasets import download as dl  # noqa: E402
-from training.datasets.speech_commands import download_speech_commands  # noqa: E402
+from listener.training.datasets import download as dl  # noqa: E402
+from listener.training.datasets.speech_commands import download_speech_commands  # noqa: E402
 
 
 class ArchiveServer:
@@ -644,7 +644,7 @@ def test_download_cli(tmp_path: Path, server: ArchiveServer, capsys: pytest.Capt
 
 
 def test_official_checksums_are_recorded() -> None:
-    from training.datasets.speech_commands import SHA256, URLS
+    from listener.training.datasets.speech_commands import SHA256, URLS
 
     assert set(URLS) == set(SHA256) == {"v0.01", "v0.02"}
     assert all(v and len(v) == 64 for v in SHA256.values())

@@ -11,15 +11,15 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from export.bundle import export_bundle
-from export.onnx_export import export_onnx, frontend_nodes
-from export.parity import ParityError, check_parity
-from export.quantize import quantize_int8
+from listener.export.bundle import export_bundle
+from listener.export.onnx_export import export_onnx, frontend_nodes
+from listener.export.parity import ParityError, check_parity
+from listener.export.quantize import quantize_int8
+from listener.training.models.registry import ModelSpec, build_model
+from listener.training.train import TrainConfig, fit
 from tests.tones import TONE_LABELS, tone, tone_set
-from training.models.registry import ModelSpec, build_model
-from training.train import TrainConfig, fit
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_KEYS = {
     "name",
     "version",
@@ -129,8 +129,8 @@ def test_parity_fails_loudly_when_the_file_does_not_match(tmp_path: Path, traine
 
 @pytest.mark.skipif(not (ROOT / "assets" / "digits.onnx").is_file(), reason="no shipped digits model")
 def test_shipped_digits_int8_agrees_with_fp32_on_espeak_digits(tmp_path: Path) -> None:
-    from training.datasets.base import DIGITS, fit_length, load_audio
-    from training.datasets.synthetic import synthesize
+    from listener.training.datasets.base import DIGITS, fit_length, load_audio
+    from listener.training.datasets.synthetic import synthesize
 
     clips = synthesize(
         list(DIGITS), tmp_path, voices=["en-us"], variants=["m3"], speeds=[150], pitches=[50], progress=False
@@ -153,7 +153,7 @@ def test_shipped_int8_agrees_with_fp32_on_the_sample_clip(name: str) -> None:
         pytest.skip(f"no shipped {name} model or sample clip")
     import soundfile as sf
 
-    from training.evaluate import active_window_starts
+    from listener.training.evaluate import active_window_starts
 
     audio, rate = sf.read(sample, dtype="float32")
     assert rate == 16000

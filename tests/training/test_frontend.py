@@ -7,7 +7,7 @@ import pytest
 import torch
 import torchaudio
 
-from training.frontend import DIGITS_FRONTEND, SOUNDS_FRONTEND, FrontendConfig, LogMelFrontend
+from listener.training.frontend import DIGITS_FRONTEND, SOUNDS_FRONTEND, FrontendConfig, LogMelFrontend
 
 
 @pytest.mark.parametrize("cfg", [DIGITS_FRONTEND, SOUNDS_FRONTEND])

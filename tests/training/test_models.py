@@ -7,9 +7,9 @@ from dataclasses import asdict
 import pytest
 import torch
 
-from training.frontend import SOUNDS_FRONTEND
-from training.models.kws import DSCNN, DSCNNConfig, count_parameters
-from training.models.registry import ModelSpec, build_model
+from listener.training.frontend import SOUNDS_FRONTEND
+from listener.training.models.kws import DSCNN, DSCNNConfig, count_parameters
+from listener.training.models.registry import ModelSpec, build_model
 
 
 def test_dscnn_digits_is_small_and_shapes_are_right() -> None:
