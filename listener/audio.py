@@ -37,7 +37,7 @@ Block = tuple[np.ndarray, float]
 # Digital silence: every sample below 1e-5 of full scale (-100 dBFS), a third of the
 # smallest step of a 16-bit converter. A real microphone's own noise, even in a silent
 # room, moves the last bits all the time (a 16-bit input toggles its lowest bit; a quiet
-# 24-bit MEMS microphone's noise, about -100 dBFS RMS, peaks near -87 dBFS within a block),
+# 24-bit MEMS microphone's noise, about -100 dBFS RMS, peaks near -90 dBFS within a block),
 # so only a muted or missing input, or the monitor of a silent output, stays below it.
 SILENCE_LEVEL = 1e-5
 SILENCE_SECONDS = 3.0
