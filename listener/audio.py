@@ -4,12 +4,21 @@ Every source yields ``(block, arrival)`` pairs: ``block`` is float32 mono at
 ``sample_rate``; ``arrival`` is the ``time.monotonic()`` at which the last sample
 of the block became available (used for latency figures). Resampling (soxr) and
 down-mixing happen here so that no later stage cares about the device or file.
+
+Samples that are not finite (NaN, infinity: a broken float file or driver) are
+replaced by silence before anything else sees them, counted in ``nonfinite``
+and reported once: a NaN would otherwise give every window that holds it the
+same, confident, wrong answer. A microphone that delivers nothing but digital
+silence is reported once as well (:class:`SilenceWatch`).
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import re
+import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -25,8 +34,63 @@ from .errors import AudioError
 Block = tuple[np.ndarray, float]
 
 
+# Digital silence: every sample below 1e-5 of full scale (-100 dBFS), a third of the
+# smallest step of a 16-bit converter. A real microphone's own noise, even in a silent
+# room, moves the last bits all the time (a 16-bit input toggles its lowest bit; a quiet
+# 24-bit MEMS microphone's noise, about -100 dBFS RMS, peaks near -90 dBFS within a block),
+# so only a muted or missing input, or the monitor of a silent output, stays below it.
+SILENCE_LEVEL = 1e-5
+SILENCE_SECONDS = 3.0
+FALLBACK_HINT = (
+    "see 'listener devices' and pick a microphone with --device NAME, "
+    "or use --source mic to listen to the default input anyway"
+)
+SILENCE_HINT = (
+    "list the inputs with 'listener devices' and pick one with --device NAME, or play a recording with --source FILE"
+)
+
+
 def _notice(message: str) -> None:
     print(f"listener: {message}", file=sys.stderr, flush=True)
+
+
+def replace_nonfinite(data: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """``data`` with NaN and infinite samples set to 0, how many there were, and the
+    first row (frame) that held one (-1 when none did)."""
+    bad = ~np.isfinite(data)
+    n = int(np.count_nonzero(bad))
+    if not n:
+        return data, 0, -1
+    rows = bad.reshape(len(bad), -1).any(axis=1) if bad.ndim > 1 else bad
+    return np.where(bad, np.float32(0.0), data).astype(np.float32, copy=False), n, int(np.argmax(rows))
+
+
+class SilenceWatch:
+    """Notices an input that delivers only digital silence (see ``SILENCE_LEVEL``) for ``seconds``."""
+
+    def __init__(self, seconds: float = SILENCE_SECONDS, level: float = SILENCE_LEVEL) -> None:
+        self.seconds = seconds
+        self.level = level
+        self.silent_s = 0.0  # length of the current run of digital silence
+        self.heard = False  # True once any block held more than digital silence
+        self.told = False  # the owner has reported the silence (it does so once)
+
+    def push(self, block: np.ndarray, rate: float) -> bool:
+        """Account for one block; True exactly when the current run of silence reaches ``seconds``."""
+        if not len(block):
+            return False
+        if float(np.max(np.abs(block))) >= self.level:
+            self.silent_s = 0.0
+            self.heard = True
+            return False
+        before = self.silent_s
+        self.silent_s += len(block) / rate
+        return before < self.seconds <= self.silent_s
+
+    @property
+    def silent_from_start(self) -> bool:
+        """Nothing but digital silence since the first block, for at least ``seconds``."""
+        return not self.heard and self.silent_s >= self.seconds
 
 
 def _sounddevice():  # imported lazily: PortAudio may be missing on a headless box
@@ -102,6 +166,42 @@ def find_input_device(spec: int | str | None = None, rescan: bool = False) -> In
     return matches[0]
 
 
+def pulse_default_source() -> str | None:
+    """The PulseAudio/PipeWire source that the ALSA ``default``/``pulse`` devices record from.
+
+    ``PULSE_SOURCE`` when set (libpulse honours it), else the server's default
+    source as ``pactl info`` reports it; None when that cannot be known.
+    """
+    if os.environ.get("PULSE_SOURCE"):
+        return os.environ["PULSE_SOURCE"]
+    pactl = shutil.which("pactl")
+    if pactl is None:
+        return None
+    try:
+        out = subprocess.run(
+            [pactl, "info"], capture_output=True, text=True, timeout=3, env={**os.environ, "LC_ALL": "C"}
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for line in out.splitlines():
+        if line.startswith("Default Source:"):
+            return line.split(":", 1)[1].strip() or None
+    return None
+
+
+def default_input_monitor(device: InputDevice) -> str | None:
+    """The monitor source's name when ``device`` records what the computer plays, not a microphone.
+
+    PortAudio's ``default``/``pulse``/``pipewire`` devices record from the sound
+    server's default source, which is the monitor of an output when there is no
+    microphone (a machine without a sound card, or with speakers only).
+    """
+    if device.name.lower() not in ("default", "pulse", "pipewire", "sysdefault"):
+        return None
+    source = pulse_default_source()
+    return source if source and source.endswith(".monitor") else None
+
+
 class Source:
     """Base class: ``name`` is the log's ``source`` field; iterate ``blocks(stop)``."""
 
@@ -111,6 +211,7 @@ class Source:
     duration: float | None = None  # seconds, when known (files)
     live: bool = False  # True when blocks arrive in real time (mic, stdin, paced file)
     started_at: float | None = None  # monotonic time of stream_s == 0 (paced/live sources)
+    nonfinite: int = 0  # NaN/infinite samples replaced by silence
 
     def blocks(self, stop: threading.Event | None = None) -> Iterator[Block]:
         raise NotImplementedError
@@ -133,6 +234,11 @@ class MicSource(Source):
     queue; a full queue or a driver overflow counts an overrun and is not fatal.
     When the device goes away (unplugged, taken by another program) the source
     says so on stderr and retries until it is back or the run is stopped.
+
+    An input that delivers nothing but digital silence for ``silence_seconds``
+    is reported once (``silence_hint`` says what to do). With ``end_if_silent``
+    the source instead ends when that silence lasts from the first block on
+    (``ended_silent``), so that ``--source auto`` can play the sample clip.
     """
 
     live = True
@@ -146,6 +252,9 @@ class MicSource(Source):
         stall_seconds: float = 2.0,
         retry_seconds: float = 2.0,
         notice: Callable[[str], None] = _notice,
+        silence_seconds: float = SILENCE_SECONDS,
+        silence_hint: str = SILENCE_HINT,
+        end_if_silent: bool = False,
     ) -> None:
         self._spec = device
         self.sample_rate = int(sample_rate)
@@ -154,7 +263,13 @@ class MicSource(Source):
         self.retry_seconds = retry_seconds
         self.overruns = 0
         self.reconnects = 0
+        self.nonfinite = 0
         self._notice = notice
+        self.silence_seconds = silence_seconds
+        self._silence = SilenceWatch(silence_seconds)
+        self.silence_hint = silence_hint
+        self.end_if_silent = end_if_silent
+        self.ended_silent = False
         self._queue: queue.Queue = queue.Queue(maxsize=max(4, int(queue_seconds / block_seconds)))
         self._stream = None
         self._resampler = None
@@ -246,7 +361,26 @@ class MicSource(Source):
                 continue
             self._last_data = arrival
             self._flowing = True
+            data, bad, _ = replace_nonfinite(data)
+            if bad:
+                if not self.nonfinite:
+                    self._notice(
+                        f"input device '{self.device.name}' delivered non-finite samples (NaN or infinity); "
+                        "they are replaced by silence (the count is in the summary)"
+                    )
+                self.nonfinite += bad
             mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
+            if self._silence.push(mono, self.capture_rate):
+                if self.end_if_silent and self._silence.silent_from_start:
+                    self.ended_silent = True
+                    return
+                if not self._silence.told:
+                    self._silence.told = True
+                    self._notice(
+                        f"input device '{self.device.name}' has delivered only digital silence for "
+                        f"{self.silence_seconds:g} s (a muted or unplugged microphone, or the monitor of a "
+                        f"silent output?); {self.silence_hint}"
+                    )
             if self._resampler is not None:
                 mono = self._resampler.resample_chunk(mono)
             yield np.ascontiguousarray(mono, dtype=np.float32), arrival
@@ -261,6 +395,11 @@ class FileSource(Source):
     ``realtime=True`` paces blocks at the speed of the audio (``listener run``);
     ``False`` reads as fast as possible in large blocks (``listener analyze``).
     ``name`` is the path exactly as given, for the log's ``source`` field.
+    A file shorter than its header says (truncated) is read as far as it goes,
+    with a one-line warning; non-finite samples are replaced by silence and
+    reported when the file ends; a file holding nothing else is an error.
+    Float samples beyond full scale are clipped to -1..1 (the model contract's
+    range) and reported when the file ends.
     """
 
     def __init__(
@@ -269,6 +408,7 @@ class FileSource(Source):
         sample_rate: int = 16000,
         realtime: bool = False,
         block_seconds: float | None = None,
+        notice: Callable[[str], None] = _notice,
     ) -> None:
         import soundfile as sf
 
@@ -277,6 +417,12 @@ class FileSource(Source):
         self.realtime = realtime
         self.live = realtime
         self.overruns = 0
+        self.nonfinite = 0
+        self._first_nonfinite_s = 0.0
+        self._all_nonfinite = False
+        self.clipped = 0  # float samples beyond full scale (+-1.0), clipped
+        self._peak = 0.0
+        self._notice = notice
         self.block_seconds = block_seconds or (0.03 if realtime else 8.0)
         if not Path(path).exists():
             raise AudioError(f"audio file '{path}' not found")
@@ -295,8 +441,31 @@ class FileSource(Source):
         self.channels = int(self._file.channels)
         frames = self._file.frames
         self.duration = frames / self.input_rate if frames and frames > 0 else None
+        promised = _promised_frames(self._file)
+        if promised is not None and frames is not None and promised > frames:
+            notice(
+                f"'{self.name}' is truncated: its header says {promised / self.input_rate:.2f} s, the file holds "
+                f"{frames / self.input_rate:.2f} s; reading what is there"
+            )
 
     def blocks(self, stop: threading.Event | None = None) -> Iterator[Block]:
+        try:
+            yield from self._blocks(stop)
+        finally:
+            if self.nonfinite and not self._all_nonfinite:
+                s = "s" if self.nonfinite != 1 else ""
+                self._notice(
+                    f"'{self.name}': {self.nonfinite} non-finite sample{s} (NaN or infinity) replaced by silence, "
+                    f"the first at {self._first_nonfinite_s:.2f} s"
+                )
+            if self.clipped:
+                s = "s" if self.clipped != 1 else ""
+                self._notice(
+                    f"'{self.name}': {self.clipped} sample{s} beyond full scale (up to {self._peak:.3g}) "
+                    "clipped to -1..1"
+                )
+
+    def _blocks(self, stop: threading.Event | None) -> Iterator[Block]:
         resampler = (
             soxr.ResampleStream(self.input_rate, self.sample_rate, 1, dtype="float32", quality="HQ")
             if self.input_rate != self.sample_rate
@@ -321,6 +490,18 @@ class FileSource(Source):
                     f"{consumed / self.input_rate:.2f} s ({exc})"
                 ) from None
             last = len(data) < read_n
+            data, bad, row = replace_nonfinite(data)
+            if bad:
+                if not self.nonfinite:
+                    self._first_nonfinite_s = (consumed + row) / self.input_rate
+                self.nonfinite += bad
+            if last and self.nonfinite and self.nonfinite >= (consumed + len(data)) * self.channels:
+                self._all_nonfinite = True
+                raise AudioError(f"audio file '{self.name}' holds no audio: every sample is NaN or infinite")
+            if len(data) and (peak := float(np.max(np.abs(data)))) > 1.0:  # float files only; the model takes -1..1
+                self.clipped += int(np.count_nonzero(np.abs(data) > 1.0))
+                self._peak = max(self._peak, peak)
+                data = np.clip(data, -1.0, 1.0)
             if len(data) == 0 and resampler is None:
                 return
             mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
@@ -355,6 +536,82 @@ class FileSource(Source):
 
     def close(self) -> None:
         self._file.close()
+
+
+# File name extensions of the formats libsndfile reads, by its format name; a folder given to
+# ``analyze`` is searched for these (only those this libsndfile build supports).
+AUDIO_EXTENSIONS = {
+    "WAV": ("wav", "wave"),
+    "WAVEX": ("wav",),
+    "RF64": ("rf64",),
+    "W64": ("w64",),
+    "FLAC": ("flac",),
+    "OGG": ("ogg", "oga", "opus"),
+    "MP3": ("mp3",),
+    "AIFF": ("aif", "aiff", "aifc"),
+    "AU": ("au", "snd"),
+    "CAF": ("caf",),
+    "NIST": ("sph", "nist"),
+    "VOC": ("voc",),
+}
+
+
+def audio_extensions() -> set[str]:
+    """Lower-case extensions (no dot) of the audio formats this libsndfile reads."""
+    import soundfile as sf
+
+    formats = sf.available_formats()
+    return {ext for name, exts in AUDIO_EXTENSIONS.items() if name in formats for ext in exts}
+
+
+def audio_files(path: str | os.PathLike, notice: Callable[[str], None] = _notice) -> list[str]:
+    """``path`` itself when it is not a folder; else the audio files under it, sorted.
+
+    Files whose extension is not an audio format libsndfile reads are skipped, and
+    so are hidden files and folders (a leading ``.``, e.g. macOS ``._x.wav``
+    resource forks); symbolic links to folders are not followed. What was skipped
+    is said in one line. A folder with no audio file is an :class:`AudioError`.
+    """
+    text = str(path)
+    if not os.path.isdir(text):
+        return [text]
+    exts = audio_extensions()
+    found: list[str] = []
+    other = hidden = 0
+    for root, dirs, files in os.walk(text):
+        hidden += sum(d.startswith(".") for d in dirs)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if name.startswith("."):
+                hidden += 1
+            elif "." in name and name.rsplit(".", 1)[-1].lower() in exts:
+                found.append(os.path.join(root, name))
+            else:
+                other += 1
+    if not found:
+        raise AudioError(f"no audio files in folder '{text}' ({other + hidden} other entries)")
+    if other or hidden:
+        notice(
+            f"'{text}': {len(found)} audio file{'s' if len(found) != 1 else ''}; skipped {other} other "
+            f"file{'s' if other != 1 else ''} and {hidden} hidden entr{'ies' if hidden != 1 else 'y'}"
+        )
+    return sorted(found)
+
+
+def _promised_frames(f) -> int | None:
+    """Frames the header of an open WAV file promises, when libsndfile found fewer in the file
+    (libsndfile then reads what is there and logs ``data : N (should be M)``)."""
+    info = getattr(f, "extra_info", "") or ""
+    m = re.search(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", info, re.MULTILINE)
+    if not m:
+        return None
+    frame_bytes = _frame_bytes(f)
+    return int(m.group(1)) // frame_bytes if frame_bytes else None
+
+
+def _frame_bytes(f) -> int | None:
+    bits = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 64}
+    return bits[f.subtype] // 8 * f.channels if f.subtype in bits else None
 
 
 class StdinSource(Source):
@@ -429,27 +686,42 @@ def open_source(
     notice: Callable[[str], None] = _notice,
     block_seconds: float = 0.03,
 ) -> Source:
-    """Build a source from ``mic`` / ``-`` / a path / ``auto`` (mic, else the ``fallback`` clip).
+    """Build a source from ``mic`` / ``-`` / a path / ``auto``.
 
-    ``block_seconds`` is how much audio a live source delivers at a time: shorter
-    blocks reach the log sooner, longer ones wake the process less often (CPU).
+    ``auto`` without ``device``: the default microphone, or the ``fallback`` clip
+    when there is no input device or the default input is a monitor (what the
+    computer plays). The microphone source then ends if it delivers only digital
+    silence from the start (``ended_silent``); the caller plays the clip instead
+    (:func:`silent_fallback`). ``block_seconds`` is how much audio a live source
+    delivers at a time: shorter blocks reach the log sooner, longer ones wake the
+    process less often (CPU).
     """
     paced = block_seconds if realtime else None
     if spec == "auto":
         if device is not None:
             return MicSource(device, sample_rate=sample_rate, block_seconds=block_seconds, notice=notice)
         try:
-            has_input = bool(list_input_devices())
+            default = find_input_device(None)
         except AudioError:
-            has_input = False
-        if has_input:
-            return MicSource(None, sample_rate=sample_rate, block_seconds=block_seconds, notice=notice)
+            default = None
+        monitor = default_input_monitor(default) if default is not None and fallback is not None else None
+        if default is not None and monitor is None:
+            return MicSource(
+                None,
+                sample_rate=sample_rate,
+                block_seconds=block_seconds,
+                notice=notice,
+                end_if_silent=fallback is not None,
+            )
         if fallback is None:
             raise AudioError("no audio input device found and no sample clip to fall back on")
-        notice(
-            f"no microphone found; playing the bundled sample clip {fallback} instead (use --source "
-            "mic to insist on a microphone)"
-        )
+        if monitor is not None:
+            notice(
+                f"the default input '{monitor}' is a monitor (what this computer plays), not a microphone; playing "
+                f"the bundled sample clip {fallback} instead ({FALLBACK_HINT})"
+            )
+        else:
+            notice(f"no microphone found; playing the bundled sample clip {fallback} instead ({FALLBACK_HINT})")
         return FileSource(fallback, sample_rate=sample_rate, realtime=realtime, block_seconds=paced)
     if spec == "mic":
         return MicSource(device, sample_rate=sample_rate, block_seconds=block_seconds, notice=notice)
@@ -458,3 +730,23 @@ def open_source(
             sample_rate=sample_rate, input_rate=input_rate, channels=input_channels, block_seconds=block_seconds
         )
     return FileSource(spec, sample_rate=sample_rate, realtime=realtime, block_seconds=paced)
+
+
+def silent_fallback(
+    source: Source,
+    fallback: str | os.PathLike | None,
+    sample_rate: int = 16000,
+    realtime: bool = True,
+    block_seconds: float = 0.03,
+    notice: Callable[[str], None] = _notice,
+) -> Source | None:
+    """The sample clip to play after ``source`` (``auto``'s microphone) ended on digital silence, else None."""
+    if not getattr(source, "ended_silent", False) or fallback is None:
+        return None
+    notice(
+        f"input device '{source.device.name}' delivered only digital silence for {source.silence_seconds:g} s "
+        f"(a muted or unplugged microphone?); playing the bundled sample clip {fallback} instead ({FALLBACK_HINT})"
+    )
+    return FileSource(
+        fallback, sample_rate=sample_rate, realtime=realtime, block_seconds=block_seconds if realtime else None
+    )

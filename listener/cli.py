@@ -22,10 +22,21 @@ if TYPE_CHECKING:
 from .errors import EXIT_AUDIO, EXIT_FAILURE, EXIT_INTERRUPTED, ListenerError, UsageError
 
 DEFAULT_LOG = "detections.jsonl"
+ANALYZE_BATCH = 32  # windows per model call in ``analyze`` unless --batch or the config file says otherwise
 
 
 def _err(message: str) -> None:
     print(f"listener: {message}", file=sys.stderr, flush=True)
+
+
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml is its one owner)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("listener")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _vad_level(text: str) -> int:
@@ -76,6 +87,7 @@ def make_parser() -> argparse.ArgumentParser:
         prog="listener",
         description="Listen for spoken digits and everyday sounds; log each detection.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="listen to a microphone, a file (in real time) or stdin and log detections")
@@ -98,9 +110,20 @@ def make_parser() -> argparse.ArgumentParser:
     _model_options(run)
 
     ana = sub.add_parser("analyze", help="analyze audio files as fast as possible")
-    ana.add_argument("files", nargs="+", metavar="FILE", help="audio files (WAV, FLAC, OGG, ... any rate)")
+    ana.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE|DIR",
+        help="audio files (WAV, FLAC, OGG, ... any rate), or folders to search for them",
+    )
     ana.add_argument("--log", help="append detections to this file (default: JSONL on stdout)")
-    ana.add_argument("--batch", type=_positive(int), default=32, help="windows per model call (default: 32)")
+    ana.add_argument(
+        "--batch",
+        dest="batch_size",
+        metavar="N",
+        type=_positive(int),
+        help=f"windows per model call (default: {ANALYZE_BATCH})",
+    )
     ana.add_argument(
         "--progress",
         choices=["auto", "always", "never"],
@@ -164,7 +187,7 @@ def _check_log_path(path: str | None) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .audio import open_source
+    from .audio import open_source, silent_fallback
     from .classifier import Classifier, resolve_model, sample_clip
     from .config import RunOptions
     from .pipeline import build_pipeline, run_stream
@@ -181,6 +204,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     device = opts.device
     if device is not None and str(device).strip().isdigit():
         device = int(device)
+    fallback = sample_clip(info)
+    block_seconds = opts.block_ms / 1000.0
     source = open_source(
         opts.source,
         sample_rate=info.sample_rate,
@@ -188,42 +213,59 @@ def cmd_run(args: argparse.Namespace) -> int:
         device=device,
         input_rate=opts.input_rate,
         input_channels=opts.input_channels,
-        fallback=sample_clip(info),
-        block_seconds=opts.block_ms / 1000.0,
+        fallback=fallback,
+        block_seconds=block_seconds,
     )
-    sinks = [] if (opts.quiet or opts.log == "-") else [StdoutSink("text")]
+    width = max(len(label) for label in info.labels)
+    sinks = [] if (opts.quiet or opts.log == "-") else [StdoutSink("text", label_width=width)]
     stop = threading.Event()
 
     def on_signal(signum, frame):  # a clean stop: the last utterance is flushed, the log is whole
         stop.set()
 
+    def listen(src) -> RunStats:
+        pipeline = build_pipeline(opts, src.name, classifier=classifier, sinks=sinks)
+        try:
+            return run_stream(
+                src,
+                pipeline,
+                stop,
+                realtime=src.live,
+                duration=opts.duration,
+                on_first_block=lambda: _err(
+                    f"listening to {src.name} with {info.model_id} ({classifier.provider}); log: {opts.log}"
+                ),
+            )
+        finally:
+            pipeline.close()
+
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    pipeline = None
     try:
-        pipeline = build_pipeline(opts, source.name, classifier=classifier, sinks=sinks)
-        stats = run_stream(
-            source,
-            pipeline,
-            stop,
-            realtime=source.live,
-            duration=opts.duration,
-            on_first_block=lambda: _err(
-                f"listening to {source.name} with {info.model_id} ({classifier.provider}); log: {opts.log}"
-            ),
-        )
+        stats = listen(source)
+        # --source auto: a default input that gave nothing but digital silence -> the sample clip
+        clip = None if stop.is_set() else silent_fallback(source, fallback, info.sample_rate, True, block_seconds)
+        if clip is not None:
+            source.close()
+            source = clip
+            stats = listen(source)
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
         source.close()
-        if pipeline is not None:
-            pipeline.close()
     labels = _label_counts(stats)
     _err(
-        f"{stats.seconds:.1f} s of audio, {stats.windows} windows, {stats.detections} detections"
+        f"{stats.seconds:.1f} s of audio, {_plural(stats.windows, 'window')}, "
+        f"{_plural(stats.detections, 'detection')}"
         + (f" ({labels})" if labels else "")
-        + (f", {stats.overruns} overruns" if stats.overruns else "")
+        + (f", {_plural(stats.overruns, 'overrun')}" if stats.overruns else "")
+        + (f", {_plural(stats.nonfinite, 'non-finite sample')} replaced by silence" if stats.nonfinite else "")
     )
     return 0
+
+
+def _plural(n: int, word: str) -> str:
+    """``1 window``, ``2 windows``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 class _Progress:
@@ -256,37 +298,71 @@ class _Progress:
             sys.stderr.flush()
 
 
-def cmd_analyze(args: argparse.Namespace) -> int:
-    from .audio import FileSource
-    from .classifier import Classifier, resolve_model
+def _analyze_options(args: argparse.Namespace):
+    """``analyze``'s options: defaults <- config file <- flags; the batch is 32 unless one of them sets it."""
     from .config import PipelineOptions
+
+    opts = _options(args, PipelineOptions)
+    if opts.batch_size is None:
+        opts.batch_size = ANALYZE_BATCH
+    return opts
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Ctrl-C and SIGTERM stop after the current block: the summary of what was done, exit 130."""
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return _analyze(args, stop)
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _analyze(args: argparse.Namespace, stop: threading.Event) -> int:
+    import soundfile as sf
+
+    from .audio import FileSource, audio_files
+    from .classifier import Classifier, resolve_model
     from .pipeline import build_pipeline, run_stream
     from .sinks import open_sink
 
-    opts = _options(args, PipelineOptions)
-    opts.batch_size = args.batch
+    opts = _analyze_options(args)
     _check_log_path(opts.log)
+    paths, failures = [], 0
+    for given in args.files:
+        try:
+            paths.extend(audio_files(given, notice=_err))
+        except ListenerError as exc:
+            _err(f"error: {exc.message}")
+            failures += 1
     classifier = Classifier(resolve_model(opts.model), threads=opts.threads, spin=True)
     info = classifier.info
     sink = open_sink(opts.log or "-", opts.log_format, opts.log_max_bytes, opts.log_backups)
     log, opts.log = opts.log, None
-    sources: list = []
-    failures = 0
-    for path in args.files:
-        try:
-            sources.append(FileSource(path, sample_rate=info.sample_rate, realtime=False))
-        except ListenerError as exc:
-            _err(f"error: {exc.message}")
-            failures += 1
-    total = sum(s.duration or 0.0 for s in sources)
-    show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty() and total > 60)
+    show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    total = 0.0
+    if show:  # header only: files are opened one at a time below (a folder may hold thousands)
+        for path in paths:
+            try:
+                total += sf.info(path).duration
+            except Exception:
+                pass
+        show = args.progress == "always" or total > 60
     progress = _Progress(total, show)
     rows = []
-    stop = threading.Event()
     done = 0.0
     t0 = time.monotonic()
     try:
-        for src in sources:
+        for path in paths:
+            if stop.is_set():
+                break
+            try:
+                src = FileSource(path, sample_rate=info.sample_rate, realtime=False)
+            except ListenerError as exc:
+                _err(f"error: {exc.message}")
+                failures += 1
+                continue
             pipeline = build_pipeline(opts, src.name, classifier=classifier, sinks=[sink])
             base = done
 
@@ -299,39 +375,48 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             except ListenerError as exc:
                 if exc.exit_code != EXIT_AUDIO:
                     raise
+                progress.close()
                 _err(f"error: {exc.message}")
                 failures += 1
                 continue
             finally:
                 src.close()
             done += stats.seconds
-            rows.append((src.name, stats))
-            if stop.is_set():
-                raise KeyboardInterrupt
-    except KeyboardInterrupt:
+            complete = not stop.is_set() or (src.duration is not None and stats.seconds >= src.duration - 1e-3)
+            rows.append((src.name, stats, complete))
+    finally:
+        progress.update(done, force=True)
         progress.close()
-        _err("interrupted")
         sink.close()
-        return EXIT_INTERRUPTED
-    progress.update(done, force=True)
-    progress.close()
-    sink.close()
     wall = time.monotonic() - t0
+    interrupted = stop.is_set()
     out = sys.stdout if log else sys.stderr
-    width = max([len("file")] + [len(r[0]) for r in rows])
+    name_w = max([len("file")] + [len(r[0]) for r in rows])
     if rows:
-        print(f"{'file':<{width}}  {'seconds':>9}  {'windows':>7}  {'detections':>10}  labels", file=out)
-    for name, st in rows:
-        labels = _label_counts(st)
-        print(f"{name:<{width}}  {st.seconds:9.1f}  {st.windows:7d}  {st.detections:10d}  {labels}", file=out)
-    n_det = sum(st.detections for _, st in rows)
+        print(f"{'file':<{name_w}}  {'seconds':>9}  {'windows':>7}  {'detections':>10}  labels", file=out)
+    for name, st, complete in rows:
+        labels = _label_counts(st) + ("" if complete else " (interrupted here)")
+        print(f"{name:<{name_w}}  {st.seconds:9.1f}  {st.windows:7d}  {st.detections:10d}  {labels}".rstrip(), file=out)
+    n_det = sum(st.detections for _, st, _ in rows)
+    bad = sum(st.nonfinite for _, st, _ in rows)
+    finished = sum(complete for _, _, complete in rows)
     rtf = done / wall if wall > 0 else float("inf")
+    files = (
+        f"interrupted: {finished} of {_plural(len(paths), 'file')} done"
+        + (", 1 in part" if finished < len(rows) else "")
+        if interrupted
+        else _plural(len(rows), "file")
+    )
     print(
-        f"{len(rows)} file(s), {done:.1f} s of audio in {wall:.2f} s ({rtf:,.0f}x real time), {n_det} detections"
+        f"{files}, {done:.1f} s of audio in {wall:.2f} s ({rtf:,.0f}x real time), "
+        + _plural(n_det, "detection")
+        + (f", {_plural(bad, 'non-finite sample')} replaced by silence" if bad else "")
         + (f", {failures} unreadable" if failures else ""),
         file=out,
     )
     out.flush()
+    if interrupted:
+        return EXIT_INTERRUPTED
     return EXIT_AUDIO if failures else 0
 
 

@@ -1,7 +1,8 @@
 """Options shared by the CLI and the GUI, their defaults, and the TOML config file.
 
 A config file holds the same names as the command-line options (without
-``--``, ``-`` or ``_`` alike), at top level or under ``[listener]``::
+``--``, ``-`` or ``_`` alike; ``batch`` may be written ``batch_size``), at top
+level or under ``[listener]``::
 
     model = "digits"
     source = "mic"
@@ -47,7 +48,7 @@ class PipelineOptions:
     log_backups: int = 5
     min_margin: float = 0.1
     refractory_s: float | None = None
-    batch_size: int = 1
+    batch_size: int | None = None  # windows per model call; None: 1 when listening, 32 in ``analyze``
     providers: list[str] | None = None
 
 
@@ -86,14 +87,26 @@ def load_config(path: str | Path) -> dict[str, Any]:
     if isinstance(data.get("listener"), dict):
         data = {**{k: v for k, v in data.items() if k != "listener"}, **data["listener"]}
     known = {f.name for f in dataclasses.fields(RunOptions)} - {"extra", "providers"}
-    aliases = {"format": "log_format"}
+    aliases = {flag: name for name, flag in _FLAG_NAMES.items()}
     out: dict[str, Any] = {}
     for raw, value in data.items():
         key = aliases.get(_key(raw), _key(raw))
         if key not in known:
-            raise UsageError(f"config file '{path}': unknown option '{raw}' (known: {', '.join(sorted(known))})")
+            raise UsageError(f"config file '{path}': unknown option '{raw}' (options: {', '.join(config_names())})")
         out[key] = _check_type(path, raw, key, value)
     return out
+
+
+# Options whose flag is not their field's name, and fields that are tuning knobs with no
+# flag: a config file may set them, but the options a user is told about are the flags'.
+_FLAG_NAMES = {"log_format": "format", "batch_size": "batch"}
+_UNLISTED = {"extra", "providers", "hangover_ms", "refractory_s", "min_margin", "log_backups"}
+
+
+def config_names() -> list[str]:
+    """The option names a config file takes, as the command-line flags spell them (without ``--``)."""
+    fields = [f.name for f in dataclasses.fields(RunOptions) if f.name not in _UNLISTED]
+    return sorted(_FLAG_NAMES.get(name, name).replace("_", "-") for name in fields)
 
 
 _NUMBERS = {

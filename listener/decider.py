@@ -72,6 +72,8 @@ class Decider:
         """``probs`` for one window (already smoothed) -> a Decision or None."""
         if self.smooth > 1 and len(self._recent) < self.min_windows:
             return None  # a lone window after a gap (often half sound, half silence) decides nothing
+        if not np.isfinite(probs).all():
+            return None  # a model that overflowed has no answer, however its scores sort
         order = np.argsort(probs)[::-1]
         best = int(order[0])
         label = self.labels[best]

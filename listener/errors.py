@@ -12,7 +12,7 @@ EXIT_USAGE = 2  # bad command line / config file (argparse uses 2 as well)
 EXIT_MODEL = 3  # missing or invalid model
 EXIT_AUDIO = 4  # no input device, device busy/unplugged, unreadable or corrupt audio
 EXIT_LOG = 5  # log file cannot be opened or written (permission, full disk)
-EXIT_INTERRUPTED = 130  # Ctrl-C before anything could be processed (not used for clean stops)
+EXIT_INTERRUPTED = 130  # `analyze` stopped by Ctrl-C or SIGTERM before it was done (a stopped `run` exits 0)
 
 
 class ListenerError(Exception):

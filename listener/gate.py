@@ -18,6 +18,7 @@ import numpy as np
 from .errors import UsageError
 
 VAD_RATES = (8000, 16000, 32000, 48000)
+PRIME_DB = -80.0  # the background webrtcvad hears first (see VadGate)
 
 
 @dataclass
@@ -150,7 +151,18 @@ class VadGate(_FramedGate):
     ``margin_db`` above the background (an adaptive noise floor) and above
     ``min_level_db``: webrtcvad alone takes quiet room noise for speech now and
     then, which would drag each utterance's end out by a few hundred ms.
+
+    A stream may begin in speech (a short clip cut tight around a word): both
+    the floor and webrtcvad must then already know a quiet background. The floor
+    starts at the first frame's level but no higher than ``start_floor_db``
+    (-65 dBFS: speech peaking at -40 dBFS has its loudest 30 ms frames near
+    -51 dBFS, 10 dB above it), and webrtcvad, whose own noise model adapts
+    to what it hears first, is first shown 0.3 s of background noise at
+    ``prime_db`` (-80 dBFS, a quiet 16-bit input). See docs/usage.md, "How a
+    detection happens".
     """
+
+    PRIME_FRAMES = 10
 
     def __init__(
         self,
@@ -160,6 +172,8 @@ class VadGate(_FramedGate):
         hangover_ms: float = 120.0,
         min_level_db: float = -70.0,
         margin_db: float = 10.0,
+        start_floor_db: float = -65.0,
+        prime_db: float | None = PRIME_DB,
     ) -> None:
         import webrtcvad
 
@@ -177,7 +191,17 @@ class VadGate(_FramedGate):
         self._wanted = self.aggressiveness
         self._lock = threading.Lock()
         self.min_level_db = min_level_db
-        self.floor = NoiseFloor(frame_ms, initial_db=-50.0, lowest_db=min_level_db - 10.0, margin_db=margin_db)
+        self.floor = NoiseFloor(frame_ms, initial_db=start_floor_db, lowest_db=min_level_db - 10.0, margin_db=margin_db)
+        if prime_db is not None:
+            self._prime(prime_db)
+
+    def _prime(self, level_db: float) -> None:
+        """Show webrtcvad a quiet background first (fixed noise: the same decisions every run)."""
+        rng = np.random.default_rng(0)
+        scale = 32767.0 * 10.0 ** (level_db / 20.0)
+        for _ in range(self.PRIME_FRAMES):
+            noise = np.round(rng.normal(0.0, scale, self.frame_len)).astype("<i2")
+            self._vad.is_speech(noise.tobytes(), self.sample_rate)
 
     def set_aggressiveness(self, level: int) -> None:
         """Thread-safe: applied before the next frame is processed."""

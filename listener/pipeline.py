@@ -45,6 +45,7 @@ class RunStats:
     overruns: int = 0
     wall_s: float = 0.0
     labels: dict[str, int] | None = None
+    nonfinite: int = 0  # NaN/infinite input samples replaced by silence
 
 
 def now_iso() -> str:
@@ -286,7 +287,7 @@ def build_pipeline(
         on_block=on_block,
         on_window=on_window,
         on_detection=on_detection,
-        batch_size=options.batch_size,
+        batch_size=options.batch_size or 1,
     )
 
 
@@ -335,4 +336,5 @@ def run_stream(
         overruns=source.overruns,
         wall_s=time.monotonic() - t0,
         labels=dict(pipeline.label_counts),
+        nonfinite=source.nonfinite,
     )

@@ -131,11 +131,16 @@ class CsvSink(_AppendFile):
 
 
 class StdoutSink(Sink):
-    """JSONL (``fmt="jsonl"``), CSV rows, or a short human line (``fmt="text"``) on a stream."""
+    """JSONL (``fmt="jsonl"``), CSV rows, or a short human line (``fmt="text"``) on a stream.
 
-    def __init__(self, fmt: str = "text", stream: TextIO | None = None) -> None:
+    Text lines pad the label to ``label_width`` (the model's longest label) so that
+    the confidence column stays put whatever the label ("person sneeze").
+    """
+
+    def __init__(self, fmt: str = "text", stream: TextIO | None = None, label_width: int = 12) -> None:
         self.fmt = fmt
         self.stream = stream or sys.stdout
+        self.label_width = label_width
         self._header = fmt == "csv"
 
     def write(self, d: Detection) -> None:
@@ -153,7 +158,7 @@ class StdoutSink(Sink):
             )
         else:
             lat = "" if d.latency_ms is None else f"  ({d.latency_ms:.0f} ms)"
-            line = f"{d.time}  {d.stream_s:9.2f} s  {d.label:<12} {d.confidence:.2f}{lat}\n"
+            line = f"{d.time}  {d.stream_s:9.2f} s  {d.label:<{self.label_width}}  {d.confidence:.2f}{lat}\n"
         try:
             self.stream.write(line)
             self.stream.flush()

@@ -38,7 +38,10 @@ class Window:
 
     samples: np.ndarray  # float32 [window_samples]
     start_sample: int  # absolute index of samples[0] (may be negative: zero-padded)
-    centre_s: float  # stream time of the window centre (the detection's stream_s)
+    # The detection's stream_s: the middle of what the window holds, never before the start of
+    # the stream nor after what was heard: speech, the middle of the utterance's part inside the
+    # window; sounds, the middle of the window's part after the start of the stream.
+    centre_s: float
     speech_end_sample: int  # end of the audio that triggered it (for latency)
 
 
@@ -158,7 +161,8 @@ class SpeechWindower:
             else:
                 ws = start
         samples = self._ring.get(ws, L)
-        return [Window(samples, ws, (ws + L / 2) / self.sample_rate, end)]
+        middle = (max(ws, start) + min(ws + L, end)) / 2
+        return [Window(samples, ws, middle / self.sample_rate, end)]
 
 
 class SlidingWindower:
@@ -193,9 +197,8 @@ class SlidingWindower:
                 if self._seen_active:
                     end = g.start_sample + (i + 1) * fl
                     ws = end - self.length
-                    out.append(
-                        Window(self._ring.get(ws, self.length), ws, (ws + self.length / 2) / self.sample_rate, end)
-                    )
+                    middle = (max(ws, 0) + end) / 2
+                    out.append(Window(self._ring.get(ws, self.length), ws, middle / self.sample_rate, end))
                 self._since -= self.hop  # keep the remainder: the hop is exact on average despite 30 ms frames
                 self._seen_active = False
         return out

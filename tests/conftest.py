@@ -256,3 +256,59 @@ def pulse_sink():
     subprocess.run(["pactl", "unload-module", module], capture_output=True)
     if started:
         subprocess.run(["pulseaudio", "--kill"], capture_output=True)
+
+
+class PrivatePulse:
+    """A PulseAudio daemon of a test's own (own socket, own defaults): ``env`` points a
+    process at it; ``pactl(...)`` configures it. Changing its default source leaves the
+    shared daemon that other tests use alone."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.env = {
+            **{k: v for k, v in os.environ.items() if k not in ("PULSE_SOURCE", "PULSE_SINK")},
+            "PULSE_RUNTIME_PATH": str(directory),
+            "PULSE_STATE_PATH": str(directory / "state"),
+            "PULSE_SERVER": f"unix:{directory}/native",
+        }
+        self.proc = subprocess.Popen(
+            [
+                "pulseaudio",
+                "-n",  # no default.pa: nothing but the modules below
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--use-pid-file=no",
+                "--disable-shm=yes",
+                "-L",
+                f"module-native-protocol-unix auth-anonymous=1 socket={directory}/native",
+            ],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if not wait_for(lambda: self.pactl("info", check=False).returncode == 0, 10):
+            self.close()
+            pytest.skip("could not start a private PulseAudio daemon")
+
+    def pactl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(["pactl", *args], env=self.env, capture_output=True, text=True, check=check, timeout=10)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture
+def private_pulse(tmp_path_factory):
+    """A private PulseAudio daemon with one null sink, ``speakers`` (16 kHz mono): its monitor
+    is the default source, as on a machine with PulseAudio and no microphone."""
+    if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
+        pytest.skip("PulseAudio is not installed (apt-get install pulseaudio pulseaudio-utils)")
+    pulse = PrivatePulse(tmp_path_factory.mktemp("pulse"))
+    pulse.pactl("load-module", "module-null-sink", "sink_name=speakers", "rate=16000", "channels=1")
+    pulse.pactl("set-default-source", "speakers.monitor")
+    yield pulse
+    pulse.close()

@@ -13,7 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QEvent, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from listener.audio import find_input_device
@@ -84,7 +84,18 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
     wake = QTimer()
     wake.timeout.connect(lambda: None)
     wake.start(250)
-    return int(app.exec())
+    status = int(app.exec())
+    # Tear the window down while the QApplication and its platform windows still exist:
+    # left to interpreter shutdown, widgets can be painted and flushed after their native
+    # window is gone ("QBackingStore::flush() called for ... which does not have a handle").
+    wake.stop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    window.hide()
+    window.deleteLater()
+    app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    app.processEvents()
+    return status
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -141,7 +141,12 @@ class MainWindow(QMainWindow):
         lv.addLayout(gate_row)
 
         self.decision = DecisionLabel()
+        # The two numbers on the right are different things: say which is which.
+        self.decision_caption = QLabel("Last detection")
+        self.decision_caption.setStyleSheet("color: gray;")
+        self.decision_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.bars = ProbabilityBars(k=5)
+        self.bars_title = QLabel("Last window: probabilities")
         self.history_model = HistoryModel(parent=self)
         self.history = HistoryView(self.history_model)
         self.export_button = QPushButton("Export CSV…")
@@ -150,6 +155,8 @@ class MainWindow(QMainWindow):
         right = QGroupBox("What it understood")
         rv = QVBoxLayout(right)
         rv.addWidget(self.decision)
+        rv.addWidget(self.decision_caption)
+        rv.addWidget(self.bars_title)
         rv.addWidget(self.bars)
         self.history_title = QLabel("History")
         rv.addWidget(self.history_title)
@@ -263,6 +270,8 @@ class MainWindow(QMainWindow):
         self.features.clear()
         self.bars.clear()
         self.decision.clear()
+        self.decision_caption.setText("Last detection")
+        self.bars_title.setText("Last window: probabilities")
         self.worker.start(opts)
         self.start_button.setText("Stop")
         self.status.message(f"starting: {choice.describe()}, model {opts.model}…")
@@ -344,8 +353,13 @@ class MainWindow(QMainWindow):
         self.spectrogram.append(b.columns)
         self.gate.set_state(b.active, b.level_db)
 
+    def _averaged(self) -> str:
+        n = self.session.smooth if self.session is not None else 1
+        return f", mean of the last {n} windows" if n > 1 else ""
+
     def _on_window(self, w: WindowResult) -> None:
         self.bars.set_probs(w.labels, w.probs)
+        self.bars_title.setText(f"Last window, at {w.stream_s:.1f} s: probabilities{self._averaged()}")
         if w.features is not None:
             best = w.labels[int(w.probs.argmax())]
             self.features.show_features(w.features, f"model input at {w.stream_s:.1f} s → {best}")
@@ -355,6 +369,9 @@ class MainWindow(QMainWindow):
         self.history_model.add(d)
         self.history.scrollToTop()
         self.decision.show_decision(d.label, d.confidence)
+        self.decision_caption.setText(
+            f"Last detection, at {d.stream_s:.1f} s: confidence when detected{self._averaged()}"
+        )
         self._update_history_title()
 
     def _on_notice(self, text: str) -> None:

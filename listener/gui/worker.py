@@ -26,6 +26,8 @@ from listener.events import BlockInfo, Detection, WindowResult
 from listener.gui.spectrogram import MelColumns, MelSettings
 from listener.sinks import JsonlSink, Sink
 
+SILENCE_HINT = "pick another input above, or open a recording"
+
 
 @dataclass
 class SessionOptions:
@@ -57,6 +59,7 @@ class SessionInfo:
     default_threshold: float = 0.7
     default_hop: float = 0.25
     duration: float | None = None
+    smooth: int = 1  # windows averaged into each window's probabilities (sound models: 3)
 
 
 @dataclass
@@ -179,7 +182,9 @@ class ListenerWorker(QObject):
             if options.source:
                 source = FileSource(options.source, sample_rate=info.sample_rate, realtime=options.realtime)
             else:
-                source = MicSource(options.device, sample_rate=info.sample_rate, notice=self.notice.emit)
+                source = MicSource(
+                    options.device, sample_rate=info.sample_rate, notice=self.notice.emit, silence_hint=SILENCE_HINT
+                )
             mel_settings = MelSettings.from_metadata(info.sample_rate, info.features)
             mel = MelColumns(mel_settings)
 
@@ -229,6 +234,7 @@ class ListenerWorker(QObject):
                     source_name=source.name,
                     mel=mel_settings,
                     duration=source.duration,
+                    smooth=pipeline.decider.smooth,
                 )
             )
             run_stream(source, pipeline, stop, realtime=True)

@@ -266,3 +266,47 @@ def test_mic_that_refuses_16k_is_opened_at_its_native_rate_and_resampled(pulse_s
     y = capture_while_playing(src, pulse_sink, tmp_path / "tone.wav", 2.0)
     assert 1.5 * RATE < len(y) < 2.8 * RATE  # delivered at the model rate
     assert peak_hz(y) == pytest.approx(1500, abs=3)
+
+
+def feed_watch(watch, x, rate=RATE, block=960):
+    return [i for i in range(0, len(x), block) if watch.push(x[i : i + block], rate)]
+
+
+def test_silence_watch_tells_digital_silence_once_per_stretch():
+    from listener.audio import SilenceWatch
+
+    w = SilenceWatch(seconds=3.0)
+    fired = feed_watch(w, np.zeros(7 * RATE, np.float32))
+    assert [i / RATE for i in fired] == [pytest.approx(2.94, abs=0.061)]  # once, at 3 s, not again at 6 s
+    assert w.silent_from_start
+    w = SilenceWatch(seconds=3.0)
+    x = np.concatenate([sine(440, 0.5, RATE, 0.01), np.zeros(4 * RATE, np.float32)])
+    assert len(feed_watch(w, x)) == 1 and not w.silent_from_start  # heard something first
+
+
+@pytest.mark.parametrize(
+    "what, make",
+    [
+        # a 16-bit input in a silent room: noise under one step, quantised: mostly zeros, some +-1 LSB
+        ("16-bit, -96 dBFS RMS", lambda rng: np.round(rng.normal(0, 10 ** (-96 / 20) * 32767, 10 * RATE)) / 32768),
+        # a quiet 24-bit MEMS microphone (SNR 65 dB at -38 dBFS sensitivity: noise near -103 dBFS RMS)
+        ("24-bit, -103 dBFS RMS", lambda rng: np.round(rng.normal(0, 10 ** (-103 / 20) * 2**23, 10 * RATE)) / 2**23),
+    ],
+)
+def test_silence_watch_does_not_take_a_quiet_real_microphone_for_silence(what, make):
+    from listener.audio import SilenceWatch
+
+    x = make(np.random.default_rng(7)).astype(np.float32)
+    w = SilenceWatch(seconds=3.0)
+    assert feed_watch(w, x) == [] and w.heard, what
+
+
+def test_replace_nonfinite_counts_and_finds_the_first():
+    from listener.audio import replace_nonfinite
+
+    x = np.zeros((10, 2), np.float32)
+    x[3, 1], x[7, 0], x[7, 1] = np.nan, np.inf, -np.inf
+    y, n, first = replace_nonfinite(x)
+    assert n == 3 and first == 3 and np.isfinite(y).all() and y.dtype == np.float32
+    z, n, first = replace_nonfinite(np.ones(5, np.float32))
+    assert n == 0 and first == -1 and (z == 1).all()

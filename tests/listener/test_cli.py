@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from conftest import LISTENER, ROOT, make_test_model, read_jsonl, run_cli, tone, wait_for
+from conftest import LISTENER, ROOT, SPOKEN, make_test_model, read_jsonl, run_cli, tone, wait_for
 
 RATE = 16000
 NO_AUDIO = {"PULSE_SERVER": "unix:/nonexistent/pulse"}  # PortAudio then sees no input device
@@ -77,7 +78,7 @@ def test_analyze_many_files_any_rate_and_channels(work):
         assert r["stream_s"] == pytest.approx(0.75 if r["label"] == "low" else 2.25, abs=0.06)
         assert r["time"][-6] in "+-" and "T" in r["time"]  # ISO 8601 with a UTC offset
     table = res.stdout.decode()
-    assert "4 file(s)" in table and all(f in table for f in files) and "8 detections" in table
+    assert "4 files," in table and all(f in table for f in files) and "8 detections" in table
 
 
 def test_analyze_csv_to_stdout_and_a_bad_file_among_good(work):
@@ -382,3 +383,364 @@ def test_shipped_sounds_model_runs_on_its_sample_clip(tmp_path):
     rows = read_jsonl(tmp_path / "a.jsonl")
     assert rows and all(r["model"].startswith("sounds-") for r in rows)
     assert all(0.0 < r["stream_s"] < 12.0 and r["top"][0][0] == r["label"] for r in rows)
+
+
+# ------------------------------------------------------------ the newcomer path: no microphone, PulseAudio running
+
+
+def sample_clip_run(pulse, tmp_path, *args, timeout=60):
+    """``listener run`` (no --source: auto) against a private PulseAudio daemon."""
+    return subprocess.run(
+        [*LISTENER, "run", "--log", str(tmp_path / "auto.jsonl"), *args],
+        env=pulse.env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def assert_played_the_sample_clip(res, tmp_path):
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr and "Warning" not in res.stderr
+    rows = read_jsonl(tmp_path / "auto.jsonl")
+    assert rows, res.stderr  # the clip's digits were detected...
+    assert all(r["source"].endswith(os.path.join("samples", "digits.wav")) for r in rows)
+    assert all(0 <= r["stream_s"] < 6.0 for r in rows)  # ...at their place in the clip, not after the wait
+    printed = [line for line in res.stdout.splitlines() if line.strip()]
+    assert len(printed) == len(rows)  # ...and printed, one line each
+    assert "listener devices" in res.stderr and "--device" in res.stderr
+
+
+@pytest.mark.slow
+def test_default_input_a_monitor_plays_the_sample_clip(private_pulse, tmp_path):
+    """PulseAudio without a microphone: the default source is a sink's monitor."""
+    t0 = time.monotonic()
+    res = sample_clip_run(private_pulse, tmp_path)
+    assert_played_the_sample_clip(res, tmp_path)
+    assert "'speakers.monitor' is a monitor" in res.stderr
+    assert time.monotonic() - t0 < 20  # at once: no wait for silence
+
+
+@pytest.mark.slow
+def test_default_input_digitally_silent_plays_the_sample_clip(private_pulse, tmp_path):
+    """A default source that is not a monitor but gives nothing but zeros (a muted or dead microphone)."""
+    private_pulse.pactl("load-module", "module-null-source", "source_name=deadmic", "rate=16000", "channels=1")
+    private_pulse.pactl("set-default-source", "deadmic")
+    res = sample_clip_run(private_pulse, tmp_path)
+    assert_played_the_sample_clip(res, tmp_path)
+    notices = [line for line in res.stderr.splitlines() if "digital silence" in line]
+    assert len(notices) == 1 and "playing the bundled sample clip" in notices[0], res.stderr
+    assert res.stderr.index("listening to mic:") < res.stderr.index("digital silence")
+
+
+@pytest.mark.slow
+def test_silent_microphone_is_reported_once_with_the_fix(private_pulse, tmp_path):
+    private_pulse.pactl("load-module", "module-null-source", "source_name=deadmic", "rate=16000", "channels=1")
+    private_pulse.pactl("set-default-source", "deadmic")
+    res = sample_clip_run(private_pulse, tmp_path, "--source", "mic", "--duration", "7")  # two 3 s stretches
+    assert res.returncode == 0, res.stderr
+    notices = [line for line in res.stderr.splitlines() if "digital silence" in line]
+    assert len(notices) == 1, res.stderr
+    for fix in ("listener devices", "--device", "--source FILE"):
+        assert fix in notices[0]
+    assert "7.0 s of audio, 0 windows, 0 detections" in res.stderr
+
+
+@pytest.mark.slow
+def test_a_quiet_microphone_is_not_taken_for_silence(private_pulse, tmp_path):
+    """A real microphone in a silent room still moves the lowest bit: noise at -96 dBFS RMS,
+    quantised to 16 bits as a sound card does, is not "digital silence"."""
+    private_pulse.pactl("load-module", "module-remap-source", "master=speakers.monitor", "source_name=quietmic")
+    private_pulse.pactl("set-default-source", "quietmic")
+    noise = np.random.default_rng(1).normal(0, 10 ** (-96 / 20), 12 * RATE)
+    sf.write(tmp_path / "room.wav", np.round(noise * 32767).astype(np.int16), RATE, subtype="PCM_16")
+    assert 0 < np.count_nonzero(sf.read(tmp_path / "room.wav", dtype="int16")[0]) < 12 * RATE  # mostly zeros
+    player = subprocess.Popen(["paplay", "--device=speakers", str(tmp_path / "room.wav")], env=private_pulse.env)
+    try:
+        res = sample_clip_run(private_pulse, tmp_path, "--duration", "6")
+    finally:
+        player.kill()
+        player.wait()
+    assert res.returncode == 0, res.stderr
+    assert "listening to mic:" in res.stderr
+    assert "digital silence" not in res.stderr and "sample clip" not in res.stderr
+
+
+# ------------------------------------------------------------ bad audio never lies
+
+SAMPLE = ROOT / "assets" / "samples" / "digits.wav"
+
+
+def analyze_labels(*args, cwd=None):
+    res = run_cli("analyze", *args, cwd=cwd)
+    return res, [json.loads(line)["label"] for line in res.stdout.decode().splitlines()]
+
+
+def test_one_nan_sample_changes_nothing_and_is_reported_once(digits_model, tmp_path):
+    x, rate = sf.read(SAMPLE, dtype="float32")
+    x[57760] = np.nan  # inside the "nine": every window holding it used to say "four", 0.99
+    sf.write(tmp_path / "nan.wav", x, rate, subtype="FLOAT")
+    _, clean = analyze_labels(SAMPLE)
+    res, labels = analyze_labels("nan.wav", cwd=tmp_path)
+    err = res.stderr.decode()
+    assert res.returncode == 0, err
+    assert labels == clean and clean
+    assert "Warning" not in err and "Traceback" not in err
+    notices = [line for line in err.splitlines() if "non-finite" in line and line.startswith("listener: ")]
+    assert notices == [
+        "listener: 'nan.wav': 1 non-finite sample (NaN or infinity) replaced by silence, the first at 3.61 s"
+    ]
+    assert "1 non-finite sample replaced by silence" in err  # the summary counts them
+
+
+def test_infinities_and_absurd_float_samples_in_a_stereo_file(digits_model, tmp_path):
+    x, rate = sf.read(SAMPLE, dtype="float32")
+    left, right = x.copy(), x.copy()
+    left[1000:1010], right[2000], left[3000], right[60000] = np.inf, -np.inf, 1e30, np.nan
+    sf.write(tmp_path / "bad.wav", np.stack([left, right], axis=1), rate, subtype="FLOAT")
+    _, clean = analyze_labels(SAMPLE)
+    res, labels = analyze_labels("bad.wav", cwd=tmp_path)
+    err = res.stderr.decode()
+    assert res.returncode == 0 and labels == clean, err
+    assert "Warning" not in err
+    assert "12 non-finite samples" in err and "1 sample beyond full scale (up to 1e+30) clipped" in err
+
+
+@pytest.mark.slow
+def test_run_replaces_a_nan_the_same_way(digits_model, tmp_path):
+    x, rate = sf.read(SAMPLE, dtype="float32")
+    x[57760] = np.nan
+    sf.write(tmp_path / "nan.wav", x, rate, subtype="FLOAT")
+    _, clean = analyze_labels(SAMPLE)
+    res = run_cli("run", "--source", "nan.wav", "--log", "-", cwd=tmp_path)
+    err = res.stderr.decode()
+    assert res.returncode == 0 and "Warning" not in err, err
+    assert [json.loads(line)["label"] for line in res.stdout.decode().splitlines()] == clean
+    assert "1 non-finite sample replaced by silence" in err
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_a_file_of_nothing_but_nan_is_an_error(tmp_path, value, work):
+    sf.write(tmp_path / "all.wav", np.full(3 * RATE, value, np.float32), RATE, subtype="FLOAT")
+    for args in (["analyze", tmp_path / "all.wav"], ["run", "--source", tmp_path / "all.wav", "--log", "-"]):
+        res = run_cli(*args, "--model", "m.onnx", cwd=work)
+        assert_clean_error(res, 4, "holds no audio: every sample is NaN or infinite")
+        assert "Warning" not in res.stderr.decode() and not res.stdout.strip().startswith(b"{")
+
+
+def test_a_truncated_wav_is_read_with_a_warning(work):
+    sf.write(work / "full.wav", two_tones(), RATE, subtype="PCM_16")
+    data = (work / "full.wav").read_bytes()
+    (work / "cut.wav").write_bytes(data[: 44 + 2 * int(1.2 * RATE)])  # the header still says 3.5 s
+    res = run_cli("analyze", "cut.wav", "--model", "m.onnx", "--gate", "energy", cwd=work)
+    err = res.stderr.decode()
+    assert res.returncode == 0, err
+    lines = [line for line in err.splitlines() if "truncated" in line]
+    assert lines == [
+        "listener: 'cut.wav' is truncated: its header says 3.50 s, the file holds 1.20 s; reading what is there"
+    ]
+    assert [json.loads(line)["label"] for line in res.stdout.decode().splitlines()] == ["low"]
+    res = run_cli("analyze", "full.wav", "--model", "m.onnx", "--gate", "energy", cwd=work)
+    assert "truncated" not in res.stderr.decode()
+
+
+# ------------------------------------------------------------ smaller things a newcomer hits
+
+
+def test_version():
+    from importlib.metadata import version
+
+    res = run_cli("--version")
+    assert res.returncode == 0 and res.stdout.decode().strip() == f"listener {version('listener')}"
+
+
+def test_analyze_walks_a_folder(work):
+    d = work / "clips"
+    (d / "sub").mkdir(parents=True)
+    (d / ".hidden").mkdir()
+    x = two_tones()
+    for name in ("b.wav", "a.flac", "sub/c.ogg", "UPPER.WAV", ".hidden/h.wav", "._a.wav"):
+        sf.write(d / name, x, RATE)
+    (d / "notes.txt").write_text("not audio")
+    (d / "cover.jpg").write_bytes(b"\xff\xd8\xff")
+    res = run_cli("analyze", "clips/", "--model", "m.onnx", "--gate", "energy", "--log", "out.jsonl", cwd=work)
+    err = res.stderr.decode()
+    assert res.returncode == 0, err
+    expected = ["clips/UPPER.WAV", "clips/a.flac", "clips/b.wav", "clips/sub/c.ogg"]  # sorted; hidden ones skipped
+    sources = [r["source"] for r in read_jsonl(work / "out.jsonl")]
+    assert sources == [s for s in expected for _ in ("low", "high")]
+    assert "listener: 'clips/': 4 audio files; skipped 2 other files and 2 hidden entries" in err
+    assert "4 files," in res.stdout.decode()
+    (work / "empty").mkdir()
+    (work / "empty" / "readme.txt").write_text("x")
+    res = run_cli("analyze", "empty", "--model", "m.onnx", cwd=work)
+    assert_clean_error(res, 4, "no audio files in folder 'empty'")
+
+
+def test_unknown_config_key_lists_the_options_a_user_knows(work):
+    (work / "typo.toml").write_text("treshold = 0.5\n")
+    res = run_cli("run", "--config", "typo.toml", cwd=work)
+    assert_clean_error(res, 2, "unknown option 'treshold'")
+    line = res.stderr.decode().strip()
+    for name in ("threshold", "format", "block-ms", "log-max-bytes", "batch"):
+        assert name in line
+    for internal in ("log_format", "hangover_ms", "refractory_s", "min_margin", "log_backups", "providers", "extra"):
+        assert internal not in line
+
+
+def test_analyze_takes_batch_from_the_config_file(work):
+    from listener.cli import ANALYZE_BATCH, _analyze_options, make_parser
+
+    (work / "b.toml").write_text("batch_size = 4\n")
+    (work / "b2.toml").write_text("batch = 8\n")
+    parse = make_parser().parse_args
+    assert _analyze_options(parse(["analyze", "x.wav", "--config", str(work / "b.toml")])).batch_size == 4
+    assert _analyze_options(parse(["analyze", "x.wav", "--config", str(work / "b2.toml")])).batch_size == 8
+    assert (
+        _analyze_options(parse(["analyze", "x.wav", "--config", str(work / "b.toml"), "--batch", "2"])).batch_size == 2
+    )
+    assert _analyze_options(parse(["analyze", "x.wav"])).batch_size == ANALYZE_BATCH
+    res = run_cli("analyze", "tones.wav", "--model", "m.onnx", "--gate", "energy", "--config", "b.toml", cwd=work)
+    assert res.returncode == 0, res.stderr.decode()
+
+
+def test_text_lines_keep_their_columns_with_long_labels(work):
+    make_test_model(work, labels=["low", "person sneeze", "silence"], filename="long.onnx")
+    res = run_cli(
+        "run",
+        "--source",
+        "-",
+        "--model",
+        "long.onnx",
+        "--gate",
+        "energy",
+        "--log",
+        "x.jsonl",
+        cwd=work,
+        input=(two_tones() * 32767).astype("<i2").tobytes(),
+    )
+    assert res.returncode == 0, res.stderr.decode()
+    lines = res.stdout.decode().splitlines()
+    assert [line.split()[3] for line in lines] == ["low", "person"]
+    assert len({re.search(r"\d\.\d\d  \(", line).start() for line in lines}) == 1, lines  # confidence: one column
+    assert "3.5 s of audio, 2 windows, 2 detections" in res.stderr.decode()
+    sf.write(work / "one.wav", np.concatenate([silence(0.5), tone(300, 0.5), silence(1.0)]), RATE)
+    res = run_cli(
+        "run",
+        "--source",
+        "-",
+        "--model",
+        "m.onnx",
+        "--gate",
+        "energy",
+        "--log",
+        "y.jsonl",
+        cwd=work,
+        input=(sf.read(work / "one.wav", dtype="float32")[0] * 32767).astype("<i2").tobytes(),
+    )
+    assert "2.0 s of audio, 1 window, 1 detection (low: 1)" in res.stderr.decode()
+
+
+def many_clips(work, n=300):
+    d = work / "many"
+    d.mkdir()
+    x = two_tones()
+    for i in range(n):
+        sf.write(d / f"clip{i:03d}.wav", x, RATE, subtype="PCM_16")
+    return d
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_analyze_stops_cleanly_on_a_signal_with_a_summary(work, sig):
+    many_clips(work)
+    log = work / "part.jsonl"
+    proc = subprocess.Popen(
+        [*LISTENER, "analyze", "many", "--model", "m.onnx", "--gate", "energy", "--log", str(log), "--batch", "1"],
+        cwd=work,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= 6, 60)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    out, err = out.decode(), err.decode()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    text = log.read_text()
+    assert text.endswith("\n")
+    rows = [json.loads(line) for line in text.splitlines()]  # every line whole
+    summary = out.strip().splitlines()[-1]
+    assert summary.startswith("interrupted: ") and "of 300 files done" in summary, out
+    assert f"{len(rows)} detections" in summary or (len(rows) == 1 and "1 detection" in summary)
+    table = out.strip().splitlines()[1:-1]
+    done = {r["source"] for r in rows}
+    assert 0 < len(table) < 300 and {line.split()[0] for line in table} >= done
+
+
+# ------------------------------------------------------------ quiet clips with no silence around them
+
+
+def quiet_clips(speech_dir, folder):
+    """espeak-ng words peaking at -40/-30/-20 dBFS, cut tight or with 0.5 s of silence each side."""
+    folder.mkdir()
+    for word in SPOKEN:
+        x, _ = sf.read(speech_dir / f"{word}.wav", dtype="float32")
+        for dbfs in (-40, -30, -20):
+            y = x / np.abs(x).max() * 10 ** (dbfs / 20)
+            sf.write(folder / f"{word}_{-dbfs}dB_tight.wav", y, RATE, subtype="PCM_16")
+            pad = silence(0.5)
+            sf.write(folder / f"{word}_{-dbfs}dB_padded.wav", np.concatenate([pad, y, pad]), RATE, subtype="PCM_16")
+    return sorted(folder.iterdir())
+
+
+def test_analyze_classifies_quiet_words_cut_tight(digits_model, speech_dir, tmp_path):
+    files = quiet_clips(speech_dir, tmp_path / "quiet")
+    res = run_cli("analyze", tmp_path / "quiet", "--log", tmp_path / "q.jsonl")
+    assert res.returncode == 0, res.stderr.decode()
+    heard = {Path(r["source"]).name: r["label"] for r in read_jsonl(tmp_path / "q.jsonl")}
+    assert heard == {f.name: f.name.split("_")[0] for f in files}
+
+
+@pytest.mark.parametrize("word", SPOKEN)
+def test_run_classifies_a_quiet_word_cut_tight(digits_model, speech_dir, word):
+    x, _ = sf.read(speech_dir / f"{word}.wav", dtype="float32")
+    pcm = (x / np.abs(x).max() * 10 ** (-40 / 20) * 32767).astype("<i2").tobytes()
+    res = run_cli("run", "--source", "-", "--log", "-", input=pcm)
+    assert res.returncode == 0, res.stderr.decode()
+    rows = [json.loads(line) for line in res.stdout.decode().splitlines()]
+    assert [r["label"] for r in rows] == [word]
+    assert 0 <= rows[0]["stream_s"] <= len(x) / RATE  # within the clip, never negative
+
+
+# ------------------------------------------------------------ stream_s: where in the stream, never negative
+
+
+@pytest.mark.parametrize("how", ["analyze", "run"])
+def test_stream_s_at_the_start_and_the_end_of_a_file(work, how):
+    """A word-length tone at the very start and one at the very end of a 2 s file: stream_s is
+    the middle of each (was -0.11 for a short file: the centre of a window reaching before 0)."""
+    x = np.concatenate([tone(300, 0.3), silence(1.4), tone(3000, 0.3)])
+    sf.write(work / "edges.wav", x, RATE)
+    if how == "analyze":
+        res = run_cli("analyze", "edges.wav", "--model", "m.onnx", "--gate", "energy", cwd=work)
+    else:
+        pcm = (x * 32767).astype("<i2").tobytes()
+        res = run_cli(
+            "run", "--source", "-", "--model", "m.onnx", "--gate", "energy", "--log", "-", input=pcm, cwd=work
+        )
+    assert res.returncode == 0, res.stderr.decode()
+    rows = [json.loads(line) for line in res.stdout.decode().splitlines()]
+    assert [r["label"] for r in rows] == ["low", "high"]
+    assert rows[0]["stream_s"] == pytest.approx(0.15, abs=0.04)
+    assert rows[1]["stream_s"] == pytest.approx(1.85, abs=0.04)
+
+
+def test_stream_s_of_a_sound_at_the_start_of_a_file(tmp_path):
+    make_test_model(tmp_path, kind="sound", name="snd", filename="snd.onnx")
+    x = np.concatenate([tone(300, 1.2), silence(1.0)])
+    sf.write(tmp_path / "s.wav", x, RATE)
+    res = run_cli("analyze", "s.wav", "--model", "snd.onnx", "--hop", "0.1", cwd=tmp_path)
+    rows = [json.loads(line) for line in res.stdout.decode().splitlines()]
+    assert rows and all(0 <= r["stream_s"] <= len(x) / RATE for r in rows), rows
+    assert rows[0]["stream_s"] < 0.6  # the first decision covers the start: the middle of its part in the stream

@@ -92,3 +92,35 @@ def test_vad_does_not_take_room_noise_for_speech(speech_dir):
     word_end = 1.0 + len(word) / RATE
     assert voiced_s.min() >= 0.9 and voiced_s.max() <= word_end + 0.06
     assert g.voiced.sum() * 0.03 >= 0.5 * len(word) / RATE
+
+
+def at_peak(x: np.ndarray, dbfs: float) -> np.ndarray:
+    return (x / np.abs(x).max() * 10 ** (dbfs / 20)).astype(np.float32)
+
+
+@pytest.mark.parametrize("word", ["four", "six", "three"])
+@pytest.mark.parametrize("dbfs", [-40, -30, -20])
+@pytest.mark.parametrize("pad_s", [0.0, 0.5])
+def test_a_quiet_word_opens_the_gate_even_with_no_silence_around_it(speech_dir, word, dbfs, pad_s):
+    """A clip cut tight around a word (FSDD-style) has no background to learn first: the
+    floor starts at most at -65 dBFS and webrtcvad has been shown a quiet background."""
+    x, _ = sf.read(speech_dir / f"{word}.wav", dtype="float32")  # trimmed to the word
+    pad = np.zeros(int(pad_s * RATE), np.float32)
+    g = VadGate(RATE).process(np.concatenate([pad, at_peak(x, dbfs), pad]))
+    assert g.voiced.sum() * 30 >= 120, f"{word} at {dbfs} dBFS: {g.voiced.astype(int)}"
+
+
+def test_the_gate_start_does_not_take_steady_noise_for_speech():
+    """The other side of starting low: a stream that begins in steady noise at -45 dBFS
+    (a loud fan) is let through for a moment at most, then the floor has caught up."""
+    rng = np.random.default_rng(3)
+    noise = (rng.normal(0, 1, 6 * RATE) * 10 ** (-45 / 20)).astype(np.float32)
+    g = VadGate(RATE).process(noise)
+    late = np.arange(len(g.voiced)) * 0.03 > 3.0
+    assert not g.voiced[late].any()
+
+
+def test_vad_priming_gives_the_same_decisions_every_time(speech_dir):
+    x, _ = sf.read(speech_dir / "four.wav", dtype="float32")
+    runs = [VadGate(RATE).process(at_peak(x, -40)).voiced for _ in range(3)]
+    assert all((r == runs[0]).all() for r in runs)

@@ -434,3 +434,80 @@ def test_waveform_covers_the_whole_span_at_any_width(qtbot):
         assert len(hi) == width
         assert hi[0] == pytest.approx(0.5) and hi[-1] == 0.0
         assert 0.05 * width < np.count_nonzero(hi) < 0.12 * width  # 0.5 s of 6 s
+
+
+# ---------------------------------------------------------------- a real X server (Xvfb), the xcb platform
+
+
+@pytest.fixture
+def xvfb():
+    """A private Xvfb display; yields its DISPLAY string."""
+    import shutil
+    import subprocess
+
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb)")
+    read, write = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as fh:
+        number = fh.readline().strip()
+    if not number:
+        proc.kill()
+        pytest.skip("Xvfb did not start")
+    yield f":{number}"
+    proc.terminate()
+    proc.wait(5)
+
+
+def test_the_app_starts_on_a_real_x_server_with_the_xcb_platform(tmp_path, tones_wav, xvfb):
+    """``listener gui`` as a user starts it, on X11 (not the offscreen platform): a library
+    missing from the system packages aborts it here (exit 134) instead of on a user's machine."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import wait_for
+
+    model = make_test_model(tmp_path)
+    log = tmp_path / "xcb.jsonl"
+    env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "DISPLAY": xvfb, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "listener", "gui", "--source", str(tones_wav), "--model", str(model), "--log", str(log)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for(lambda: proc.poll() is not None or (log.exists() and len(read_jsonl(log)) >= 2), 60)
+        assert proc.poll() is None, proc.communicate()[1]
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert [r["label"] for r in read_jsonl(log)] == ["low", "high"]
+    assert err.strip() == "", f"the app wrote to stderr: {err}"  # no Qt warnings (QBackingStore::flush ...)
+
+
+def test_the_two_numbers_on_the_right_say_what_they_are(qtbot, store, tmp_path):
+    """Sounds: the big number is the detection's confidence (then), the bars the last window's
+    probabilities (now); both are averages over 3 windows. The captions say so."""
+    model = make_test_model(tmp_path, kind="sound", name="testsound")
+    path = tmp_path / "long_low.wav"
+    sf.write(path, np.concatenate([np.zeros(RATE // 2, np.float32), tone(300, 2.0), np.zeros(RATE, np.float32)]), RATE)
+    w = make_window(qtbot, store, model=str(model))
+    play(qtbot, w, path)
+    assert history_labels(w) and set(history_labels(w)) == {"low"}
+    det = w.history_model.detections()[-1]  # the newest: the one shown large
+    caption, title = w.decision_caption.text(), w.bars_title.text()
+    assert caption == f"Last detection, at {det.stream_s:.1f} s: confidence when detected, mean of the last 3 windows"
+    assert title.startswith("Last window, at ") and title.endswith(": probabilities, mean of the last 3 windows")
+    assert w.decision.text().startswith("low")
