@@ -96,6 +96,7 @@ def make_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--quiet", action="store_true", default=None, help="do not print detections on stdout")
     _model_options(run)
+    mqtt_flags(run)
 
     ana = sub.add_parser("analyze", help="analyze audio files as fast as possible")
     ana.add_argument("files", nargs="+", metavar="FILE", help="audio files (WAV, FLAC, OGG, ... any rate)")
@@ -124,6 +125,41 @@ def gui_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="input device name (substring) or index")
     p.add_argument("--log", help="append detections to this JSONL file")
     p.add_argument("--threshold", type=_probability, help="confidence threshold 0-1 (default: the model's)")
+    mqtt_flags(p)
+
+
+def mqtt_flags(p: argparse.ArgumentParser) -> None:
+    """``--mqtt`` and its options (``listener run`` and ``listener gui``); defaults: listener.mqtt.MqttOptions."""
+    from .mqtt import DEFAULT_PREFIX, MqttOptions
+
+    g = p.add_argument_group("MQTT (Home Assistant, Node-RED...): see docs/home-assistant.md")
+    g.add_argument(
+        "--mqtt",
+        metavar="URL",
+        help="also publish each detection to this MQTT broker: mqtt://[user:password@]host[:port][/prefix] "
+        f"(mqtts:// for TLS; ports 1883/8883; prefix '{DEFAULT_PREFIX}'). The log is written regardless",
+    )
+    g.add_argument(
+        "--mqtt-ca", metavar="FILE", help="CA certificate (PEM) to trust for mqtts:// (default: the system's)"
+    )
+    g.add_argument(
+        "--mqtt-queue",
+        type=_positive(int),
+        metavar="N",
+        help=f"detections kept in memory while the broker is unreachable; when full the oldest are dropped "
+        f"(default: {MqttOptions.queue})",
+    )
+    g.add_argument(
+        "--mqtt-discovery",
+        action="store_true",
+        default=None,
+        help="announce the listener to Home Assistant (MQTT discovery: a device with an event entity per model)",
+    )
+    g.add_argument(
+        "--mqtt-discovery-prefix",
+        metavar="PREFIX",
+        help=f"Home Assistant's discovery prefix (default: {MqttOptions.discovery_prefix})",
+    )
 
 
 def _options(args: argparse.Namespace, cls):
@@ -167,6 +203,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .audio import open_source
     from .classifier import Classifier, resolve_model, sample_clip
     from .config import RunOptions
+    from .mqtt import MqttSink, mqtt_options
     from .pipeline import build_pipeline, run_stream
     from .sinks import StdoutSink
 
@@ -176,6 +213,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_log_path(opts.log)
     if not 10 <= opts.block_ms <= 1000:
         raise UsageError(f"--block-ms must be between 10 and 1000, not {opts.block_ms}")
+    mqtt = mqtt_options(opts)  # a malformed URL or option fails here, before the model loads
     classifier = Classifier(resolve_model(opts.model), threads=opts.threads)
     info = classifier.info
     device = opts.device
@@ -199,7 +237,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     pipeline = None
+    mqtt_sink = None
     try:
+        if mqtt is not None:
+            mqtt_sink = MqttSink(mqtt, notice=lambda message: _err(f"mqtt: {message}"))
+            mqtt_sink.add_model(info)
+            sinks.append(mqtt_sink)
         pipeline = build_pipeline(opts, source.name, classifier=classifier, sinks=sinks)
         stats = run_stream(
             source,
@@ -209,6 +252,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             duration=opts.duration,
             on_first_block=lambda: _err(
                 f"listening to {source.name} with {info.model_id} ({classifier.provider}); log: {opts.log}"
+                + (f"; MQTT: {mqtt.broker}" if mqtt else "")
             ),
         )
     finally:
@@ -216,7 +260,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             signal.signal(s, h)
         source.close()
         if pipeline is not None:
-            pipeline.close()
+            pipeline.close()  # the MQTT sink too: queued detections get a few seconds, then "offline"
+        elif mqtt_sink is not None:
+            mqtt_sink.close()
     labels = _label_counts(stats)
     _err(
         f"{stats.seconds:.1f} s of audio, {stats.windows} windows, {stats.detections} detections"

@@ -12,20 +12,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from conftest import LISTENER, ROOT, make_test_model, read_jsonl, run_cli, tone, wait_for
+from conftest import LISTENER, ROOT, assert_clean_error, make_test_model, read_jsonl, run_cli, two_tones, wait_for
 
 RATE = 16000
 NO_AUDIO = {"PULSE_SERVER": "unix:/nonexistent/pulse"}  # PortAudio then sees no input device
-
-
-def silence(s):
-    return np.zeros(int(s * RATE), np.float32)
-
-
-def two_tones():
-    return np.concatenate(
-        [silence(0.5), tone(300, 0.5), silence(1.0), tone(3000, 0.5), silence(1.0)]
-    )  # both below 4 kHz (8 kHz files)
 
 
 @pytest.fixture
@@ -33,16 +23,6 @@ def work(tmp_path):
     make_test_model(tmp_path, filename="m.onnx")
     sf.write(tmp_path / "tones.wav", two_tones(), RATE)
     return tmp_path
-
-
-def assert_clean_error(res, code, *fragments):
-    err = res.stderr.decode()
-    assert res.returncode == code, err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.startswith("listener: error: ")]
-    assert len(lines) == 1, err
-    for f in fragments:
-        assert f in lines[0], err
 
 
 def test_no_command_prints_usage_and_exits_2():
