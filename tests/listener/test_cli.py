@@ -154,6 +154,7 @@ def test_usage_errors_exit_2(work):
         ["run", "--format", "xml"],
         ["gui", "--threshold", "2"],
         ["gui", "--bogus"],
+        ["gui", "--mqtt", "http://broker"],
     ):
         res = run_cli(*args, cwd=work)
         assert res.returncode == 2 and b"Traceback" not in res.stderr
