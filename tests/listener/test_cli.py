@@ -342,6 +342,25 @@ def test_systemd_unit_runs_a_valid_listener_command():
     assert args.command == "run" and args.log == "/var/lib/listener/detections.jsonl"
 
 
+def test_systemd_example_with_a_config_file_and_mqtt_is_valid():
+    """The unit's commented ExecStart reads deploy/listener.toml; both parse, and its MQTT settings are valid."""
+    import shlex
+
+    from listener.cli import make_parser
+    from listener.config import RunOptions, load_config
+    from listener.mqtt import mqtt_options
+
+    text = (ROOT / "deploy" / "listener.service").read_text()
+    joined = text.replace("\\\n#", " ").replace("\\\n", " ")
+    line = next(x for x in joined.splitlines() if x.startswith("#ExecStart=") and "--config" in x)
+    argv = shlex.split(line.split("=", 1)[1].replace("${STATE_DIRECTORY}", "/var/lib/listener"))
+    args = make_parser().parse_args(argv[1:])
+    assert args.command == "run" and args.config == "/etc/listener/listener.toml"
+    options = RunOptions(**load_config(ROOT / "deploy" / "listener.toml"))
+    mqtt = mqtt_options(options)
+    assert mqtt is not None and mqtt.discovery and mqtt.broker.host == "homeassistant.local"
+
+
 def test_shipped_sounds_model_runs_on_its_sample_clip(tmp_path):
     if not (ROOT / "assets" / "sounds.onnx").is_file():
         pytest.skip("assets/sounds.onnx does not exist yet (the training engineer ships it)")
