@@ -378,11 +378,15 @@ class MqttSink(Sink):
     def publish(self, suffix: str, record: dict, retain: bool = False) -> None:
         """Queue any record as JSON on ``<prefix>/<suffix>`` (QoS 1), in order with the detections,
         with the same queue, retries and counts; e.g. ``publish("digits/sequence", {...})``."""
+        suffix = suffix.strip("/")
+        if not suffix or any(c in suffix for c in "+#\0"):
+            raise ValueError(f"not a topic suffix: {suffix!r}")
         payload = json.dumps(record, ensure_ascii=False).encode("utf-8")
-        self._enqueue(_Record([_Message(f"{self.broker.prefix}/{suffix.strip('/')}", payload, retain)]))
+        self._enqueue(_Record([_Message(f"{self.broker.prefix}/{suffix}", payload, retain)]))
 
     def status(self) -> MqttStatus:
         with self._cond:
+            self._reap()
             return MqttStatus(
                 self._state, self._queued(), self._dropped, self._delivered, self._detail, str(self.broker)
             )
@@ -568,7 +572,8 @@ class MqttSink(Sink):
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self._cond:
             self._acked.add(mid)
-            self._cond.notify_all()
+            if self._barrier or self._closed or len(self._inflight) >= WINDOW - 1:  # someone waits for acks
+                self._cond.notify_all()  # (otherwise they are matched at the next wake-up: fewer of those)
 
     def _on_message(self, client, userdata, message) -> None:
         if message.topic == f"{self.options.discovery_prefix}/status" and message.payload == ONLINE.encode():

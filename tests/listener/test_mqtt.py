@@ -151,6 +151,8 @@ def test_another_record_type_is_one_call(mosquitto):
     sink.write(det)
     sink.publish("digits/sequence", {"digits": "472", "confidence": 0.9})
     sink.write(det)
+    with pytest.raises(ValueError, match="not a topic suffix"):
+        sink.publish("digits/+", {})  # a wildcard: the caller's bug, said at once
     assert sub.wait(lambda: len(sub.messages) >= 5, 10)
     sink.close()
     assert [m.topic for m in sub.messages if not m.topic.endswith("/status")] == [
