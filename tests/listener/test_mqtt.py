@@ -394,3 +394,14 @@ def test_mqtt_queue_must_be_a_positive_number(work):
     for value in ("0", "x"):
         res = run_cli("run", "--mqtt", "mqtt://broker", "--mqtt-queue", value, cwd=work)
         assert res.returncode == 2 and b"--mqtt-queue" in res.stderr and b"Traceback" not in res.stderr
+
+
+def test_documented_defaults_are_the_sinks():
+    """docs/usage.md and docs/home-assistant.md quote MqttOptions' defaults; they must not drift."""
+    root = Path(__file__).resolve().parents[2]
+    usage = (root / "docs" / "usage.md").read_text()
+    ha = (root / "docs" / "home-assistant.md").read_text()
+    d = MqttOptions(url="mqtt://broker")
+    assert f"| {d.queue} |" in usage and f"| `{d.discovery_prefix}` |" in usage
+    assert f"prefix `{DEFAULT_PREFIX}`" in usage
+    assert f"default {d.queue})" in ha and f"up to every {d.retry_max_s} s" in ha and f"up to {d.drain_s:g} s" in ha
