@@ -77,6 +77,41 @@ def pipeline_only(x: np.ndarray, model: str, threads: str, hop: str | None, bloc
     return round(100.0 * (time.process_time() - t0) / (len(x) / RATE), 2)
 
 
+def measure_run(cmd: list[str], env: dict | None = None, on_listening=None) -> dict:
+    """Run ``cmd`` (a ``listener run``) to its end; its CPU (user+system, psutil) from the moment it
+    says it is listening (audio flows; start-up excluded) to its exit, as % of one core.
+
+    ``on_listening`` is called at that moment (to start a player) and may return a Popen to wait for.
+    Returns cpu_percent, seconds, per-second samples, and the rest of its stderr.
+    """
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    ps = psutil.Process(proc.pid)
+    said = []
+    while not said or "listening" not in said[-1]:  # "listening to ..." when audio flows
+        line = proc.stderr.readline()
+        if not line:
+            raise SystemExit("".join(said) + proc.stderr.read())
+        said.append(line)
+    player = on_listening() if on_listening else None
+    c0, t0 = ps.cpu_times(), time.monotonic()
+    samples = []
+    c_last, t_last = c0, t0
+    while proc.poll() is None:
+        time.sleep(1.0)
+        try:
+            c, t = ps.cpu_times(), time.monotonic()
+        except psutil.NoSuchProcess:
+            break
+        samples.append(100.0 * ((c.user + c.system) - (c_last.user + c_last.system)) / (t - t_last))
+        c_last, t_last = c, t
+    rest = proc.stderr.read()
+    proc.wait()
+    if player:
+        player.wait()
+    cpu = 100.0 * ((c_last.user + c_last.system) - (c0.user + c0.system)) / (t_last - t0)
+    return {"cpu_percent": cpu, "seconds": t_last - t0, "samples": samples, "stderr": "".join(said) + rest}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="digits")
@@ -140,29 +175,14 @@ def main() -> None:
     ]
     floor = wakeup_floor(block_s)
     own = pipeline_only(x, args.model, args.threads, args.hop, block_s)
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
-    ps = psutil.Process(proc.pid)
-    line = proc.stderr.readline()  # "listening to ..." when audio flows
-    if "listening" not in line:
-        raise SystemExit(line + proc.stderr.read())
-    player = subprocess.Popen(["paplay", "--device=listener_bench_cpu", str(clip)]) if args.mic else None
-    c0, t0 = ps.cpu_times(), time.monotonic()
-    samples = []
-    c_last, t_last = c0, t0
-    while proc.poll() is None:
-        time.sleep(1.0)
-        try:
-            c, t = ps.cpu_times(), time.monotonic()
-        except psutil.NoSuchProcess:
-            break
-        samples.append(100.0 * ((c.user + c.system) - (c_last.user + c_last.system)) / (t - t_last))
-        c_last, t_last = c, t
-    proc.wait()
-    if player:
-        player.wait()
+    run = measure_run(
+        cmd,
+        env,
+        (lambda: subprocess.Popen(["paplay", "--device=listener_bench_cpu", str(clip)])) if args.mic else None,
+    )
     if sink_module:
         subprocess.run(["pactl", "unload-module", sink_module], capture_output=True)
-    cpu = 100.0 * ((c_last.user + c_last.system) - (c0.user + c0.system)) / (t_last - t0)
+    cpu, samples = run["cpu_percent"], run["samples"]
     dets = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     result = {
         "benchmark": "listener run, CPU % of one core on a live stream",
@@ -172,7 +192,7 @@ def main() -> None:
         "model": args.model,
         "threads": args.threads or "onnxruntime default",
         "hop": args.hop or "model default",
-        "seconds": round(t_last - t0, 1),
+        "seconds": round(run["seconds"], 1),
         "cpu_percent_of_one_core": round(cpu, 2),
         "per_second_p50": round(float(np.percentile(samples, 50)), 2) if samples else None,
         "per_second_max": round(float(max(samples)), 2) if samples else None,

@@ -81,6 +81,55 @@ def main() -> None:
                 "bench/bench_latency.py" + (f" --block-ms {block}" if block != RunOptions.block_ms else ""),
             )
         )
+    mqtt_rows = []
+    m = load("mqtt.json")
+    if m and "latency" in m:
+        lat = m["latency"]
+        mqtt_rows.append(
+            (
+                f"MQTT: a detection handed to the sink -> at a subscriber (another process; mosquitto on "
+                f"localhost; {lat['detections']} detections at {lat['rate_per_s']:g}/s)",
+                "measure",
+                f"**p50 {lat['latency_ms_p50']:.1f} ms, p95 {lat['latency_ms_p95']:.1f} ms** (max "
+                f"{lat['latency_ms_max']:.1f} ms; {lat['arrived']} arrived); the sink's CPU: "
+                f"{lat['sink_cpu_us_per_detection']:.0f} µs per detection"
+                + (
+                    f", {lat['sink_idle_cpu_percent']:.2f} % of one core connected and idle"
+                    if "idle_seconds" in lat
+                    else ""
+                ),
+                "bench/bench_mqtt.py --parts latency",
+            )
+        )
+    for stream in sorted({r["stream"] for r in (m or {}).get("cpu", [])}):
+        by = {r["mqtt"]: r for r in m["cpu"] if r["stream"] == stream}
+        if False in by and True in by:
+            off, on = by[False], by[True]
+            mqtt_rows.append(
+                (
+                    f"MQTT: CPU added to `listener run --model digits` by `--mqtt` (real-time paced file, {stream}; "
+                    f"{on['seconds']:.0f} s; threads: 1)",
+                    "measure",
+                    f"{off['cpu_percent_of_one_core']:.2f} % without, {on['cpu_percent_of_one_core']:.2f} % with: "
+                    f"**{on['cpu_percent_of_one_core'] - off['cpu_percent_of_one_core']:+.2f} points** "
+                    f"({on['detections']} detections, {on['delivered']} delivered)",
+                    "bench/bench_mqtt.py --parts cpu",
+                )
+            )
+    for o in (m or {}).get("outage", []):
+        dups = o["duplicates"]
+        mqtt_rows.append(
+            (
+                f"MQTT: detections delivered after a {o['broker_down_for_s']:.0f} s broker outage "
+                f"(`listener run`, digits.wav looped, queue {o['queue']})",
+                "all, up to the queue",
+                f"**{o['delivered']} of {o['detections_logged']}** logged ({o['logged_while_down']} while the broker "
+                f"was down; {o['missing']} missing, {o['dropped_said']} dropped as said); in order: "
+                f"{'yes' if o['in_log_order'] else 'NO'}; {dups} duplicate{'' if dups == 1 else 's'} (QoS 1); "
+                f"reconnected {o['reconnected_s_after_broker_back']} s after the broker was back",
+                "bench/bench_mqtt.py --parts outage",
+            )
+        )
     t = load("tutorial.json")
     if t:
         rows.append(
@@ -95,6 +144,13 @@ def main() -> None:
                 "bench/bench_tutorial.py",
             )
         )
+    table(rows)
+    if mqtt_rows:
+        print(f"\nMQTT ({m['machine']}, {m['mosquitto']}, {m['date']}; docs/benchmarks.md, section MQTT):\n")
+        table(mqtt_rows)
+
+
+def table(rows: list[tuple[str, str, str, str]]) -> None:
     print("| measure | goal | result | command |")
     print("|---|---|---|---|")
     for r in rows:

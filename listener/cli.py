@@ -108,6 +108,7 @@ def make_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--quiet", action="store_true", default=None, help="do not print detections on stdout")
     _model_options(run)
+    mqtt_flags(run)
 
     ana = sub.add_parser("analyze", help="analyze audio files as fast as possible")
     ana.add_argument(
@@ -147,6 +148,41 @@ def gui_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="input device name (substring) or index")
     p.add_argument("--log", help="append detections to this JSONL file")
     p.add_argument("--threshold", type=_probability, help="confidence threshold 0-1 (default: the model's)")
+    mqtt_flags(p)
+
+
+def mqtt_flags(p: argparse.ArgumentParser) -> None:
+    """``--mqtt`` and its options (``listener run`` and ``listener gui``); defaults: listener.mqtt.MqttOptions."""
+    from .mqtt import DEFAULT_PREFIX, MqttOptions
+
+    g = p.add_argument_group("MQTT (Home Assistant, Node-RED...): see docs/home-assistant.md")
+    g.add_argument(
+        "--mqtt",
+        metavar="URL",
+        help="also publish each detection to this MQTT broker: mqtt://[user:password@]host[:port][/prefix] "
+        f"(mqtts:// for TLS; ports 1883/8883; prefix '{DEFAULT_PREFIX}'). The log is written regardless",
+    )
+    g.add_argument(
+        "--mqtt-ca", metavar="FILE", help="CA certificate (PEM) to trust for mqtts:// (default: the system's)"
+    )
+    g.add_argument(
+        "--mqtt-queue",
+        type=_positive(int),
+        metavar="N",
+        help=f"detections kept in memory while the broker is unreachable; when full the oldest are dropped "
+        f"(default: {MqttOptions.queue})",
+    )
+    g.add_argument(
+        "--mqtt-discovery",
+        action="store_true",
+        default=None,
+        help="announce the listener to Home Assistant (MQTT discovery: a device with an event entity per model)",
+    )
+    g.add_argument(
+        "--mqtt-discovery-prefix",
+        metavar="PREFIX",
+        help=f"Home Assistant's discovery prefix (default: {MqttOptions.discovery_prefix})",
+    )
 
 
 def _options(args: argparse.Namespace, cls):
@@ -190,6 +226,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .audio import open_source, silent_fallback
     from .classifier import Classifier, resolve_model, sample_clip
     from .config import RunOptions
+    from .mqtt import MqttSink, mqtt_options
     from .pipeline import build_pipeline, run_stream
     from .sinks import StdoutSink
 
@@ -199,6 +236,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_log_path(opts.log)
     if not 10 <= opts.block_ms <= 1000:
         raise UsageError(f"--block-ms must be between 10 and 1000, not {opts.block_ms}")
+    mqtt = mqtt_options(opts)  # a malformed URL or option fails here, before the model loads
     classifier = Classifier(resolve_model(opts.model), threads=opts.threads)
     info = classifier.info
     device = opts.device
@@ -234,13 +272,19 @@ def cmd_run(args: argparse.Namespace) -> int:
                 duration=opts.duration,
                 on_first_block=lambda: _err(
                     f"listening to {src.name} with {info.model_id} ({classifier.provider}); log: {opts.log}"
+                    + (f"; MQTT: {mqtt.broker}" if mqtt else "")
                 ),
             )
         finally:
             pipeline.close()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    mqtt_sink = None
     try:
+        if mqtt is not None:
+            mqtt_sink = MqttSink(mqtt, notice=lambda message: _err(f"mqtt: {message}"))
+            mqtt_sink.add_model(info)
+            sinks.append(mqtt_sink)
         stats = listen(source)
         # --source auto: a default input that gave nothing but digital silence -> the sample clip
         clip = None if stop.is_set() else silent_fallback(source, fallback, info.sample_rate, True, block_seconds)
@@ -252,6 +296,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         for s, h in previous.items():
             signal.signal(s, h)
         source.close()
+        if mqtt_sink is not None:
+            mqtt_sink.close()  # queued detections get a few seconds, then "offline"
     labels = _label_counts(stats)
     _err(
         f"{stats.seconds:.1f} s of audio, {_plural(stats.windows, 'window')}, "

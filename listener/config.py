@@ -10,6 +10,8 @@ level or under ``[listener]``::
     log = "/var/lib/listener/detections.jsonl"
     threshold = 0.8
     vad = 3
+    mqtt = "mqtt://listener:secret@homeassistant.local/listener"
+    mqtt_discovery = true
 
 Command-line flags override the file; the model's metadata fills in whatever
 neither sets (threshold, gate, hop).
@@ -66,6 +68,12 @@ class RunOptions(PipelineOptions):
     # (p50 175 -> 195 ms); see docs/benchmarks.md.
     block_ms: int = 60
     quiet: bool = False
+    # --mqtt and its options; None means the MQTT sink's own default (listener.mqtt.MqttOptions)
+    mqtt: str | None = None
+    mqtt_ca: str | None = None
+    mqtt_queue: int | None = None
+    mqtt_discovery: bool | None = None
+    mqtt_discovery_prefix: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -124,8 +132,10 @@ _NUMBERS = {
     "input_rate": int,
     "input_channels": int,
     "block_ms": int,
+    "mqtt_queue": int,
 }
-_TEXTS = {"model", "gate", "log", "log_format", "source"}
+_TEXTS = {"model", "gate", "log", "log_format", "source", "mqtt", "mqtt_ca", "mqtt_discovery_prefix"}
+_SWITCHES = {"quiet", "mqtt_discovery"}
 
 
 def _check_type(path: str | Path, raw: str, key: str, value: Any) -> Any:
@@ -145,6 +155,6 @@ def _check_type(path: str | Path, raw: str, key: str, value: Any) -> Any:
         raise UsageError(f"config file '{path}': '{raw}' must be a string, not {value!r}")
     if key == "device" and not isinstance(value, (str, int)):
         raise UsageError(f"config file '{path}': 'device' must be a name or an index, not {value!r}")
-    if key == "quiet" and not isinstance(value, bool):
-        raise UsageError(f"config file '{path}': 'quiet' must be true or false, not {value!r}")
+    if key in _SWITCHES and not isinstance(value, bool):
+        raise UsageError(f"config file '{path}': '{raw}' must be true or false, not {value!r}")
     return value

@@ -69,7 +69,10 @@ class Pipeline:
         on_window: Callable[[WindowResult], None] | None = None,
         on_detection: Callable[[Detection], None] | None = None,
         batch_size: int = 1,
+        owned_sinks: Iterable[Sink] = (),
     ) -> None:
+        """``sinks`` receive every detection; ``owned_sinks`` (among them) are the ones this
+        pipeline opened and closes in :meth:`close`; the caller closes the others."""
         info: ModelInfo = classifier.info
         self.classifier = classifier
         self.info = info
@@ -94,6 +97,7 @@ class Pipeline:
             )
         self.gate, self.windower, self.decider = gate, windower, decider
         self.sinks = list(sinks)
+        self._owned = list(owned_sinks)
         self.source_name = source_name
         self.on_block, self.on_window, self.on_detection = on_block, on_window, on_detection
         self.batch_size = max(1, int(batch_size))
@@ -217,7 +221,8 @@ class Pipeline:
         return out
 
     def close(self) -> None:
-        for sink in self.sinks:
+        """Close the sinks this pipeline opened (the ``--log`` file)."""
+        for sink in self._owned:
             sink.close()
 
 
@@ -274,15 +279,17 @@ def build_pipeline(
         smooth=1 if speech else 3,
         min_windows=1 if speech else 2,
     )
-    all_sinks = list(sinks)
-    if options.log:
-        all_sinks.append(open_sink(options.log, options.log_format, options.log_max_bytes, options.log_backups))
+    owned = (
+        [open_sink(options.log, options.log_format, options.log_max_bytes, options.log_backups)] if options.log else []
+    )
+    all_sinks = [*sinks, *owned]
     return Pipeline(
         classifier,
         gate=gate,
         windower=windower,
         decider=decider,
         sinks=all_sinks,
+        owned_sinks=owned,
         source_name=source_name,
         on_block=on_block,
         on_window=on_window,

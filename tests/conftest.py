@@ -1,4 +1,4 @@
-"""Shared fixtures: small contract-conforming ONNX models, espeak-ng speech, PulseAudio.
+"""Shared fixtures: small contract-conforming ONNX models, espeak-ng speech, PulseAudio, an MQTT broker.
 
 Nothing here downloads anything. Speech is synthesised with espeak-ng (voice
 en-us) into a session temp dir; test models are built with ``onnx.helper``.
@@ -147,6 +147,23 @@ def tone(freq: float, seconds: float, rate: int = 16000, amp: float = 0.3) -> np
     return (amp * np.sin(2 * np.pi * freq * t) * ramp).astype(np.float32)
 
 
+def silence(seconds: float, rate: int = 16000) -> np.ndarray:
+    return np.zeros(int(seconds * rate), np.float32)
+
+
+def two_tones(rate: int = 16000) -> np.ndarray:
+    """3.5 s in which the test model hears ``low`` (at 0.75 s) then ``high`` (at 2.25 s); both tones
+    are below 4 kHz, so 8 kHz copies work too."""
+    return np.concatenate(
+        [silence(0.5, rate), tone(300, 0.5, rate), silence(1.0, rate), tone(3000, 0.5, rate), silence(1.0, rate)]
+    )
+
+
+def pcm16(x: np.ndarray) -> bytes:
+    """Float samples as the raw S16_LE PCM ``listener run --source -`` reads."""
+    return (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
+
+
 # ---------------------------------------------------------------- speech
 
 
@@ -211,6 +228,17 @@ def wait_for(predicate, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def assert_clean_error(res, code: int, *fragments: str) -> None:
+    """The process ended with ``code`` and one ``listener: error:`` line holding ``fragments``, no traceback."""
+    err = res.stderr.decode()
+    assert res.returncode == code, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("listener: error: ")]
+    assert len(lines) == 1, err
+    for f in fragments:
+        assert f in lines[0], err
 
 
 def run_cli(
@@ -312,3 +340,18 @@ def private_pulse(tmp_path_factory):
     pulse.pactl("set-default-source", "speakers.monitor")
     yield pulse
     pulse.close()
+
+
+# ---------------------------------------------------------------- MQTT
+
+
+@pytest.fixture
+def mosquitto(tmp_path):
+    """A private mosquitto broker on a free localhost port (tests/broker.py), stopped afterwards."""
+    from broker import Mosquitto, mosquitto_binary
+
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+    broker = Mosquitto(tmp_path / "mosquitto").start()
+    yield broker
+    broker.stop()

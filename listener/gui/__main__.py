@@ -1,7 +1,7 @@
-"""``python -m listener.gui``: the same as ``listener gui``."""
+"""``python -m listener.gui``: the same as ``listener gui`` (the same errors and exit codes too)."""
 
 import sys
 
-from listener.gui.app import main
+from listener.cli import main
 
-sys.exit(main())
+sys.exit(main(["gui", *sys.argv[1:]]))

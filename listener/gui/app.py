@@ -2,7 +2,8 @@
 
 Command-line choices (``--source``, ``--model``, ``--device``, ``--log``,
 ``--threshold``) override what the app remembered (QSettings) for this run and
-are then remembered like any other choice. The window starts listening at once,
+are then remembered like any other choice. ``--mqtt URL`` (and its options)
+publishes detections to a broker for this run only: a password is never stored. The window starts listening at once,
 so ``listener gui --source clip.wav`` shows the app working without a microphone.
 """
 
@@ -21,6 +22,7 @@ from listener.errors import ListenerError
 from listener.gui.controls import SourceChoice
 from listener.gui.settings import GuiSettings, default_store
 from listener.gui.window import MainWindow
+from listener.mqtt import mqtt_options
 
 
 def apply_args(settings: GuiSettings, args: argparse.Namespace) -> GuiSettings:
@@ -40,9 +42,10 @@ def apply_args(settings: GuiSettings, args: argparse.Namespace) -> GuiSettings:
 
 def create_window(args: argparse.Namespace, store: QSettings | None = None, autostart: bool = True) -> MainWindow:
     """The window for ``args`` (an ``listener gui`` Namespace); a QApplication must exist."""
+    mqtt = mqtt_options(args)  # a malformed --mqtt URL is a usage error, before any window opens
     store = store if store is not None else default_store()
     settings = apply_args(GuiSettings.load(store), args)
-    window = MainWindow(store=store, settings=settings)
+    window = MainWindow(store=store, settings=settings, mqtt=mqtt)
     device = getattr(args, "device", None)
     device_ok = True
     if device is not None:
@@ -72,6 +75,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
         args = parse_args(sys.argv[1:])
     elif isinstance(args, (list, tuple)):
         args = parse_args(list(args))
+    mqtt_options(args)  # a malformed --mqtt URL fails here, before Qt needs a display
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("listener")
     app.setOrganizationName("listener")

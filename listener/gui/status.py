@@ -1,4 +1,4 @@
-"""Status bar: execution provider, model, last decision latency, CPU use, audio overruns.
+"""Status bar: execution provider, model, last decision latency, CPU use, audio overruns, MQTT broker.
 
 CPU use is this process's CPU time (all threads: audio, model, drawing) over
 wall time, from ``time.process_time`` -- the same quantity ``psutil``'s
@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 
 from PySide6.QtWidgets import QLabel, QStatusBar
+
+from listener.mqtt import MqttStatus
 
 
 class CpuMeter:
@@ -39,6 +41,8 @@ class StatusPanel:
         self.cpu = self._label("CPU: –", "CPU use of this app (all threads; 100 % = one core)")
         self.overruns = self._label("overruns: 0", "Audio blocks lost because processing fell behind")
         self.fps = self._label("", "Spectrogram frames per second")
+        self.mqtt = self._label("MQTT: off", "")
+        self.show_mqtt(None)
 
     def _label(self, text: str, tip: str) -> QLabel:
         lab = QLabel(text)
@@ -59,6 +63,24 @@ class StatusPanel:
         self.overruns.setText(f"overruns: {overruns}")
         self.overruns.setStyleSheet("color: #d0452f;" if overruns else "")
         self.fps.setText(f"{fps:.0f} fps" if fps else "")
+
+    def show_mqtt(self, status: MqttStatus | None) -> None:
+        """Broker state (connected / connecting / retrying / off) and detections waiting to be sent."""
+        if status is None or status.state == "off":
+            self.mqtt.setText("MQTT: off")
+            self.mqtt.setToolTip("Not publishing to MQTT (listener gui --mqtt URL turns it on; docs/home-assistant.md)")
+            self.mqtt.setStyleSheet("")
+            return
+        self.mqtt.setText(f"MQTT: {status.state}, {status.queued} queued")
+        tip = [f"Broker {status.broker}: {status.state}", f"{status.delivered} detections delivered"]
+        if status.queued:
+            tip.append(f"{status.queued} waiting for the broker (kept in memory, sent in order)")
+        if status.dropped:
+            tip.append(f"{status.dropped} dropped, oldest first, because the queue was full")
+        if status.detail:
+            tip.append(status.detail)
+        self.mqtt.setToolTip("\n".join(tip))
+        self.mqtt.setStyleSheet("color: #d0452f;" if status.state == "retrying" or status.dropped else "")
 
     def message(self, text: str, ms: int = 0) -> None:
         self.bar.showMessage(text, ms)

@@ -36,6 +36,7 @@ from listener.gui.spectrogram import FeatureView, SpectrogramView
 from listener.gui.status import CpuMeter, StatusPanel
 from listener.gui.waveform import GateIndicator, WaveformView
 from listener.gui.worker import BlockFrame, ListenerWorker, RunSummary, SessionInfo, SessionOptions
+from listener.mqtt import MqttOptions, MqttSink
 
 FPS = 30
 
@@ -73,9 +74,12 @@ class ErrorBanner(QWidget):
 
 
 class MainWindow(QMainWindow):
-    """The listener app. ``store`` is the QSettings to remember choices in (tests pass a temp file)."""
+    """The listener app. ``store`` is the QSettings to remember choices in (tests pass a temp file);
+    ``mqtt`` publishes every session's detections to a broker as well (``listener gui --mqtt URL``)."""
 
-    def __init__(self, store: QSettings | None = None, settings: GuiSettings | None = None) -> None:
+    def __init__(
+        self, store: QSettings | None = None, settings: GuiSettings | None = None, mqtt: MqttOptions | None = None
+    ) -> None:
         super().__init__()
         self.setWindowTitle("listener")
         self.store = store if store is not None else default_store()
@@ -89,6 +93,8 @@ class MainWindow(QMainWindow):
         self._build()
         self._connect()
         self._restore()
+        if mqtt is not None:  # connects in the background; the status bar shows how it goes
+            self.worker.mqtt = MqttSink(mqtt, notice=self.worker.mqtt_notice.emit)
         self._frame_timer = QTimer(self)
         self._frame_timer.setInterval(int(1000 / FPS))
         self._frame_timer.timeout.connect(self._frame)
@@ -201,6 +207,7 @@ class MainWindow(QMainWindow):
         w.error.connect(self.show_error)
         w.stopped.connect(self._on_stopped)
         w.log_failed.connect(self._on_log_failed)
+        w.mqtt_notice.connect(lambda text: self.status.message(f"MQTT: {text}", 10000))
         self.start_button.clicked.connect(self.toggle)
         self.source_picker.changed.connect(self._source_changed)
         self.source_picker.rescan.clicked.connect(self.rescan_devices)
@@ -461,6 +468,7 @@ class MainWindow(QMainWindow):
         self.status.show_load(
             self._cpu.sample(), self.worker.overruns(), self.spectrogram.fps() if self.worker.is_running() else 0.0
         )
+        self.status.show_mqtt(self.worker.mqtt.status() if self.worker.mqtt is not None else None)
 
     def _update_history_title(self) -> None:
         n = self.history_model.rowCount()
@@ -480,6 +488,8 @@ class MainWindow(QMainWindow):
         self.worker.stop()
         self.worker.wait(3.0)
         self.worker.log.switch(None)
+        if self.worker.mqtt is not None:
+            self.worker.mqtt.close()  # queued detections get a few seconds, then "offline"
         self._frame_timer.stop()
         self._status_timer.stop()
         event.accept()

@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject, Signal
 from listener.errors import ListenerError
 from listener.events import BlockInfo, Detection, WindowResult
 from listener.gui.spectrogram import MelColumns, MelSettings
+from listener.mqtt import MqttSink
 from listener.sinks import JsonlSink, Sink
 
 SILENCE_HINT = "pick another input above, or open a recording"
@@ -95,6 +96,7 @@ class ListenerWorker(QObject):
     error = Signal(str)  # fatal for this session; followed by ``stopped``
     stopped = Signal(object)  # RunSummary
     log_failed = Signal(str)  # the log could not be written; logging is now off
+    mqtt_notice = Signal(str)  # news from the MQTT sink (broker unreachable, back again), from its threads
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -108,6 +110,7 @@ class ListenerWorker(QObject):
         self.detections = 0
         self.log = LogSwitch()
         self.log.on_error = self.log_failed.emit
+        self.mqtt: MqttSink | None = None  # set by the window; lives across sessions (one connection)
 
     # --- control (GUI thread) ---------------------------------------------------
     def is_running(self) -> bool:
@@ -179,6 +182,9 @@ class ListenerWorker(QObject):
         try:
             classifier = Classifier(resolve_model(options.model))
             info = classifier.info
+            mqtt = self.mqtt
+            if mqtt is not None:
+                mqtt.add_model(info)
             if options.source:
                 source = FileSource(options.source, sample_rate=info.sample_rate, realtime=options.realtime)
             else:
@@ -208,7 +214,7 @@ class ListenerWorker(QObject):
                 popts,
                 source.name,
                 classifier=classifier,
-                sinks=[self.log],
+                sinks=[self.log] if mqtt is None else [self.log, mqtt],
                 on_block=on_block,
                 on_window=on_window,
                 on_detection=on_detection,

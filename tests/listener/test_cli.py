@@ -13,20 +13,22 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from conftest import LISTENER, ROOT, SPOKEN, make_test_model, read_jsonl, run_cli, tone, wait_for
+from conftest import (
+    LISTENER,
+    ROOT,
+    SPOKEN,
+    assert_clean_error,
+    make_test_model,
+    read_jsonl,
+    run_cli,
+    silence,
+    tone,
+    two_tones,
+    wait_for,
+)
 
 RATE = 16000
 NO_AUDIO = {"PULSE_SERVER": "unix:/nonexistent/pulse"}  # PortAudio then sees no input device
-
-
-def silence(s):
-    return np.zeros(int(s * RATE), np.float32)
-
-
-def two_tones():
-    return np.concatenate(
-        [silence(0.5), tone(300, 0.5), silence(1.0), tone(3000, 0.5), silence(1.0)]
-    )  # both below 4 kHz (8 kHz files)
 
 
 @pytest.fixture
@@ -34,16 +36,6 @@ def work(tmp_path):
     make_test_model(tmp_path, filename="m.onnx")
     sf.write(tmp_path / "tones.wav", two_tones(), RATE)
     return tmp_path
-
-
-def assert_clean_error(res, code, *fragments):
-    err = res.stderr.decode()
-    assert res.returncode == code, err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.startswith("listener: error: ")]
-    assert len(lines) == 1, err
-    for f in fragments:
-        assert f in lines[0], err
 
 
 def test_no_command_prints_usage_and_exits_2():
@@ -175,6 +167,7 @@ def test_usage_errors_exit_2(work):
         ["run", "--format", "xml"],
         ["gui", "--threshold", "2"],
         ["gui", "--bogus"],
+        ["gui", "--mqtt", "http://broker"],
     ):
         res = run_cli(*args, cwd=work)
         assert res.returncode == 2 and b"Traceback" not in res.stderr
@@ -360,6 +353,25 @@ def test_systemd_unit_runs_a_valid_listener_command():
     assert Path(argv[0]).name == "listener"
     args = make_parser().parse_args(argv[1:])
     assert args.command == "run" and args.log == "/var/lib/listener/detections.jsonl"
+
+
+def test_systemd_example_with_a_config_file_and_mqtt_is_valid():
+    """The unit's commented ExecStart reads deploy/listener.toml; both parse, and its MQTT settings are valid."""
+    import shlex
+
+    from listener.cli import make_parser
+    from listener.config import RunOptions, load_config
+    from listener.mqtt import mqtt_options
+
+    text = (ROOT / "deploy" / "listener.service").read_text()
+    joined = text.replace("\\\n#", " ").replace("\\\n", " ")
+    line = next(x for x in joined.splitlines() if x.startswith("#ExecStart=") and "--config" in x)
+    argv = shlex.split(line.split("=", 1)[1].replace("${STATE_DIRECTORY}", "/var/lib/listener"))
+    args = make_parser().parse_args(argv[1:])
+    assert args.command == "run" and args.config == "/etc/listener/listener.toml"
+    options = RunOptions(**load_config(ROOT / "deploy" / "listener.toml"))
+    mqtt = mqtt_options(options)
+    assert mqtt is not None and mqtt.discovery and mqtt.broker.host == "homeassistant.local"
 
 
 def test_shipped_sounds_model_runs_on_its_sample_clip(tmp_path):

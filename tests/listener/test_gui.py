@@ -27,6 +27,7 @@ from listener.gui.controls import SourceChoice  # noqa: E402
 from listener.gui.settings import GuiSettings  # noqa: E402
 from listener.gui.spectrogram import MelColumns, MelSettings, SpectrogramView  # noqa: E402
 from listener.gui.window import MainWindow  # noqa: E402
+from listener.sinks import detection_json  # noqa: E402
 
 RATE = 16000
 
@@ -112,6 +113,7 @@ def test_tones_are_detected_logged_and_exported(qtbot, store, tmp_path, tones_wa
     assert w.spectrogram.frames > 10, "the spectrogram should have been repainted while playing"
     assert w.spectrogram._ring.max() > 0, "the spectrogram should show the tones"
     assert "testmodel-0.1" in w.status.model.text() and "CPU" in w.status.provider.text()
+    assert w.status.mqtt.text() == "MQTT: off"  # no --mqtt
     # CSV export: the CLI's CSV format, oldest first.
     out = w.export_history(str(tmp_path / "export.csv"))
     rows = list(csv.DictReader(open(out, newline="")))
@@ -150,6 +152,36 @@ def soften(path: Path, factor: float) -> Path:
     out = path.with_name("soft_" + path.name)
     onnx.save(m, str(out))
     return out
+
+
+def test_mqtt_status_bar_and_detections_at_the_broker(qtbot, store, tmp_path, tones_wav, mosquitto):
+    """``listener gui --mqtt URL``: the status bar follows the broker; detections reach it, or wait for it."""
+    from broker import Subscriber
+
+    from listener.mqtt import MqttOptions
+
+    sub = Subscriber(mosquitto.port, ["gui/#"])
+    w = MainWindow(
+        store=store,
+        settings=GuiSettings(model=str(make_test_model(tmp_path)), vad=0),
+        mqtt=MqttOptions(url=mosquitto.url("gui")),
+    )
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.status.mqtt.text() == "MQTT: connected, 0 queued", timeout=15000)
+    play(qtbot, w, tones_wav)
+    assert sub.wait(lambda: len(sub.on("gui/testmodel/detection")) == 2, 10)
+    assert [m.payload for m in sub.on("gui/testmodel/detection")] == [
+        detection_json(d).encode() for d in w.history_model.detections()
+    ]
+    mosquitto.stop()
+    qtbot.waitUntil(lambda: w.status.mqtt.text().startswith("MQTT: retrying"), timeout=15000)
+    play(qtbot, w, tones_wav)
+    qtbot.waitUntil(lambda: w.status.mqtt.text() == "MQTT: retrying, 2 queued", timeout=5000)
+    assert "2 waiting for the broker" in w.status.mqtt.toolTip()
+    w.close()
+    assert w.worker.mqtt.status().state == "off"
+    sub.close()
 
 
 def test_threshold_control_changes_what_is_detected(qtbot, store, tmp_path, tones_wav):
