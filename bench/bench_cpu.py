@@ -1,6 +1,6 @@
 """CPU use of `listener run` on a live, real-time stream, as % of one core.
 
-    python bench/bench_cpu.py [--model digits] [--seconds 60] [--mic]
+    python -m bench.bench_cpu [--model digits] [--seconds 60] [--mic]
 
 Default: the stream is a real-time paced file (digits every 2-10 s over room
 noise and noise beds, bench/corpus.py) through `listener run --source FILE`.
@@ -26,10 +26,8 @@ import numpy as np
 import psutil
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import CACHE, RATE, build_hour  # noqa: E402
-
-from listener.config import RunOptions  # noqa: E402
+from bench.corpus import CACHE, RATE, build_hour
+from listener.config import RunOptions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

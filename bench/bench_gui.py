@@ -12,8 +12,8 @@ Spectrogram FPS: a window in this process plays the recording and counts paints
 (the app repaints from a 30 fps timer, only when new audio arrived); the cost of
 one paint is timed by forcing ``repaint()`` in a loop.
 
-    python bench/bench_gui.py                       # digits model, the sample clip repeated to 30 s
-    python bench/bench_gui.py --model sounds --repeats 3
+    python -m bench.bench_gui                       # digits model, the sample clip repeated to 30 s
+    python -m bench.bench_gui --model sounds --repeats 3
 
 Writes bench/results/gui.json and prints a Markdown table.
 """

@@ -1,12 +1,13 @@
 """Digits accuracy per FSDD speaker, with each speaker's commonest confusions.
 
-    .venv/bin/python bench/bench_speakers.py [--model assets/digits.onnx ...] [--speakers nicolas,theo]
+    .venv/bin/python -m bench.bench_speakers [--model assets/digits.onnx ...] [--speakers nicolas,theo]
 
 The model card gives one number for the unseen speakers; this splits it, because
 the two test speakers are not alike (with 1.1, one of them is most of the error)
-and a recipe change can help one and hurt the other. Each clip is one 1 s window
-centred on the utterance, as the runtime and the card do; accuracy is top-1 over
-all of the model's labels, run through the listener's own ONNX Runtime classifier.
+and a recipe change can help one and hurt the other. Each clip goes through the
+runtime's pipeline as the card's figures do (``listener.training.evaluate``: the
+file as ``listener analyze`` reads it, the model's gate and windows); accuracy is
+top-1 over all of the model's labels (nothing heard counts as ``silence``).
 Writes ``bench/results/speakers.json`` (one entry per model).
 """
 
@@ -20,27 +21,25 @@ from pathlib import Path
 
 import numpy as np
 
+from listener.classifier import CPU, Classifier
+from listener.errors import ListenerError
+from listener.training.corpus import decode_clips
+from listener.training.datasets.base import DatasetError
+from listener.training.datasets.fsdd import TEST_SPEAKERS, load_fsdd
+from listener.training.evaluate import predictions, run_clips
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from listener.classifier import Classifier  # noqa: E402
-from listener.errors import ListenerError  # noqa: E402
-from listener.training.corpus import decode_clips  # noqa: E402
-from listener.training.datasets.base import DatasetError  # noqa: E402
-from listener.training.datasets.fsdd import TEST_SPEAKERS, load_fsdd  # noqa: E402
-
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 
 
-def per_speaker(model: Path, audio: np.ndarray, labels: list[str], speakers: list[str], top: int) -> dict:
+def per_speaker(model: Path, audio: list[np.ndarray], labels: list[str], speakers: list[str], top: int) -> dict:
     """Accuracy and the `top` commonest (said, heard) confusions of each speaker."""
-    clf = Classifier(model, threads=1)
+    clf = Classifier(model, threads=1, providers=[CPU])
     names = list(clf.info.labels)
     missing = sorted(set(labels) - set(names))
     if missing:
         raise ListenerError(f"model '{model}' has no label {missing}")
-    probs = np.concatenate([clf.predict(audio[i : i + 64])[0] for i in range(0, len(audio), 64)])
-    heard = [names[i] for i in probs.argmax(axis=1)]
+    heard = [names[i] if i >= 0 else "nothing" for i in predictions(run_clips(clf, audio), names)]
     out: dict[str, dict] = {}
     for spk in sorted(set(speakers)):
         idx = [i for i, s in enumerate(speakers) if s == spk]
@@ -76,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         clips = [c for c in load_fsdd(args.data / "fsdd", val_speakers=()) if c.speaker in wanted]
         if not clips:
             raise DatasetError(f"no FSDD clips of speakers {wanted} under {args.data / 'fsdd'}")
-        audio = decode_clips(clips)
+        audio = decode_clips(clips, length=None)  # each file at its own length
         labels = [c.label for c in clips]
         speakers = [c.speaker or "" for c in clips]
         results = {str(m): per_speaker(m, audio, labels, speakers, args.top) for m in models}

@@ -188,6 +188,11 @@ def _keys() -> list:
     return [f for f in fields(ModelInfo) if "key" in f.metadata]
 
 
+def metadata_keys() -> list[str]:
+    """Every metadata key, in docs order."""
+    return [f.name for f in _keys()]
+
+
 def _where(path: str) -> str:
     return f"model '{path}'" if path else "model"
 

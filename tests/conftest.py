@@ -32,33 +32,11 @@ LISTENER = [sys.executable, "-m", "listener"]
 TEST_LABELS = ["low", "high", "silence"]
 
 
-def make_test_model(
-    tmp_path: Path,
-    labels: list[str] | None = None,
-    kind: str = "speech",
-    *,
-    name: str = "testmodel",
-    sample_rate: int = 16000,
-    window_seconds: float = 1.0,
-    input_samples: int | None = None,
-    features: bool = True,
-    metadata: dict[str, str] | None = None,
-    drop: tuple[str, ...] = (),
-    filename: str | None = None,
-) -> Path:
-    """A tiny model following the contract: low tone -> ``low``, high tone -> ``high``, quiet -> ``silence``.
-
-    It computes the window's energy ``e`` and the energy of its first difference
-    ``d``; ``d/e`` is ~0 for low frequencies and ~2 at a quarter of the rate,
-    ``log e`` tells silence from sound; a fixed linear layer maps them to logits.
-    Extra labels beyond the first three get constant low logits.
-    """
-    import onnx
+def _tone_graph(labels: list[str], samples: int, features: bool, name: str):
+    """The graph of ``make_test_model`` and its number of feature frames."""
     from onnx import TensorProto, helper
 
-    labels = list(labels or TEST_LABELS)
     n = len(labels)
-    samples = input_samples or int(round(window_seconds * sample_rate))
     W = np.zeros((2, n), np.float32)
     b = np.full((n,), -20.0, np.float32)
     W[:, 0], b[0] = [-10.0, 0.0], 10.0
@@ -111,6 +89,35 @@ def make_test_model(
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
+    return model, frames
+
+
+def make_test_model(
+    tmp_path: Path,
+    labels: list[str] | None = None,
+    kind: str = "speech",
+    *,
+    name: str = "testmodel",
+    sample_rate: int = 16000,
+    window_seconds: float = 1.0,
+    input_samples: int | None = None,
+    features: bool = True,
+    metadata: dict[str, str] | None = None,
+    drop: tuple[str, ...] = (),
+    filename: str | None = None,
+) -> Path:
+    """A tiny model following the contract: low tone -> ``low``, high tone -> ``high``, quiet -> ``silence``.
+
+    It computes the window's energy ``e`` and the energy of its first difference
+    ``d``; ``d/e`` is ~0 for low frequencies and ~2 at a quarter of the rate,
+    ``log e`` tells silence from sound; a fixed linear layer maps them to logits.
+    Extra labels beyond the first three get constant low logits.
+    """
+    import onnx
+
+    labels = list(labels or TEST_LABELS)
+    samples = input_samples or int(round(window_seconds * sample_rate))
+    model, frames = _tone_graph(labels, samples, features, name)
     meta = ModelInfo(
         name=name,
         version="0.1",
