@@ -96,11 +96,13 @@ def _reevaluated(extra: dict) -> list[str]:
     again = extra.get("reevaluated")
     if not again:
         return []
+    cv = extra.get("cross_validation") or {}
+    kept = ["the parity line above", "the training section"] + (["the cross-validation below"] if cv else [])
     return [
-        f"The accuracy figures below were recomputed on {again['date']} through the runtime's pipeline "
-        f"(`{again['command']}`: the shipped files, no retraining; FP32 = `{again['fp32']}`, which the "
-        "parity check ties to the PyTorch model). The parity line above and the training section are the "
-        "build's; docs/training.md compares the figures with those the build printed.",
+        f"Scored again on {again['date']} through the runtime's pipeline (`{again['command']}`: the "
+        f"shipped files, no retraining; FP32 = `{again['fp32']}`, which the parity check ties to the "
+        f"PyTorch model): every figure below that comes from those files. {', '.join(kept[:-1]).capitalize()} "
+        f"and {kept[-1]} are the build's; docs/training.md compares the figures with those the build printed.",
         "",
     ]
 
