@@ -75,7 +75,10 @@ def pipeline_only(x: np.ndarray, model: str, threads: str, hop: str | None, bloc
     return round(100.0 * (time.process_time() - t0) / (len(x) / RATE), 2)
 
 
-def main() -> None:
+SINK = "listener_bench_cpu"
+
+
+def _arguments() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="digits")
     ap.add_argument("--seconds", type=float, default=60.0)
@@ -84,7 +87,11 @@ def main() -> None:
     ap.add_argument("--input", help="a clip to loop instead (e.g. assets/samples/digits.wav: a digit every 1.2 s)")
     ap.add_argument("--hop", help="passed to listener run (seconds between windows); default: the model's")
     ap.add_argument("--block-ms", type=int, help="passed to listener run (audio per block); default: listener run's")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def stream_audio(args: argparse.Namespace) -> tuple[np.ndarray, Path]:
+    """The audio to stream (``--input`` looped, else the start of the noisy digits file) and its WAV."""
     n = int(args.seconds * RATE)
     if args.input:
         x, sr = sf.read(args.input, dtype="float32")
@@ -96,54 +103,42 @@ def main() -> None:
     clip = CACHE / f"cpu_{int(args.seconds)}s{'_' + Path(args.input).stem if args.input else ''}.wav"
     CACHE.mkdir(exist_ok=True)
     sf.write(str(clip), x, RATE, subtype="PCM_16")
-    log = CACHE / "cpu_detections.jsonl"
-    log.unlink(missing_ok=True)
-    env = dict(os.environ)
-    sink_module = None
-    if args.mic:
-        sink = "listener_bench_cpu"
-        res = subprocess.run(
-            ["pactl", "load-module", "module-null-sink", f"sink_name={sink}", "rate=16000", "channels=1"],
-            capture_output=True,
-            text=True,
+    return x, clip
+
+
+def load_null_sink() -> str:
+    """A PulseAudio null sink for ``--mic``; returns its module id (unload it when done)."""
+    res = subprocess.run(
+        ["pactl", "load-module", "module-null-sink", f"sink_name={SINK}", "rate=16000", "channels=1"],
+        capture_output=True,
+        text=True,
+    )
+    if res.returncode != 0:
+        raise SystemExit(
+            f"--mic needs a running PulseAudio server (start one with `pulseaudio -D "
+            f"--exit-idle-time=-1`): pactl says {res.stderr.strip() or res.stdout.strip()}"
         )
-        if res.returncode != 0:
-            raise SystemExit(
-                f"--mic needs a running PulseAudio server (start one with `pulseaudio -D "
-                f"--exit-idle-time=-1`): pactl says {res.stderr.strip() or res.stdout.strip()}"
-            )
-        sink_module = res.stdout.strip()
-        env["PULSE_SOURCE"] = f"{sink}.monitor"
-        source = ["--source", "mic", "--device", "pulse", "--duration", str(args.seconds + 1)]
-    else:
-        source = ["--source", str(clip)]
+    return res.stdout.strip()
+
+
+def listener_command(args: argparse.Namespace, clip: Path, log: Path) -> list[str]:
+    source = ["--source", "mic", "--device", "pulse", "--duration", str(args.seconds + 1)] if args.mic else []
+    source = source or ["--source", str(clip)]
     threads = ["--threads", args.threads] if args.threads else []
     hop = ["--hop", args.hop] if args.hop else []
     block = ["--block-ms", str(args.block_ms)] if args.block_ms else []
-    block_s = (args.block_ms or RunOptions.block_ms) / 1000.0
-    cmd = [
-        sys.executable,
-        "-m",
-        "listener",
-        "run",
-        *source,
-        "--model",
-        args.model,
-        *threads,
-        *hop,
-        *block,
-        "--log",
-        str(log),
-        "--quiet",
-    ]
-    floor = wakeup_floor(block_s)
-    own = pipeline_only(x, args.model, args.threads, args.hop, block_s)
+    return [sys.executable, "-m", "listener", "run", *source, "--model", args.model, *threads, *hop, *block]
+
+
+def sample_cpu(cmd: list[str], env: dict, play: Path | None) -> tuple[float, list[float], float]:
+    """Run ``cmd`` (``play``: paplay that file into the null sink once audio flows); its CPU % of one
+    core from the first block to the end, the per-second samples and the seconds measured."""
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
     ps = psutil.Process(proc.pid)
     line = proc.stderr.readline()  # "listening to ..." when audio flows
     if "listening" not in line:
         raise SystemExit(line + proc.stderr.read())
-    player = subprocess.Popen(["paplay", "--device=listener_bench_cpu", str(clip)]) if args.mic else None
+    player = subprocess.Popen(["paplay", f"--device={SINK}", str(play)]) if play else None
     c0, t0 = ps.cpu_times(), time.monotonic()
     samples = []
     c_last, t_last = c0, t0
@@ -158,9 +153,40 @@ def main() -> None:
     proc.wait()
     if player:
         player.wait()
-    if sink_module:
-        subprocess.run(["pactl", "unload-module", sink_module], capture_output=True)
     cpu = 100.0 * ((c_last.user + c_last.system) - (c0.user + c0.system)) / (t_last - t0)
+    return cpu, samples, t_last - t0
+
+
+def result_name(args: argparse.Namespace) -> str:
+    return (
+        ("cpu_mic" if args.mic else "cpu")
+        + ("" if args.threads else "_default_threads")
+        + (f"_{Path(args.input).stem}" if args.input else "")
+        + (f"_hop{args.hop}" if args.hop else "")
+        + (f"_block{args.block_ms}" if args.block_ms else "")
+        + ".json"
+    )
+
+
+def main() -> None:
+    args = _arguments()
+    x, clip = stream_audio(args)
+    log = CACHE / "cpu_detections.jsonl"
+    log.unlink(missing_ok=True)
+    env = dict(os.environ)
+    sink_module = None
+    if args.mic:
+        sink_module = load_null_sink()
+        env["PULSE_SOURCE"] = f"{SINK}.monitor"
+    block_s = (args.block_ms or RunOptions.block_ms) / 1000.0
+    floor = wakeup_floor(block_s)
+    own = pipeline_only(x, args.model, args.threads, args.hop, block_s)
+    try:
+        cmd = listener_command(args, clip, log) + ["--log", str(log), "--quiet"]
+        cpu, samples, seconds = sample_cpu(cmd, env, clip if args.mic else None)
+    finally:
+        if sink_module:
+            subprocess.run(["pactl", "unload-module", sink_module], capture_output=True)
     dets = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     result = {
         "benchmark": "listener run, CPU % of one core on a live stream",
@@ -170,7 +196,7 @@ def main() -> None:
         "model": args.model,
         "threads": args.threads or "onnxruntime default",
         "hop": args.hop or "model default",
-        "seconds": round(t_last - t0, 1),
+        "seconds": round(seconds, 1),
         "cpu_percent_of_one_core": round(cpu, 2),
         "per_second_p50": round(float(np.percentile(samples, 50)), 2) if samples else None,
         "per_second_max": round(float(max(samples)), 2) if samples else None,
@@ -180,15 +206,7 @@ def main() -> None:
         "pipeline_only_percent": own,
     }
     RESULTS.mkdir(exist_ok=True)
-    name = (
-        ("cpu_mic" if args.mic else "cpu")
-        + ("" if args.threads else "_default_threads")
-        + (f"_{Path(args.input).stem}" if args.input else "")
-        + (f"_hop{args.hop}" if args.hop else "")
-        + (f"_block{args.block_ms}" if args.block_ms else "")
-        + ".json"
-    )
-    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / result_name(args)).write_text(json.dumps(result, indent=2) + "\n")
     print("| stream | seconds | CPU % of one core (mean) | per-second p50 | per-second max | detections |")
     print("|---|---|---|---|---|---|")
     print(

@@ -424,18 +424,20 @@ def export_and_report(args: argparse.Namespace, t: Trained, t0: float) -> dict:
     evals.update({f"{k}_int8": v for k, v in int8_eval.items()})
     run_dir = args.runs / spec.name
     write_report(run_dir, spec, t.result, evals, extra={"summary": summary, **t.extra})
-    publish(run_dir, spec, summary, t.float_eval, int8_eval, t.result, t.extra)
+    publish(run_dir, args.cards, spec, summary, t.float_eval, int8_eval, t.result, t.extra)
     _log(f"{spec.name}: done in {summary['build_seconds']:.0f} s: {json.dumps(both)}")
     return summary
 
 
-def publish(run_dir: Path, spec: ModelSpec, summary: dict, float_eval: dict, int8_eval: dict, result, extra) -> None:
+def publish(
+    run_dir: Path, cards: Path, spec: ModelSpec, summary: dict, float_eval: dict, int8_eval: dict, result, extra
+) -> None:
     """Copy results.json and the plots (runs/ is not versioned) next to the model card, and write the card."""
     import shutil
 
     from listener.export.card import write_card
 
-    dest = CARDS / spec.name
+    dest = cards / spec.name
     dest.mkdir(parents=True, exist_ok=True)
     for f in sorted(run_dir.glob("*.png")) + [run_dir / "results.json"]:
         if f.is_file() and (
@@ -444,7 +446,7 @@ def publish(run_dir: Path, spec: ModelSpec, summary: dict, float_eval: dict, int
             or f.name in ("confusion_validation.png", "confusion_cv.png")
         ):
             shutil.copy2(f, dest / f.name)
-    write_card(CARDS / f"{spec.name}.md", spec, summary, float_eval, int8_eval, result, extra)
+    write_card(cards / f"{spec.name}.md", spec, summary, float_eval, int8_eval, result, extra)
 
 
 def reevaluate(args: argparse.Namespace, name: str) -> dict:
@@ -454,7 +456,7 @@ def reevaluate(args: argparse.Namespace, name: str) -> dict:
     per fold) are kept as they were."""
     from listener.export.parity import runtime_classifier
 
-    card_dir = CARDS / name
+    card_dir = args.cards / name
     data = json.loads((card_dir / "results.json").read_text())
     spec = ModelSpec.from_dict(data["spec"])
     if name == "digits":
@@ -482,7 +484,7 @@ def reevaluate(args: argparse.Namespace, name: str) -> dict:
     extra = {k: v for k, v in data.items() if k not in ("spec", "training", "evaluation", "summary")}
     from listener.export.card import write_card
 
-    write_card(CARDS / f"{name}.md", spec, data["summary"], float_eval, int8_eval, data["training"], extra)
+    write_card(args.cards / f"{name}.md", spec, data["summary"], float_eval, int8_eval, data["training"], extra)
     _log(f"{name}: re-evaluated: {json.dumps(data['summary']['accuracy'])}")
     return data["summary"]
 
@@ -499,6 +501,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "assets", help="where the .onnx files go")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="checkpoints, results.json and plots")
+    parser.add_argument("--cards", type=Path, default=CARDS, help="model cards and their results (docs/models)")
     parser.add_argument("--only", choices=("digits", "sounds"), help="build one model")
     parser.add_argument("--quick", action="store_true", help="small data and few epochs (smoke test)")
     parser.add_argument("--epochs", type=int, help="digits epochs (default 24)")
