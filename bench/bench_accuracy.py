@@ -1,6 +1,6 @@
 """The tutorial baselines, trained and scored with this project's protocols.
 
-    .venv/bin/python bench/bench_accuracy.py [--data ../shared/data] [--skip-cnn] [--out docs/baselines.json]
+    .venv/bin/python -m bench.bench_accuracy [--data ../shared/data] [--skip-cnn] [--out docs/baselines.json]
 
 Digits task (10 classes, real speech only): train on FSDD george/jackson/lucas +
 the Speech Commands samples' training list, test on FSDD nicolas/theo (unseen
@@ -28,13 +28,11 @@ import numpy as np
 import torch
 from torch import nn
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from listener.training.corpus import SPEECH_COMMANDS, WaveSet, build_esc_set, sc09_clips, waveset
+from listener.training.datasets.base import DIGITS, Clip
+from listener.training.models.baselines import MLP
 
-from listener.training.corpus import WaveSet, build_esc_set, waveset  # noqa: E402
-from listener.training.datasets.base import DIGITS, Clip  # noqa: E402
-from listener.training.evaluate import predict_probs, score  # noqa: E402
-from listener.training.models.baselines import MLP  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 REPORTED = {
     "1_mlp_173_feature_means": "76.19% (Speech Commands digits, random split)",
@@ -101,14 +99,13 @@ def mlp_accuracy(model: MLP, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def digits_sets(data: Path) -> tuple[WaveSet, WaveSet]:
-    from listener.training.corpus import _sc09_clips
     from listener.training.datasets.fsdd import load_fsdd
     from listener.training.datasets.speech_commands import load_speech_commands
 
-    sc_root = data / "speech_commands_v0.01_sample"
+    sc_root = data / SPEECH_COMMANDS
     clips: list[Clip] = load_fsdd(data / "fsdd")
     clips += [c for c in load_speech_commands(sc_root, unknown=False, silence=False)]
-    clips += _sc09_clips(data / "sc09_sample", sc_root)
+    clips += sc09_clips(data / "sc09_sample", sc_root)
     clips = [c for c in clips if c.label in DIGITS]
     train = [c for c in clips if c.split == "train"]
     test = [c for c in clips if c.split == "test"]
@@ -125,15 +122,14 @@ def random_split(x: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple:
 def cnn_baseline(arch: str, train: WaveSet, test: WaveSet, epochs: int) -> dict:
     from listener.training.frontend import DIGITS_FRONTEND
     from listener.training.models.registry import ModelSpec, build_model
-    from listener.training.train import TrainConfig, fit, torch_predictor
+    from listener.training.train import TrainConfig, evaluate_model, fit
 
     spec = ModelSpec(name=arch, kind="speech", labels=list(DIGITS), arch=arch, frontend=asdict(DIGITS_FRONTEND))
     model = build_model(spec)
     res = fit(
         model, train, None, TrainConfig(epochs=epochs, batch_size=32, lr=3e-3, progress=False), log=lambda m: None
     )
-    probs = predict_probs(torch_predictor(model), test.audio)
-    r = score(test.labels, probs.argmax(1), DIGITS)
+    r = evaluate_model(model, spec, test)  # through the runtime pipeline, as the shipped models are scored
     params = sum(p.numel() for p in model.net.parameters())
     return {
         "accuracy_unseen_speakers": r.accuracy,

@@ -1,6 +1,6 @@
 """`listener analyze` real-time factor on a one-hour file, on one core.
 
-    python bench/bench_analyze.py [--model digits] [--seconds 3600] [--core 0]
+    python -m bench.bench_analyze [--model digits] [--seconds 3600] [--core 0]
 
 Builds (once) a one-hour 16 kHz file from FSDD / Speech Commands digits, quiet
 room noise and the Speech Commands noise beds (bench/corpus.py), then runs
@@ -20,8 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import CACHE, build_hour, match  # noqa: E402
+from bench.corpus import CACHE, build_hour, match
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

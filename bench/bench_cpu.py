@@ -1,6 +1,6 @@
 """CPU use of `listener run` on a live, real-time stream, as % of one core.
 
-    python bench/bench_cpu.py [--model digits] [--seconds 60] [--mic]
+    python -m bench.bench_cpu [--model digits] [--seconds 60] [--mic]
 
 Default: the stream is a real-time paced file (digits every 2-10 s over room
 noise and noise beds, bench/corpus.py) through `listener run --source FILE`.
@@ -26,10 +26,8 @@ import numpy as np
 import psutil
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import CACHE, RATE, build_hour  # noqa: E402
-
-from listener.config import RunOptions  # noqa: E402
+from bench.corpus import CACHE, RATE, build_hour
+from listener.config import RunOptions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -77,6 +75,61 @@ def pipeline_only(x: np.ndarray, model: str, threads: str, hop: str | None, bloc
     return round(100.0 * (time.process_time() - t0) / (len(x) / RATE), 2)
 
 
+SINK = "listener_bench_cpu"
+
+
+def _arguments() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="digits")
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--mic", action="store_true", help="through PulseAudio (a null sink) instead of a paced file")
+    ap.add_argument("--threads", default="1", help='passed to listener run; "" for ONNX Runtime\'s default')
+    ap.add_argument("--input", help="a clip to loop instead (e.g. assets/samples/digits.wav: a digit every 1.2 s)")
+    ap.add_argument("--hop", help="passed to listener run (seconds between windows); default: the model's")
+    ap.add_argument("--block-ms", type=int, help="passed to listener run (audio per block); default: listener run's")
+    return ap.parse_args()
+
+
+def stream_audio(args: argparse.Namespace) -> tuple[np.ndarray, Path]:
+    """The audio to stream (``--input`` looped, else the start of the noisy digits file) and its WAV."""
+    n = int(args.seconds * RATE)
+    if args.input:
+        x, sr = sf.read(args.input, dtype="float32")
+        assert sr == RATE and x.ndim == 1, "--input must be 16 kHz mono"
+        x = np.resize(x, n)
+    else:
+        hour, _ = build_hour(600)
+        x, _ = sf.read(str(hour), dtype="float32", frames=n)
+    clip = CACHE / f"cpu_{int(args.seconds)}s{'_' + Path(args.input).stem if args.input else ''}.wav"
+    CACHE.mkdir(exist_ok=True)
+    sf.write(str(clip), x, RATE, subtype="PCM_16")
+    return x, clip
+
+
+def load_null_sink() -> str:
+    """A PulseAudio null sink for ``--mic``; returns its module id (unload it when done)."""
+    res = subprocess.run(
+        ["pactl", "load-module", "module-null-sink", f"sink_name={SINK}", "rate=16000", "channels=1"],
+        capture_output=True,
+        text=True,
+    )
+    if res.returncode != 0:
+        raise SystemExit(
+            f"--mic needs a running PulseAudio server (start one with `pulseaudio -D "
+            f"--exit-idle-time=-1`): pactl says {res.stderr.strip() or res.stdout.strip()}"
+        )
+    return res.stdout.strip()
+
+
+def listener_command(args: argparse.Namespace, clip: Path, log: Path) -> list[str]:
+    source = ["--source", "mic", "--device", "pulse", "--duration", str(args.seconds + 1)] if args.mic else []
+    source = source or ["--source", str(clip)]
+    threads = ["--threads", args.threads] if args.threads else []
+    hop = ["--hop", args.hop] if args.hop else []
+    block = ["--block-ms", str(args.block_ms)] if args.block_ms else []
+    return [sys.executable, "-m", "listener", "run", *source, "--model", args.model, *threads, *hop, *block]
+
+
 def measure_run(cmd: list[str], env: dict | None = None, on_listening=None) -> dict:
     """Run ``cmd`` (a ``listener run``) to its end; its CPU (user+system, psutil) from the moment it
     says it is listening (audio flows; start-up excluded) to its exit, as % of one core.
@@ -112,77 +165,38 @@ def measure_run(cmd: list[str], env: dict | None = None, on_listening=None) -> d
     return {"cpu_percent": cpu, "seconds": t_last - t0, "samples": samples, "stderr": "".join(said) + rest}
 
 
+def result_name(args: argparse.Namespace) -> str:
+    return (
+        ("cpu_mic" if args.mic else "cpu")
+        + ("" if args.threads else "_default_threads")
+        + (f"_{Path(args.input).stem}" if args.input else "")
+        + (f"_hop{args.hop}" if args.hop else "")
+        + (f"_block{args.block_ms}" if args.block_ms else "")
+        + ".json"
+    )
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="digits")
-    ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--mic", action="store_true", help="through PulseAudio (a null sink) instead of a paced file")
-    ap.add_argument("--threads", default="1", help='passed to listener run; "" for ONNX Runtime\'s default')
-    ap.add_argument("--input", help="a clip to loop instead (e.g. assets/samples/digits.wav: a digit every 1.2 s)")
-    ap.add_argument("--hop", help="passed to listener run (seconds between windows); default: the model's")
-    ap.add_argument("--block-ms", type=int, help="passed to listener run (audio per block); default: listener run's")
-    args = ap.parse_args()
-    n = int(args.seconds * RATE)
-    if args.input:
-        x, sr = sf.read(args.input, dtype="float32")
-        assert sr == RATE and x.ndim == 1, "--input must be 16 kHz mono"
-        x = np.resize(x, n)
-    else:
-        hour, _ = build_hour(600)
-        x, _ = sf.read(str(hour), dtype="float32", frames=n)
-    clip = CACHE / f"cpu_{int(args.seconds)}s{'_' + Path(args.input).stem if args.input else ''}.wav"
-    CACHE.mkdir(exist_ok=True)
-    sf.write(str(clip), x, RATE, subtype="PCM_16")
+    args = _arguments()
+    x, clip = stream_audio(args)
     log = CACHE / "cpu_detections.jsonl"
     log.unlink(missing_ok=True)
     env = dict(os.environ)
     sink_module = None
     if args.mic:
-        sink = "listener_bench_cpu"
-        res = subprocess.run(
-            ["pactl", "load-module", "module-null-sink", f"sink_name={sink}", "rate=16000", "channels=1"],
-            capture_output=True,
-            text=True,
-        )
-        if res.returncode != 0:
-            raise SystemExit(
-                f"--mic needs a running PulseAudio server (start one with `pulseaudio -D "
-                f"--exit-idle-time=-1`): pactl says {res.stderr.strip() or res.stdout.strip()}"
-            )
-        sink_module = res.stdout.strip()
-        env["PULSE_SOURCE"] = f"{sink}.monitor"
-        source = ["--source", "mic", "--device", "pulse", "--duration", str(args.seconds + 1)]
-    else:
-        source = ["--source", str(clip)]
-    threads = ["--threads", args.threads] if args.threads else []
-    hop = ["--hop", args.hop] if args.hop else []
-    block = ["--block-ms", str(args.block_ms)] if args.block_ms else []
+        sink_module = load_null_sink()
+        env["PULSE_SOURCE"] = f"{SINK}.monitor"
     block_s = (args.block_ms or RunOptions.block_ms) / 1000.0
-    cmd = [
-        sys.executable,
-        "-m",
-        "listener",
-        "run",
-        *source,
-        "--model",
-        args.model,
-        *threads,
-        *hop,
-        *block,
-        "--log",
-        str(log),
-        "--quiet",
-    ]
     floor = wakeup_floor(block_s)
     own = pipeline_only(x, args.model, args.threads, args.hop, block_s)
-    run = measure_run(
-        cmd,
-        env,
-        (lambda: subprocess.Popen(["paplay", "--device=listener_bench_cpu", str(clip)])) if args.mic else None,
-    )
-    if sink_module:
-        subprocess.run(["pactl", "unload-module", sink_module], capture_output=True)
-    cpu, samples = run["cpu_percent"], run["samples"]
+    try:
+        cmd = listener_command(args, clip, log) + ["--log", str(log), "--quiet"]
+        play = (lambda: subprocess.Popen(["paplay", f"--device={SINK}", str(clip)])) if args.mic else None
+        run = measure_run(cmd, env, play)
+        cpu, samples, seconds = run["cpu_percent"], run["samples"], run["seconds"]
+    finally:
+        if sink_module:
+            subprocess.run(["pactl", "unload-module", sink_module], capture_output=True)
     dets = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     result = {
         "benchmark": "listener run, CPU % of one core on a live stream",
@@ -192,7 +206,7 @@ def main() -> None:
         "model": args.model,
         "threads": args.threads or "onnxruntime default",
         "hop": args.hop or "model default",
-        "seconds": round(run["seconds"], 1),
+        "seconds": round(seconds, 1),
         "cpu_percent_of_one_core": round(cpu, 2),
         "per_second_p50": round(float(np.percentile(samples, 50)), 2) if samples else None,
         "per_second_max": round(float(max(samples)), 2) if samples else None,
@@ -202,15 +216,7 @@ def main() -> None:
         "pipeline_only_percent": own,
     }
     RESULTS.mkdir(exist_ok=True)
-    name = (
-        ("cpu_mic" if args.mic else "cpu")
-        + ("" if args.threads else "_default_threads")
-        + (f"_{Path(args.input).stem}" if args.input else "")
-        + (f"_hop{args.hop}" if args.hop else "")
-        + (f"_block{args.block_ms}" if args.block_ms else "")
-        + ".json"
-    )
-    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / result_name(args)).write_text(json.dumps(result, indent=2) + "\n")
     print("| stream | seconds | CPU % of one core (mean) | per-second p50 | per-second max | detections |")
     print("|---|---|---|---|---|---|")
     print(

@@ -1,6 +1,6 @@
 """How the speech gate starts a stream: short clips with no silence before them, and noise.
 
-    .venv/bin/python bench/bench_gate_start.py [--model digits] [--data ../shared/data (or LISTENER_DATA)]
+    python -m bench.bench_gate_start [--model digits] [--data ../shared/data (or LISTENER_DATA)]
 
 A stream can begin in speech (FSDD's clips are cut tight around the word) or in
 background noise (a microphone in a noisy room). The gate's adaptive noise floor
@@ -32,14 +32,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from listener.audio import FileSource
+from listener.classifier import Classifier, resolve_model
+from listener.config import PipelineOptions
+from listener.gate import VadGate
+from listener.pipeline import build_pipeline, run_stream
 
-from listener.audio import FileSource  # noqa: E402
-from listener.classifier import Classifier, resolve_model  # noqa: E402
-from listener.config import PipelineOptions  # noqa: E402
-from listener.gate import VadGate  # noqa: E402
-from listener.pipeline import build_pipeline, run_stream  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+
 
 DEFAULT_DATA = Path(os.environ.get("LISTENER_DATA", ROOT.parent / "shared" / "data"))
 DIGITS = "zero one two three four five six seven eight nine".split()

@@ -12,8 +12,8 @@ Spectrogram FPS: a window in this process plays the recording and counts paints
 (the app repaints from a 30 fps timer, only when new audio arrived); the cost of
 one paint is timed by forcing ``repaint()`` in a loop.
 
-    python bench/bench_gui.py                       # digits model, the sample clip repeated to 30 s
-    python bench/bench_gui.py --model sounds --repeats 3
+    python -m bench.bench_gui                       # digits model, the sample clip repeated to 30 s
+    python -m bench.bench_gui --model sounds --repeats 3
 
 Writes bench/results/gui.json and prints a Markdown table.
 """
@@ -179,7 +179,7 @@ def machine() -> dict:
     }
 
 
-def main() -> int:
+def _arguments() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="digits")
     ap.add_argument(
@@ -189,51 +189,27 @@ def main() -> int:
     ap.add_argument("--measure", type=float, default=20.0, help="seconds measured")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "gui.json"))
-    args = ap.parse_args()
+    return ap.parse_args()
 
-    host = machine()  # before the runs: the load average says how busy the box was
-    tmp = Path(tempfile.mkdtemp(prefix="bench_gui_"))
-    sample = (
-        Path(args.input)
-        if args.input
-        else ROOT / "assets" / "samples" / ("sounds.wav" if args.model == "sounds" else "digits.wav")
-    )
-    clip = make_clip(tmp / "clip.wav", sample, args.warmup + args.measure + 4)
+
+def measure_cpu(args: argparse.Namespace, clip: Path, tmp: Path) -> dict[str, list[dict]]:
+    """``listener run``, the app offscreen and the app under Xvfb, each ``--repeats`` times, in turn."""
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp / "config"), "PYTHONUNBUFFERED": "1"}
     py = sys.executable
-    run_cmd = [
-        py,
-        "-m",
-        "listener",
-        "run",
-        "--source",
-        str(clip),
-        "--model",
-        args.model,
-        "--log",
-        str(tmp / "run.jsonl"),
-        "--quiet",
-    ]
+    run_cmd = [py, "-m", "listener", "run", "--source", str(clip), "--model", args.model]
+    run_cmd += ["--log", str(tmp / "run.jsonl"), "--quiet"]
     gui_cmd = [py, "-m", "listener.gui", "--source", str(clip), "--model", args.model, "--log", str(tmp / "gui.jsonl")]
-
     results: dict[str, list[dict]] = {"listener run": [], "gui (offscreen)": [], "gui (Xvfb, xcb)": []}
     xvfb = start_xvfb(":97")
     try:
         for r in range(args.repeats):
             results["listener run"].append(cpu_of(run_cmd, env, args.warmup, args.measure))
-            results["gui (offscreen)"].append(
-                cpu_of(gui_cmd, {**env, "QT_QPA_PLATFORM": "offscreen"}, args.warmup, args.measure)
-            )
+            offscreen = {**env, "QT_QPA_PLATFORM": "offscreen"}
+            results["gui (offscreen)"].append(cpu_of(gui_cmd, offscreen, args.warmup, args.measure))
             if xvfb is not None:
-                results["gui (Xvfb, xcb)"].append(
-                    cpu_of(
-                        gui_cmd,
-                        {**env, "QT_QPA_PLATFORM": "xcb", "DISPLAY": ":97"},
-                        args.warmup,
-                        args.measure,
-                        extra=psutil.Process(xvfb.pid),
-                    )
-                )
+                xcb = {**env, "QT_QPA_PLATFORM": "xcb", "DISPLAY": ":97"}
+                server = psutil.Process(xvfb.pid)
+                results["gui (Xvfb, xcb)"].append(cpu_of(gui_cmd, xcb, args.warmup, args.measure, extra=server))
             print(
                 f"repeat {r + 1}/{args.repeats}: "
                 + ", ".join(f"{k} {v[-1]['cpu_pct']} %" for k, v in results.items() if v),
@@ -242,13 +218,17 @@ def main() -> int:
     finally:
         if xvfb is not None:
             xvfb.terminate()
-    fps = fps_in_process(args.model, clip, min(args.measure, 15.0))
+    return results
+
+
+def summarise(results: dict[str, list[dict]]) -> dict[str, dict]:
+    """Medians over the repeats of each process."""
 
     def median(rows: list[dict], key: str) -> float | None:
         vals = [r[key] for r in rows if key in r]
         return round(float(np.median(vals)), 1) if vals else None
 
-    summary = {
+    return {
         k: {
             "cpu_pct_median": median(v, "cpu_pct"),
             "xserver_cpu_pct_median": median(v, "xserver_cpu_pct"),
@@ -258,6 +238,37 @@ def main() -> int:
         for k, v in results.items()
         if v
     }
+
+
+def print_tables(summary: dict[str, dict], fps: dict, repeats: int) -> None:
+    base = summary["listener run"]["cpu_pct_median"]
+    print(f"| process | CPU % (median of {repeats}) | vs `listener run` | X server CPU % | RSS MB |")
+    print("|---|---|---|---|---|")
+    for k, v in summary.items():
+        delta = "" if k == "listener run" else f"+{v['cpu_pct_median'] - base:.1f} points"
+        xs = "" if v["xserver_cpu_pct_median"] is None else f"{v['xserver_cpu_pct_median']}"
+        print(f"| {k} | {v['cpu_pct_median']} | {delta} | {xs} | {v['rss_mb']} |")
+    print()
+    print(
+        f"spectrogram: {fps['spectrogram_fps']} fps while listening (timer target {fps['target_fps']}); "
+        f"one paint {fps['spectrogram_paint_ms']} ms at "
+        f"{fps['spectrogram_size_px'][0]}x{fps['spectrogram_size_px'][1]} px "
+        f"(up to {fps['spectrogram_max_fps']:.0f} fps); waveform paint {fps['waveform_paint_ms']} ms"
+    )
+
+
+def main() -> int:
+    args = _arguments()
+    host = machine()  # before the runs: the load average says how busy the box was
+    tmp = Path(tempfile.mkdtemp(prefix="bench_gui_"))
+    sample = (
+        Path(args.input)
+        if args.input
+        else ROOT / "assets" / "samples" / ("sounds.wav" if args.model == "sounds" else "digits.wav")
+    )
+    clip = make_clip(tmp / "clip.wav", sample, args.warmup + args.measure + 4)
+    summary = summarise(measure_cpu(args, clip, tmp))
+    fps = fps_in_process(args.model, clip, min(args.measure, 15.0))
     report = {
         "what": "CPU % (100 = one core) while listening to a paced recording; spectrogram frames per second",
         "model": args.model,
@@ -272,21 +283,7 @@ def main() -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-
-    base = summary["listener run"]["cpu_pct_median"]
-    print(f"| process | CPU % (median of {args.repeats}) | vs `listener run` | X server CPU % | RSS MB |")
-    print("|---|---|---|---|---|")
-    for k, v in summary.items():
-        delta = "" if k == "listener run" else f"+{v['cpu_pct_median'] - base:.1f} points"
-        xs = "" if v["xserver_cpu_pct_median"] is None else f"{v['xserver_cpu_pct_median']}"
-        print(f"| {k} | {v['cpu_pct_median']} | {delta} | {xs} | {v['rss_mb']} |")
-    print()
-    print(
-        f"spectrogram: {fps['spectrogram_fps']} fps while listening (timer target {fps['target_fps']}); "
-        f"one paint {fps['spectrogram_paint_ms']} ms at "
-        f"{fps['spectrogram_size_px'][0]}x{fps['spectrogram_size_px'][1]} px "
-        f"(up to {fps['spectrogram_max_fps']:.0f} fps); waveform paint {fps['waveform_paint_ms']} ms"
-    )
+    print_tables(summary, fps, args.repeats)
     print(f"wrote {out}")
     return 0
 

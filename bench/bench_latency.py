@@ -1,6 +1,6 @@
 """Latency from the end of a spoken digit to its log line, p50 and p95.
 
-    python bench/bench_latency.py [--model digits] [--digits 40] [--block-ms 30]
+    python -m bench.bench_latency [--model digits] [--digits 40] [--block-ms 30]
 
 Builds a file of N digits (FSDD + Speech Commands clips, 1.5-3 s apart, over
 -65 dBFS room noise) whose speech end times are known (last sample above 2 % of
@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import threading
 import time
 from pathlib import Path
@@ -27,12 +26,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import CACHE, RATE, digit_clips, load16k, trim  # noqa: E402
-
-from listener.audio import FileSource  # noqa: E402
-from listener.config import PipelineOptions, RunOptions  # noqa: E402
-from listener.pipeline import build_pipeline, run_stream  # noqa: E402
+from bench.corpus import CACHE, RATE, digit_clips, load16k, trim
+from listener.audio import FileSource
+from listener.config import PipelineOptions, RunOptions
+from listener.pipeline import build_pipeline, run_stream
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -1,6 +1,6 @@
 """The MQTT sink: delivery latency, CPU, and what arrives after a broker outage.
 
-    python bench/bench_mqtt.py [--seconds 60] [--outage 60] [--parts latency,cpu,outage]
+    python -m bench.bench_mqtt [--seconds 60] [--outage 60] [--parts latency,cpu,outage]
 
 Needs Debian's mosquitto (started here on a free localhost port, as the tests do) and the
 bench extra (psutil); no data folder. Writes bench/results/mqtt.json.
@@ -36,15 +36,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from bench.bench_cpu import measure_run
+from listener.events import Detection
+from listener.mqtt import MqttOptions, MqttSink
+from tests.broker import Mosquitto, Subscriber  # the test suite's mosquitto launcher (run from the repo root)
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-sys.path.insert(0, str(BENCH))
-sys.path.insert(0, str(ROOT / "tests"))
-from bench_cpu import measure_run  # noqa: E402
-from broker import Mosquitto, Subscriber  # noqa: E402
 
-from listener.events import Detection  # noqa: E402
-from listener.mqtt import MqttOptions, MqttSink  # noqa: E402
 
 RESULTS = BENCH / "results"
 CACHE = BENCH / ".cache"
@@ -52,8 +51,6 @@ RATE = 16000
 CLIP = ROOT / "assets" / "samples" / "digits.wav"
 
 SUBSCRIBER = """
-import sys, time
-import paho.mqtt.client as paho
 c = paho.Client(paho.CallbackAPIVersion.VERSION2)
 c.on_connect = lambda c, u, f, rc, p: c.subscribe(sys.argv[2], qos=1)
 c.on_subscribe = lambda *a: print("ready", flush=True)

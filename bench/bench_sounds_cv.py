@@ -1,10 +1,10 @@
 """ESC-10 5-fold cross-validation of the sounds recipe, without the final model or export.
 
-    .venv/bin/python bench/bench_sounds_cv.py --epochs 30 [--folds 1,2,3,4,5] [--threads 1]
+    .venv/bin/python -m bench.bench_sounds_cv --epochs 30 [--folds 1,2,3,4,5] [--threads 1]
 
-Same loop as ``python -m listener.training.build_defaults --only sounds`` (official folds,
-a fixed epoch count, the last epoch scored on the held-out fold, clip-level
-mean of gated 1 s windows), so recipes can be compared in a third of the time.
+Same recipe and loop as ``python -m listener.export.build_defaults --only sounds`` (official
+folds, a fixed epoch count, the last epoch scored on the held-out fold, each clip through the
+runtime's pipeline), so recipes can be compared in a third of the time.
 Appends one JSON line per run to ``bench/results/sounds_cv.jsonl``.
 """
 
@@ -18,14 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from listener.export.build_defaults import DEFAULT_DATA, SOUND_REPEATS, repeat, sounds_spec, sounds_train_config
+from listener.training.corpus import build_esc_set
+from listener.training.models.registry import build_model
+from listener.training.train import evaluate_model, fit
 
-from listener.training.build_defaults import DEFAULT_DATA, SOUND_REPEATS, _repeat, _sounds_spec  # noqa: E402
-from listener.training.corpus import build_esc_set  # noqa: E402
-from listener.training.evaluate import predict_probs, score  # noqa: E402
-from listener.training.models.registry import build_model  # noqa: E402
-from listener.training.train import TrainConfig, fit, torch_predictor  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,24 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     labels = list(esc.label_names)
     accs: dict[str, float] = {}
     for k in folds:
-        spec = _sounds_spec(labels)
+        spec = sounds_spec(labels)
         model = build_model(spec, seed=args.seed)
         train, test = esc.subset(esc.folds != k), esc.subset(esc.folds == k)
-        cfg = TrainConfig(
-            epochs=args.epochs,
-            batch_size=32,
-            lr=4e-3,
-            seed=args.seed,
-            patience=10**6,
-            progress=False,
-            threads=args.threads,
-        )
+        cfg = sounds_train_config(args, args.epochs, progress=False)
         tf = time.time()
-        fit(model, _repeat(train, SOUND_REPEATS), None, cfg, noise=None, spec=spec, log=lambda m: None)
-        probs = predict_probs(torch_predictor(model), test.audio, 16000, 4000)
-        accs[str(k)] = score(test.labels, probs.argmax(1), labels).accuracy
+        fit(model, repeat(train, SOUND_REPEATS), None, cfg, spec=spec, log=lambda m: None)
+        accs[str(k)] = evaluate_model(model, spec, test).accuracy
         print(f"fold {k}: {accs[str(k)]:.4f} ({time.time() - tf:.0f} s)", flush=True)
     rec = {
+        "protocol": "runtime pipeline",
         "epochs": args.epochs,
         "threads": args.threads,
         "seed": args.seed,

@@ -1,13 +1,19 @@
 """Digits accuracy per FSDD speaker, with each speaker's commonest confusions.
 
-    .venv/bin/python bench/bench_speakers.py [--model assets/digits.onnx ...] [--speakers nicolas,theo]
+    .venv/bin/python -m bench.bench_speakers [--model assets/digits.onnx ...] [--speakers nicolas,theo]
 
 The model card gives one number for the unseen speakers; this splits it, because
 the two test speakers are not alike (with 1.1, one of them is most of the error)
-and a recipe change can help one and hurt the other. Each clip is one 1 s window
-centred on the utterance, as the runtime and the card do; accuracy is top-1 over
-all of the model's labels, run through the listener's own ONNX Runtime classifier.
-Writes ``bench/results/speakers.json`` (one entry per model).
+and a recipe change can help one and hurt the other. Each clip goes through the
+runtime's pipeline as the card's figures do (``listener.training.evaluate``: the
+file as ``listener analyze`` reads it, the model's gate and windows); accuracy is
+top-1 over all of the model's labels (nothing heard counts as ``silence``), detected
+= the pipeline logged the right digit at the model's threshold.
+
+FSDD files are cut tight around the word, which leaves the VAD gate little to start on;
+``--pad 0.3`` puts 0.3 s of silence before and after each clip, as around a word said
+into a microphone, to show how much of the figure is that.
+Writes ``bench/results/speakers.json`` (``speakers_pad<S>.json`` with ``--pad``), one entry per model.
 """
 
 from __future__ import annotations
@@ -20,27 +26,27 @@ from pathlib import Path
 
 import numpy as np
 
+from listener.classifier import CPU, Classifier
+from listener.errors import ListenerError
+from listener.training.corpus import decode_clips
+from listener.training.datasets.base import DatasetError
+from listener.training.datasets.fsdd import TEST_SPEAKERS, load_fsdd
+from listener.training.evaluate import predictions, run_clips
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from listener.classifier import Classifier  # noqa: E402
-from listener.errors import ListenerError  # noqa: E402
-from listener.training.corpus import decode_clips  # noqa: E402
-from listener.training.datasets.base import DatasetError  # noqa: E402
-from listener.training.datasets.fsdd import TEST_SPEAKERS, load_fsdd  # noqa: E402
-
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 
 
-def per_speaker(model: Path, audio: np.ndarray, labels: list[str], speakers: list[str], top: int) -> dict:
+def per_speaker(model: Path, audio: list[np.ndarray], labels: list[str], speakers: list[str], top: int) -> dict:
     """Accuracy and the `top` commonest (said, heard) confusions of each speaker."""
-    clf = Classifier(model, threads=1)
+    clf = Classifier(model, threads=1, providers=[CPU])
     names = list(clf.info.labels)
     missing = sorted(set(labels) - set(names))
     if missing:
         raise ListenerError(f"model '{model}' has no label {missing}")
-    probs = np.concatenate([clf.predict(audio[i : i + 64])[0] for i in range(0, len(audio), 64)])
-    heard = [names[i] for i in probs.argmax(axis=1)]
+    results = run_clips(clf, audio)
+    heard = [names[i] if i >= 0 else "nothing" for i in predictions(results, names)]
+    logged = [y in r.detected for r, y in zip(results, labels)]
     out: dict[str, dict] = {}
     for spk in sorted(set(speakers)):
         idx = [i for i, s in enumerate(speakers) if s == spk]
@@ -49,10 +55,17 @@ def per_speaker(model: Path, audio: np.ndarray, labels: list[str], speakers: lis
         out[spk] = {
             "clips": len(idx),
             "accuracy": round(right / len(idx), 4),
+            "detected": round(sum(logged[i] for i in idx) / len(idx), 4),
+            "gate_heard_nothing": sum(results[i].probs is None for i in idx),
             "confusions": dict(errors.most_common(top)),
         }
     right = sum(h == y for h, y in zip(heard, labels))
-    out["all"] = {"clips": len(labels), "accuracy": round(right / len(labels), 4)}
+    out["all"] = {
+        "clips": len(labels),
+        "accuracy": round(right / len(labels), 4),
+        "detected": round(sum(logged) / len(labels), 4),
+        "gate_heard_nothing": sum(r.probs is None for r in results),
+    }
     return out
 
 
@@ -68,15 +81,21 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated FSDD speakers (default: the held-out test speakers)",
     )
     parser.add_argument("--top", type=int, default=5, help="confusions listed per speaker")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "speakers.json")
+    parser.add_argument("--pad", type=float, default=0.0, help="seconds of silence added before and after each clip")
+    parser.add_argument("--out", type=Path, help="default bench/results/speakers.json (speakers_pad<S>.json)")
     args = parser.parse_args(argv)
+    if args.pad < 0:
+        print("error: --pad must be >= 0", file=sys.stderr)
+        return 2
+    out = args.out or ROOT / "bench" / "results" / (f"speakers_pad{args.pad:g}.json" if args.pad else "speakers.json")
     models = args.model or [ROOT / "assets" / "digits.onnx"]
     wanted = [s for s in args.speakers.split(",") if s]
     try:
         clips = [c for c in load_fsdd(args.data / "fsdd", val_speakers=()) if c.speaker in wanted]
         if not clips:
             raise DatasetError(f"no FSDD clips of speakers {wanted} under {args.data / 'fsdd'}")
-        audio = decode_clips(clips)
+        silence = np.zeros(int(round(args.pad * 16000)), np.float32)
+        audio = [np.concatenate([silence, a, silence]) for a in decode_clips(clips, length=None)]
         labels = [c.label for c in clips]
         speakers = [c.speaker or "" for c in clips]
         results = {str(m): per_speaker(m, audio, labels, speakers, args.top) for m in models}
@@ -87,9 +106,12 @@ def main(argv: list[str] | None = None) -> int:
         print(model)
         for spk, r in res.items():
             conf = ", ".join(f"{k} x{v}" for k, v in r.get("confusions", {}).items())
-            print(f"  {spk:10s} {r['clips']:5d} clips  {100 * r['accuracy']:6.2f}%  {conf}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+            print(
+                f"  {spk:10s} {r['clips']:5d} clips  {100 * r['accuracy']:6.2f}%  detected {100 * r['detected']:6.2f}%"
+                f"  gate heard nothing {r['gate_heard_nothing']:4d}  {conf}"
+            )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
     return 0
 
 

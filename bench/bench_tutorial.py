@@ -1,6 +1,6 @@
 """The seed tutorials' approach vs `listener analyze`, on the same clips, one core.
 
-    python bench/bench_tutorial.py [--clips 300] [--model digits]
+    python -m bench.bench_tutorial [--clips 300] [--model digits]
 
 Tutorial approach (the usual "spoken digit recognition" notebook): for each clip
 ``librosa.load`` (resampled to 16 kHz), 40 MFCCs averaged over time, then a
@@ -26,8 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import digit_clips  # noqa: E402
+from bench.corpus import digit_clips
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -1,16 +1,14 @@
 """Print the runtime benchmark table for docs/benchmarks.md from bench/results/*.json.
 
-python bench/report.py
+python -m bench.report
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from listener.config import RunOptions  # noqa: E402
+from listener.config import RunOptions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -32,7 +30,7 @@ def main() -> None:
                 ">= 1000x",
                 f"**{a['realtime_factor']:.0f}x** ({a['audio_seconds']} s in {min(a['wall_seconds_runs']):.2f} s; "
                 f"{acc['detections']} detections, {acc['correct']} correct, of {acc['events']} digits)",
-                "bench/bench_analyze.py",
+                "python -m bench.bench_analyze",
             )
         )
     for path in sorted(RESULTS.glob("cpu*.json")):
@@ -64,7 +62,7 @@ def main() -> None:
                 "<= 2 %",
                 f"**{c['cpu_percent_of_one_core']:.2f} %** of one core (max of 1 s samples "
                 f"{c['per_second_max']:.0f} %{floor})",
-                "bench/bench_cpu.py" + flags,
+                "python -m bench.bench_cpu" + flags,
             )
         )
     for path in sorted(RESULTS.glob("latency*.json")):
@@ -78,7 +76,7 @@ def main() -> None:
                 f"**p50 {lat['latency_ms_p50']:.0f} ms, p95 {lat['latency_ms_p95']:.0f} ms** (max "
                 f"{lat['latency_ms_max']:.0f} ms; "
                 f"the log's `latency_ms` field p50 {lat['latency_field_ms_p50']:.0f} ms)",
-                "bench/bench_latency.py" + (f" --block-ms {block}" if block != RunOptions.block_ms else ""),
+                "python -m bench.bench_latency" + (f" --block-ms {block}" if block != RunOptions.block_ms else ""),
             )
         )
     mqtt_rows = []
@@ -98,7 +96,7 @@ def main() -> None:
                     if "idle_seconds" in lat
                     else ""
                 ),
-                "bench/bench_mqtt.py --parts latency",
+                "python -m bench.bench_mqtt --parts latency",
             )
         )
     for stream in sorted({r["stream"] for r in (m or {}).get("cpu", [])}):
@@ -113,7 +111,7 @@ def main() -> None:
                     f"{off['cpu_percent_of_one_core']:.2f} % without, {on['cpu_percent_of_one_core']:.2f} % with: "
                     f"**{on['cpu_percent_of_one_core'] - off['cpu_percent_of_one_core']:+.2f} points** "
                     f"({on['detections']} detections, {on['delivered']} delivered)",
-                    "bench/bench_mqtt.py --parts cpu",
+                    "python -m bench.bench_mqtt --parts cpu",
                 )
             )
     for o in (m or {}).get("outage", []):
@@ -127,7 +125,7 @@ def main() -> None:
                 f"was down; {o['missing']} missing, {o['dropped_said']} dropped as said); in order: "
                 f"{'yes' if o['in_log_order'] else 'NO'}; {dups} duplicate{'' if dups == 1 else 's'} (QoS 1); "
                 f"reconnected {o['reconnected_s_after_broker_back']} s after the broker was back",
-                "bench/bench_mqtt.py --parts outage",
+                "python -m bench.bench_mqtt --parts outage",
             )
         )
     t = load("tutorial.json")
@@ -141,7 +139,7 @@ def main() -> None:
                 f"**{t['ratio_loop_vs_processing']}x**; "
                 f"whole commands: {t['tutorial_command_s']:.2f} s vs {t['listener_command_s']:.2f} s "
                 f"= **{t['ratio_command_vs_command']}x**",
-                "bench/bench_tutorial.py",
+                "python -m bench.bench_tutorial",
             )
         )
     table(rows)

@@ -5,8 +5,8 @@ through the same pipeline as ``listener gui --source``, and captures the window
 from the X server shortly after the last detection (while the decision is
 still shown). Starts its own Xvfb when ``DISPLAY`` is not set.
 
-    python bench/screenshot.py                     # digits model, assets/samples/digits.wav
-    python bench/screenshot.py --model sounds --source assets/samples/sounds.wav --out /tmp/sounds.png
+    python -m bench.screenshot                     # digits model, assets/samples/digits.wav
+    python -m bench.screenshot --model sounds --source assets/samples/sounds.wav --out /tmp/sounds.png
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def main() -> int:
     try:
         time.sleep(1.0)
         env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
-        return subprocess.call([sys.executable, __file__, *sys.argv[1:]], env=env)
+        return subprocess.call([sys.executable, "-m", "bench.screenshot", *sys.argv[1:]], env=env, cwd=ROOT)
     finally:
         xvfb.terminate()
         xvfb.wait()

@@ -27,8 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     from listener.export.bundle import export_bundle
     from listener.export.parity import ParityError
     from listener.training.corpus import waveset
-    from listener.training.datasets.base import DatasetError
-    from listener.training.train import _assign_splits, _load_data, load_checkpoint
+    from listener.training.datasets.base import DatasetError, assign_splits
+    from listener.training.datasets.load import load_data
+    from listener.training.train import load_checkpoint
 
     if not args.checkpoint.is_file():
         print(f"error: checkpoint {args.checkpoint} not found", file=sys.stderr)
@@ -44,11 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.threshold is not None:
         spec.threshold = args.threshold
     try:
-        clips = [c for c in _assign_splits(_load_data(args.data), 0.15) if c.label in spec.labels]
+        clips = [c for c in assign_splits(load_data(args.data), 0.15, test_fraction=0.0) if c.label in spec.labels]
         train = [c for c in clips if c.split == "train"] or clips
         val = [c for c in clips if c.split == "validation"] or [c for c in clips if c.split == "test"] or clips
-        calib = waveset(train[: args.calibration_clips], spec.labels, None, 16000, "energy")
-        val_set = waveset(val, spec.labels, None, 16000, "energy")
+        calib = waveset(train[: args.calibration_clips], spec.labels, None, spec.window_samples, "energy")
+        val_set = waveset(val, spec.labels, None, spec.window_samples, "energy")
     except (DatasetError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -51,9 +51,8 @@ def export_bundle(
         export_onnx(model, spec, tmp32, accuracy)
         quantize_int8(tmp32, tmp8, calibration, spec, accuracy)
         parity = check_parity(model, tmp32, tmp8, val, max_int8_drop=max_int8_drop)
-        samples = int(round(spec.window_seconds * spec.frontend.get("sample_rate", 16000)))
-        lat8 = measure_latency(tmp8, samples)
-        lat32 = measure_latency(tmp32, samples)
+        lat8 = measure_latency(tmp8, spec.window_samples)
+        lat32 = measure_latency(tmp32, spec.window_samples)
         os.replace(tmp32, fp32)
         os.replace(tmp8, int8)
     finally:

@@ -1,14 +1,14 @@
 """Checks that the exported files compute what the trained model computes, and fails loudly.
 
-- torch vs ONNX FP32: max absolute difference of logits and features;
-- INT8 vs FP32: accuracy on the validation split and top-1 agreement;
+- torch vs ONNX FP32: max absolute difference of logits and features, on the same windows;
+- INT8 vs FP32: accuracy on the validation clips and top-1 agreement, each file run
+  through the runtime's own pipeline (``training.evaluate``), as ``listener analyze`` runs it;
 - the size of each file.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +16,11 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from listener.classifier import CPU, Classifier
+from listener.contract import FEATURES, INPUT, LOGITS
 from listener.training.corpus import WaveSet
-from listener.training.evaluate import predict_probs, score
+from listener.training.datasets.base import fit_length
+from listener.training.evaluate import predictions, run_clips, score
 from listener.training.models.exportable import ExportableModel
 
 
@@ -44,17 +47,12 @@ def session(path: Path, threads: int = 1) -> ort.InferenceSession:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), opts, providers=[CPU])
 
 
-def ort_predictor(path: Path, threads: int = 1) -> Callable[[np.ndarray], np.ndarray]:
-    """``np [B, samples] -> logits`` from an ONNX file, for evaluate.predict_probs."""
-    sess = session(path, threads)
-
-    def predict(x: np.ndarray) -> np.ndarray:
-        return sess.run(["logits"], {"audio": np.ascontiguousarray(x, dtype=np.float32)})[0]
-
-    return predict
+def runtime_classifier(path: Path, threads: int = 2) -> Classifier:
+    """The runtime's classifier on this very file, on the CPU (never swapped for the FP32 variant)."""
+    return Classifier(path, threads=threads, providers=[CPU])
 
 
 def check_parity(
@@ -65,32 +63,27 @@ def check_parity(
     logits_tol: float = 1e-3,
     features_tol: float = 1e-3,
     max_int8_drop: float = 0.02,
-    window: int = 16000,
-    hop: int = 4000,
 ) -> ParityReport:
     """Measure everything, then raise ParityError if any tolerance is exceeded."""
+    fp32, int8 = runtime_classifier(fp32_path), runtime_classifier(int8_path)
+    window = fp32.info.window_samples
     model = model.cpu().eval()
-    probe = val.audio[: min(64, len(val))]
-    if probe.shape[1] > window:
-        probe = probe[:, :window]
-    probe = np.ascontiguousarray(probe, dtype=np.float32)
+    probe = np.stack([fit_length(a, window, mode="energy") for a in val.audio[:64]])  # the loudest second
     with torch.no_grad():
         t_logits, t_feats = model(torch.from_numpy(probe))
-    sess = session(fp32_path, threads=2)
-    o_logits, o_feats = sess.run(["logits", "features"], {"audio": probe})
-    # features are log-mel: compare where the signal is above the log floor
+    o_logits, o_feats = session(fp32_path, threads=2).run([LOGITS, FEATURES], {INPUT: probe})
     d_logits = float(np.abs(o_logits - t_logits.numpy()).max())
     d_feats = float(np.abs(o_feats - t_feats.numpy()).max())
-    p32 = predict_probs(ort_predictor(fp32_path, 2), val.audio, window, hop)
-    p8 = predict_probs(ort_predictor(int8_path, 2), val.audio, window, hop)
-    acc32 = score(val.labels, p32.argmax(1), val.label_names).accuracy
-    acc8 = score(val.labels, p8.argmax(1), val.label_names).accuracy
+    y32 = predictions(run_clips(fp32, val.audio), val.label_names)
+    y8 = predictions(run_clips(int8, val.audio), val.label_names)
+    acc32 = score(val.labels, y32, val.label_names).accuracy
+    acc8 = score(val.labels, y8, val.label_names).accuracy
     report = ParityReport(
         max_abs_logits=d_logits,
         max_abs_features=d_feats,
         fp32_accuracy=acc32,
         int8_accuracy=acc8,
-        int8_fp32_agreement=float((p32.argmax(1) == p8.argmax(1)).mean()),
+        int8_fp32_agreement=float((y32 == y8).mean()),
         fp32_bytes=Path(fp32_path).stat().st_size,
         int8_bytes=Path(int8_path).stat().st_size,
         n_clips=len(val),
@@ -112,10 +105,10 @@ def measure_latency(path: Path, samples: int = 16000, runs: int = 100, threads: 
     sess = session(path, threads)
     x = (np.random.default_rng(0).standard_normal((1, samples)) * 0.05).astype(np.float32)
     for _ in range(5):
-        sess.run(None, {"audio": x})
+        sess.run(None, {INPUT: x})
     times = []
     for _ in range(runs):
         t = time.perf_counter()
-        sess.run(None, {"audio": x})
+        sess.run(None, {INPUT: x})
         times.append((time.perf_counter() - t) * 1000.0)
     return float(np.median(times))

@@ -18,7 +18,8 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
-from listener.export.onnx_export import INPUT, frontend_nodes, metadata, set_metadata
+from listener.contract import INPUT
+from listener.export.onnx_export import frontend_nodes, set_metadata
 from listener.training.models.registry import ModelSpec
 
 
@@ -63,5 +64,5 @@ def quantize_int8(
         nodes_to_exclude=frontend_nodes(Path(fp32_path)),
         extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
     )
-    set_metadata(int8_path, metadata(spec, "int8", accuracy))
+    set_metadata(int8_path, spec.model_info("int8", accuracy))
     return int8_path

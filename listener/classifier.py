@@ -1,113 +1,27 @@
 """The model: an ONNX Runtime session plus everything its metadata says about it.
 
 Nothing about a model is hard-coded here: labels, rate, window length, kind,
-suggested gate/threshold/hop all come from ``metadata_props`` (see
-docs/architecture.md, "The model contract").
+suggested gate/threshold/hop all come from ``metadata_props``, read by the
+contract (:mod:`listener.contract`, docs/architecture.md "The model contract").
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from .contract import FEATURES, LOGITS, PROBS, ModelInfo, score_output
 from .errors import ModelError
 
+__all__ = ["Classifier", "ModelInfo", "resolve_model", "sample_clip", "assets_dir", "choose_provider", "fp32_variant"]
+
 BUILTIN_MODELS = ("digits", "sounds")
-REQUIRED_KEYS = ("labels", "sample_rate", "window_seconds", "kind")
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
-
-
-@dataclass
-class ModelInfo:
-    """The model's metadata, parsed and checked."""
-
-    name: str
-    version: str
-    labels: list[str]
-    reject_labels: list[str]
-    sample_rate: int
-    window_seconds: float
-    kind: str  # "speech" | "sound"
-    gate: str  # "vad" | "energy"
-    threshold: float
-    hop_seconds: float
-    variant: str
-    features: dict[str, Any] = field(default_factory=dict)
-    training_data: str = ""
-    accuracy: dict[str, Any] = field(default_factory=dict)
-    path: str = ""
-
-    @property
-    def window_samples(self) -> int:
-        return int(round(self.window_seconds * self.sample_rate))
-
-    @property
-    def model_id(self) -> str:
-        """The log's ``model`` field."""
-        return f"{self.name}-{self.version}"
-
-    @classmethod
-    def from_metadata(cls, meta: dict[str, str], path: str = "") -> ModelInfo:
-        where = f"model '{path}'" if path else "model"
-        missing = [k for k in REQUIRED_KEYS if k not in meta]
-        if missing:
-            raise ModelError(
-                f"{where} is missing metadata {', '.join(missing)} (not a listener model? see docs/architecture.md)"
-            )
-
-        def js(key: str, default: Any) -> Any:
-            if key not in meta:
-                return default
-            try:
-                return json.loads(meta[key])
-            except json.JSONDecodeError:
-                raise ModelError(f"{where} has invalid JSON in metadata '{key}'") from None
-
-        def num(key: str, default: float, kind=float):
-            try:
-                return kind(meta[key]) if key in meta else default
-            except ValueError:
-                raise ModelError(f"{where} has a non-numeric metadata '{key}': {meta[key]!r}") from None
-
-        labels = js("labels", None)
-        if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
-            raise ModelError(f"{where} metadata 'labels' must be a JSON list of strings")
-        kind = meta["kind"]
-        if kind not in ("speech", "sound"):
-            raise ModelError(f"{where} metadata 'kind' must be 'speech' or 'sound', not {kind!r}")
-        gate = meta.get("gate", "vad" if kind == "speech" else "energy")
-        if gate not in ("vad", "energy"):
-            raise ModelError(f"{where} metadata 'gate' must be 'vad' or 'energy', not {gate!r}")
-        rate = num("sample_rate", 16000, int)
-        window = num("window_seconds", 1.0)
-        if rate <= 0 or window <= 0:
-            raise ModelError(f"{where} has a non-positive sample_rate or window_seconds")
-        reject = js("reject_labels", [x for x in ("unknown", "silence", "_unknown_", "_silence_") if x in labels])
-        return cls(
-            name=meta.get("name", Path(path).stem.split(".")[0] if path else "model"),
-            version=meta.get("version", "0"),
-            labels=labels,
-            reject_labels=list(reject or []),
-            sample_rate=rate,
-            window_seconds=window,
-            kind=kind,
-            gate=gate,
-            threshold=num("threshold", 0.7),
-            hop_seconds=num("hop_seconds", 0.25),
-            variant=meta.get("variant", "fp32"),
-            features=js("features", {}) or {},
-            training_data=meta.get("training_data", ""),
-            accuracy=js("accuracy", {}) or {},
-            path=path,
-        )
 
 
 def assets_dir() -> Path:
@@ -210,15 +124,13 @@ class Classifier:
         samples = inputs[0].shape[1]
         if isinstance(samples, int) and samples != self.info.window_samples:
             raise ModelError(f"{where} takes {samples} samples but its metadata says {self.info.window_samples}")
-        outputs = {o.name: o for o in self.session.get_outputs()}
-        if "logits" in outputs:
-            self.output_name, self.softmax = "logits", True
-        elif "probs" in outputs:
-            self.output_name, self.softmax = "probs", False
-        else:
-            raise ModelError(f"{where} has no output named 'logits' or 'probs'")
-        self.has_features = "features" in outputs
-        self._outputs = [self.output_name] + (["features"] if self.has_features else [])
+        outputs = [o.name for o in self.session.get_outputs()]
+        scores = score_output(outputs)
+        if scores is None:
+            raise ModelError(f"{where} has no output named '{LOGITS}' or '{PROBS}'")
+        self.output_name, self.softmax = scores
+        self.has_features = FEATURES in outputs
+        self._outputs = [self.output_name] + ([FEATURES] if self.has_features else [])
         try:
             probs, _ = self.predict(np.zeros((1, self.info.window_samples), np.float32))
         except ModelError:

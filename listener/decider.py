@@ -16,6 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .contract import DEFAULT_THRESHOLD, ModelInfo
+
+# The decider's defaults, per kind of model (the threshold and the reject labels are the model's own).
+MIN_MARGIN = 0.1  # the best label must beat the runner-up by this much
+TOP_K = 3  # labels listed in a detection's ``top``
+SPEECH_REFRACTORY_S = 0.3  # one word is one window (SpeechWindower); this only stops a word seen twice
+SOUND_SMOOTH = 3  # sliding windows overlap: average the last three (0.75 s at the default hop)
+SOUND_MIN_WINDOWS = 2  # a lone window after a gap is often half sound, half silence
+
 
 @dataclass
 class Decision:
@@ -28,12 +37,12 @@ class Decider:
     def __init__(
         self,
         labels: list[str],
-        threshold: float = 0.7,
+        threshold: float = DEFAULT_THRESHOLD,
         reject_labels: list[str] | tuple[str, ...] = (),
-        min_margin: float = 0.1,
-        refractory_s: float = 0.3,
+        min_margin: float = MIN_MARGIN,
+        refractory_s: float = SPEECH_REFRACTORY_S,
         smooth: int = 1,
-        top_k: int = 3,
+        top_k: int = TOP_K,
         min_windows: int = 1,
     ) -> None:
         self.labels = list(labels)
@@ -87,3 +96,26 @@ class Decider:
             return None
         self._last_time[label] = stream_s
         return Decision(label, conf, self.top(probs))
+
+
+def decider_for(
+    info: ModelInfo,
+    threshold: float | None = None,
+    min_margin: float = MIN_MARGIN,
+    refractory_s: float | None = None,
+) -> Decider:
+    """The decider a model gets: its labels, reject labels and threshold (unless ``threshold`` is
+    given); speech models decide on each window alone, sound models average ``SOUND_SMOOTH``
+    sliding windows, wait for ``SOUND_MIN_WINDOWS`` of them and hold a label back for one window."""
+    speech = info.kind == "speech"
+    return Decider(
+        info.labels,
+        threshold=info.threshold if threshold is None else threshold,
+        reject_labels=info.reject_labels or (),
+        min_margin=min_margin,
+        refractory_s=refractory_s
+        if refractory_s is not None
+        else (SPEECH_REFRACTORY_S if speech else info.window_seconds),
+        smooth=1 if speech else SOUND_SMOOTH,
+        min_windows=1 if speech else SOUND_MIN_WINDOWS,
+    )

@@ -6,7 +6,6 @@ stderr and exits with ``exit_code``; nothing a user can cause ends in a tracebac
 
 from __future__ import annotations
 
-EXIT_OK = 0
 EXIT_FAILURE = 1  # unexpected internal error
 EXIT_USAGE = 2  # bad command line / config file (argparse uses 2 as well)
 EXIT_MODEL = 3  # missing or invalid model

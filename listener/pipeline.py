@@ -1,11 +1,12 @@
 """The pipeline: gate -> windower -> classifier -> decider -> sinks, driven by a Source.
 
-Used by both the CLI and the GUI. ``Pipeline.feed`` takes float32 mono blocks at
-the model rate and returns the detections they completed; ``run_stream`` pulls
-blocks from a Source until it ends or ``stop`` is set. Callbacks
-(``on_block``, ``on_window``, ``on_detection``) run in the thread that feeds.
-``set_threshold``/``set_vad``/``set_hop`` may be called from any thread; they
-take effect at the next block.
+Used by the CLI and the GUI, and by training and export to score models
+(``analyze_array``), so that every published number is what ``listener analyze``
+does. ``Pipeline.feed`` takes float32 mono blocks at the model rate and returns
+the detections they completed; ``run_stream`` pulls blocks from a Source until it
+ends or ``stop`` is set. Callbacks (``on_block``, ``on_window``, ``on_detection``)
+run in the thread that feeds. ``set_threshold``/``set_vad``/``set_hop`` may be
+called from any thread; they take effect at the next block.
 """
 
 from __future__ import annotations
@@ -20,19 +21,27 @@ from datetime import datetime
 import numpy as np
 
 from .audio import Source
-from .classifier import Classifier, ModelInfo, resolve_model
+from .classifier import Classifier, resolve_model
 from .config import PipelineOptions, RunOptions
-from .decider import Decider
+from .contract import ModelInfo
+from .decider import Decider, decider_for
 from .errors import UsageError
 from .events import BlockInfo, Detection, WindowResult
 from .gate import EnergyGate, VadGate, check_vad_level, level_db
 from .sinks import Sink, open_sink
 from .windows import SlidingWindower, SpeechWindower, Window
 
-__all__ = ["Pipeline", "PipelineOptions", "RunOptions", "RunStats", "build_pipeline", "run_stream"]
-
-SPEECH_HANGOVER_MS = 120.0
-SOUND_HANGOVER_MS = 300.0
+__all__ = [
+    "ArrayResult",
+    "Pipeline",
+    "PipelineOptions",
+    "RunOptions",
+    "RunStats",
+    "analyze_array",
+    "build_pipeline",
+    "gated_windows",
+    "run_stream",
+]
 
 
 @dataclass
@@ -60,9 +69,9 @@ class Pipeline:
         self,
         classifier: Classifier,
         *,
-        gate: VadGate | EnergyGate | None = None,
-        windower: SpeechWindower | SlidingWindower | None = None,
-        decider: Decider | None = None,
+        gate: VadGate | EnergyGate,
+        windower: SpeechWindower | SlidingWindower,
+        decider: Decider,
         sinks: Iterable[Sink] = (),
         source_name: str = "",
         on_block: Callable[[BlockInfo], None] | None = None,
@@ -71,30 +80,15 @@ class Pipeline:
         batch_size: int = 1,
         owned_sinks: Iterable[Sink] = (),
     ) -> None:
-        """``sinks`` receive every detection; ``owned_sinks`` (among them) are the ones this
+        """The stages come from ``build_pipeline`` (options + the model's metadata); ``classifier``
+        is anything with ``info`` (a ModelInfo) and ``predict`` (see Classifier).
+
+        ``sinks`` receive every detection; ``owned_sinks`` (among them) are the ones this
         pipeline opened and closes in :meth:`close`; the caller closes the others."""
         info: ModelInfo = classifier.info
         self.classifier = classifier
         self.info = info
         self.sample_rate = info.sample_rate
-        speech = info.kind == "speech"
-        if gate is None:
-            gate = VadGate(info.sample_rate) if info.gate == "vad" else EnergyGate(info.sample_rate)
-        if windower is None:
-            windower = (
-                SpeechWindower(info.sample_rate, info.window_seconds)
-                if speech
-                else SlidingWindower(info.sample_rate, info.window_seconds, info.hop_seconds)
-            )
-        if decider is None:
-            decider = Decider(
-                info.labels,
-                threshold=info.threshold,
-                reject_labels=info.reject_labels,
-                refractory_s=0.3 if speech else info.window_seconds,
-                smooth=1 if speech else 3,
-                min_windows=1 if speech else 2,
-            )
         self.gate, self.windower, self.decider = gate, windower, decider
         self.sinks = list(sinks)
         self._owned = list(owned_sinks)
@@ -244,41 +238,11 @@ def build_pipeline(
     if classifier is None:
         classifier = Classifier(resolve_model(options.model), threads=options.threads, providers=options.providers)
     info = classifier.info
-    gate_kind = options.gate or info.gate
-    hangover = options.hangover_ms
-    if gate_kind == "vad":
-        gate = VadGate(
-            info.sample_rate,
-            aggressiveness=options.vad,
-            hangover_ms=SPEECH_HANGOVER_MS if hangover is None else hangover,
-        )
-    elif gate_kind == "energy":
-        gate = EnergyGate(info.sample_rate, hangover_ms=SOUND_HANGOVER_MS if hangover is None else hangover)
-    else:
-        raise UsageError(f"--gate must be 'vad' or 'energy', not '{gate_kind}'")
-    speech = info.kind == "speech"
-    hop = options.hop if options.hop is not None else info.hop_seconds
-    if hop is not None and not hop > 0:
-        raise UsageError(f"--hop must be > 0 seconds, not {hop}")
-    windower = (
-        SpeechWindower(info.sample_rate, info.window_seconds)
-        if speech
-        else SlidingWindower(info.sample_rate, info.window_seconds, hop)
-    )
     threshold = info.threshold if options.threshold is None else options.threshold
     if not 0.0 <= threshold <= 1.0:
         raise UsageError(f"--threshold must be between 0 and 1, not {threshold}")
-    decider = Decider(
-        info.labels,
-        threshold=threshold,
-        reject_labels=info.reject_labels,
-        min_margin=options.min_margin,
-        refractory_s=options.refractory_s
-        if options.refractory_s is not None
-        else (0.3 if speech else info.window_seconds),
-        smooth=1 if speech else 3,
-        min_windows=1 if speech else 2,
-    )
+    decider = decider_for(info, threshold, options.min_margin, options.refractory_s)
+    gate, windower = _gate(info, options), _windower(info, options)
     owned = (
         [open_sink(options.log, options.log_format, options.log_max_bytes, options.log_backups)] if options.log else []
     )
@@ -296,6 +260,65 @@ def build_pipeline(
         on_detection=on_detection,
         batch_size=options.batch_size or 1,
     )
+
+
+def _gate(info: ModelInfo, options: PipelineOptions) -> VadGate | EnergyGate:
+    """The options' gate, else the model's; each gate keeps its own defaults (gate.py)."""
+    kind = options.gate or info.gate
+    hangover = {} if options.hangover_ms is None else {"hangover_ms": options.hangover_ms}
+    if kind == "vad":
+        return VadGate(info.sample_rate, aggressiveness=options.vad, **hangover)
+    if kind == "energy":
+        return EnergyGate(info.sample_rate, **hangover)
+    raise UsageError(f"--gate must be 'vad' or 'energy', not '{kind}'")
+
+
+def _windower(info: ModelInfo, options: PipelineOptions) -> SpeechWindower | SlidingWindower:
+    """One window per utterance for speech models, sliding windows every hop for sound models."""
+    if info.kind == "speech":
+        return SpeechWindower(info.sample_rate, info.window_seconds)
+    hop = options.hop if options.hop is not None else info.hop_seconds
+    if not hop > 0:
+        raise UsageError(f"--hop must be > 0 seconds, not {hop}")
+    return SlidingWindower(info.sample_rate, info.window_seconds, hop)
+
+
+@dataclass
+class ArrayResult:
+    """What the pipeline made of one array: every classified window (in order) and the detections."""
+
+    windows: list[WindowResult]
+    detections: list[Detection]
+
+
+def analyze_array(
+    audio: np.ndarray,
+    classifier: Classifier,
+    options: PipelineOptions | None = None,
+    source_name: str = "array",
+) -> ArrayResult:
+    """Run ``audio`` (float32 mono at the model's rate) through the pipeline ``listener analyze``
+    runs on a file: the same gate, windows and decider, fed and then finished.
+
+    Training and export score models with this, so their numbers are what a user gets.
+    ``classifier`` may be any object with the Classifier's ``info`` and ``predict``.
+    """
+    windows: list[WindowResult] = []
+    pipeline = build_pipeline(
+        options or PipelineOptions(), source_name, classifier=classifier, on_window=windows.append
+    )
+    try:
+        detections = pipeline.feed(audio) + pipeline.finish()
+    finally:
+        pipeline.close()
+    return ArrayResult(windows, detections)
+
+
+def gated_windows(audio: np.ndarray, info: ModelInfo, options: PipelineOptions | None = None) -> list[Window]:
+    """The windows the pipeline would classify in ``audio`` (gate and windower only, no model)."""
+    options = options or PipelineOptions()
+    gate, windower = _gate(info, options), _windower(info, options)
+    return windower.push(gate.process(np.asarray(audio, dtype=np.float32))) + windower.flush()
 
 
 def run_stream(

@@ -20,6 +20,8 @@ import pytest
 import soundfile as sf
 import soxr
 
+from listener.contract import FEATURES, INPUT, LOGITS, ModelInfo
+
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"
 DIGITS_MODEL = ASSETS / "digits.onnx"
@@ -28,6 +30,66 @@ LISTENER = [sys.executable, "-m", "listener"]
 # ---------------------------------------------------------------- test models
 
 TEST_LABELS = ["low", "high", "silence"]
+
+
+def _tone_graph(labels: list[str], samples: int, features: bool, name: str):
+    """The graph of ``make_test_model`` and its number of feature frames."""
+    from onnx import TensorProto, helper
+
+    n = len(labels)
+    W = np.zeros((2, n), np.float32)
+    b = np.full((n,), -20.0, np.float32)
+    W[:, 0], b[0] = [-10.0, 0.0], 10.0
+    if n > 1:
+        W[:, 1], b[1] = [10.0, 0.0], -10.0
+    if n > 2:
+        W[:, 2], b[2] = [0.0, -3.0], -27.0
+    frames = samples // 160
+    nodes = [
+        helper.make_node("Mul", [INPUT, INPUT], ["sq"]),
+        helper.make_node("ReduceMean", ["sq"], ["e"], axes=[1], keepdims=1),
+        helper.make_node("Slice", [INPUT, "one", "big", "ax1"], ["x1"]),
+        helper.make_node("Slice", [INPUT, "zero", "minus1", "ax1"], ["x0"]),
+        helper.make_node("Sub", ["x1", "x0"], ["dx"]),
+        helper.make_node("Mul", ["dx", "dx"], ["dsq"]),
+        helper.make_node("ReduceMean", ["dsq"], ["d"], axes=[1], keepdims=1),
+        helper.make_node("Add", ["e", "eps"], ["s"]),
+        helper.make_node("Div", ["d", "s"], ["ratio"]),
+        helper.make_node("Log", ["s"], ["loud"]),
+        helper.make_node("Concat", ["ratio", "loud"], ["feat2"], axis=1),
+        helper.make_node("MatMul", ["feat2", "W"], ["mm"]),
+        helper.make_node("Add", ["mm", "b"], [LOGITS]),
+    ]
+    inits = [
+        helper.make_tensor("one", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("zero", TensorProto.INT64, [1], [0]),
+        helper.make_tensor("big", TensorProto.INT64, [1], [1 << 62]),
+        helper.make_tensor("minus1", TensorProto.INT64, [1], [-1]),
+        helper.make_tensor("ax1", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("eps", TensorProto.FLOAT, [1], [1e-6]),
+        helper.make_tensor("W", TensorProto.FLOAT, [2, n], W.flatten().tolist()),
+        helper.make_tensor("b", TensorProto.FLOAT, [n], b.tolist()),
+    ]
+    outputs = [helper.make_tensor_value_info(LOGITS, TensorProto.FLOAT, ["batch", n])]
+    if features:
+        used = frames * 160
+        nodes += [
+            helper.make_node("Slice", ["sq", "zero", "used", "ax1"], ["sq_used"]),
+            helper.make_node("Reshape", ["sq_used", "fshape"], ["sq3"]),
+            helper.make_node("ReduceMean", ["sq3"], ["fe"], axes=[2], keepdims=0),
+            helper.make_node("Unsqueeze", ["fe", "ax1"], [FEATURES]),
+        ]
+        inits += [
+            helper.make_tensor("used", TensorProto.INT64, [1], [used]),
+            helper.make_tensor("fshape", TensorProto.INT64, [3], [0, frames, 160]),
+        ]
+        outputs.append(helper.make_tensor_value_info(FEATURES, TensorProto.FLOAT, ["batch", 1, frames]))
+    graph = helper.make_graph(
+        nodes, name, [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["batch", samples])], outputs, inits
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model, frames
 
 
 def make_test_model(
@@ -52,78 +114,20 @@ def make_test_model(
     Extra labels beyond the first three get constant low logits.
     """
     import onnx
-    from onnx import TensorProto, helper
 
     labels = list(labels or TEST_LABELS)
-    n = len(labels)
     samples = input_samples or int(round(window_seconds * sample_rate))
-    W = np.zeros((2, n), np.float32)
-    b = np.full((n,), -20.0, np.float32)
-    W[:, 0], b[0] = [-10.0, 0.0], 10.0
-    if n > 1:
-        W[:, 1], b[1] = [10.0, 0.0], -10.0
-    if n > 2:
-        W[:, 2], b[2] = [0.0, -3.0], -27.0
-    frames = samples // 160
-    nodes = [
-        helper.make_node("Mul", ["audio", "audio"], ["sq"]),
-        helper.make_node("ReduceMean", ["sq"], ["e"], axes=[1], keepdims=1),
-        helper.make_node("Slice", ["audio", "one", "big", "ax1"], ["x1"]),
-        helper.make_node("Slice", ["audio", "zero", "minus1", "ax1"], ["x0"]),
-        helper.make_node("Sub", ["x1", "x0"], ["dx"]),
-        helper.make_node("Mul", ["dx", "dx"], ["dsq"]),
-        helper.make_node("ReduceMean", ["dsq"], ["d"], axes=[1], keepdims=1),
-        helper.make_node("Add", ["e", "eps"], ["s"]),
-        helper.make_node("Div", ["d", "s"], ["ratio"]),
-        helper.make_node("Log", ["s"], ["loud"]),
-        helper.make_node("Concat", ["ratio", "loud"], ["feat2"], axis=1),
-        helper.make_node("MatMul", ["feat2", "W"], ["mm"]),
-        helper.make_node("Add", ["mm", "b"], ["logits"]),
-    ]
-    inits = [
-        helper.make_tensor("one", TensorProto.INT64, [1], [1]),
-        helper.make_tensor("zero", TensorProto.INT64, [1], [0]),
-        helper.make_tensor("big", TensorProto.INT64, [1], [1 << 62]),
-        helper.make_tensor("minus1", TensorProto.INT64, [1], [-1]),
-        helper.make_tensor("ax1", TensorProto.INT64, [1], [1]),
-        helper.make_tensor("eps", TensorProto.FLOAT, [1], [1e-6]),
-        helper.make_tensor("W", TensorProto.FLOAT, [2, n], W.flatten().tolist()),
-        helper.make_tensor("b", TensorProto.FLOAT, [n], b.tolist()),
-    ]
-    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", n])]
-    if features:
-        used = frames * 160
-        nodes += [
-            helper.make_node("Slice", ["sq", "zero", "used", "ax1"], ["sq_used"]),
-            helper.make_node("Reshape", ["sq_used", "fshape"], ["sq3"]),
-            helper.make_node("ReduceMean", ["sq3"], ["fe"], axes=[2], keepdims=0),
-            helper.make_node("Unsqueeze", ["fe", "ax1"], ["features"]),
-        ]
-        inits += [
-            helper.make_tensor("used", TensorProto.INT64, [1], [used]),
-            helper.make_tensor("fshape", TensorProto.INT64, [3], [0, frames, 160]),
-        ]
-        outputs.append(helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 1, frames]))
-    graph = helper.make_graph(
-        nodes, name, [helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["batch", samples])], outputs, inits
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    meta = {
-        "name": name,
-        "version": "0.1",
-        "labels": json.dumps(labels),
-        "reject_labels": json.dumps([x for x in labels if x in ("silence", "unknown")]),
-        "sample_rate": str(sample_rate),
-        "window_seconds": str(window_seconds),
-        "kind": kind,
-        "gate": "vad" if kind == "speech" else "energy",
-        "threshold": "0.7",
-        "hop_seconds": "0.25",
-        "variant": "fp32",
-        "features": json.dumps({"type": "frame-energy", "frames": frames}),
-        "training_data": "none: a fixed test graph",
-    }
+    model, frames = _tone_graph(labels, samples, features, name)
+    meta = ModelInfo(
+        name=name,
+        version="0.1",
+        labels=labels,
+        sample_rate=sample_rate,
+        window_seconds=window_seconds,
+        kind=kind,
+        features={"type": "frame-energy", "frames": frames},
+        training_data="none: a fixed test graph",
+    ).to_metadata()
     meta.update(metadata or {})
     for key in drop:
         meta.pop(key, None)

@@ -24,6 +24,7 @@ from listener.training.datasets.base import DIGITS, Clip, DatasetError, fit_leng
 
 SAMPLE_RATE = 16000
 WINDOW = 16000
+SPEECH_COMMANDS = "speech_commands_v0.01_sample"  # the folder under the data root
 DIGIT_LABELS: tuple[str, ...] = (*DIGITS, "unknown", "silence")
 REJECT_LABELS: tuple[str, ...] = ("unknown", "silence")
 
@@ -35,9 +36,14 @@ def cache_root() -> Path:
 
 @dataclass
 class WaveSet:
-    """Decoded audio ``[N, samples]`` with integer labels; ``groups`` name each clip's source."""
+    """Decoded audio with integer labels; ``groups`` name each clip's source.
 
-    audio: np.ndarray
+    ``audio`` is ``[N, samples]`` (every clip shaped to the window: training), or a
+    list of N clips at their own length (evaluation: as ``listener analyze`` reads
+    the files).
+    """
+
+    audio: np.ndarray | list[np.ndarray]
     labels: np.ndarray
     label_names: tuple[str, ...]
     groups: list[str] = field(default_factory=list)
@@ -49,7 +55,7 @@ class WaveSet:
     def subset(self, mask: np.ndarray) -> WaveSet:
         idx = np.flatnonzero(mask)
         return WaveSet(
-            audio=self.audio[idx],
+            audio=[self.audio[i] for i in idx] if isinstance(self.audio, list) else self.audio[idx],
             labels=self.labels[idx],
             label_names=self.label_names,
             groups=[self.groups[i] for i in idx] if self.groups else [],
@@ -67,8 +73,9 @@ class WaveSet:
         folds = None
         if all(s.folds is not None for s in sets):
             folds = np.concatenate([s.folds for s in sets])  # type: ignore[misc]
+        ragged = any(isinstance(s.audio, list) for s in sets)
         return WaveSet(
-            audio=np.concatenate([s.audio for s in sets]),
+            audio=[a for s in sets for a in s.audio] if ragged else np.concatenate([s.audio for s in sets]),
             labels=np.concatenate([s.labels for s in sets]),
             label_names=names,
             groups=[g for s in sets for g in (s.groups or [""] * len(s))],
@@ -76,7 +83,7 @@ class WaveSet:
         )
 
 
-def _clip_key(clips: Sequence[Clip], length: int, mode: str) -> str:
+def _clip_key(clips: Sequence[Clip], length: int | None, mode: str) -> str:
     h = hashlib.sha1()
     h.update(f"{length}:{mode}:{SAMPLE_RATE}".encode())
     for c in clips:
@@ -87,43 +94,65 @@ def _clip_key(clips: Sequence[Clip], length: int, mode: str) -> str:
 
 def decode_clips(
     clips: Sequence[Clip],
-    length: int = WINDOW,
+    length: int | None = WINDOW,
     mode: str = "center",
     cache: bool = True,
-) -> np.ndarray:
-    """Decode ``clips`` to ``[N, length]`` float32 at 16 kHz (cached by file list and stat)."""
+) -> np.ndarray | list[np.ndarray]:
+    """Decode ``clips`` at 16 kHz (cached by file list and stat): ``[N, length]`` float32 shaped by
+    ``fit_length``, or with ``length=None`` a list of the clips at their own length."""
     if not clips:
-        return np.zeros((0, length), dtype=np.float32)
-    path = cache_root() / "decoded" / f"{_clip_key(clips, length, mode)}.npy"
+        return np.zeros((0, length), dtype=np.float32) if length is not None else []
+    path = cache_root() / "decoded" / f"{_clip_key(clips, length, mode)}.{'npy' if length else 'npz'}"
     if cache and path.is_file():
-        return np.load(path)
-    out = np.zeros((len(clips), length), dtype=np.float32)
-    for i, c in enumerate(clips):
-        audio = load_audio(c.path, SAMPLE_RATE, c.start_s, c.duration_s)
-        out[i] = fit_length(audio, length, mode=mode)
+        return _load(path)
+
+    def load(c: Clip) -> np.ndarray:
+        return load_audio(c.path, SAMPLE_RATE, c.start_s, c.duration_s)
+
+    if length is None:
+        out: np.ndarray | list[np.ndarray] = [load(c) for c in clips]
+    else:
+        out = np.zeros((len(clips), length), dtype=np.float32)
+        for i, c in enumerate(clips):
+            out[i] = fit_length(load(c), length, mode=mode)
     if cache:
-        # a temporary name of its own: two builds sharing the cache (digits and sounds in
-        # parallel) may decode the same set at once, and must not replace each other's file
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".tmp.npy", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, out)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        _save(path, out)
     return out
+
+
+def _load(path: Path) -> np.ndarray | list[np.ndarray]:
+    if path.suffix == ".npz":  # clips at their own length
+        with np.load(path) as data:
+            return np.split(data["samples"], np.cumsum(data["sizes"])[:-1])
+    return np.load(path)
+
+
+def _save(path: Path, audio: np.ndarray | list[np.ndarray]) -> None:
+    # a temporary name of its own: two builds sharing the cache (digits and sounds in
+    # parallel) may decode the same set at once, and must not replace each other's file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".tmp" + path.suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if isinstance(audio, list):
+                np.savez(f, samples=np.concatenate(audio), sizes=np.array([len(a) for a in audio]))
+            else:
+                np.save(f, audio)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def waveset(
     clips: Sequence[Clip],
     label_names: Sequence[str],
     group: str | None = None,
-    length: int = WINDOW,
+    length: int | None = WINDOW,
     mode: str = "center",
 ) -> WaveSet:
-    """Decode ``clips`` into a WaveSet; labels outside ``label_names`` are an error."""
+    """Decode ``clips`` into a WaveSet (``length=None``: each clip at its own length);
+    labels outside ``label_names`` are an error."""
     names = tuple(label_names)
     index = {n: i for i, n in enumerate(names)}
     bad = sorted({c.label for c in clips if c.label not in index})
@@ -179,7 +208,7 @@ class DigitsCorpus:
     description: dict[str, object]
 
 
-def _sc09_clips(root: Path, sc_root: Path) -> list[Clip]:
+def sc09_clips(root: Path, sc_root: Path) -> list[Clip]:
     """The ``sc09_sample/<digit>/`` clips, split by Speech Commands' own lists."""
     if not root.is_dir():
         return []
@@ -243,117 +272,186 @@ def split_synthetic_voices(
     return (train_voices, train_variants), (test_voices, test_variants)
 
 
-def build_digits_corpus(plan: DigitsPlan, log=print) -> DigitsCorpus:
-    """Assemble the digits corpus (see docs/models/digits.md for the protocol)."""
+@dataclass(frozen=True)
+class SyntheticSpeakers:
+    """espeak-ng voices x variants per split: no test voice or variant is trained on or validated with."""
+
+    train_voices: list[str]
+    train_variants: list[str]
+    validation_variants: list[str]  # spoken by the training voices
+    test_voices: list[str]
+    test_variants: list[str]
+
+
+def synthetic_speakers(plan: DigitsPlan) -> SyntheticSpeakers:
+    """Split espeak-ng's English voices and the default variants as ``plan`` asks."""
     from listener.training.datasets import synthetic
-    from listener.training.datasets.fsdd import load_fsdd
-    from listener.training.datasets.speech_commands import load_speech_commands
 
-    root = Path(plan.data_root)
-    sc_root = root / "speech_commands_v0.01_sample"
-    labels = DIGIT_LABELS
-    fsdd = load_fsdd(root / "fsdd", val_speakers=plan.fsdd_val_speakers)
-    sc = load_speech_commands(sc_root, silence_per_split=plan.silence_per_split)
-    sc09 = _sc09_clips(root / "sc09_sample", sc_root)
-
-    def part(clips: list[Clip], split: str) -> list[Clip]:
-        return [c for c in clips if c.split == split]
-
-    sc_words = [c for c in sc + sc09 if c.label != "silence"]
-    sc_sil = [c for c in sc if c.label == "silence"]
-
-    # synthetic speech (espeak-ng), cached WAVs
-    voices = synthetic.espeak_voices()
-    variants = list(synthetic.DEFAULT_VARIANTS)
-    (tr_voices, tr_variants), (te_voices, te_variants) = split_synthetic_voices(voices, variants)
+    (tr_voices, tr_variants), (te_voices, te_variants) = split_synthetic_voices(
+        synthetic.espeak_voices(), list(synthetic.DEFAULT_VARIANTS)
+    )
     val_variants = [v for v in plan.synth_val_variants if v not in te_variants]
     tr_variants = [v for v in tr_variants if v not in val_variants]
     tr_variants += [
         v for v in plan.extra_train_variants if v not in te_variants and v not in val_variants and v not in tr_variants
     ]
-    synth_dir = cache_root() / "espeak"
-    log(f"synthetic: train voices {tr_voices} x {len(tr_variants)} variants; test voices {te_voices} x {te_variants}")
+    return SyntheticSpeakers(tr_voices, tr_variants, val_variants, te_voices, te_variants)
+
+
+def synthetic_clips(plan: DigitsPlan, speakers: SyntheticSpeakers, split: str) -> tuple[list[Clip], list[Clip]]:
+    """One split's espeak-ng speech (cached WAVs): the digits, and non-digit words labelled ``unknown``.
+
+    Each split and word list has a seed of its own, so a split is the same whichever others are made.
+    """
+    from listener.training.datasets import synthetic
+
     unknown_words = list(synthetic.UNKNOWN_WORDS)
 
-    def synth(
-        words: Sequence[str], voices_: list[str], variants_: list[str], limit: int, seed: int, **train_only
-    ) -> list[Clip]:
+    def synth(words: Sequence[str], voices: list[str], variants: list[str], limit: int, seed: int, **kw) -> list[Clip]:
         return synthetic.synthesize(
-            list(words), synth_dir, voices=voices_, variants=variants_, limit=limit, seed=seed, **train_only
+            list(words), cache_root() / "espeak", voices=voices, variants=variants, limit=limit, seed=seed, **kw
         )
 
-    syn_train = synth(
-        DIGITS,
-        tr_voices,
-        tr_variants,
-        plan.synth_train_per_word,
-        plan.seed,
-        speeds=plan.synth_train_speeds,
-        accent_p=plan.synth_accent_p,
-        contrast=unknown_words,
-    )
-    syn_train_unk = synth(
-        unknown_words,
-        tr_voices,
-        tr_variants,
-        plan.synth_unknown_per_word,
-        plan.seed + 1,
-        speeds=plan.synth_train_speeds,
-    )
-    syn_test = synth(DIGITS, te_voices, te_variants, plan.synth_test_per_word, plan.seed + 2)
-    syn_test_unk = synth(unknown_words, te_voices, te_variants, plan.synth_test_unknown_per_word, plan.seed + 3)
-    syn_train_unk = [Clip(c.path, "unknown", c.speaker, "train") for c in syn_train_unk]
-    syn_val: list[Clip] = []
-    syn_val_unk: list[Clip] = []
-    if val_variants:
-        syn_val = synth(DIGITS, tr_voices, val_variants, plan.synth_val_per_word, plan.seed + 4)
-        syn_val_unk = synth(unknown_words, tr_voices, val_variants, plan.synth_val_unknown_per_word, plan.seed + 5)
-        syn_val_unk = [Clip(c.path, "unknown", c.speaker, "validation") for c in syn_val_unk]
-    syn_test_unk = [Clip(c.path, "unknown", c.speaker, "test") for c in syn_test_unk]
+    if split == "train":
+        speeds = {"speeds": plan.synth_train_speeds}
+        voices, variants = speakers.train_voices, speakers.train_variants
+        digits = synth(
+            DIGITS,
+            voices,
+            variants,
+            plan.synth_train_per_word,
+            plan.seed,
+            **speeds,
+            accent_p=plan.synth_accent_p,
+            contrast=unknown_words,
+        )
+        words = synth(unknown_words, voices, variants, plan.synth_unknown_per_word, plan.seed + 1, **speeds)
+    elif split == "validation":
+        if not speakers.validation_variants:
+            return [], []
+        voices, variants = speakers.train_voices, speakers.validation_variants
+        digits = synth(DIGITS, voices, variants, plan.synth_val_per_word, plan.seed + 4)
+        words = synth(unknown_words, voices, variants, plan.synth_val_unknown_per_word, plan.seed + 5)
+    elif split == "test":
+        voices, variants = speakers.test_voices, speakers.test_variants
+        digits = synth(DIGITS, voices, variants, plan.synth_test_per_word, plan.seed + 2)
+        words = synth(unknown_words, voices, variants, plan.synth_test_unknown_per_word, plan.seed + 3)
+    else:
+        raise ValueError(f"unknown split {split!r}")
+    return digits, [Clip(c.path, "unknown", c.speaker, split) for c in words]
 
-    real = [waveset(part(fsdd, "train"), labels, "fsdd"), waveset(part(sc_words, "train"), labels, "speech_commands")]
-    train = WaveSet.concat(
+
+@dataclass
+class RealClips:
+    """The recorded clips of the digits corpus, each with its split."""
+
+    fsdd: list[Clip]
+    words: list[Clip]  # Speech Commands digits and other words (``unknown``), sc09 digits
+    noise: list[Clip]  # Speech Commands background-noise slices (``silence``)
+
+    def part(self, source: str, split: str) -> list[Clip]:
+        return [c for c in getattr(self, source) if c.split == split]
+
+
+def real_clips(plan: DigitsPlan) -> RealClips:
+    """FSDD, the Speech Commands sample and sc09, split as ``plan`` asks."""
+    from listener.training.datasets.fsdd import load_fsdd
+    from listener.training.datasets.speech_commands import load_speech_commands
+
+    root = Path(plan.data_root)
+    sc_root = root / SPEECH_COMMANDS
+    sc = load_speech_commands(sc_root, silence_per_split=plan.silence_per_split)
+    return RealClips(
+        fsdd=load_fsdd(root / "fsdd", val_speakers=plan.fsdd_val_speakers),
+        words=[c for c in sc + sc09_clips(root / "sc09_sample", sc_root) if c.label != "silence"],
+        noise=[c for c in sc if c.label == "silence"],
+    )
+
+
+def _train_set(plan: DigitsPlan, real: RealClips, speakers: SyntheticSpeakers) -> WaveSet:
+    labels = DIGIT_LABELS
+    digits, words = synthetic_clips(plan, speakers, "train")
+    recorded = [
+        waveset(real.part("fsdd", "train"), labels, "fsdd"),
+        waveset(real.part("words", "train"), labels, "speech_commands"),
+    ]
+    return WaveSet.concat(
         [
             quiet_silence(plan.quiet_silence, labels, plan.seed),
-            *(real * max(1, plan.real_repeats)),
-            waveset(part(sc_sil, "train"), labels, "noise"),
-            waveset(syn_train, labels, "synthetic"),
-            waveset(syn_train_unk, labels, "synthetic"),
+            *(recorded * max(1, plan.real_repeats)),
+            waveset(real.part("noise", "train"), labels, "noise"),
+            waveset(digits, labels, "synthetic"),
+            waveset(words, labels, "synthetic"),
         ]
     )
-    validation = WaveSet.concat(
+
+
+def _validation_set(plan: DigitsPlan, real: RealClips, speakers: SyntheticSpeakers) -> WaveSet:
+    labels = DIGIT_LABELS
+    digits, words = synthetic_clips(plan, speakers, "validation")
+    return WaveSet.concat(
         [
-            waveset(part(fsdd, "validation"), labels, "fsdd"),
-            waveset(part(sc_words, "validation"), labels, "speech_commands"),
-            waveset(part(sc_sil, "validation"), labels, "noise"),
-            waveset(syn_val + syn_val_unk, labels, "synthetic"),
+            waveset(real.part("fsdd", "validation"), labels, "fsdd"),
+            waveset(real.part("words", "validation"), labels, "speech_commands"),
+            waveset(real.part("noise", "validation"), labels, "noise"),
+            waveset(digits + words, labels, "synthetic"),
         ]
     )
-    sc_test = part(sc_words, "test")
-    tests = {
-        "fsdd_unseen_speakers": waveset(part(fsdd, "test"), labels, "fsdd"),
-        "speech_commands_test_digits": waveset([c for c in sc_test if c.label in DIGITS], labels, "speech_commands"),
-        "synthetic_heldout_voices": waveset(syn_test, labels, "synthetic"),
+
+
+def digits_test_sets(
+    plan: DigitsPlan, real: RealClips | None = None, speakers: SyntheticSpeakers | None = None
+) -> dict[str, WaveSet]:
+    """The digits test sets, each clip at its own length (as ``listener analyze`` reads the files):
+    unseen FSDD speakers, the Speech Commands testing list, held-out synthetic voices, negatives."""
+    real = real or real_clips(plan)
+    digits, words = synthetic_clips(plan, speakers or synthetic_speakers(plan), "test")
+    labels = DIGIT_LABELS
+    sc_test = real.part("words", "test")
+
+    def natural(clips: list[Clip], group: str) -> WaveSet:
+        return waveset(clips, labels, group, length=None)
+
+    return {
+        "fsdd_unseen_speakers": natural(real.part("fsdd", "test"), "fsdd"),
+        "speech_commands_test_digits": natural([c for c in sc_test if c.label in DIGITS], "speech_commands"),
+        "synthetic_heldout_voices": natural(digits, "synthetic"),
         "negatives": WaveSet.concat(
             [
-                waveset([c for c in sc_test if c.label == "unknown"], labels, "speech_commands_unknown"),
-                waveset(syn_test_unk, labels, "synthetic_unknown"),
-                waveset(part(sc_sil, "test"), labels, "noise"),
+                natural([c for c in sc_test if c.label == "unknown"], "speech_commands_unknown"),
+                natural(words, "synthetic_unknown"),
+                natural(real.part("noise", "test"), "noise"),
             ]
         ),
     }
+
+
+def build_digits_corpus(plan: DigitsPlan, log=print) -> DigitsCorpus:
+    """Assemble the digits corpus (see docs/models/digits.md for the protocol)."""
+    real = real_clips(plan)
+    sp = synthetic_speakers(plan)
+    log(
+        f"synthetic: train voices {sp.train_voices} x {len(sp.train_variants)} variants; "
+        f"test voices {sp.test_voices} x {sp.test_variants}"
+    )
+    train = _train_set(plan, real, sp)
+    validation = _validation_set(plan, real, sp)
+    tests = digits_test_sets(plan, real, sp)
     desc = {
         "train": _counts(train),
         "validation": _counts(validation),
         "tests": {k: len(v) for k, v in tests.items()},
-        "fsdd_train_speakers": sorted({c.speaker for c in part(fsdd, "train") if c.speaker}),
-        "synthetic_train_speakers": f"{len(tr_voices)} voices x {len(tr_variants)} variants",
+        "fsdd_train_speakers": sorted({c.speaker for c in real.part("fsdd", "train") if c.speaker}),
+        "synthetic_train_speakers": f"{len(sp.train_voices)} voices x {len(sp.train_variants)} variants",
         "real_repeats": f"train counts each real recording (fsdd, speech_commands) x{max(1, plan.real_repeats)}",
-        "synthetic_test_speakers": f"{te_voices} x {te_variants}",
-        "synthetic_validation_speakers": f"{tr_voices} x {val_variants}" if val_variants else "none",
+        "synthetic_test_speakers": f"{sp.test_voices} x {sp.test_variants}",
+        "synthetic_validation_speakers": f"{sp.train_voices} x {sp.validation_variants}"
+        if sp.validation_variants
+        else "none",
     }
     log(json.dumps(desc))
-    return DigitsCorpus(train, validation, tests, noise_regions(sc_root, "train"), desc)
+    noise = noise_regions(Path(plan.data_root) / SPEECH_COMMANDS, "train")
+    return DigitsCorpus(train, validation, tests, noise, desc)
 
 
 def _counts(ws: WaveSet) -> dict[str, int]:

@@ -1,24 +1,39 @@
-"""Scores a model on a WaveSet the way the listener runs it.
+"""Scores a model on labelled clips the way ``listener analyze`` runs it.
 
-One predictor interface (``np [B, samples] -> logits``) serves the PyTorch
-model and an ONNX Runtime session alike, so float and INT8 numbers come from
-the same code. Clips longer than the window (ESC's 5 s) are scored like the
-runtime's sliding windower: 1 s windows every hop, the quiet ones dropped by
-an energy gate, probabilities averaged.
+Every clip goes through the runtime's own pipeline (``listener.pipeline.analyze_array``):
+the model's gate, its windower and the decider at its threshold, as ``listener
+analyze`` treats a file holding that clip. So the numbers on a model card are what
+a user gets, not what a model gets from a window cut for it:
+
+- a clip's prediction is the top label of its windows' mean probabilities, over
+  the windows whose own top label is not a reject label when there are any (the
+  decider never reports those: a window at the edge of a sound, mostly silence,
+  says "silence" and is not the clip's answer); when the gate let nothing
+  through, the clip counts as the model's ``silence`` label if it has one
+  (nothing was heard), else as wrong;
+- a clip is *detected* when the pipeline logged its label;
+- a negative clip is a *false accept* when the pipeline logged anything.
+
+The classifier is anything with the runtime's classifier interface (``info``,
+``predict``): ``listener.classifier.Classifier`` for an ONNX file,
+``listener.training.train.TorchClassifier`` for a model in training, so float and
+INT8 numbers come from the same code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-Predictor = Callable[[np.ndarray], np.ndarray]
+from listener.classifier import Classifier
+from listener.config import PipelineOptions
+from listener.contract import ModelInfo, nothing_label
+from listener.pipeline import analyze_array
 
-# An energy gate like the runtime's: windows more than this far below the
-# loudest window of the clip are treated as silence and not scored.
-GATE_DB_BELOW_MAX = 20.0
+BATCH = 256  # windows per model call within one clip (a 5 s clip at hop 0.25 s has 17)
 
 
 @dataclass
@@ -36,67 +51,83 @@ class EvalResult:
         return asdict(self)
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+@dataclass
+class ClipResult:
+    """What the pipeline made of one clip."""
+
+    probs: np.ndarray | None  # mean probabilities of its windows (see above); None: the gate let nothing through
+    detected: list[str]  # the labels it logged, in order
 
 
-def active_window_starts(
-    audio: np.ndarray, window: int, hop: int, db_below_max: float = GATE_DB_BELOW_MAX
-) -> list[int]:
-    """Start offsets of the windows an energy gate would keep (always at least one)."""
-    n = audio.shape[0]
-    if n <= window:
-        return [0]
-    starts = list(range(0, n - window + 1, hop))
-    power = np.concatenate(([0.0], np.cumsum(audio.astype(np.float64) ** 2)))
-    energy = np.array([(power[s + window] - power[s]) / window for s in starts])
-    db = 10.0 * np.log10(energy + 1e-12)
-    keep = [s for s, d in zip(starts, db) if d >= db.max() - db_below_max]
-    return keep or [starts[int(np.argmax(db))]]
+class CachedClassifier:
+    """A classifier that remembers each window's scores: the pipeline can run again at another
+    threshold (the gate and the windows are the same) without running the model again."""
+
+    def __init__(self, classifier: Classifier) -> None:
+        self.inner = classifier
+        self.info: ModelInfo = classifier.info
+        self._memo: dict[bytes, np.ndarray] = {}
+
+    def predict(self, batch: np.ndarray) -> tuple[np.ndarray, None]:
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        keys = [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in batch]
+        todo = [i for i, k in enumerate(keys) if k not in self._memo]
+        if todo:
+            probs, _ = self.inner.predict(batch[todo])
+            self._memo.update((keys[i], p) for i, p in zip(todo, probs))
+        return np.stack([self._memo[k] for k in keys]), None
 
 
-def predict_probs(
-    predict: Predictor,
-    audio: np.ndarray,
-    window: int = 16000,
-    hop: int = 4000,
-    batch_size: int = 256,
-) -> np.ndarray:
-    """Clip-level probabilities ``[N, C]``: one window, or the mean over the gated windows."""
-    if audio.shape[1] <= window:
-        if audio.shape[1] < window:
-            audio = np.pad(audio, ((0, 0), (0, window - audio.shape[1])))
-        outs = [softmax(predict(audio[i : i + batch_size])) for i in range(0, len(audio), batch_size)]
-        return np.concatenate(outs) if outs else np.zeros((0, 0), dtype=np.float32)
-    windows: list[np.ndarray] = []
-    owner: list[int] = []
-    for i, clip in enumerate(audio):
-        for s in active_window_starts(clip, window, hop):
-            windows.append(clip[s : s + window])
-            owner.append(i)
-    stacked = np.stack(windows).astype(np.float32)
-    probs = np.concatenate([softmax(predict(stacked[i : i + batch_size])) for i in range(0, len(stacked), batch_size)])
-    owner_arr = np.array(owner)
-    out = np.zeros((audio.shape[0], probs.shape[1]), dtype=np.float64)
-    np.add.at(out, owner_arr, probs)
-    out /= np.bincount(owner_arr, minlength=audio.shape[0])[:, None]
-    return out.astype(np.float32)
+def run_clips(classifier: Classifier, clips: Iterable[np.ndarray], threshold: float | None = None) -> list[ClipResult]:
+    """Each clip (float32 mono at the model's rate, any length) through the runtime pipeline;
+    ``threshold`` None is the model's own."""
+    options = PipelineOptions(threshold=threshold, batch_size=BATCH)
+    reject = [classifier.info.labels.index(x) for x in classifier.info.reject_labels]
+    out = []
+    for audio in clips:
+        result = analyze_array(np.asarray(audio, dtype=np.float32), classifier, options)
+        probs = [w.probs for w in result.windows]
+        telling = [p for p in probs if int(np.argmax(p)) not in reject]
+        out.append(
+            ClipResult(np.mean(telling or probs, axis=0) if probs else None, [d.label for d in result.detections])
+        )
+    return out
+
+
+def sweep(
+    classifier: Classifier, clips: Sequence[np.ndarray], thresholds: Iterable[float]
+) -> Iterator[tuple[float, list[ClipResult]]]:
+    """``run_clips`` at each threshold in turn; the model runs once per distinct window."""
+    cached = CachedClassifier(classifier)
+    for t in thresholds:
+        yield t, run_clips(cached, clips, t)
+
+
+def predictions(results: Sequence[ClipResult], labels: Sequence[str]) -> np.ndarray:
+    """Each clip's predicted label index; nothing heard = the ``silence`` label, or -1 (wrong) without one."""
+    nothing = nothing_label(labels)
+    fallback = list(labels).index(nothing) if nothing is not None else -1
+    return np.array([fallback if r.probs is None else int(np.argmax(r.probs)) for r in results], dtype=np.int64)
 
 
 def score(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> EvalResult:
-    """Accuracy, macro-F1 (over classes present in truth or prediction), per-class accuracy."""
+    """Accuracy, macro-F1 (over classes present in truth or prediction), per-class accuracy.
+
+    ``y_pred`` -1 means "no prediction": wrong, and in no cell of the confusion matrix.
+    """
     k = len(labels)
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    made = y_pred >= 0
     cm = np.zeros((k, k), dtype=np.int64)
-    np.add.at(cm, (y_true, y_pred), 1)
-    n = int(cm.sum())
+    np.add.at(cm, (y_true[made], y_pred[made]), 1)
+    support_all = np.bincount(y_true, minlength=k) if len(y_true) else np.zeros(k, np.int64)
+    n = int(len(y_true))
     acc = float(np.trace(cm) / n) if n else 0.0
     f1s = []
     per_class: dict[str, float] = {}
     for i, name in enumerate(labels):
         tp = cm[i, i]
-        support = cm[i].sum()
+        support = support_all[i]
         predicted = cm[:, i].sum()
         if support:
             per_class[name] = float(tp / support)
@@ -114,37 +145,38 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> Eval
     )
 
 
-def false_accept_rate(probs: np.ndarray, labels: Sequence[str], reject: Sequence[str], threshold: float) -> float:
-    """Fraction of (negative) clips whose top label is a non-reject label at >= ``threshold``."""
-    if len(probs) == 0:
+def detection_rate(results: Sequence[ClipResult], y_true: np.ndarray, labels: Sequence[str]) -> float:
+    """Fraction of clips whose own label the pipeline logged."""
+    if not len(results):
         return 0.0
-    top = probs.argmax(axis=1)
-    conf = probs.max(axis=1)
-    accept = np.array([labels[t] not in reject for t in top]) & (conf >= threshold)
-    return float(accept.mean())
+    return float(np.mean([labels[y] in r.detected for r, y in zip(results, y_true)]))
 
 
-def detection_rate(probs: np.ndarray, y_true: np.ndarray, threshold: float) -> float:
-    """Fraction of clips whose top label is right AND confident enough to be logged."""
-    if len(probs) == 0:
+def wrong_detection_rate(results: Sequence[ClipResult], y_true: np.ndarray, labels: Sequence[str]) -> float:
+    """Fraction of clips for which the pipeline logged some other label."""
+    if not len(results):
         return 0.0
-    return float(((probs.argmax(axis=1) == y_true) & (probs.max(axis=1) >= threshold)).mean())
+    return float(np.mean([any(d != labels[y] for d in r.detected) for r, y in zip(results, y_true)]))
+
+
+def false_accept_rate(results: Sequence[ClipResult]) -> float:
+    """Fraction of (negative) clips for which the pipeline logged anything."""
+    if not len(results):
+        return 0.0
+    return float(np.mean([bool(r.detected) for r in results]))
 
 
 def choose_threshold(
-    pos_probs: np.ndarray,
-    pos_true: np.ndarray,
-    neg_probs: np.ndarray,
-    labels: Sequence[str],
-    reject: Sequence[str],
+    classifier: Classifier,
+    negatives: Sequence[np.ndarray],
     max_false_accept: float = 0.01,
     candidates: Sequence[float] = tuple(np.round(np.arange(0.4, 0.96, 0.05), 2)),
 ) -> float:
-    """Lowest threshold whose validation false-accept rate is at most ``max_false_accept``.
+    """Lowest threshold at which at most ``max_false_accept`` of the negative clips log anything.
 
     The lowest one keeps the most true detections; if none qualifies, the highest.
     """
-    for t in candidates:
-        if false_accept_rate(neg_probs, labels, reject, t) <= max_false_accept:
+    for t, results in sweep(classifier, negatives, candidates):
+        if false_accept_rate(results) <= max_false_accept:
             return float(t)
     return float(candidates[-1])

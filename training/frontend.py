@@ -3,15 +3,14 @@
 The STFT is a Conv1d with fixed Hann-windowed cos/sin kernels rather than
 ``torch.stft``: it exports to plain ONNX Conv/Mul/MatMul/Log nodes that every
 ONNX Runtime provider runs fast, and there is no STFT op whose export or
-opset support could drift. ``tests/test_frontend.py`` checks it numerically
+opset support could drift. ``tests/training/test_frontend.py`` checks it numerically
 against ``torchaudio.transforms.MelSpectrogram(center=False)``.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torchaudio.functional as AF
@@ -33,9 +32,6 @@ class FrontendConfig:
     f_max: float = 7600.0
     n_mfcc: int = 20
     log_eps: float = LOG_EPS
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
 
     def n_frames(self, n_samples: int) -> int:
         """Frames produced for ``n_samples`` of audio (no centre padding)."""

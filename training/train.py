@@ -26,8 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from listener.config import PipelineOptions
 from listener.training.corpus import WaveSet
-from listener.training.evaluate import active_window_starts, predict_probs, score
+from listener.training.datasets.base import loudest_start
+from listener.training.evaluate import predictions, run_clips, score
 from listener.training.models.exportable import ExportableModel
 from listener.training.models.registry import ModelSpec, build_model
 
@@ -47,7 +49,7 @@ class TrainConfig:
     spec_augment: bool = True
     threads: int = 2
     window: int = 16000
-    eval_hop: int = 4000
+    crop_hop_s: float = 0.1  # long clips: crops start on this grid, where the runtime's gate is open
     dither_db: tuple[float, float] | None = (-90.0, -60.0)  # always-on faint noise: real mics never output zeros
     max_minutes: float | None = None  # wall-clock budget; stops after the epoch that passes it
     keep: str = "best"  # "best": best-validation epoch + early stopping; "last": the final epoch, no stopping
@@ -88,17 +90,28 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def torch_predictor(model: ExportableModel, dev: torch.device | None = None) -> Callable[[np.ndarray], np.ndarray]:
-    """``np [B, samples] -> logits`` for evaluate.predict_probs (eval mode, no grad)."""
-    dev = dev or next(model.parameters()).device
+class TorchClassifier:
+    """A model in training behind the runtime's classifier interface (``info``, ``predict``), so the
+    runtime's own pipeline can score it (``listener.pipeline.analyze_array``, ``training.evaluate``)."""
 
-    def predict(x: np.ndarray) -> np.ndarray:
-        model.eval()
+    def __init__(self, model: ExportableModel, spec: ModelSpec, dev: torch.device | None = None) -> None:
+        self.model = model
+        self.info = spec.model_info()
+        self.device = dev or next(model.parameters()).device
+
+    def predict(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``[B, samples]`` float32 -> (probabilities ``[B, n_labels]``, features), eval mode, no grad."""
+        self.model.eval()
+        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
         with torch.no_grad():
-            logits, _ = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(dev))
-        return logits.cpu().numpy()
+            logits, feats = self.model(x)
+        return torch.softmax(logits, dim=-1).cpu().numpy(), feats.cpu().numpy()
 
-    return predict
+
+def evaluate_model(model: ExportableModel, spec: ModelSpec, ws: WaveSet, threshold: float | None = None):
+    """Accuracy etc. of ``model`` on ``ws`` through the runtime pipeline (``training.evaluate``)."""
+    results = run_clips(TorchClassifier(model, spec), ws.audio, threshold)
+    return score(ws.labels, predictions(results, ws.label_names), ws.label_names)
 
 
 def measure_normalisation(
@@ -117,15 +130,30 @@ def measure_normalisation(
 
 
 class _Cropper:
-    """Random 1 s crops from the gated (loud) part of long clips; identity for 1 s clips."""
+    """Random 1 s crops of long clips, where the runtime's gate is open (identity for 1 s clips).
 
-    def __init__(self, audio: np.ndarray, window: int, seed: int) -> None:
+    The crops start on a ``hop`` grid of windows the runtime's gate and windower
+    would classify (``listener.pipeline.gated_windows``); a clip the gate never
+    opens for gives its loudest second.
+    """
+
+    def __init__(self, audio: np.ndarray, window: int, seed: int, spec: ModelSpec | None, hop_s: float) -> None:
+        from listener.pipeline import gated_windows
+
         self.audio = audio
         self.window = window
         self.rng = np.random.default_rng(seed)
         self.starts: list[list[int]] | None = None
         if audio.shape[1] > window:
-            self.starts = [active_window_starts(a, window, window // 10) for a in audio]
+            if spec is None:
+                raise ValueError("fit: clips longer than the window need the model's spec (for the runtime's gate)")
+            info, options = spec.model_info(), PipelineOptions(hop=hop_s)
+            last = audio.shape[1] - window
+            self.starts = [
+                sorted({min(max(0, w.start_sample), last) for w in gated_windows(a, info, options)})
+                or [loudest_start(a, window)]
+                for a in audio
+            ]
 
     def batch(self, idx: np.ndarray) -> np.ndarray:
         if self.starts is None:
@@ -137,16 +165,143 @@ class _Cropper:
         return out
 
 
-def _make_augmenter(noise: list[np.ndarray] | None, seed: int, aug_cfg=None):
-    from listener.training.augment import AugmentConfig, Augmenter
+class _Augmentation:
+    """The waveform augmenter, the dither and the feature hook (SpecAugment + VTLP) of one run."""
 
-    cfg = aug_cfg if aug_cfg is not None else AugmentConfig()
-    bank = None
-    if noise:
-        # 1 s non-overlapping slices of every (training-region) noise recording
-        pieces = [a[: (len(a) // 16000) * 16000].reshape(-1, 16000) for a in noise if len(a) >= 16000]
-        bank = np.concatenate(pieces).astype(np.float32) if pieces else None
-    return Augmenter(cfg, bank, sample_rate=16000, seed=seed), cfg
+    def __init__(self, cfg: TrainConfig, noise: list[np.ndarray] | None, aug_cfg=None) -> None:
+        from listener.training.augment import AugmentConfig, Augmenter, freq_warp, spec_augment
+
+        acfg = aug_cfg if aug_cfg is not None else AugmentConfig()
+        self.waveform = None
+        if cfg.augment:
+            # 1 s non-overlapping slices of every (training-region) noise recording
+            pieces = [a[: (len(a) // 16000) * 16000].reshape(-1, 16000) for a in noise or [] if len(a) >= 16000]
+            bank = np.concatenate(pieces).astype(np.float32) if pieces else None
+            self.waveform = Augmenter(acfg, bank, sample_rate=16000, seed=cfg.seed)
+        self.features = (lambda f: spec_augment(freq_warp(f, acfg), acfg)) if cfg.spec_augment else None
+        self.dither_db = cfg.dither_db
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            if self.waveform is not None:
+                x = self.waveform(x)
+            if self.dither_db is not None:
+                lo, hi = self.dither_db
+                level = 10.0 ** ((torch.rand(len(x), 1, device=x.device) * (hi - lo) + lo) / 20.0)
+                x = x + torch.randn_like(x) * level
+        return x
+
+
+class _Run:
+    """One training run's state: optimiser, schedule, history, best weights, checkpoints."""
+
+    def __init__(self, model: ExportableModel, cfg: TrainConfig, n_train: int, spec: ModelSpec | None) -> None:
+        self.model, self.cfg, self.spec = model, cfg, spec
+        self.steps_per_epoch = max(1, math.ceil(n_train / cfg.batch_size))
+        self.opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.sched = torch.optim.lr_scheduler.OneCycleLR(
+            self.opt,
+            max_lr=cfg.lr,
+            total_steps=max(cfg.epochs * self.steps_per_epoch, 8),  # >= 8: tiny runs
+            pct_start=0.25,
+        )
+        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        self.result = TrainResult()
+        self.best_state = self._weights()
+        self.start_epoch = 0
+        self.since_best = 0
+        self.t0 = time.time()
+
+    def _weights(self) -> dict:
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def resume(self, last: Path, dev: torch.device, log: Callable[[str], None]) -> None:
+        """Continue from ``last.pt``: weights, optimiser, schedule, history, best weights."""
+        ck = torch.load(last, map_location=dev, weights_only=False)
+        self.model.load_state_dict(ck["model"])
+        self.opt.load_state_dict(ck["optimizer"])
+        self.sched.load_state_dict(ck["scheduler"])
+        self.best_state = ck["best_state"]
+        self.result = TrainResult(**{**ck["result"], "history": [EpochRecord(**h) for h in ck["result"]["history"]]})
+        self.start_epoch = ck["epoch"] + 1
+        self.t0 = time.time() - self.result.seconds
+        if self.result.history:
+            self.since_best = self.result.history[-1].epoch - self.result.best_epoch
+        log(f"resumed from {last} at epoch {self.start_epoch}")
+
+    def train_epoch(
+        self, epoch: int, train: WaveSet, cropper: _Cropper, augment: _Augmentation, rng, dev
+    ) -> tuple[float, float]:
+        """One pass over ``train`` in a random order; returns (mean loss, accuracy) on the augmented batches."""
+        cfg, model = self.cfg, self.model
+        model.train()
+        order = rng.permutation(len(train))
+        total_loss, correct, seen = 0.0, 0, 0
+        batches = range(self.steps_per_epoch)
+        if cfg.progress:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, file=sys.stderr)
+        for b in batches:
+            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            if len(idx) == 0:
+                continue
+            x = augment(torch.from_numpy(cropper.batch(idx)).to(dev))
+            y = torch.from_numpy(train.labels[idx]).to(dev)
+            with torch.no_grad():
+                feats = model.features(x)
+            logits = model.classify(feats, augment.features)
+            loss = self.loss_fn(logits, y)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.sched.step()
+            total_loss += loss.item() * len(idx)
+            correct += int((logits.argmax(1) == y).sum())
+            seen += len(idx)
+        return total_loss / max(1, seen), correct / max(1, seen)
+
+    def end_epoch(self, rec: EpochRecord) -> None:
+        """Record the epoch and keep its weights if it is the best so far.
+
+        Ties go to the later epoch: on a small validation set many epochs score 100%,
+        and the first of them is the least trained.
+        """
+        result = self.result
+        result.history.append(rec)
+        best = result.best_val_accuracy
+        if self.cfg.keep == "last" or rec.val_accuracy is None or best is None or rec.val_accuracy >= best:
+            result.best_val_accuracy = rec.val_accuracy
+            result.best_epoch = rec.epoch
+            self.best_state = self._weights()
+            self.since_best = 0
+        else:
+            self.since_best += 1
+        result.seconds = time.time() - self.t0
+
+    def save_last(self, out_dir: Path, epoch: int) -> None:
+        """``last.pt``: everything ``resume`` needs, written atomically."""
+        ck = {
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "best_state": self.best_state,
+            "epoch": epoch,
+            "result": {**asdict(self.result)},
+            "spec": self.spec.to_dict() if self.spec else None,
+        }
+        tmp = out_dir / "last.pt.tmp"
+        torch.save(ck, tmp)
+        tmp.replace(out_dir / "last.pt")
+
+    def stop_reason(self, has_val: bool) -> str | None:
+        """Early stopping (``keep="best"``) or the time budget, else None."""
+        cfg = self.cfg
+        if has_val and cfg.keep == "best" and self.since_best >= cfg.patience:
+            return f"early stop: no better validation accuracy for {cfg.patience} epochs"
+        if cfg.max_minutes is not None and self.result.seconds > cfg.max_minutes * 60:
+            return f"time budget of {cfg.max_minutes} min reached"
+        return None
 
 
 def fit(
@@ -161,156 +316,61 @@ def fit(
     spec: ModelSpec | None = None,
     log: Callable[[str], None] = print,
 ) -> TrainResult:
-    """Train ``model`` in place; the best-validation (or last, without ``val``) weights are loaded at the end."""
+    """Train ``model`` in place; the best-validation (or last, without ``val``) weights are loaded at the end.
+
+    Validation runs the model through the runtime's pipeline, which needs ``spec``.
+    """
     if cfg.keep not in ("best", "last"):
         raise ValueError(f"TrainConfig.keep must be 'best' or 'last', got {cfg.keep!r}")
+    if len(train) == 0:
+        raise ValueError("the training set is empty")
+    if val is not None and len(val) and spec is None:
+        raise ValueError("fit: validation runs the runtime pipeline and needs the model's spec")
     torch.set_num_threads(cfg.threads)
     set_seed(cfg.seed)
     dev = device()
     model.to(dev)
-    if len(train) == 0:
-        raise ValueError("the training set is empty")
-    mean, std = measure_normalisation(model, train.audio, seed=cfg.seed)
-    model.set_normalisation(mean, std)
-
-    augmenter = None
-    spec_hook = None
-    if cfg.augment or cfg.spec_augment:
-        augmenter, acfg = _make_augmenter(noise, cfg.seed, aug_cfg)
-        if cfg.spec_augment:
-            from listener.training.augment import freq_warp, spec_augment
-
-            spec_hook = lambda f: spec_augment(freq_warp(f, acfg), acfg)  # noqa: E731
-        if not cfg.augment:
-            augmenter = None
-
-    steps_per_epoch = max(1, math.ceil(len(train) / cfg.batch_size))
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt,
-        max_lr=cfg.lr,
-        total_steps=max(cfg.epochs * steps_per_epoch, 8),
-        pct_start=0.25,  # >= 8: tiny runs
-    )
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    result = TrainResult()
-    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    start_epoch = 0
+    model.set_normalisation(*measure_normalisation(model, train.audio, seed=cfg.seed))
+    augment = _Augmentation(cfg, noise, aug_cfg)
+    run = _Run(model, cfg, len(train), spec)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        last = out_dir / "last.pt"
-        if resume and last.is_file():
-            ck = torch.load(last, map_location=dev, weights_only=False)
-            model.load_state_dict(ck["model"])
-            opt.load_state_dict(ck["optimizer"])
-            sched.load_state_dict(ck["scheduler"])
-            best_state = ck["best_state"]
-            result = TrainResult(**{**ck["result"], "history": [EpochRecord(**h) for h in ck["result"]["history"]]})
-            start_epoch = ck["epoch"] + 1
-            log(f"resumed from {last} at epoch {start_epoch}")
-
-    cropper = _Cropper(train.audio, cfg.window, cfg.seed)
-    rng = np.random.default_rng(cfg.seed + 1000 * start_epoch)
-    t0 = time.time() - result.seconds
-    since_best = 0
-    if result.history:
-        since_best = result.history[-1].epoch - result.best_epoch
-    for epoch in range(start_epoch, cfg.epochs):
+        if resume and (out_dir / "last.pt").is_file():
+            run.resume(out_dir / "last.pt", dev, log)
+    cropper = _Cropper(train.audio, cfg.window, cfg.seed, spec, cfg.crop_hop_s)
+    rng = np.random.default_rng(cfg.seed + 1000 * run.start_epoch)
+    has_val = val is not None and len(val) > 0
+    for epoch in range(run.start_epoch, cfg.epochs):
         te = time.time()
-        model.train()
-        order = rng.permutation(len(train))
-        total_loss, correct, seen = 0.0, 0, 0
-        batches = range(steps_per_epoch)
-        if cfg.progress:
-            from tqdm import tqdm
-
-            batches = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, file=sys.stderr)
-        for b in batches:
-            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            if len(idx) == 0:
-                continue
-            x = torch.from_numpy(cropper.batch(idx)).to(dev)
-            y = torch.from_numpy(train.labels[idx]).to(dev)
-            if augmenter is not None:
-                with torch.no_grad():
-                    x = augmenter(x)
-            if cfg.dither_db is not None:
-                lo, hi = cfg.dither_db
-                level = 10.0 ** ((torch.rand(len(idx), 1, device=dev) * (hi - lo) + lo) / 20.0)
-                x = x + torch.randn_like(x) * level
-            with torch.no_grad():
-                feats = model.features(x)
-            logits = model.classify(feats, spec_hook)
-            loss = loss_fn(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total_loss += loss.item() * len(idx)
-            correct += int((logits.argmax(1) == y).sum())
-            seen += len(idx)
-        val_acc = val_f1 = None
-        if val is not None and len(val):
-            probs = predict_probs(torch_predictor(model, dev), val.audio, cfg.window, cfg.eval_hop)
-            r = score(val.labels, probs.argmax(1), val.label_names)
-            val_acc, val_f1 = r.accuracy, r.macro_f1
+        loss, acc = run.train_epoch(epoch, train, cropper, augment, rng, dev)
+        v = evaluate_model(model, spec, val) if has_val else None
         rec = EpochRecord(
             epoch=epoch + 1,
-            train_loss=total_loss / max(1, seen),
-            train_accuracy=correct / max(1, seen),
-            val_accuracy=val_acc,
-            val_macro_f1=val_f1,
-            lr=float(opt.param_groups[0]["lr"]),
+            train_loss=loss,
+            train_accuracy=acc,
+            val_accuracy=None if v is None else v.accuracy,
+            val_macro_f1=None if v is None else v.macro_f1,
+            lr=float(run.opt.param_groups[0]["lr"]),
             seconds=time.time() - te,
         )
-        result.history.append(rec)
-        # ties go to the later epoch: on a small validation set many epochs score 100%, and the
-        # first of them is the least trained (a toy model picked that way failed on fresh clips)
-        improved = (
-            cfg.keep == "last"
-            or val_acc is None
-            or result.best_val_accuracy is None
-            or val_acc >= result.best_val_accuracy
-        )
-        if improved:
-            result.best_val_accuracy = val_acc
-            result.best_epoch = epoch + 1
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            since_best = 0
-        else:
-            since_best += 1
-        result.seconds = time.time() - t0
-        va = "-" if val_acc is None else f"{val_acc:.4f}"
+        run.end_epoch(rec)
+        va = "-" if v is None else f"{v.accuracy:.4f}"
         log(
             f"epoch {epoch + 1}: loss {rec.train_loss:.4f} train acc {rec.train_accuracy:.4f} "
             f"val acc {va} lr {rec.lr:.2e} ({rec.seconds:.0f} s)"
         )
         if out_dir is not None:
-            ck = {
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "best_state": best_state,
-                "epoch": epoch,
-                "result": {**asdict(result)},
-                "spec": spec.to_dict() if spec else None,
-            }
-            tmp = out_dir / "last.pt.tmp"
-            torch.save(ck, tmp)
-            tmp.replace(out_dir / "last.pt")
-        if val is not None and cfg.keep == "best" and since_best >= cfg.patience:
-            log(f"early stop: no better validation accuracy for {cfg.patience} epochs")
-            result.stopped_early = True
+            run.save_last(out_dir, epoch)
+        reason = run.stop_reason(has_val)
+        if reason:
+            log(reason)
+            run.result.stopped_early = True
             break
-        if cfg.max_minutes is not None and result.seconds > cfg.max_minutes * 60:
-            log(f"time budget of {cfg.max_minutes} min reached")
-            result.stopped_early = True
-            break
-    model.load_state_dict(best_state)
+    model.load_state_dict(run.best_state)
     model.eval()
     if out_dir is not None and spec is not None:
-        save_checkpoint(model, spec, out_dir / "best.pt", result)
-    return result
+        save_checkpoint(model, spec, out_dir / "best.pt", run.result)
+    return run.result
 
 
 def save_checkpoint(model: ExportableModel, spec: ModelSpec, path: Path, result: TrainResult | None = None) -> None:
@@ -335,48 +395,7 @@ def load_checkpoint(path: Path) -> tuple[ExportableModel, ModelSpec, dict | None
 # ----------------------------------------------------------------------------- CLI
 
 
-def _load_data(spec: str) -> list:
-    """``folder:PATH`` | ``fsdd:PATH`` | ``speech_commands:PATH`` | ``esc10:PATH`` -> clips."""
-    from listener.training.datasets.base import DatasetError
-
-    if ":" not in spec:
-        raise DatasetError(f"--data {spec!r}: expected KIND:PATH (folder, fsdd, speech_commands, esc10)")
-    kind, path = spec.split(":", 1)
-    if kind == "folder":
-        from listener.training.datasets.folder import load_folder
-
-        return load_folder(path)
-    if kind == "fsdd":
-        from listener.training.datasets.fsdd import load_fsdd
-
-        return load_fsdd(path)
-    if kind == "speech_commands":
-        from listener.training.datasets.speech_commands import load_speech_commands
-
-        return load_speech_commands(path)
-    if kind in ("esc10", "esc50"):
-        from listener.training.datasets.esc import load_esc
-
-        return load_esc(path, subset=kind)
-    raise DatasetError(f"--data {spec!r}: unknown kind {kind!r} (folder, fsdd, speech_commands, esc10)")
-
-
-def _assign_splits(clips: list, val_fraction: float) -> list:
-    """Clips without a split get one by a stable hash of their speaker (or file name)."""
-    from dataclasses import replace
-
-    from listener.training.datasets.base import stable_fraction
-
-    out = []
-    for c in clips:
-        if c.split is None and c.fold is None:
-            key = c.speaker or c.path.name
-            c = replace(c, split="validation" if stable_fraction(key) < val_fraction else "train")
-        out.append(c)
-    return out
-
-
-def main(argv: list[str] | None = None) -> int:
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m listener.training.train",
         description="Train a DS-CNN keyword/sound model on labelled audio and save a checkpoint "
@@ -395,9 +414,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--channels", type=int, default=64, help="DS-CNN width")
     parser.add_argument("--blocks", type=int, default=4, help="DS-CNN depthwise-separable blocks")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def _data_sets(args: argparse.Namespace) -> tuple[WaveSet, WaveSet | None, list[str]]:
+    """The training and validation sets from ``--data`` (speakers held out, or fold 1 for fold datasets)."""
     from listener.training.corpus import waveset
+    from listener.training.datasets.base import DatasetError, assign_splits
+    from listener.training.datasets.load import load_data
+
+    clips = assign_splits(load_data(args.data), args.val_fraction, test_fraction=0.0)
+    if not clips:
+        raise DatasetError(f"no clips found in {args.data}")
+    labels = sorted({c.label for c in clips})
+    if len(labels) < 2:
+        raise DatasetError(f"need at least two labels, found {labels}")
+    train_clips = [c for c in clips if c.split == "train" or (c.split is None and c.fold not in (None, 1))]
+    val_clips = [c for c in clips if c.split == "validation" or (c.split is None and c.fold == 1)]
+    if not train_clips:
+        raise DatasetError("no training clips after the split")
+    train = waveset(train_clips, labels, None, 16000, "energy")
+    val = waveset(val_clips, labels, None, 16000, "energy") if val_clips else None
+    return train, val, labels
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
     from listener.training.datasets.base import DatasetError
     from listener.training.frontend import DIGITS_FRONTEND, SOUNDS_FRONTEND
     from listener.training.report import write_report
@@ -416,31 +458,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        clips = _assign_splits(_load_data(args.data), args.val_fraction)
-        if not clips:
-            raise DatasetError(f"no clips found in {args.data}")
-        labels = sorted({c.label for c in clips})
-        if len(labels) < 2:
-            raise DatasetError(f"need at least two labels, found {labels}")
-        fe = DIGITS_FRONTEND if args.kind == "speech" else SOUNDS_FRONTEND
-        length = 16000
-        train_clips = [c for c in clips if c.split == "train" or (c.split is None and c.fold not in (None, 1))]
-        val_clips = [c for c in clips if c.split == "validation" or (c.split is None and c.fold == 1)]
-        if not train_clips:
-            raise DatasetError("no training clips after the split")
-        train = waveset(train_clips, labels, None, length, "energy")
-        val = waveset(val_clips, labels, None, length, "energy") if val_clips else None
+        train, val, labels = _data_sets(args)
     except (DatasetError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    reject = [lab for lab in labels if lab in ("unknown", "silence", "_unknown_", "_silence_")]
-    spec = ModelSpec(
+    spec = ModelSpec(  # reject labels and gate: the contract's defaults for these labels and this kind
         name=args.name,
         kind=args.kind,
         labels=labels,
-        reject_labels=reject,
-        frontend=asdict(fe),
-        gate="vad" if args.kind == "speech" else "energy",
+        frontend=asdict(DIGITS_FRONTEND if args.kind == "speech" else SOUNDS_FRONTEND),
         arch_config={"channels": args.channels, "blocks": args.blocks},
         training_data=f"{args.data} ({len(train)} training clips)",
     )
@@ -454,20 +480,10 @@ def main(argv: list[str] | None = None) -> int:
         spec_augment=not args.no_augment,
     )
     result = fit(model, train, val, cfg, out_dir=args.out, resume=args.resume, spec=spec)
-    evals = {}
-    if val is not None:
-        probs = predict_probs(torch_predictor(model), val.audio)
-        evals["validation"] = score(val.labels, probs.argmax(1), labels)
+    evals = {"validation": evaluate_model(model, spec, val)} if val is not None else {}
     write_report(args.out, spec, result, evals)
-    print(
-        json.dumps(
-            {
-                "checkpoint": str(args.out / "best.pt"),
-                "val_accuracy": result.best_val_accuracy,
-                "seconds": round(result.seconds, 1),
-            }
-        )
-    )
+    summary = {"checkpoint": str(args.out / "best.pt"), "val_accuracy": result.best_val_accuracy}
+    print(json.dumps({**summary, "seconds": round(result.seconds, 1)}))
     return 0
 
 

@@ -11,6 +11,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from listener.classifier import Classifier
+from listener.contract import FEATURES, INPUT, LOGITS, metadata_keys
 from listener.export.bundle import export_bundle
 from listener.export.onnx_export import export_onnx, frontend_nodes
 from listener.export.parity import ParityError, check_parity
@@ -20,22 +22,6 @@ from listener.training.train import TrainConfig, fit
 from tests.tones import TONE_LABELS, tone, tone_set
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTRACT_KEYS = {
-    "name",
-    "version",
-    "labels",
-    "reject_labels",
-    "sample_rate",
-    "window_seconds",
-    "kind",
-    "gate",
-    "threshold",
-    "hop_seconds",
-    "variant",
-    "features",
-    "training_data",
-    "accuracy",
-}
 
 
 @pytest.fixture(scope="module")
@@ -70,13 +56,15 @@ def test_export_contract_and_parity(tmp_path: Path, trained) -> None:
     b = export_bundle(model, spec, tmp_path / "tones", val.audio[:20], val, accuracy={"val": 1.0}, max_int8_drop=0.1)
     for path, variant in ((b.int8_path, "int8"), (b.fp32_path, "fp32")):
         sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        assert [i.name for i in sess.get_inputs()] == ["audio"]
-        assert [o.name for o in sess.get_outputs()] == ["logits", "features"]
+        assert [i.name for i in sess.get_inputs()] == [INPUT]
+        assert [o.name for o in sess.get_outputs()] == [LOGITS, FEATURES]
         meta = _meta(path)
-        assert CONTRACT_KEYS <= meta.keys()
+        assert list(meta) == metadata_keys()
         assert meta["variant"] == variant and json.loads(meta["labels"]) == list(TONE_LABELS)
-        assert json.loads(meta["features"])["n_mels"] == 40 and meta["threshold"] == "0.60"
-        out = sess.run(None, {"audio": val.audio[:5]})  # dynamic batch axis
+        assert json.loads(meta["features"])["n_mels"] == 40 and float(meta["threshold"]) == 0.6
+        info = Classifier(path).info  # the runtime reads what export wrote
+        assert (info.threshold, info.gate, info.reject_labels, info.variant) == (0.6, "energy", ["silence"], variant)
+        out = sess.run(None, {INPUT: val.audio[:5]})  # dynamic batch axis
         assert out[0].shape == (5, 3)
     assert b.parity.max_abs_logits < 1e-3
     assert b.parity.int8_accuracy >= b.parity.fp32_accuracy - 0.1
@@ -110,8 +98,8 @@ def test_int8_agrees_with_fp32_on_fresh_clips(tmp_path: Path, trained) -> None:
     clips = np.stack([tone(k, rng) for k in TONE_LABELS for _ in range(8)])
     s32 = ort.InferenceSession(str(b.fp32_path), providers=["CPUExecutionProvider"])
     s8 = ort.InferenceSession(str(b.int8_path), providers=["CPUExecutionProvider"])
-    p32 = s32.run(["logits"], {"audio": clips})[0].argmax(1)
-    p8 = s8.run(["logits"], {"audio": clips})[0].argmax(1)
+    p32 = s32.run([LOGITS], {INPUT: clips})[0].argmax(1)
+    p8 = s8.run([LOGITS], {INPUT: clips})[0].argmax(1)
     assert (p32 == p8).mean() >= 0.95
 
 
@@ -139,8 +127,8 @@ def test_shipped_digits_int8_agrees_with_fp32_on_espeak_digits(tmp_path: Path) -
     s8 = ort.InferenceSession(str(ROOT / "assets" / "digits.onnx"), providers=["CPUExecutionProvider"])
     s32 = ort.InferenceSession(str(ROOT / "assets" / "digits.fp32.onnx"), providers=["CPUExecutionProvider"])
     labels = json.loads(_meta(ROOT / "assets" / "digits.onnx")["labels"])
-    p8 = s8.run(["logits"], {"audio": audio})[0].argmax(1)
-    p32 = s32.run(["logits"], {"audio": audio})[0].argmax(1)
+    p8 = s8.run([LOGITS], {INPUT: audio})[0].argmax(1)
+    p32 = s32.run([LOGITS], {INPUT: audio})[0].argmax(1)
     assert (p8 == p32).mean() >= 0.9
     assert sum(labels[p] == c.label for p, c in zip(p8, clips)) >= 8
 
@@ -153,12 +141,12 @@ def test_shipped_int8_agrees_with_fp32_on_the_sample_clip(name: str) -> None:
         pytest.skip(f"no shipped {name} model or sample clip")
     import soundfile as sf
 
-    from listener.training.evaluate import active_window_starts
+    from listener.pipeline import gated_windows
 
     audio, rate = sf.read(sample, dtype="float32")
     assert rate == 16000
-    windows = np.stack([audio[s : s + 16000] for s in active_window_starts(audio, 16000, 4000)])
-    p8 = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"]).run(["logits"], {"audio": windows})[0]
-    p32 = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"]).run(["logits"], {"audio": windows})[0]
+    windows = np.stack([w.samples for w in gated_windows(audio, Classifier(int8).info)])  # what the runtime classifies
+    p8 = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"]).run([LOGITS], {INPUT: windows})[0]
+    p32 = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"]).run([LOGITS], {INPUT: windows})[0]
     assert len(windows) >= 5
     assert (p8.argmax(1) == p32.argmax(1)).mean() >= 0.9

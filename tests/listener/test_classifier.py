@@ -42,7 +42,7 @@ def test_predict_gives_probabilities_and_features(test_model):
         ({"drop": ("kind", "sample_rate")}, "missing metadata"),
         ({"metadata": {"labels": "not json"}}, "invalid JSON"),
         ({"metadata": {"kind": "music"}}, "'kind'"),
-        ({"metadata": {"labels": json.dumps(["a", "b", "c", "d"])}}, "4 labels"),
+        ({"metadata": {"labels": json.dumps(["a", "b", "c", "d"]), "reject_labels": "[]"}}, "4 labels"),
         ({"input_samples": 8000}, "takes 8000 samples"),
         ({"metadata": {"sample_rate": "fast"}}, "non-numeric"),
     ],

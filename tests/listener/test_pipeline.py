@@ -121,3 +121,21 @@ def test_bad_options_are_usage_errors(test_model):
         build_pipeline(PipelineOptions(model=str(test_model), threshold=2.0))
     with pytest.raises(UsageError):
         build_pipeline(PipelineOptions(model=str(test_model), gate="loud"))
+
+
+def test_analyze_array_is_the_fed_pipeline(test_model):
+    """analyze_array (what training and export score with) = feeding the same pipeline block by block."""
+    from listener.pipeline import analyze_array, gated_windows
+
+    c = Classifier(test_model)
+    x = np.concatenate([two_tones()] * 2)
+    windows = []
+    fed = feed_all(build_pipeline(PipelineOptions(gate="energy"), "x", classifier=c, on_window=windows.append), x)
+    result = analyze_array(x, c, PipelineOptions(gate="energy"))
+    assert [(d.label, d.stream_s) for d in result.detections] == [(d.label, d.stream_s) for d in fed]
+    assert len(result.windows) == len(windows) == 4
+    assert all(np.array_equal(a.probs, b.probs) for a, b in zip(result.windows, windows))
+    # the same windows without the model: where they are, and what they hold
+    plain = gated_windows(x, c.info, PipelineOptions(gate="energy"))
+    assert [round(w.centre_s, 3) for w in plain] == [round(w.stream_s, 3) for w in windows]
+    assert all(np.array_equal(w.samples, x[max(0, w.start_sample) : w.start_sample + 16000]) for w in plain)

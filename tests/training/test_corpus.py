@@ -9,7 +9,7 @@ import pytest
 
 from listener.training.corpus import DIGIT_LABELS, DigitsPlan, build_digits_corpus
 from listener.training.datasets import synthetic
-from tests.training.test_datasets import make_fsdd, make_speech_commands, needs_espeak
+from tests.fakes import make_fsdd, make_speech_commands, needs_espeak
 
 
 def _plan(root: Path, **kw) -> DigitsPlan:
@@ -40,6 +40,9 @@ def test_digits_corpus_is_speaker_disjoint(tmp_path: Path, monkeypatch: pytest.M
     val_groups = set(default.validation.groups)
     assert "fsdd" in val_groups  # yweweler validates
     assert len(default.tests["fsdd_unseen_speakers"]) == 40  # nicolas + theo, 10 digits x 2 takes
+    # test clips keep their own length (0.05 s at 8 kHz -> 800 samples), as `listener analyze` reads files
+    assert {len(a) for a in default.tests["fsdd_unseen_speakers"].audio} == {800}
+    assert default.train.audio.shape[1] == 16000  # training clips are shaped to the window
     assert set(default.tests["speech_commands_test_digits"].labels.tolist()) <= set(range(10))
 
     # the validation speaker moved into training, extra variants added (one of them a held-out test variant)
@@ -68,7 +71,8 @@ def test_digits_corpus_is_speaker_disjoint(tmp_path: Path, monkeypatch: pytest.M
     # accents and speaking rates change the synthetic TRAINING speech only
     accented = build_digits_corpus(_plan(root, synth_accent_p=1.0, synth_train_speeds=(220,)), log=quiet)
     for name, test in default.tests.items():
-        assert np.array_equal(accented.tests[name].audio, test.audio), name
+        assert len(accented.tests[name].audio) == len(test.audio), name
+        assert all(np.array_equal(a, b) for a, b in zip(accented.tests[name].audio, test.audio)), name
     assert np.array_equal(accented.validation.audio, default.validation.audio)
 
     def synthetic_train(corpus) -> np.ndarray:
@@ -106,3 +110,25 @@ def test_decode_cache_survives_a_concurrent_build(tmp_path: Path, monkeypatch: p
     assert len(files) == 1 and files[0].endswith(".npy") and ".tmp" not in files[0]
     monkeypatch.setattr(corpus.np, "save", real_save)
     assert np.array_equal(corpus.decode_clips(clips), outer)  # read back from the cache
+
+
+def test_clips_at_their_own_length_are_cached_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from listener.training import corpus
+    from listener.training.datasets.base import load_audio
+    from listener.training.datasets.fsdd import load_fsdd
+    from tests.fakes import write
+
+    monkeypatch.setenv("LISTENER_CACHE", str(tmp_path / "cache"))
+    clips = load_fsdd(make_fsdd(tmp_path / "fsdd"))[:3]
+    write(clips[1].path, seconds=0.3, rate=8000)  # one longer clip
+    first = corpus.decode_clips(clips, length=None)
+    assert [len(a) for a in first] == [800, 4800, 800]
+    assert all(np.array_equal(a, load_audio(c.path)) for a, c in zip(first, clips))
+    files = list((tmp_path / "cache" / "decoded").iterdir())
+    assert len(files) == 1 and files[0].suffix == ".npz"
+    again = corpus.decode_clips(clips, length=None)  # from the cache
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    ws = corpus.waveset(clips, corpus.DIGIT_LABELS, "fsdd", length=None)
+    both = corpus.WaveSet.concat([ws, corpus.waveset(clips[:1], corpus.DIGIT_LABELS, "fsdd")])
+    assert isinstance(both.audio, list) and [len(a) for a in both.audio] == [800, 4800, 800, 16000]
+    assert [len(a) for a in both.subset(np.array([False, True, False, True])).audio] == [4800, 16000]

@@ -69,20 +69,22 @@ def test_unknown_type_is_rejected() -> None:
 def test_exports_to_onnx_and_matches(tmp_path) -> None:
     import onnxruntime as ort
 
+    from listener.contract import FEATURES, INPUT
+
     fe = LogMelFrontend(DIGITS_FRONTEND).eval()
     path = tmp_path / "fe.onnx"
     torch.onnx.export(
         fe,
         (torch.zeros(1, 16000),),
         str(path),
-        input_names=["audio"],
-        output_names=["f"],
-        dynamic_axes={"audio": {0: "b"}},
+        input_names=[INPUT],
+        output_names=[FEATURES],
+        dynamic_axes={INPUT: {0: "b"}},
         opset_version=17,
         dynamo=False,
     )
     x = (np.random.default_rng(1).standard_normal((4, 16000)) * 0.1).astype(np.float32)
-    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"audio": x})[0]
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {INPUT: x})[0]
     with torch.no_grad():
         want = fe(torch.from_numpy(x)).numpy()
     assert np.abs(got - want).max() < 1e-3

@@ -107,6 +107,14 @@ def load_audio(
     return audio
 
 
+def loudest_start(audio: np.ndarray, n: int) -> int:
+    """Start of the ``n``-sample span of ``audio`` with the most energy (0 when it is not longer)."""
+    if audio.shape[0] <= n:
+        return 0
+    power = np.concatenate(([0.0], np.cumsum(audio.astype(np.float64) ** 2)))
+    return int(np.argmax(power[n:] - power[:-n]))
+
+
 def fit_length(
     audio: np.ndarray,
     n: int,
@@ -136,9 +144,7 @@ def fit_length(
         elif mode == "random":
             offset = int(rng.integers(0, extra + 1))
         else:
-            power = np.concatenate(([0.0], np.cumsum(audio.astype(np.float64) ** 2)))
-            energy = power[n:] - power[:-n]
-            offset = int(np.argmax(energy))
+            offset = loudest_start(audio, n)
         return audio[offset : offset + n].copy()
     out = np.zeros(n, dtype=np.float32)
     extra = n - size
@@ -166,11 +172,12 @@ def assign_splits(clips: list[Clip], val_fraction: float = 0.1, test_fraction: f
     """Give every clip a split by a stable hash of its speaker (file name when none).
 
     All clips of one speaker land in the same split, e.g. whole synthetic voices
-    held out. Clips that already have a split keep it.
+    held out. Clips that already have a split keep it, and so do clips with a fold
+    (their folds decide: see ``fold_split``).
     """
     out: list[Clip] = []
     for clip in clips:
-        if clip.split is not None:
+        if clip.split is not None or clip.fold is not None:
             out.append(clip)
             continue
         key = clip.speaker if clip.speaker is not None else clip.path.name

@@ -402,6 +402,19 @@ def synthesize(
     another of `words` or of `contrast` as the same voice says it (the words the
     model must tell apart), and a word no rule changes stays as it is.
     """
+    cache = Path(out_dir if out_dir is not None else DEFAULT_CACHE).expanduser()
+    voices, variants = _check_request(words, voices, variants, speeds, pitches, limit, accent_p)
+    jobs = _renditions(words, cache, voices, variants, speeds, pitches, limit, seed, accent_p, contrast)
+    _render_missing([j[1:] for j in jobs if not j[-1].is_file()], workers, progress)
+    clips = [
+        Clip(path=path, label=word, speaker=f"{voice}+{variant}" if variant else voice)
+        for word, _text, voice, variant, _speed, _pitch, path in jobs
+    ]
+    return sort_clips(clips)
+
+
+def _check_request(words, voices, variants, speeds, pitches, limit, accent_p) -> tuple[list[str], list[str]]:
+    """The voices and variants to use; a DatasetError for anything espeak-ng cannot do."""
     if not words:
         raise DatasetError("synthesize: no words given")
     available_voices = espeak_voices()
@@ -428,14 +441,19 @@ def synthesize(
     for p in pitches:
         if not 0 <= p <= 99:
             raise DatasetError(f"synthesize: pitch {p} is outside espeak-ng's 0..99")
-    cache = Path(out_dir if out_dir is not None else DEFAULT_CACHE).expanduser()
+    return voices, variants
 
+
+def _renditions(
+    words, cache: Path, voices, variants, speeds, pitches, limit, seed: int, accent_p: float, contrast
+) -> list[tuple[str, str, str, str, int, int, Path]]:
+    """(label, text spoken, voice, variant, speed, pitch, cached file) for every rendition asked for."""
     combos = list(itertools.product(voices, variants, speeds, pitches))
     rng = np.random.default_rng(seed)
     accent_rng = np.random.default_rng([seed, 1])  # its own stream: accent_p=0 leaves the plain draws as they were
     words = list(dict.fromkeys(words))
     others = list(dict.fromkeys([*words, *contrast]))
-    jobs: list[tuple[str, str, str, str, int, int, Path]] = []  # label, text spoken, voice, variant, ...
+    jobs = []
     for word in words:
         chosen = combos
         if limit is not None and limit < len(combos):
@@ -449,27 +467,25 @@ def synthesize(
                 text = f"[[{accented}]]" if accented else word
             path = cache / _slug(word) / f"{cache_key(text, voice, variant, speed, pitch)}.wav"
             jobs.append((word, text, voice, variant, speed, pitch, path))
+    return jobs
 
-    todo = [j[1:] for j in jobs if not j[-1].is_file()]
-    if todo:
-        bar = None
-        if progress:
-            from tqdm import tqdm
 
-            bar = tqdm(total=len(todo), desc="espeak-ng", unit="clip")
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            futures = [pool.submit(_render, *j) for j in todo]
-            try:
-                for fut in futures:
-                    fut.result()
-                    if bar is not None:
-                        bar.update(1)
-            finally:
+def _render_missing(todo: list[tuple], workers: int, progress: bool) -> None:
+    """Run espeak-ng for the renditions not in the cache yet, ``workers`` at a time."""
+    if not todo:
+        return
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc="espeak-ng", unit="clip")
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(_render, *j) for j in todo]
+        try:
+            for fut in futures:
+                fut.result()
                 if bar is not None:
-                    bar.close()
-
-    clips = [
-        Clip(path=path, label=word, speaker=f"{voice}+{variant}" if variant else voice)
-        for word, _text, voice, variant, _speed, _pitch, path in jobs
-    ]
-    return sort_clips(clips)
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from listener.contract import DEFAULT_GATE, DEFAULT_HOP_SECONDS, DEFAULT_THRESHOLD, ModelInfo, default_reject_labels
 from listener.training.frontend import FrontendConfig
 from listener.training.models.exportable import ExportableModel
 from listener.training.models.kws import DSCNN, DSCNNConfig
@@ -18,22 +19,60 @@ from listener.training.models.kws import DSCNN, DSCNNConfig
 
 @dataclass
 class ModelSpec:
-    """Everything needed to rebuild the module and write the ONNX metadata."""
+    """Everything needed to rebuild the module and write the ONNX metadata.
+
+    ``None`` for ``reject_labels`` and ``gate`` takes the contract's default
+    (the labels named unknown/silence; the gate of the kind), as a model file
+    without those keys would.
+    """
 
     name: str
     kind: str  # "speech" | "sound"
     labels: list[str]
-    reject_labels: list[str] = field(default_factory=list)
+    reject_labels: list[str] | None = None
     arch: str = "dscnn"
     arch_config: dict = field(default_factory=dict)
     frontend: dict = field(default_factory=lambda: asdict(FrontendConfig()))
     window_seconds: float = 1.0
-    hop_seconds: float = 0.25
-    gate: str = "vad"
-    threshold: float = 0.7
+    hop_seconds: float = DEFAULT_HOP_SECONDS
+    gate: str | None = None
+    threshold: float = DEFAULT_THRESHOLD
     version: str = "1.0"
     training_data: str = ""
     normalisation: str = "global"  # "global" | "cmn" (see ExportableModel)
+
+    def __post_init__(self) -> None:
+        if self.reject_labels is None:
+            self.reject_labels = default_reject_labels(self.labels)
+        if self.gate is None:
+            self.gate = DEFAULT_GATE.get(self.kind)
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.frontend["sample_rate"])
+
+    @property
+    def window_samples(self) -> int:
+        return int(round(self.window_seconds * self.sample_rate))
+
+    def model_info(self, variant: str = "fp32", accuracy: dict | None = None) -> ModelInfo:
+        """What the exported file's metadata says (checked by the contract, as the runtime will read it)."""
+        return ModelInfo(
+            name=self.name,
+            version=self.version,
+            labels=list(self.labels),
+            reject_labels=list(self.reject_labels or []),
+            sample_rate=self.sample_rate,
+            window_seconds=self.window_seconds,
+            kind=self.kind,
+            gate=self.gate,
+            threshold=self.threshold,
+            hop_seconds=self.hop_seconds,
+            variant=variant,
+            features=dict(self.frontend),
+            training_data=self.training_data,
+            accuracy=dict(accuracy or {}),
+        )
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,0 +1,301 @@
+"""The model contract: what a listener model file is, and what it says about itself.
+
+The one owner of every fact the runtime and the exporter share about a model: the
+input and output names, the ``metadata_props`` keys with their types and defaults,
+the model-level defaults (threshold, hop, gate per kind, reject labels) and the
+checks on all of them. Both directions live here: :meth:`ModelInfo.from_metadata`
+reads a file's metadata (the classifier), :meth:`ModelInfo.to_metadata` writes it
+(``listener.export``), and both go through the same checks. The contract section
+of docs/architecture.md is :func:`markdown` (a test keeps the two equal).
+
+No torch, no onnx: the runtime imports this. To add a metadata key, add one field
+to :class:`ModelInfo` with :func:`key` (and its check to ``_check`` if a type check
+is not enough); parsing, writing and the docs table follow from it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelError
+
+# -------------------------------------------------------------------------- tensors
+
+INPUT = "audio"
+LOGITS = "logits"
+PROBS = "probs"
+FEATURES = "features"
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One named input or output of the graph."""
+
+    name: str
+    role: str
+    shape: str
+    meaning: str
+
+
+TENSORS: tuple[Tensor, ...] = (
+    Tensor(
+        INPUT,
+        "the input",
+        "float32 `[batch, samples]`",
+        "mono audio in [-1, 1] at `sample_rate`; `samples = round(window_seconds * sample_rate)`",
+    ),
+    Tensor(LOGITS, f"output (this or `{PROBS}`)", "float32 `[batch, n_labels]`", "scores; the runtime applies softmax"),
+    Tensor(PROBS, f"output (this or `{LOGITS}`)", "float32 `[batch, n_labels]`", "probabilities, used as they are"),
+    Tensor(
+        FEATURES,
+        "optional output",
+        "float32 `[batch, n_features, frames]`",
+        "the log-mel (or MFCC) the network saw; the GUI draws it",
+    ),
+)
+
+
+def score_output(output_names: Iterable[str]) -> tuple[str, bool] | None:
+    """Which output holds the scores, and whether softmax must be applied (None: neither is there)."""
+    names = set(output_names)
+    if LOGITS in names:
+        return LOGITS, True
+    if PROBS in names:
+        return PROBS, False
+    return None
+
+
+# -------------------------------------------------------------------------- model-level defaults
+
+KINDS = ("speech", "sound")
+GATES = ("vad", "energy")
+DEFAULT_GATE = {"speech": "vad", "sound": "energy"}  # when the metadata names no gate
+DEFAULT_THRESHOLD = 0.7  # when the metadata gives no threshold
+DEFAULT_HOP_SECONDS = 0.25  # sliding-window hop, when the metadata gives none
+UNKNOWN_LABELS = ("unknown", "_unknown_")
+SILENCE_LABELS = ("silence", "_silence_")
+# Labels that never become detections when the metadata lists no reject_labels.
+REJECT_FALLBACK = (UNKNOWN_LABELS[0], SILENCE_LABELS[0], UNKNOWN_LABELS[1], SILENCE_LABELS[1])
+
+
+def default_reject_labels(labels: Iterable[str]) -> list[str]:
+    """The reject labels a model gets when its metadata (or its spec) lists none."""
+    labels = list(labels)
+    return [x for x in REJECT_FALLBACK if x in labels]
+
+
+def nothing_label(labels: Iterable[str]) -> str | None:
+    """The label that means "nothing heard" (``silence``), if the model has one."""
+    labels = list(labels)
+    return next((x for x in SILENCE_LABELS if x in labels), None)
+
+
+# -------------------------------------------------------------------------- metadata keys
+
+TEXT, INT, FLOAT, JSON = "text", "integer", "number", "JSON"
+
+
+@dataclass(frozen=True)
+class Key:
+    """How one metadata key is spelled in the file and what it means."""
+
+    codec: str  # TEXT | INT | FLOAT | JSON: all values are strings in the file
+    meaning: str
+    example: str
+    required: bool
+
+
+def key(codec: str, meaning: str, example: str, default: Any = MISSING, factory: Any = MISSING) -> Any:
+    """A :class:`ModelInfo` field that is a metadata key (required when it has no default)."""
+    required = default is MISSING and factory is MISSING
+    meta = {"key": Key(codec, meaning, example, required)}
+    if factory is not MISSING:
+        return field(default_factory=factory, metadata=meta)
+    if default is not MISSING:
+        return field(default=default, metadata=meta)
+    return field(metadata=meta)
+
+
+@dataclass(kw_only=True)
+class ModelInfo:
+    """A model's metadata, parsed and checked; the fields are the metadata keys, in docs order.
+
+    ``None`` for ``name``, ``gate`` and ``reject_labels`` means "derived": from the
+    file name, the kind and the labels (see the defaults above).
+    """
+
+    name: str | None = key(TEXT, "model name", "`digits`", None)
+    version: str = key(TEXT, "model version; the log's `model` field is `name-version`", "`1.1`", "0")
+    labels: list[str] = key(JSON, "one per score, in output order", '`["zero", ..., "unknown", "silence"]`')
+    reject_labels: list[str] | None = key(JSON, "labels that never become detections", '`["unknown", "silence"]`', None)
+    sample_rate: int = key(INT, "input rate (Hz)", "`16000`")
+    window_seconds: float = key(FLOAT, "input length (s)", "`1.0`")
+    kind: str = key(TEXT, "`speech` (one window per utterance) or `sound` (sliding windows)", "`speech`")
+    gate: str | None = key(TEXT, "suggested gate, `vad` or `energy`", "`vad`", None)
+    threshold: float = key(FLOAT, "suggested confidence threshold, 0-1", "`0.85`", DEFAULT_THRESHOLD)
+    hop_seconds: float = key(
+        FLOAT, "suggested hop between sliding windows (sound models)", "`0.25`", DEFAULT_HOP_SECONDS
+    )
+    variant: str = key(TEXT, "which file this is, `int8` or `fp32`", "`int8`", "fp32")
+    features: dict[str, Any] = key(JSON, "front-end settings", '`{"type": "logmel", "n_mels": 40, ...}`', factory=dict)
+    training_data: str = key(TEXT, "what it was trained on", "free text", "")
+    accuracy: dict[str, Any] = key(JSON, "measured accuracy (see its card)", "`{...}`", factory=dict)
+    path: str = ""  # the file it came from (not a key)
+
+    def __post_init__(self) -> None:
+        if self.name is None:
+            self.name = Path(self.path).stem.split(".")[0] if self.path else "model"
+        if self.gate is None and self.kind in DEFAULT_GATE:
+            self.gate = DEFAULT_GATE[self.kind]
+        if self.reject_labels is None and isinstance(self.labels, list):
+            self.reject_labels = default_reject_labels(self.labels)
+        _check(self)
+
+    @property
+    def window_samples(self) -> int:
+        return int(round(self.window_seconds * self.sample_rate))
+
+    @property
+    def model_id(self) -> str:
+        """The log's ``model`` field."""
+        return f"{self.name}-{self.version}"
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str], path: str = "") -> ModelInfo:
+        """Parse a file's ``metadata_props``; a ModelError names the key that is wrong."""
+        where = _where(path)
+        missing = [f.name for f in _keys() if f.metadata["key"].required and f.name not in meta]
+        if missing:
+            raise ModelError(
+                f"{where} is missing metadata {', '.join(missing)} (not a listener model? see docs/architecture.md)"
+            )
+        values = {
+            f.name: _decode(f.metadata["key"].codec, f.name, meta[f.name], where) for f in _keys() if f.name in meta
+        }
+        return cls(**values, path=path)
+
+    def to_metadata(self) -> dict[str, str]:
+        """The ``metadata_props`` to write (every key, all values strings), checked as the reader checks them."""
+        _check(self)
+        return {f.name: _encode(f.metadata["key"].codec, getattr(self, f.name)) for f in _keys()}
+
+
+def _keys() -> list:
+    return [f for f in fields(ModelInfo) if "key" in f.metadata]
+
+
+def metadata_keys() -> list[str]:
+    """Every metadata key, in docs order."""
+    return [f.name for f in _keys()]
+
+
+def _where(path: str) -> str:
+    return f"model '{path}'" if path else "model"
+
+
+def _decode(codec: str, name: str, text: str, where: str) -> Any:
+    try:
+        if codec == JSON:
+            return json.loads(text)
+        if codec == INT:
+            return int(text)
+        if codec == FLOAT:
+            return float(text)
+    except json.JSONDecodeError:
+        raise ModelError(f"{where} has invalid JSON in metadata '{name}'") from None
+    except ValueError:
+        raise ModelError(f"{where} has a non-numeric metadata '{name}': {text!r}") from None
+    return text
+
+
+def _encode(codec: str, value: Any) -> str:
+    if codec == JSON:
+        return json.dumps(value)
+    if codec == INT:
+        return str(int(value))
+    if codec == FLOAT:
+        return repr(float(value))
+    return str(value)
+
+
+def _check(info: ModelInfo) -> None:
+    """Every rule on the values, for reading and for writing alike."""
+    where = _where(info.path)
+
+    def fail(message: str) -> None:
+        raise ModelError(f"{where} metadata {message}")
+
+    labels = info.labels
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels):
+        fail("'labels' must be a JSON list of non-empty strings")
+    if len(set(labels)) != len(labels):
+        fail("'labels' has a label twice")
+    reject = info.reject_labels
+    if not isinstance(reject, list) or not all(isinstance(x, str) for x in reject):
+        fail("'reject_labels' must be a JSON list of strings")
+    if set(reject) - set(labels):
+        fail(f"'reject_labels' names labels the model does not have: {sorted(set(reject) - set(labels))}")
+    if info.kind not in KINDS:
+        fail(f"'kind' must be 'speech' or 'sound', not {info.kind!r}")
+    if info.gate not in GATES:
+        fail(f"'gate' must be 'vad' or 'energy', not {info.gate!r}")
+    for name in ("sample_rate", "window_seconds", "hop_seconds"):
+        value = getattr(info, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            fail(f"'{name}' must be a positive number, not {value!r}")
+    if not isinstance(info.sample_rate, int):
+        fail(f"'sample_rate' must be an integer, not {info.sample_rate!r}")
+    if isinstance(info.threshold, bool) or not isinstance(info.threshold, (int, float)):
+        fail(f"'threshold' must be a number, not {info.threshold!r}")
+    if not 0.0 <= info.threshold <= 1.0:
+        fail(f"'threshold' must be between 0 and 1, not {info.threshold}")
+    for name in ("features", "accuracy"):
+        if not isinstance(getattr(info, name), dict):
+            fail(f"'{name}' must be a JSON object")
+    for name in ("name", "version", "variant", "training_data"):
+        if not isinstance(getattr(info, name), str):
+            fail(f"'{name}' must be text")
+
+
+# -------------------------------------------------------------------------- docs
+
+DOCS_BEGIN = "<!-- contract: generated from listener/contract.py (python -m listener.contract) -->"
+DOCS_END = "<!-- end of contract -->"
+
+
+def markdown() -> str:
+    """The contract section of docs/architecture.md: tensors and metadata keys."""
+
+    def default(f) -> str:
+        if f.metadata["key"].required:
+            return "required"
+        if f.name == "name":
+            return "the file name"
+        if f.name == "gate":
+            return ", ".join(f"`{g}` for {k}" for k, g in DEFAULT_GATE.items())
+        if f.name == "reject_labels":
+            return "those of " + ", ".join(f"`{x}`" for x in REJECT_FALLBACK) + " the model has"
+        value = f.default_factory() if f.default is MISSING else f.default
+        return f"`{_encode(f.metadata['key'].codec, value)}`" if value != "" else "empty"
+
+    lines = ["| tensor | role | type | meaning |", "|---|---|---|---|"]
+    lines += [f"| `{t.name}` | {t.role} | {t.shape} | {t.meaning} |" for t in TENSORS]
+    lines += [
+        "",
+        "`metadata_props` (every value is a string: text, a number, or JSON):",
+        "",
+        "| key | value | default | example | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for f in _keys():
+        k = f.metadata["key"]
+        lines.append(f"| `{f.name}` | {k.codec} | {default(f)} | {k.example} | {k.meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(DOCS_BEGIN + "\n\n" + markdown() + "\n" + DOCS_END)

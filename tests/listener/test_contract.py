@@ -1,0 +1,144 @@
+"""The model contract: parse and write are inverse, both refuse bad values, the docs table is the contract's."""
+
+import json
+from pathlib import Path
+
+import onnxruntime as ort
+import pytest
+
+from listener.contract import (
+    DEFAULT_HOP_SECONDS,
+    DEFAULT_THRESHOLD,
+    DOCS_BEGIN,
+    DOCS_END,
+    LOGITS,
+    PROBS,
+    ModelInfo,
+    markdown,
+    score_output,
+)
+from listener.errors import ModelError
+
+ROOT = Path(__file__).resolve().parents[2]
+MINIMAL = {"labels": json.dumps(["yes", "no", "unknown"]), "sample_rate": "16000", "window_seconds": "1.0"}
+
+
+def full_info(**changes) -> ModelInfo:
+    values = dict(
+        name="bells",
+        version="2.1",
+        labels=["ding", "dong", "silence"],
+        reject_labels=["silence"],
+        sample_rate=16000,
+        window_seconds=1.0,
+        kind="sound",
+        gate="energy",
+        threshold=0.55,
+        hop_seconds=0.5,
+        variant="int8",
+        features={"type": "logmel", "n_mels": 40},
+        training_data="two bells",
+        accuracy={"cv": 0.9},
+    )
+    values.update(changes)
+    return ModelInfo(**values)
+
+
+def test_write_then_read_gives_the_same_model() -> None:
+    info = full_info()
+    meta = info.to_metadata()
+    assert all(isinstance(v, str) for v in meta.values())
+    assert meta["threshold"] == "0.55" and json.loads(meta["labels"]) == ["ding", "dong", "silence"]
+    assert ModelInfo.from_metadata(meta) == info
+    back = ModelInfo.from_metadata(meta, "x/bells.int8.onnx")
+    assert back.path == "x/bells.int8.onnx" and back.model_id == "bells-2.1" and back.window_samples == 16000
+
+
+@pytest.mark.parametrize("name", ["digits", "sounds"])
+def test_shipped_metadata_reads_and_writes_back_unchanged(name: str) -> None:
+    path = ROOT / "assets" / f"{name}.onnx"
+    if not path.is_file():
+        pytest.skip(f"no shipped {name} model")
+    meta = dict(ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map)
+    info = ModelInfo.from_metadata(meta, str(path))
+    written = info.to_metadata()
+    assert written.keys() == meta.keys()  # the shipped files carry every key, and nothing else
+    assert ModelInfo.from_metadata(written, str(path)) == info
+    assert all(written[k] == meta[k] for k in meta if k != "threshold")  # "0.50" is written "0.5"
+
+
+def test_missing_keys_take_the_contract_defaults() -> None:
+    speech = ModelInfo.from_metadata({**MINIMAL, "kind": "speech"}, "/m/words.fp32.onnx")
+    assert (speech.name, speech.version, speech.gate) == ("words", "0", "vad")
+    assert (speech.threshold, speech.hop_seconds) == (DEFAULT_THRESHOLD, DEFAULT_HOP_SECONDS)
+    assert speech.reject_labels == ["unknown"] and speech.features == {} and speech.variant == "fp32"
+    sound = ModelInfo.from_metadata({**MINIMAL, "kind": "sound", "reject_labels": "[]"})
+    assert (sound.name, sound.gate, sound.reject_labels) == ("model", "energy", [])
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"labels": None}, "missing metadata labels"),
+        ({"kind": None, "sample_rate": None}, "missing metadata sample_rate, kind"),
+        ({"labels": "[not json"}, "invalid JSON in metadata 'labels'"),
+        ({"labels": '"yes"'}, "'labels' must be a JSON list"),
+        ({"labels": '["a", "a"]'}, "label twice"),
+        ({"reject_labels": '["maybe"]'}, "does not have: \\['maybe'\\]"),
+        ({"sample_rate": "fast"}, "non-numeric metadata 'sample_rate'"),
+        ({"sample_rate": "0"}, "'sample_rate' must be a positive number"),
+        ({"window_seconds": "-1"}, "'window_seconds' must be a positive number"),
+        ({"kind": "music"}, "'kind' must be 'speech' or 'sound'"),
+        ({"gate": "loud"}, "'gate' must be 'vad' or 'energy'"),
+        ({"threshold": "1.5"}, "'threshold' must be between 0 and 1"),
+        ({"hop_seconds": "0"}, "'hop_seconds' must be a positive number"),
+        ({"features": "[1, 2]"}, "'features' must be a JSON object"),
+    ],
+)
+def test_bad_metadata_is_refused_with_the_key_named(changes: dict, message: str) -> None:
+    meta = {**MINIMAL, "kind": "speech"}
+    for k, v in changes.items():
+        if v is None:
+            meta.pop(k, None)
+        else:
+            meta[k] = v
+    with pytest.raises(ModelError, match=message) as err:
+        ModelInfo.from_metadata(meta, "bad.onnx")
+    assert err.value.message.startswith("model 'bad.onnx'")
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"threshold": 1.5}, "'threshold' must be between 0 and 1"),
+        ({"kind": "noise"}, "'kind'"),
+        ({"labels": []}, "'labels'"),
+        ({"reject_labels": ["bong"]}, "does not have"),
+        ({"sample_rate": 16000.5}, "'sample_rate' must be an integer"),
+        ({"accuracy": [0.9]}, "'accuracy' must be a JSON object"),
+    ],
+)
+def test_the_writer_refuses_what_the_reader_would(changes: dict, message: str) -> None:
+    with pytest.raises(ModelError, match=message):
+        full_info(**changes)
+    info = full_info()
+    for k, v in changes.items():
+        setattr(info, k, v)
+    with pytest.raises(ModelError, match=message):
+        info.to_metadata()
+
+
+def test_score_output_prefers_logits_and_knows_when_to_softmax() -> None:
+    assert score_output([PROBS, LOGITS, "features"]) == (LOGITS, True)
+    assert score_output([PROBS]) == (PROBS, False)
+    assert score_output(["scores"]) is None
+
+
+def test_the_architecture_docs_show_the_contract_as_the_code_defines_it() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    assert DOCS_BEGIN in text and DOCS_END in text, "docs/architecture.md lost its contract markers"
+    shown = text.split(DOCS_BEGIN, 1)[1].split(DOCS_END, 1)[0].strip()
+    assert shown == markdown().strip(), (
+        "docs/architecture.md's contract table differs from listener/contract.py: "
+        "paste the output of `python -m listener.contract` between the markers"
+    )
