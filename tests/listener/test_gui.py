@@ -404,6 +404,7 @@ def test_a_long_session_does_not_leak_references_to_none(qtbot, store):
     every call that returns one; a live window then aborts ("none_dealloc") within a
     minute. Drive the window's slots and paints for a few thousand frames and check
     the singletons' reference counts do not fall (pyproject pins PySide6 < 6.12)."""
+    import gc
     import sys
 
     from listener.events import Detection, WindowResult
@@ -447,8 +448,10 @@ def test_a_long_session_does_not_leak_references_to_none(qtbot, store):
             w.waveform.repaint()
 
     frames(50)
+    gc.collect()  # garbage of earlier tests, freed mid-measurement, would lower the counts too
     before = [sys.getrefcount(x) for x in (None, True, False)]
     frames(1500)
+    gc.collect()
     after = [sys.getrefcount(x) for x in (None, True, False)]
     assert all(a >= b - 50 for a, b in zip(after, before)), f"reference counts fell: {before} -> {after}"
 
