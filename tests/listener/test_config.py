@@ -84,6 +84,96 @@ def test_the_options_are_the_stages_own_composed():
             assert getattr(RunOptions(), f.name) == getattr(cls(), f.name)
 
 
+# Option names -> the module that owns their default. A literal given to one of these names
+# (a parameter default, a field, a keyword argument, an assignment) anywhere else is a copy.
+OWNERS = {
+    "vad": "gate.py",
+    "aggressiveness": "gate.py",
+    "hangover_ms": "gate.py",
+    "hop": "contract.py",
+    "hop_seconds": "contract.py",
+    "threshold": "contract.py",
+    "default_threshold": "contract.py",
+    "default_hop": "contract.py",
+    "min_margin": "decider.py",
+    "refractory_s": "decider.py",
+    "block_ms": "audio.py",
+    "block_seconds": "audio.py",
+    "input_rate": "audio.py",
+    "input_channels": "audio.py",
+    "model": "classifier.py",
+    "log_format": "sinks.py",
+    "log_backups": "sinks.py",
+    "backups": "sinks.py",
+    "log_path": "sinks.py",
+}
+# Literals that are a model-level default wherever they appear.
+LITERALS = {0.7: "contract.py", 0.25: "contract.py", "detections.jsonl": "sinks.py"}
+
+
+def _literal(node) -> object:
+    import ast
+
+    if isinstance(node, ast.Constant) and node.value is not None and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.IfExp):  # ``x if x is not None else 0.7``
+        return _literal(node.body) if _literal(node.body) is not None else _literal(node.orelse)
+    if isinstance(node, ast.BoolOp):  # ``x or "digits"``
+        return next((v for v in map(_literal, node.values) if v is not None), None)
+    return None
+
+
+def _named_literals(tree) -> list[tuple[str, object, int]]:
+    """(name, literal, line) for every literal bound to a name: defaults, fields, keywords, assignments."""
+    import ast
+
+    out = []
+    for node in ast.walk(tree):
+        pairs = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            positional = args.posonlyargs + args.args
+            pairs += list(zip([a.arg for a in positional[len(positional) - len(args.defaults) :]], args.defaults))
+            pairs += [(a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            pairs.append((node.target.id, node.value))
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    pairs.append((target.id, node.value))
+                elif isinstance(target, ast.Attribute):
+                    pairs.append((target.attr, node.value))
+        elif isinstance(node, ast.Call):
+            pairs += [(k.arg, k.value) for k in node.keywords if k.arg]
+        for name, value in pairs:
+            literal = _literal(value)
+            if literal is not None:
+                out.append((name, literal, value.lineno))
+    return out
+
+
+def test_each_default_is_written_once_next_to_its_stage():
+    """The defaults the CLI and the app share (threshold 0.7, hop 0.25, VAD level 2, 60 ms blocks,
+    min margin 0.1, the log's format and path, the model) are written in one module each; every
+    other module imports them. An AST walk over listener/ finds any copy."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "listener"
+    copies = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for name, literal, line in _named_literals(tree):
+            owner = OWNERS.get(name)
+            if owner is not None and path.name != owner:
+                copies.append(f"{path.relative_to(root)}:{line}: {name} = {literal!r} (owner: {owner})")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and type(node.value) in (float, str) and node.value in LITERALS:
+                owner = LITERALS[node.value]
+                if path.name != owner:
+                    copies.append(f"{path.relative_to(root)}:{node.lineno}: literal {node.value!r} (owner: {owner})")
+    assert copies == [], "defaults written twice:\n" + "\n".join(copies)
+
+
 def test_the_docs_and_the_help_show_the_options_defaults():
     """docs/usage.md's option table and ``--help`` print the defaults the options hold."""
     import re
