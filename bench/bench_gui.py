@@ -104,13 +104,15 @@ def fps_in_process(model: str, clip: Path, seconds: float) -> dict:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
+    from listener.config import RunOptions
     from listener.gui.settings import GuiSettings
     from listener.gui.window import FPS, MainWindow
 
     app = QApplication.instance() or QApplication([])
     tmp = tempfile.mkdtemp()
     w = MainWindow(
-        store=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat), settings=GuiSettings(model=model)
+        store=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat),
+        settings=GuiSettings(options=RunOptions(model=model)),
     )
     w.resize(1180, 720)
     w.show()

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import soxr
 
-from .errors import AudioError
+from .errors import AudioError, UsageError
 
 Block = tuple[np.ndarray, float]
 
@@ -202,11 +202,44 @@ def default_input_monitor(device: InputDevice) -> str | None:
     return source if source and source.endswith(".monitor") else None
 
 
+@dataclass(kw_only=True)
+class SourceOptions:
+    """Where the audio comes from and in what blocks (``listener run``'s flags; the app's input).
+
+    Attributes:
+        source: ``auto`` (the default microphone, else the model's sample clip), ``mic``, a
+            file path, or ``-`` (raw S16_LE PCM on stdin).
+        device: an input device, by index or part of its name; None: the system default.
+        block_ms: audio per block from a live source (microphone, stdin, a paced file), 10-1000
+            ms. Each block wakes the process once: longer blocks cost less CPU, shorter ones
+            reach the log sooner (docs/benchmarks.md measures both).
+        input_rate: the sample rate of the PCM on stdin.
+        input_channels: interleaved channels of the PCM on stdin (down-mixed to mono).
+    """
+
+    source: str = "auto"
+    device: str | int | None = None
+    block_ms: int = 60
+    input_rate: int = 16000
+    input_channels: int = 1
+
+    @property
+    def block_seconds(self) -> float:
+        """``block_ms`` in seconds; a UsageError outside 10-1000 ms."""
+        if isinstance(self.block_ms, bool) or not 10 <= self.block_ms <= 1000:
+            raise UsageError(f"--block-ms must be between 10 and 1000, not {self.block_ms}")
+        return self.block_ms / 1000.0
+
+
+BLOCK_SECONDS = SourceOptions.block_ms / 1000.0  # a live source's block unless told otherwise
+READ_SECONDS = 8.0  # an unpaced file's block (``listener analyze``): few reads, no pacing
+
+
 class Source:
     """Base class: ``name`` is the log's ``source`` field; iterate ``blocks(stop)``."""
 
     name: str = ""
-    sample_rate: int = 16000
+    sample_rate: int  # the model's rate: every block is at this rate
     overruns: int = 0
     duration: float | None = None  # seconds, when known (files)
     live: bool = False  # True when blocks arrive in real time (mic, stdin, paced file)
@@ -245,9 +278,9 @@ class MicSource(Source):
 
     def __init__(
         self,
-        device: int | str | None = None,
-        sample_rate: int = 16000,
-        block_seconds: float = 0.03,
+        device: int | str | None,
+        sample_rate: int,
+        block_seconds: float = BLOCK_SECONDS,
         queue_seconds: float = 10.0,
         stall_seconds: float = 2.0,
         retry_seconds: float = 2.0,
@@ -405,7 +438,7 @@ class FileSource(Source):
     def __init__(
         self,
         path: str | os.PathLike,
-        sample_rate: int = 16000,
+        sample_rate: int,
         realtime: bool = False,
         block_seconds: float | None = None,
         notice: Callable[[str], None] = _notice,
@@ -423,7 +456,7 @@ class FileSource(Source):
         self.clipped = 0  # float samples beyond full scale (+-1.0), clipped
         self._peak = 0.0
         self._notice = notice
-        self.block_seconds = block_seconds or (0.03 if realtime else 8.0)
+        self.block_seconds = block_seconds or (BLOCK_SECONDS if realtime else READ_SECONDS)
         if not Path(path).exists():
             raise AudioError(f"audio file '{path}' not found")
         if Path(path).is_dir():
@@ -622,11 +655,11 @@ class StdinSource(Source):
 
     def __init__(
         self,
-        sample_rate: int = 16000,
-        input_rate: int = 16000,
-        block_seconds: float = 0.03,
+        sample_rate: int,
+        input_rate: int = SourceOptions.input_rate,
+        block_seconds: float = BLOCK_SECONDS,
         stream=None,
-        channels: int = 1,
+        channels: int = SourceOptions.input_channels,
     ) -> None:
         self.name = "stdin"
         self.sample_rate = int(sample_rate)
@@ -676,43 +709,49 @@ class StdinSource(Source):
 
 
 def open_source(
-    spec: str,
-    sample_rate: int = 16000,
+    options: SourceOptions,
+    sample_rate: int,
     realtime: bool = True,
-    device: int | str | None = None,
-    input_rate: int = 16000,
-    input_channels: int = 1,
     fallback: str | os.PathLike | None = None,
     notice: Callable[[str], None] = _notice,
-    block_seconds: float = 0.03,
+    silence_hint: str = SILENCE_HINT,
 ) -> Source:
-    """Build a source from ``mic`` / ``-`` / a path / ``auto``.
+    """The source ``options`` name (``mic`` / ``-`` / a path / ``auto``), delivering blocks of
+    ``options.block_ms`` at ``sample_rate``; ``realtime`` paces a file at the speed of its audio.
 
-    ``auto`` without ``device``: the default microphone, or the ``fallback`` clip
+    ``auto`` without a device: the default microphone, or the ``fallback`` clip
     when there is no input device or the default input is a monitor (what the
     computer plays). The microphone source then ends if it delivers only digital
     silence from the start (``ended_silent``); the caller plays the clip instead
-    (:func:`silent_fallback`). ``block_seconds`` is how much audio a live source
-    delivers at a time: shorter blocks reach the log sooner, longer ones wake the
-    process less often (CPU).
+    (:func:`silent_fallback`). ``silence_hint`` is what a microphone's silence notice
+    tells the user to do.
     """
+    block_seconds = options.block_seconds
     paced = block_seconds if realtime else None
+    spec, device = options.source, options.device
+    if isinstance(device, str) and device.strip().isdigit():
+        device = int(device)
+
+    def mic(device: int | str | None, end_if_silent: bool = False) -> MicSource:
+        return MicSource(
+            device,
+            sample_rate=sample_rate,
+            block_seconds=block_seconds,
+            notice=notice,
+            silence_hint=silence_hint,
+            end_if_silent=end_if_silent,
+        )
+
     if spec == "auto":
         if device is not None:
-            return MicSource(device, sample_rate=sample_rate, block_seconds=block_seconds, notice=notice)
+            return mic(device)
         try:
             default = find_input_device(None)
         except AudioError:
             default = None
         monitor = default_input_monitor(default) if default is not None and fallback is not None else None
         if default is not None and monitor is None:
-            return MicSource(
-                None,
-                sample_rate=sample_rate,
-                block_seconds=block_seconds,
-                notice=notice,
-                end_if_silent=fallback is not None,
-            )
+            return mic(None, end_if_silent=fallback is not None)
         if fallback is None:
             raise AudioError("no audio input device found and no sample clip to fall back on")
         if monitor is not None:
@@ -724,20 +763,23 @@ def open_source(
             notice(f"no microphone found; playing the bundled sample clip {fallback} instead ({FALLBACK_HINT})")
         return FileSource(fallback, sample_rate=sample_rate, realtime=realtime, block_seconds=paced)
     if spec == "mic":
-        return MicSource(device, sample_rate=sample_rate, block_seconds=block_seconds, notice=notice)
+        return mic(device)
     if spec == "-":
         return StdinSource(
-            sample_rate=sample_rate, input_rate=input_rate, channels=input_channels, block_seconds=block_seconds
+            sample_rate=sample_rate,
+            input_rate=options.input_rate,
+            channels=options.input_channels,
+            block_seconds=block_seconds,
         )
-    return FileSource(spec, sample_rate=sample_rate, realtime=realtime, block_seconds=paced)
+    return FileSource(spec, sample_rate=sample_rate, realtime=realtime, block_seconds=paced, notice=notice)
 
 
 def silent_fallback(
     source: Source,
     fallback: str | os.PathLike | None,
-    sample_rate: int = 16000,
+    sample_rate: int,
     realtime: bool = True,
-    block_seconds: float = 0.03,
+    block_seconds: float = BLOCK_SECONDS,
     notice: Callable[[str], None] = _notice,
 ) -> Source | None:
     """The sample clip to play after ``source`` (``auto``'s microphone) ended on digital silence, else None."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -17,11 +18,39 @@ import numpy as np
 from .contract import FEATURES, LOGITS, PROBS, ModelInfo, score_output
 from .errors import ModelError
 
-__all__ = ["Classifier", "ModelInfo", "resolve_model", "sample_clip", "assets_dir", "choose_provider", "fp32_variant"]
+__all__ = [
+    "Classifier",
+    "ClassifierOptions",
+    "ModelInfo",
+    "resolve_model",
+    "sample_clip",
+    "assets_dir",
+    "choose_provider",
+    "fp32_variant",
+]
 
 BUILTIN_MODELS = ("digits", "sounds")
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
+
+
+@dataclass(kw_only=True)
+class ClassifierOptions:
+    """Which model runs and how (``--model``, ``--threads``, ``--batch``; the config file's names).
+
+    Attributes:
+        model: a built-in model (``BUILTIN_MODELS``) or a path to a ``.onnx`` file.
+        threads: ONNX Runtime threads; None: ONNX Runtime's choice (1 is right for a Raspberry Pi).
+        batch_size: windows per model call; None: one at a time (what listening wants; ``listener
+            analyze`` takes its own default, ``ANALYZE_BATCH``).
+        providers: ONNX Runtime execution providers; None: CUDA with the FP32 file when there is
+            CUDA, else the CPU (``choose_provider``). Not a flag.
+    """
+
+    model: str = BUILTIN_MODELS[0]
+    threads: int | None = None
+    batch_size: int | None = None
+    providers: list[str] | None = None
 
 
 def assets_dir() -> Path:
@@ -114,6 +143,11 @@ class Classifier:
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
         self.info = ModelInfo.from_metadata(meta, str(path))
         self._check_io()
+
+    @classmethod
+    def from_options(cls, options: ClassifierOptions, spin: bool = False) -> Classifier:
+        """The model ``options`` name, with their threads and providers."""
+        return cls(resolve_model(options.model), threads=options.threads, providers=options.providers, spin=spin)
 
     def _check_io(self) -> None:
         where = f"model '{self.path}'"

@@ -13,15 +13,17 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import fields
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .pipeline import RunStats
 
-from .errors import EXIT_AUDIO, EXIT_FAILURE, EXIT_INTERRUPTED, ListenerError, UsageError
+from .errors import EXIT_AUDIO, EXIT_FAILURE, EXIT_INTERRUPTED, ListenerError
 
-DEFAULT_LOG = "detections.jsonl"
+GUI_DESCRIPTION = (
+    "Live predictions in a window. Takes listener run's options, with its defaults; those given override, "
+    "for this run, what the app remembered (the model, input, threshold, VAD and hop picked in its window)."
+)
 ANALYZE_BATCH = 32  # windows per model call in ``analyze`` unless --batch or the config file says otherwise
 
 
@@ -68,21 +70,52 @@ def _positive(kind):
     return parse
 
 
-def _model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="digits, sounds, or a path to a .onnx model (default: digits)")
+def _pipeline_flags(p: argparse.ArgumentParser) -> None:
+    """The pipeline's flags (``run``, ``analyze``, ``gui``); each default is its stage's (``listener.config``)."""
+    from .classifier import BUILTIN_MODELS, ClassifierOptions
+    from .gate import GateOptions
+    from .sinks import FORMATS, LogOptions
+
+    p.add_argument(
+        "--model",
+        help=f"{', '.join(BUILTIN_MODELS)}, or a path to a .onnx model (default: {ClassifierOptions.model})",
+    )
     p.add_argument("--threshold", type=_probability, help="confidence threshold 0-1 (default: the model's)")
-    p.add_argument("--vad", type=_vad_level, help="webrtcvad aggressiveness 0-3 (default: 2)")
+    p.add_argument("--vad", type=_vad_level, help=f"webrtcvad aggressiveness 0-3 (default: {GateOptions.vad})")
     p.add_argument(
         "--gate", choices=["vad", "energy"], help="gate (default: the model's: vad for speech, energy for sounds)"
     )
-    p.add_argument("--hop", type=_positive(float), help="hop in seconds between sliding windows (sound models)")
+    p.add_argument(
+        "--hop",
+        type=_positive(float),
+        help="hop in seconds between sliding windows (sound models; default: the model's)",
+    )
     p.add_argument("--threads", type=_positive(int), help="ONNX Runtime threads (1 is right for a Raspberry Pi)")
-    p.add_argument("--format", dest="log_format", choices=["jsonl", "csv"], help="log format (default: jsonl)")
+    p.add_argument(
+        "--format", dest="log_format", choices=list(FORMATS), help=f"log format (default: {LogOptions.log_format})"
+    )
     p.add_argument("--log-max-bytes", type=_positive(int), help="rotate the log when it would grow past this size")
     p.add_argument("--config", help="TOML file with any of these options (flags override it)")
 
 
+def _live_flags(p: argparse.ArgumentParser) -> None:
+    """Flags of a live input (``run``, ``gui``)."""
+    from .audio import SourceOptions
+
+    p.add_argument("--device", help="input device: index or part of its name (see 'listener devices')")
+    p.add_argument(
+        "--block-ms",
+        type=_positive(int),
+        help="milliseconds of audio per block from the microphone, stdin or a paced file "
+        f"(default: {SourceOptions.block_ms}; shorter blocks reach the log sooner and cost more CPU, "
+        "see docs/benchmarks.md)",
+    )
+
+
 def make_parser() -> argparse.ArgumentParser:
+    from .audio import SourceOptions
+    from .sinks import DEFAULT_LOG
+
     parser = argparse.ArgumentParser(
         prog="listener",
         description="Listen for spoken digits and everyday sounds; log each detection.",
@@ -93,21 +126,22 @@ def make_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="listen to a microphone, a file (in real time) or stdin and log detections")
     run.add_argument(
         "--source",
-        help="auto (default: microphone, else the bundled sample clip), mic, FILE, or - for raw S16_LE PCM on stdin",
+        help="auto (the microphone, else the bundled sample clip), mic, FILE, or - for raw S16_LE PCM on stdin "
+        f"(default: {SourceOptions.source})",
     )
-    run.add_argument("--device", help="input device: index or part of its name (see 'listener devices')")
     run.add_argument("--log", help=f"append detections to this file; - for stdout (default: {DEFAULT_LOG})")
     run.add_argument("--duration", type=_positive(float), help="stop after this many seconds of audio")
-    run.add_argument("--input-rate", type=_positive(int), help="sample rate of PCM on stdin (default: 16000)")
-    run.add_argument("--input-channels", type=_positive(int), help="interleaved channels of PCM on stdin (default: 1)")
     run.add_argument(
-        "--block-ms",
+        "--input-rate", type=_positive(int), help=f"sample rate of PCM on stdin (default: {SourceOptions.input_rate})"
+    )
+    run.add_argument(
+        "--input-channels",
         type=_positive(int),
-        help="milliseconds of audio per block from the microphone, stdin or a paced file (default: 60; "
-        "30 reaches the log about 20 ms sooner and costs about one point more of one core)",
+        help=f"interleaved channels of PCM on stdin (default: {SourceOptions.input_channels})",
     )
     run.add_argument("--quiet", action="store_true", default=None, help="do not print detections on stdout")
-    _model_options(run)
+    _live_flags(run)
+    _pipeline_flags(run)
     mqtt_flags(run)
 
     ana = sub.add_parser("analyze", help="analyze audio files as fast as possible")
@@ -131,23 +165,22 @@ def make_parser() -> argparse.ArgumentParser:
         default="auto",
         help="progress bar on stderr (auto: on a terminal, for more than 60 s of audio)",
     )
-    _model_options(ana)
+    _pipeline_flags(ana)
 
     sub.add_parser("devices", help="list audio input devices with their default rates")
-    gui = sub.add_parser("gui", help="open the desktop app", description="Live predictions in a window.")
+    gui = sub.add_parser("gui", help="open the desktop app", description=GUI_DESCRIPTION)
     gui_options(gui)
     return parser
 
 
 def gui_options(p: argparse.ArgumentParser) -> None:
-    """Options of ``listener gui`` (also used by ``python -m listener.gui``)."""
+    """Options of ``listener gui`` (also used by ``python -m listener.gui``): ``run``'s, but for
+    what only a terminal has (stdin, --duration, --quiet). Given ones override what the app remembered."""
     p.add_argument("--source", help="play this recording through the pipeline instead of the microphone")
-    p.add_argument(
-        "--model", help="digits, sounds or a path to an .onnx file (default: the last one used, else digits)"
-    )
-    p.add_argument("--device", help="input device name (substring) or index")
-    p.add_argument("--log", help="append detections to this JSONL file")
-    p.add_argument("--threshold", type=_probability, help="confidence threshold 0-1 (default: the model's)")
+    p.add_argument("--log", help="append detections to this file (the app's 'Log to' box)")
+    _live_flags(p)
+    _pipeline_flags(p)
+    p.set_defaults(model=None)
     mqtt_flags(p)
 
 
@@ -185,23 +218,6 @@ def mqtt_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _options(args: argparse.Namespace, cls):
-    """Defaults <- config file <- command-line flags."""
-    from .config import load_config
-
-    values = load_config(args.config) if getattr(args, "config", None) else {}
-    names = {f.name for f in fields(cls)}
-    for name in names:
-        v = getattr(args, name, None)
-        if v is not None:
-            values[name] = v
-    values = {k: v for k, v in values.items() if k in names}
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise UsageError(str(exc)) from None
-
-
 def _check_log_path(path: str | None) -> None:
     """Fail before the model or the device is opened when the log cannot be written."""
     if not path or path == "-":
@@ -224,36 +240,22 @@ def _check_log_path(path: str | None) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .audio import open_source, silent_fallback
-    from .classifier import Classifier, resolve_model, sample_clip
-    from .config import RunOptions
+    from .classifier import Classifier, sample_clip
+    from .config import RunOptions, options_from
     from .mqtt import MqttSink, mqtt_options
     from .pipeline import build_pipeline, run_stream
-    from .sinks import StdoutSink
+    from .sinks import DEFAULT_LOG, StdoutSink
 
-    opts = _options(args, RunOptions)
+    opts = options_from(args, RunOptions)
     if opts.log is None:
         opts.log = DEFAULT_LOG
     _check_log_path(opts.log)
-    if not 10 <= opts.block_ms <= 1000:
-        raise UsageError(f"--block-ms must be between 10 and 1000, not {opts.block_ms}")
-    mqtt = mqtt_options(opts)  # a malformed URL or option fails here, before the model loads
-    classifier = Classifier(resolve_model(opts.model), threads=opts.threads)
+    block_seconds = opts.block_seconds  # a bad --block-ms fails here, before the model loads
+    mqtt = mqtt_options(opts)  # so does a malformed URL or option
+    classifier = Classifier.from_options(opts)
     info = classifier.info
-    device = opts.device
-    if device is not None and str(device).strip().isdigit():
-        device = int(device)
     fallback = sample_clip(info)
-    block_seconds = opts.block_ms / 1000.0
-    source = open_source(
-        opts.source,
-        sample_rate=info.sample_rate,
-        realtime=True,
-        device=device,
-        input_rate=opts.input_rate,
-        input_channels=opts.input_channels,
-        fallback=fallback,
-        block_seconds=block_seconds,
-    )
+    source = open_source(opts, info.sample_rate, realtime=True, fallback=fallback)
     width = max(len(label) for label in info.labels)
     sinks = [] if (opts.quiet or opts.log == "-") else [StdoutSink("text", label_width=width)]
     stop = threading.Event()
@@ -346,9 +348,9 @@ class _Progress:
 
 def _analyze_options(args: argparse.Namespace):
     """``analyze``'s options: defaults <- config file <- flags; the batch is 32 unless one of them sets it."""
-    from .config import PipelineOptions
+    from .config import PipelineOptions, options_from
 
-    opts = _options(args, PipelineOptions)
+    opts = options_from(args, PipelineOptions)
     if opts.batch_size is None:
         opts.batch_size = ANALYZE_BATCH
     return opts
@@ -366,37 +368,20 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _analyze(args: argparse.Namespace, stop: threading.Event) -> int:
-    import soundfile as sf
-
-    from .audio import FileSource, audio_files
-    from .classifier import Classifier, resolve_model
+    """Every file through one pipeline each (one model session for all), then the summary table."""
+    from .audio import FileSource
+    from .classifier import Classifier
     from .pipeline import build_pipeline, run_stream
-    from .sinks import open_sink
+    from .sinks import open_log
 
     opts = _analyze_options(args)
     _check_log_path(opts.log)
-    paths, failures = [], 0
-    for given in args.files:
-        try:
-            paths.extend(audio_files(given, notice=_err))
-        except ListenerError as exc:
-            _err(f"error: {exc.message}")
-            failures += 1
-    classifier = Classifier(resolve_model(opts.model), threads=opts.threads, spin=True)
-    info = classifier.info
-    sink = open_sink(opts.log or "-", opts.log_format, opts.log_max_bytes, opts.log_backups)
+    paths, failures = _audio_paths(args.files)
+    classifier = Classifier.from_options(opts, spin=True)
+    sink = open_log(opts, opts.log or "-")
     log, opts.log = opts.log, None
-    show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
-    total = 0.0
-    if show:  # header only: files are opened one at a time below (a folder may hold thousands)
-        for path in paths:
-            try:
-                total += sf.info(path).duration
-            except Exception:
-                pass
-        show = args.progress == "always" or total > 60
-    progress = _Progress(total, show)
-    rows = []
+    progress = _progress_for(paths, args.progress)
+    rows: list[tuple[str, RunStats, bool]] = []
     done = 0.0
     t0 = time.monotonic()
     try:
@@ -404,18 +389,14 @@ def _analyze(args: argparse.Namespace, stop: threading.Event) -> int:
             if stop.is_set():
                 break
             try:
-                src = FileSource(path, sample_rate=info.sample_rate, realtime=False)
+                src = FileSource(path, sample_rate=classifier.info.sample_rate, realtime=False)
             except ListenerError as exc:
                 _err(f"error: {exc.message}")
                 failures += 1
                 continue
             pipeline = build_pipeline(opts, src.name, classifier=classifier, sinks=[sink])
-            base = done
-
-            def tick(block, _base=base, _p=pipeline):
-                progress.update(_base + _p.seconds)
-
-            pipeline.on_block = tick if show else None
+            if progress.enabled:
+                pipeline.on_block = lambda block, _base=done, _p=pipeline: progress.update(_base + _p.seconds)
             try:
                 stats = run_stream(src, pipeline, stop, realtime=False)
             except ListenerError as exc:
@@ -434,9 +415,47 @@ def _analyze(args: argparse.Namespace, stop: threading.Event) -> int:
         progress.update(done, force=True)
         progress.close()
         sink.close()
-    wall = time.monotonic() - t0
-    interrupted = stop.is_set()
-    out = sys.stdout if log else sys.stderr
+    out, interrupted = (sys.stdout if log else sys.stderr), stop.is_set()
+    _print_summary(out, rows, len(paths), done, time.monotonic() - t0, failures, interrupted)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_AUDIO if failures else 0
+
+
+def _audio_paths(given: list[str]) -> tuple[list[str], int]:
+    """The audio files named or found in the folders named, and how many of those could not be read."""
+    from .audio import audio_files
+
+    paths, failures = [], 0
+    for name in given:
+        try:
+            paths.extend(audio_files(name, notice=_err))
+        except ListenerError as exc:
+            _err(f"error: {exc.message}")
+            failures += 1
+    return paths, failures
+
+
+def _progress_for(paths: list[str], mode: str) -> _Progress:
+    """``--progress``: always, never, or auto (on a terminal, for more than 60 s of audio)."""
+    import soundfile as sf
+
+    show = mode == "always" or (mode == "auto" and sys.stderr.isatty())
+    total = 0.0
+    if show:  # header only: files are opened one at a time later (a folder may hold thousands)
+        for path in paths:
+            try:
+                total += sf.info(path).duration
+            except Exception:
+                pass
+        show = mode == "always" or total > 60
+    return _Progress(total, show)
+
+
+def _print_summary(
+    out, rows: list[tuple[str, RunStats, bool]], n_paths: int, done: float, wall: float, failures: int, stopped: bool
+) -> None:
+    """A line per file, then the totals."""
     name_w = max([len("file")] + [len(r[0]) for r in rows])
     if rows:
         print(f"{'file':<{name_w}}  {'seconds':>9}  {'windows':>7}  {'detections':>10}  labels", file=out)
@@ -448,9 +467,8 @@ def _analyze(args: argparse.Namespace, stop: threading.Event) -> int:
     finished = sum(complete for _, _, complete in rows)
     rtf = done / wall if wall > 0 else float("inf")
     files = (
-        f"interrupted: {finished} of {_plural(len(paths), 'file')} done"
-        + (", 1 in part" if finished < len(rows) else "")
-        if interrupted
+        f"interrupted: {finished} of {_plural(n_paths, 'file')} done" + (", 1 in part" if finished < len(rows) else "")
+        if stopped
         else _plural(len(rows), "file")
     )
     print(
@@ -461,9 +479,6 @@ def _analyze(args: argparse.Namespace, stop: threading.Event) -> int:
         file=out,
     )
     out.flush()
-    if interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_AUDIO if failures else 0
 
 
 def cmd_devices(args: argparse.Namespace) -> int:

@@ -1,4 +1,21 @@
-"""Options shared by the CLI and the GUI, their defaults, and the TOML config file.
+"""The options of a run, composed from each stage's own, and the small TOML config file.
+
+Each stage owns its options and their defaults, documented field by field, next to the
+code that uses them:
+
+    ClassifierOptions (classifier.py)  model, threads, batch_size, providers
+    GateOptions       (gate.py)        gate, vad, hangover_ms
+    WindowOptions     (windows.py)     hop
+    DeciderOptions    (decider.py)     threshold, min_margin, refractory_s
+    LogOptions        (sinks.py)       log, log_format, log_max_bytes, log_backups
+    SourceOptions     (audio.py)       source, device, block_ms, input_rate, input_channels
+    MqttOptions       (mqtt.py)        the ``mqtt*`` fields below (None: MqttOptions' default)
+
+:class:`PipelineOptions` is all of the pipeline's in one flat set (what
+``build_pipeline`` takes, and ``listener analyze``); :class:`RunOptions` adds the
+source and the rest of ``listener run``. The command line, this file and the app
+build the same objects (:func:`options_from`), so a setting is the same everywhere
+unless the user changes it.
 
 A config file holds the same names as the command-line options (without
 ``--``, ``-`` or ``_`` alike; ``batch`` may be written ``batch_size``), at top
@@ -21,64 +38,91 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from dataclasses import dataclass, field
+import types
+import typing
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from .audio import SourceOptions
+from .classifier import ClassifierOptions
+from .decider import DeciderOptions
 from .errors import UsageError
+from .gate import GateOptions
+from .sinks import LogOptions
+from .windows import WindowOptions
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-
-@dataclass
-class PipelineOptions:
-    """Everything needed to build a Pipeline; ``None`` means "what the model suggests"."""
-
-    model: str = "digits"
-    threshold: float | None = None
-    vad: int = 2
-    gate: str | None = None  # "vad" | "energy"
-    hop: float | None = None  # seconds, sliding windows (sound models)
-    hangover_ms: float | None = None
-    threads: int | None = None
-    log: str | None = None
-    log_format: str = "jsonl"
-    log_max_bytes: int | None = None
-    log_backups: int = 5
-    min_margin: float = 0.1
-    refractory_s: float | None = None
-    batch_size: int | None = None  # windows per model call; None: 1 when listening, 32 in ``analyze``
-    providers: list[str] | None = None
+# Each stage's options, in the order of the flow (their field names never clash: a test checks).
+STAGE_OPTIONS = (SourceOptions, GateOptions, WindowOptions, ClassifierOptions, DeciderOptions, LogOptions)
 
 
-@dataclass
-class RunOptions(PipelineOptions):
-    """``listener run``: a pipeline plus where the audio comes from."""
+@dataclass(kw_only=True)
+class PipelineOptions(LogOptions, DeciderOptions, WindowOptions, GateOptions, ClassifierOptions):
+    """Everything ``build_pipeline`` takes: each stage's options (see the module docstring).
 
-    source: str = "auto"
-    device: str | None = None
+    ``None`` means "what the model suggests" (threshold, gate, hop) or the stage's own default.
+    """
+
+
+@dataclass(kw_only=True)
+class RunOptions(SourceOptions, PipelineOptions):
+    """``listener run`` and the app: a pipeline plus where the audio comes from.
+
+    Attributes:
+        duration: stop after this many seconds of audio; None: until the source ends or stopped.
+        quiet: do not print detections on stdout (``listener run``).
+        mqtt: publish each detection to this MQTT broker URL too; None: no MQTT.
+        mqtt_ca, mqtt_queue, mqtt_discovery, mqtt_discovery_prefix: the MQTT sink's options;
+            None: :class:`listener.mqtt.MqttOptions`' defaults.
+    """
+
     duration: float | None = None
-    input_rate: int = 16000
-    input_channels: int = 1
-    # Audio per block from a live source. 60 ms rather than 30: half the wake-ups (the
-    # microphone path went from 2.3 % to 1.2-1.3 % of a core) for about 20 ms more latency
-    # (p50 175 -> 195 ms); see docs/benchmarks.md.
-    block_ms: int = 60
     quiet: bool = False
-    # --mqtt and its options; None means the MQTT sink's own default (listener.mqtt.MqttOptions)
     mqtt: str | None = None
     mqtt_ca: str | None = None
     mqtt_queue: int | None = None
     mqtt_discovery: bool | None = None
     mqtt_discovery_prefix: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Opts = TypeVar("Opts")
+
+
+def given_options(args: Any, cls: type) -> dict[str, Any]:
+    """The ``cls`` options a user set: in the config file ``args.config``, then by the flags in
+    ``args`` (an argparse Namespace; ``None`` means "not given"), the flags winning."""
+    values = load_config(args.config) if getattr(args, "config", None) else {}
+    names = {f.name for f in dataclasses.fields(cls)}
+    for name in names:
+        v = getattr(args, name, None)
+        if v is not None:
+            values[name] = v
+    return {k: v for k, v in values.items() if k in names}
+
+
+def options_from(args: Any, cls: type[Opts]) -> Opts:
+    """``cls`` options: the defaults <- the config file <- the flags (see :func:`given_options`)."""
+    try:
+        return cls(**given_options(args, cls))
+    except TypeError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _key(name: str) -> str:
     return name.replace("-", "_").lower()
+
+
+# Options whose flag is not their field's name, and fields that are tuning knobs with no
+# flag: a config file may set them, but the options a user is told about are the flags'.
+_FLAG_NAMES = {"log_format": "format", "batch_size": "batch"}
+_UNLISTED = {"providers", "hangover_ms", "refractory_s", "min_margin", "log_backups"}
+_NOT_IN_FILES = {"providers"}
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -94,7 +138,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
         raise UsageError(f"config file '{path}' is not valid TOML: {exc}") from None
     if isinstance(data.get("listener"), dict):
         data = {**{k: v for k, v in data.items() if k != "listener"}, **data["listener"]}
-    known = {f.name for f in dataclasses.fields(RunOptions)} - {"extra", "providers"}
+    known = {f.name for f in dataclasses.fields(RunOptions)} - _NOT_IN_FILES
     aliases = {flag: name for name, flag in _FLAG_NAMES.items()}
     out: dict[str, Any] = {}
     for raw, value in data.items():
@@ -105,56 +149,40 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return out
 
 
-# Options whose flag is not their field's name, and fields that are tuning knobs with no
-# flag: a config file may set them, but the options a user is told about are the flags'.
-_FLAG_NAMES = {"log_format": "format", "batch_size": "batch"}
-_UNLISTED = {"extra", "providers", "hangover_ms", "refractory_s", "min_margin", "log_backups"}
-
-
 def config_names() -> list[str]:
     """The option names a config file takes, as the command-line flags spell them (without ``--``)."""
     fields = [f.name for f in dataclasses.fields(RunOptions) if f.name not in _UNLISTED]
     return sorted(_FLAG_NAMES.get(name, name).replace("_", "-") for name in fields)
 
 
-_NUMBERS = {
-    "threshold": float,
-    "hop": float,
-    "hangover_ms": float,
-    "min_margin": float,
-    "refractory_s": float,
-    "duration": float,
-    "vad": int,
-    "threads": int,
-    "log_max_bytes": int,
-    "log_backups": int,
-    "batch_size": int,
-    "input_rate": int,
-    "input_channels": int,
-    "block_ms": int,
-    "mqtt_queue": int,
-}
-_TEXTS = {"model", "gate", "log", "log_format", "source", "mqtt", "mqtt_ca", "mqtt_discovery_prefix"}
-_SWITCHES = {"quiet", "mqtt_discovery"}
+@cache
+def option_type(name: str) -> type | tuple[type, ...]:
+    """The type of a RunOptions field without its ``None``: ``int``, ``float``, ``str``, ``bool``,
+    or a tuple when it takes several (``device``: a name or an index). Read from the annotations,
+    so the options' dataclasses are the one owner of their types too."""
+    hint = typing.get_type_hints(RunOptions)[name]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        kinds = tuple(t for t in typing.get_args(hint) if t is not type(None))
+        return kinds[0] if len(kinds) == 1 else kinds
+    return hint
 
 
 def _check_type(path: str | Path, raw: str, key: str, value: Any) -> Any:
     """Config values must have the option's type: a clear message instead of a crash later."""
-    if key in _NUMBERS:
-        kind = _NUMBERS[key]
+    kind = option_type(key)
+    where = f"config file '{path}': '{raw}'"
+    if kind in (int, float):
         if (
             isinstance(value, bool)
             or not isinstance(value, (int, float))
             or (kind is int and not float(value).is_integer())
         ):
-            raise UsageError(
-                f"config file '{path}': '{raw}' must be {'an integer' if kind is int else 'a number'}, not {value!r}"
-            )
+            raise UsageError(f"{where} must be {'an integer' if kind is int else 'a number'}, not {value!r}")
         return kind(value)
-    if key in _TEXTS and not isinstance(value, str):
-        raise UsageError(f"config file '{path}': '{raw}' must be a string, not {value!r}")
-    if key == "device" and not isinstance(value, (str, int)):
-        raise UsageError(f"config file '{path}': 'device' must be a name or an index, not {value!r}")
-    if key in _SWITCHES and not isinstance(value, bool):
-        raise UsageError(f"config file '{path}': '{raw}' must be true or false, not {value!r}")
+    if kind is bool and not isinstance(value, bool):
+        raise UsageError(f"{where} must be true or false, not {value!r}")
+    if kind is str and not isinstance(value, str):
+        raise UsageError(f"{where} must be a string, not {value!r}")
+    if isinstance(kind, tuple) and (isinstance(value, bool) or not isinstance(value, kind)):
+        raise UsageError(f"{where} must be a name or an index, not {value!r}")
     return value

@@ -29,6 +29,7 @@ INPUT = "audio"
 LOGITS = "logits"
 PROBS = "probs"
 FEATURES = "features"
+FEATURE_HOP = "hop_length"  # in the ``features`` metadata: samples between two frames of the ``features`` output
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ TENSORS: tuple[Tensor, ...] = (
         FEATURES,
         "optional output",
         "float32 `[batch, n_features, frames]`",
-        "the log-mel (or MFCC) the network saw; the GUI draws it",
+        "the log-mel (or MFCC) the network saw, each frame from its own samples (normalise over the window "
+        "after this output); the GUI draws it",
     ),
 )
 
@@ -141,7 +143,13 @@ class ModelInfo:
         FLOAT, "suggested hop between sliding windows (sound models)", "`0.25`", DEFAULT_HOP_SECONDS
     )
     variant: str = key(TEXT, "which file this is, `int8` or `fp32`", "`int8`", "fp32")
-    features: dict[str, Any] = key(JSON, "front-end settings", '`{"type": "logmel", "n_mels": 40, ...}`', factory=dict)
+    features: dict[str, Any] = key(
+        JSON,
+        f"front-end settings; `{FEATURE_HOP}` (samples between two frames of the `{FEATURES}` output) lets the app "
+        "place each frame in time",
+        f'`{{"type": "logmel", "n_mels": 40, "{FEATURE_HOP}": 160, ...}}`',
+        factory=dict,
+    )
     training_data: str = key(TEXT, "what it was trained on", "free text", "")
     accuracy: dict[str, Any] = key(JSON, "measured accuracy (see its card)", "`{...}`", factory=dict)
     path: str = ""  # the file it came from (not a key)
@@ -158,6 +166,12 @@ class ModelInfo:
     @property
     def window_samples(self) -> int:
         return int(round(self.window_seconds * self.sample_rate))
+
+    @property
+    def feature_hop(self) -> int | None:
+        """Samples between two frames of the ``features`` output, when the metadata says."""
+        hop = self.features.get(FEATURE_HOP) if isinstance(self.features, dict) else None
+        return int(hop) if hop is not None else None
 
     @property
     def model_id(self) -> str:
@@ -256,6 +270,9 @@ def _check(info: ModelInfo) -> None:
     for name in ("features", "accuracy"):
         if not isinstance(getattr(info, name), dict):
             fail(f"'{name}' must be a JSON object")
+    hop = info.features.get(FEATURE_HOP)
+    if hop is not None and (isinstance(hop, bool) or not isinstance(hop, int) or hop < 1):
+        fail(f"'features' {FEATURE_HOP} must be a positive integer (samples), not {hop!r}")
     for name in ("name", "version", "variant", "training_data"):
         if not isinstance(getattr(info, name), str):
             fail(f"'{name}' must be text")

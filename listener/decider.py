@@ -17,9 +17,29 @@ from dataclasses import dataclass
 import numpy as np
 
 from .contract import DEFAULT_THRESHOLD, ModelInfo
+from .errors import UsageError
 
-# The decider's defaults, per kind of model (the threshold and the reject labels are the model's own).
-MIN_MARGIN = 0.1  # the best label must beat the runner-up by this much
+
+@dataclass(kw_only=True)
+class DeciderOptions:
+    """Which classified windows become detections (``--threshold``; the config file's names).
+
+    Attributes:
+        threshold: the confidence (0-1) a window's best label needs; None: the model's own
+            (its ``threshold`` metadata). 1.0 logs nothing.
+        min_margin: how far the best label must beat the runner-up. A tuning knob: the
+            config file takes it, no flag does.
+        refractory_s: the same label is not detected again within this many seconds; None:
+            the kind's own (``SPEECH_REFRACTORY_S`` for speech, one window length for sounds).
+            A tuning knob, as ``min_margin``.
+    """
+
+    threshold: float | None = None
+    min_margin: float = 0.1
+    refractory_s: float | None = None
+
+
+# The decider's defaults per kind of model (the threshold and the reject labels are the model's own).
 TOP_K = 3  # labels listed in a detection's ``top``
 SPEECH_REFRACTORY_S = 0.3  # one word is one window (SpeechWindower); this only stops a word seen twice
 SOUND_SMOOTH = 3  # sliding windows overlap: average the last three (0.75 s at the default hop)
@@ -39,7 +59,7 @@ class Decider:
         labels: list[str],
         threshold: float = DEFAULT_THRESHOLD,
         reject_labels: list[str] | tuple[str, ...] = (),
-        min_margin: float = MIN_MARGIN,
+        min_margin: float = DeciderOptions.min_margin,
         refractory_s: float = SPEECH_REFRACTORY_S,
         smooth: int = 1,
         top_k: int = TOP_K,
@@ -98,24 +118,24 @@ class Decider:
         return Decision(label, conf, self.top(probs))
 
 
-def decider_for(
-    info: ModelInfo,
-    threshold: float | None = None,
-    min_margin: float = MIN_MARGIN,
-    refractory_s: float | None = None,
-) -> Decider:
-    """The decider a model gets: its labels, reject labels and threshold (unless ``threshold`` is
-    given); speech models decide on each window alone, sound models average ``SOUND_SMOOTH``
+def decider_for(info: ModelInfo, options: DeciderOptions | None = None) -> Decider:
+    """The decider a model gets: its labels, reject labels and threshold (unless ``options`` set
+    one); speech models decide on each window alone, sound models average ``SOUND_SMOOTH``
     sliding windows, wait for ``SOUND_MIN_WINDOWS`` of them and hold a label back for one window."""
+    options = options or DeciderOptions()
+    threshold = info.threshold if options.threshold is None else options.threshold
+    if not 0.0 <= threshold <= 1.0:
+        raise UsageError(f"--threshold must be between 0 and 1, not {threshold}")
     speech = info.kind == "speech"
+    refractory = options.refractory_s
+    if refractory is None:
+        refractory = SPEECH_REFRACTORY_S if speech else info.window_seconds
     return Decider(
         info.labels,
-        threshold=info.threshold if threshold is None else threshold,
+        threshold=threshold,
         reject_labels=info.reject_labels or (),
-        min_margin=min_margin,
-        refractory_s=refractory_s
-        if refractory_s is not None
-        else (SPEECH_REFRACTORY_S if speech else info.window_seconds),
+        min_margin=options.min_margin,
+        refractory_s=refractory,
         smooth=1 if speech else SOUND_SMOOTH,
         min_windows=1 if speech else SOUND_MIN_WINDOWS,
     )

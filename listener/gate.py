@@ -15,10 +15,45 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .contract import GATES, ModelInfo
 from .errors import UsageError
 
 VAD_RATES = (8000, 16000, 32000, 48000)
 PRIME_DB = -80.0  # the background webrtcvad hears first (see VadGate)
+FRAME_MS = 30  # both gates decide on 30 ms frames (webrtcvad takes 10, 20 or 30)
+MARGIN_DB = 10.0  # a frame is active this far above the noise floor
+VAD_HANGOVER_MS = 120.0  # the VAD gate stays open this long after the last voiced frame
+ENERGY_HANGOVER_MS = 300.0  # the energy gate's: sounds fade out more slowly than words
+
+
+@dataclass(kw_only=True)
+class GateOptions:
+    """Which gate a pipeline gets and how it decides (``--gate``, ``--vad``; the config file's names).
+
+    Attributes:
+        gate: ``"vad"`` (webrtcvad, for speech) or ``"energy"`` (level above an adaptive
+            noise floor, for sounds); None: the model's own (its ``gate`` metadata).
+        vad: webrtcvad aggressiveness 0-3: 0 lets most sounds through, 3 only clear speech.
+            The live setting of the app and the ``--vad`` flag of the command line.
+        hangover_ms: how long the gate stays open after the last active frame; None: the
+            gate's own (``VAD_HANGOVER_MS``, ``ENERGY_HANGOVER_MS``). A tuning knob: the
+            config file takes it, no flag does.
+    """
+
+    gate: str | None = None
+    vad: int = 2
+    hangover_ms: float | None = None
+
+
+def gate_for(info: ModelInfo, options: GateOptions) -> VadGate | EnergyGate:
+    """The gate ``options`` ask for, else the model's; at the model's rate."""
+    kind = options.gate or info.gate
+    hangover = {} if options.hangover_ms is None else {"hangover_ms": options.hangover_ms}
+    if kind == "vad":
+        return VadGate(info.sample_rate, aggressiveness=options.vad, **hangover)
+    if kind == "energy":
+        return EnergyGate(info.sample_rate, **hangover)
+    raise UsageError(f"--gate must be {' or '.join(repr(g) for g in GATES)}, not '{kind}'")
 
 
 @dataclass
@@ -53,10 +88,6 @@ class _FramedGate:
         self._pending = np.zeros(0, dtype=np.float32)
         self._position = 0  # absolute sample index of the start of _pending
         self._since_voiced = 1 << 30  # frames since the last voiced frame
-
-    @property
-    def hangover_s(self) -> float:
-        return self.hangover_frames * self.frame_ms / 1000.0
 
     def _voiced(self, frames: np.ndarray, levels: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -114,7 +145,7 @@ class NoiseFloor:
         lowest_db: float,
         rise_db_per_s: float = 6.0,
         creep_db_per_s: float = 4.0,
-        margin_db: float = 10.0,
+        margin_db: float = MARGIN_DB,
     ) -> None:
         self.db: float | None = None  # set from the first frame, at most ``initial_db``
         self.cap = initial_db
@@ -166,12 +197,12 @@ class VadGate(_FramedGate):
 
     def __init__(
         self,
-        sample_rate: int = 16000,
-        aggressiveness: int = 2,
-        frame_ms: int = 30,
-        hangover_ms: float = 120.0,
+        sample_rate: int,
+        aggressiveness: int = GateOptions.vad,
+        frame_ms: int = FRAME_MS,
+        hangover_ms: float = VAD_HANGOVER_MS,
         min_level_db: float = -70.0,
-        margin_db: float = 10.0,
+        margin_db: float = MARGIN_DB,
         start_floor_db: float = -65.0,
         prime_db: float | None = PRIME_DB,
     ) -> None:
@@ -235,25 +266,17 @@ class EnergyGate(_FramedGate):
 
     def __init__(
         self,
-        sample_rate: int = 16000,
-        frame_ms: int = 30,
-        margin_db: float = 10.0,
-        hangover_ms: float = 300.0,
-        rise_db_per_s: float = 6.0,
-        creep_db_per_s: float = 4.0,
+        sample_rate: int,
+        frame_ms: int = FRAME_MS,
+        margin_db: float = MARGIN_DB,
+        hangover_ms: float = ENERGY_HANGOVER_MS,
         initial_floor_db: float = -50.0,
         min_level_db: float = -55.0,
     ) -> None:
         super().__init__(sample_rate, frame_ms, hangover_ms)
         self.min_level_db = min_level_db
         # digital silence must not drag the floor down to -120 dB
-        self.floor = NoiseFloor(
-            frame_ms, initial_floor_db, min_level_db - 15.0, rise_db_per_s, creep_db_per_s, margin_db
-        )
-
-    @property
-    def floor_db(self) -> float | None:
-        return self.floor.db
+        self.floor = NoiseFloor(frame_ms, initial_floor_db, min_level_db - 15.0, margin_db=margin_db)
 
     def _voiced(self, frames: np.ndarray, levels: np.ndarray) -> np.ndarray:
         return self.floor.update(levels, self.min_level_db)

@@ -21,15 +21,14 @@ from datetime import datetime
 import numpy as np
 
 from .audio import Source
-from .classifier import Classifier, resolve_model
+from .classifier import Classifier
 from .config import PipelineOptions, RunOptions
 from .contract import ModelInfo
 from .decider import Decider, decider_for
-from .errors import UsageError
 from .events import BlockInfo, Detection, WindowResult
-from .gate import EnergyGate, VadGate, check_vad_level, level_db
-from .sinks import Sink, open_sink
-from .windows import SlidingWindower, SpeechWindower, Window
+from .gate import EnergyGate, VadGate, check_vad_level, gate_for, level_db
+from .sinks import Sink, open_log
+from .windows import SlidingWindower, SpeechWindower, Window, windower_for
 
 __all__ = [
     "ArrayResult",
@@ -230,29 +229,25 @@ def build_pipeline(
     on_window: Callable[[WindowResult], None] | None = None,
     on_detection: Callable[[Detection], None] | None = None,
 ) -> Pipeline:
-    """The same pipeline for the CLI and the GUI from the same options.
+    """The pipeline ``options`` describe, for the CLI, the app, and scoring alike: each stage
+    from its own options and the model's metadata (``gate_for``, ``windower_for``,
+    ``decider_for``).
 
     Opens the log sink when ``options.log`` is set (``-`` = stdout). Pass an
     existing ``classifier`` to reuse one session across many streams.
     """
     if classifier is None:
-        classifier = Classifier(resolve_model(options.model), threads=options.threads, providers=options.providers)
+        classifier = Classifier.from_options(options)
     info = classifier.info
-    threshold = info.threshold if options.threshold is None else options.threshold
-    if not 0.0 <= threshold <= 1.0:
-        raise UsageError(f"--threshold must be between 0 and 1, not {threshold}")
-    decider = decider_for(info, threshold, options.min_margin, options.refractory_s)
-    gate, windower = _gate(info, options), _windower(info, options)
-    owned = (
-        [open_sink(options.log, options.log_format, options.log_max_bytes, options.log_backups)] if options.log else []
-    )
-    all_sinks = [*sinks, *owned]
+    decider = decider_for(info, options)
+    gate, windower = gate_for(info, options), windower_for(info, options)
+    owned = [open_log(options)] if options.log else []
     return Pipeline(
         classifier,
         gate=gate,
         windower=windower,
         decider=decider,
-        sinks=all_sinks,
+        sinks=[*sinks, *owned],
         owned_sinks=owned,
         source_name=source_name,
         on_block=on_block,
@@ -260,27 +255,6 @@ def build_pipeline(
         on_detection=on_detection,
         batch_size=options.batch_size or 1,
     )
-
-
-def _gate(info: ModelInfo, options: PipelineOptions) -> VadGate | EnergyGate:
-    """The options' gate, else the model's; each gate keeps its own defaults (gate.py)."""
-    kind = options.gate or info.gate
-    hangover = {} if options.hangover_ms is None else {"hangover_ms": options.hangover_ms}
-    if kind == "vad":
-        return VadGate(info.sample_rate, aggressiveness=options.vad, **hangover)
-    if kind == "energy":
-        return EnergyGate(info.sample_rate, **hangover)
-    raise UsageError(f"--gate must be 'vad' or 'energy', not '{kind}'")
-
-
-def _windower(info: ModelInfo, options: PipelineOptions) -> SpeechWindower | SlidingWindower:
-    """One window per utterance for speech models, sliding windows every hop for sound models."""
-    if info.kind == "speech":
-        return SpeechWindower(info.sample_rate, info.window_seconds)
-    hop = options.hop if options.hop is not None else info.hop_seconds
-    if not hop > 0:
-        raise UsageError(f"--hop must be > 0 seconds, not {hop}")
-    return SlidingWindower(info.sample_rate, info.window_seconds, hop)
 
 
 @dataclass
@@ -317,7 +291,7 @@ def analyze_array(
 def gated_windows(audio: np.ndarray, info: ModelInfo, options: PipelineOptions | None = None) -> list[Window]:
     """The windows the pipeline would classify in ``audio`` (gate and windower only, no model)."""
     options = options or PipelineOptions()
-    gate, windower = _gate(info, options), _windower(info, options)
+    gate, windower = gate_for(info, options), windower_for(info, options)
     return windower.push(gate.process(np.asarray(audio, dtype=np.float32))) + windower.flush()
 
 

@@ -16,12 +16,36 @@ import io
 import json
 import os
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
 from .errors import LogError
 from .events import Detection
+
+DEFAULT_LOG = "detections.jsonl"  # ``listener run``'s log, and the path the app suggests
+FORMATS = ("jsonl", "csv")
+
+
+@dataclass(kw_only=True)
+class LogOptions:
+    """Where detections are logged and how (``--log``, ``--format``, ``--log-max-bytes``).
+
+    Attributes:
+        log: the file to append detections to; ``-`` writes them to stdout; None: no log
+            (``listener run`` logs to ``DEFAULT_LOG`` unless told otherwise, ``analyze`` to
+            stdout; the app when its "Log to" box is ticked).
+        log_format: ``jsonl`` (one JSON object per line) or ``csv``.
+        log_max_bytes: rotate the log (``FILE`` -> ``FILE.1`` ...) before it would pass this
+            size; None: never.
+        log_backups: rotated files kept. A tuning knob: the config file takes it, no flag does.
+    """
+
+    log: str | None = None
+    log_format: str = FORMATS[0]
+    log_max_bytes: int | None = None
+    log_backups: int = 5
+
 
 CSV_FIELDS = ["time", "stream_s", "label", "confidence", "top", "model", "source", "latency_ms"]
 
@@ -44,7 +68,9 @@ class Sink:
 class _AppendFile(Sink):
     """Whole-line appends with rollback and size rotation."""
 
-    def __init__(self, path: str | os.PathLike, max_bytes: int | None = None, backups: int = 5) -> None:
+    def __init__(
+        self, path: str | os.PathLike, max_bytes: int | None = None, backups: int = LogOptions.log_backups
+    ) -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
         self.backups = backups
@@ -166,7 +192,12 @@ class StdoutSink(Sink):
             raise LogError("stdout was closed") from None
 
 
-def open_sink(path: str | os.PathLike, fmt: str = "jsonl", max_bytes: int | None = None, backups: int = 5) -> Sink:
+def open_sink(
+    path: str | os.PathLike,
+    fmt: str = LogOptions.log_format,
+    max_bytes: int | None = None,
+    backups: int = LogOptions.log_backups,
+) -> Sink:
     """``-`` -> stdout in that format; otherwise a log file that is appended to."""
     if str(path) == "-":
         return StdoutSink(fmt)
@@ -174,4 +205,12 @@ def open_sink(path: str | os.PathLike, fmt: str = "jsonl", max_bytes: int | None
         return CsvSink(path, max_bytes=max_bytes, backups=backups)
     if fmt == "jsonl":
         return JsonlSink(path, max_bytes=max_bytes, backups=backups)
-    raise LogError(f"unknown log format '{fmt}' (jsonl or csv)")
+    raise LogError(f"unknown log format '{fmt}' ({' or '.join(FORMATS)})")
+
+
+def open_log(options: LogOptions, path: str | os.PathLike | None = None) -> Sink:
+    """The log ``options`` describe, at ``path`` (default: ``options.log``)."""
+    target = options.log if path is None else path
+    if target is None:
+        raise LogError("no log file given")
+    return open_sink(target, options.log_format, options.log_max_bytes, options.log_backups)

@@ -12,7 +12,7 @@ Speech (``SpeechWindower``): one window per utterance, centred on it.
   one window, so at most one detection (the loudest word, when the model is
   sure of it; a window holding parts of two words often comes out ``unknown``).
 * Digits spoken quickly in a row give separate windows only when the pause
-  between them is at least the hangover (120 ms by default); shorter pauses
+  between them is at least the gate's hangover (``VAD_HANGOVER_MS``); shorter pauses
   merge them into one utterance (see above).
 * An utterance that goes on for more than ``max_utterance_s`` (continuous
   talking or noise the VAD takes for speech) is cut there: its best window is
@@ -29,7 +29,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .contract import ModelInfo
+from .errors import UsageError
 from .gate import GateResult
+
+
+@dataclass(kw_only=True)
+class WindowOptions:
+    """How audio becomes model windows (``--hop``; the config file's names).
+
+    Attributes:
+        hop: seconds between sliding windows while the gate is open (sound models); None:
+            the model's own (its ``hop_seconds`` metadata). Speech models take one window
+            per utterance and have no hop.
+    """
+
+    hop: float | None = None
+
+
+def windower_for(info: ModelInfo, options: WindowOptions) -> SpeechWindower | SlidingWindower:
+    """One window per utterance for speech models, sliding windows every hop for sound models."""
+    if info.kind == "speech":
+        return SpeechWindower(info.sample_rate, info.window_seconds)
+    hop = options.hop if options.hop is not None else info.hop_seconds
+    if not hop > 0:
+        raise UsageError(f"--hop must be > 0 seconds, not {hop}")
+    return SlidingWindower(info.sample_rate, info.window_seconds, hop)
 
 
 @dataclass
@@ -82,8 +107,8 @@ class SpeechWindower:
 
     def __init__(
         self,
-        sample_rate: int = 16000,
-        window_seconds: float = 1.0,
+        sample_rate: int,
+        window_seconds: float,
         max_utterance_s: float = 2.0,
         min_voiced_ms: float = 60.0,
     ) -> None:
@@ -168,7 +193,7 @@ class SpeechWindower:
 class SlidingWindower:
     """A window every ``hop_seconds`` while the gate is open."""
 
-    def __init__(self, sample_rate: int = 16000, window_seconds: float = 1.0, hop_seconds: float = 0.25) -> None:
+    def __init__(self, sample_rate: int, window_seconds: float, hop_seconds: float) -> None:
         self.sample_rate = sample_rate
         self.length = int(round(window_seconds * sample_rate))
         self._ring = _Ring(self.length + sample_rate)

@@ -163,6 +163,28 @@ def two_tones(rate: int = 16000) -> np.ndarray:
     )
 
 
+def write_tones(path: Path, rate: int = 16000) -> Path:
+    """0.5 s quiet, a low tone, 0.8 s quiet, a high tone, 0.8 s quiet: the test model hears 'low', 'high'."""
+    gap = silence(0.8, rate)
+    x = np.concatenate([silence(0.5, rate), tone(300, 0.6, rate), gap, tone(3800, 0.6, rate), gap])
+    sf.write(path, x, rate, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture
+def tones_wav(tmp_path: Path) -> Path:
+    """``write_tones`` in a temporary file."""
+    return write_tones(tmp_path / "tones.wav")
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    """A throw-away QSettings file for the app, so tests never touch the user's own."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
 def pcm16(x: np.ndarray) -> bytes:
     """Float samples as the raw S16_LE PCM ``listener run --source -`` reads."""
     return (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()

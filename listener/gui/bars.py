@@ -15,6 +15,8 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
+from listener.contract import DEFAULT_THRESHOLD
+
 _BAR = QColor(90, 150, 230)
 _BAR_TOP = QColor(60, 190, 110)
 _REJECT = QColor(150, 150, 150)
@@ -26,7 +28,7 @@ class ProbabilityBars(QWidget):
     def __init__(self, k: int = 5, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.k = k
-        self.threshold = 0.5
+        self.threshold = DEFAULT_THRESHOLD  # until a session says the model's
         self.reject: set[str] = set()
         self.top: list[tuple[str, float]] = []
         self.setMinimumSize(220, 24 * k + 8)

@@ -24,7 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from listener.classifier import BUILTIN_MODELS, ClassifierOptions
 from listener.errors import ListenerError
+from listener.sinks import DEFAULT_LOG
+
+# What the model list says about the built-in models (BUILTIN_MODELS).
+BUILTIN_DESCRIPTIONS = {"digits": "spoken 0–9", "sounds": "everyday sounds"}
 
 
 @dataclass(frozen=True)
@@ -161,19 +166,20 @@ class ModelPicker(QWidget):
         keep = keep or self.current()
         self.combo.blockSignals(True)
         self.combo.clear()
-        self.combo.addItem("digits (spoken 0–9)", "digits")
-        self.combo.addItem("sounds (everyday sounds)", "sounds")
+        for name in BUILTIN_MODELS:
+            about = BUILTIN_DESCRIPTIONS.get(name)
+            self.combo.addItem(f"{name} ({about})" if about else name, name)
         for p in self._paths:
             self.combo.addItem(Path(p).name, p)
         self.combo.addItem("Open .onnx file…", self._OPEN)
         self.combo.blockSignals(False)
-        self.select(keep or "digits")
+        self.select(keep or ClassifierOptions.model)
 
     def recent(self) -> list[str]:
         return list(self._paths)
 
     def select(self, spec: str) -> None:
-        if spec not in ("digits", "sounds") and spec not in self._paths:
+        if spec not in BUILTIN_MODELS and spec not in self._paths:
             self._paths.append(spec)
             self._fill(spec)
             return
@@ -198,7 +204,7 @@ class ModelPicker(QWidget):
             self.open_file()
             return
         self._last = index
-        self.changed.emit(self.current() or "digits")
+        self.changed.emit(self.current() or ClassifierOptions.model)
 
 
 class LiveControls(QWidget):
@@ -282,7 +288,7 @@ class LogControls(QWidget):
         super().__init__(parent)
         self.enabled = QCheckBox("Log to")
         self.enabled.setToolTip("Append every detection to a JSONL file (Ctrl+L)")
-        self.path = QLineEdit("detections.jsonl")
+        self.path = QLineEdit(DEFAULT_LOG)
         self.path.setMinimumWidth(200)
         self.browse = QToolButton()
         self.browse.setText("…")

@@ -1,46 +1,40 @@
-"""Scrolling log-mel spectrogram and the exact features of the last model window.
+"""What the model hears: its own features, scrolling, and those of the last window it classified.
 
-Two views, because a speech model only sees audio around utterances:
+Both views draw the model's ``features`` output (docs/architecture.md, "The model
+contract"), never a front end of their own:
 
-* :class:`MelColumns` turns audio blocks into log-mel columns with the model's
-  own mel settings (read from its ``features`` metadata), so the scrolling view
-  moves all the time, silence included. It runs in the worker thread.
-* :class:`FeatureView` draws the ``features`` output of the last window, i.e.
-  what the network really saw (when the model exports that output).
+* :class:`SpectrogramView` scrolls the features of the whole stream, silence included:
+  the worker computes them with the model itself (:mod:`listener.gui.features`).
+* :class:`FeatureView` draws the features of the last window the pipeline classified,
+  i.e. exactly what the network saw for the decision shown beside it.
 
-Drawing is cheap: columns go into a ``uint8`` ring buffer; each repaint maps it
-through a colour table with numpy into an RGB32 ``QImage`` (no per-pixel
-Python) that the painter scales to the widget.
-Repaints are driven by the window's frame timer, never by incoming data.
+Features come in any unit, so each view scales to the range of what it shows. Drawing is
+cheap: each repaint maps the values through a colour table with numpy into an RGB32
+``QImage`` (no per-pixel Python) that the painter scales to the widget. Repaints are
+driven by the window's frame timer, never by incoming data.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from .features import FeatureLayout
 from .frame import FrameWidget
 
-# Anchor points of a perceptually ordered dark-to-bright map (close to "magma").
-_ANCHORS = [
-    (0.00, (0, 0, 4)),
-    (0.25, (80, 18, 123)),
-    (0.50, (183, 55, 121)),
-    (0.75, (252, 137, 97)),
-    (1.00, (252, 253, 191)),
-]
+# Evenly spaced anchor colours of a perceptually ordered dark-to-bright map (close to "magma").
+_ANCHORS = [(0, 0, 4), (80, 18, 123), (183, 55, 121), (252, 137, 97), (252, 253, 191)]
 
 
 def color_table() -> list[int]:
     """256 0xffRRGGBB values, interpolated from ``_ANCHORS``."""
-    xs = np.array([a[0] for a in _ANCHORS])
-    rgb = np.array([a[1] for a in _ANCHORS], dtype=float)
+    xs = np.linspace(0.0, 1.0, len(_ANCHORS))
+    rgb = np.array(_ANCHORS, dtype=float)
     t = np.linspace(0.0, 1.0, 256)
     chans = [np.interp(t, xs, rgb[:, c]).round().astype(int) for c in range(3)]
     return [0xFF000000 | (int(r) << 16) | (int(g) << 8) | int(b) for r, g, b in zip(*chans)]
@@ -49,79 +43,21 @@ def color_table() -> list[int]:
 _COLORS = color_table()
 
 
-def mel_filterbank(
-    sample_rate: int, n_fft: int, n_mels: int, f_min: float = 0.0, f_max: float | None = None
-) -> np.ndarray:
-    """Triangular HTK-mel filters, shape ``[n_mels, n_fft // 2 + 1]``."""
-    f_max = f_max or sample_rate / 2
+def value_range(values: np.ndarray) -> tuple[float, float]:
+    """The span a view maps onto its colours: the 2nd percentile (the background) to the maximum.
 
-    def hz_to_mel(f: np.ndarray | float) -> np.ndarray:
-        return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
-
-    def mel_to_hz(m: np.ndarray) -> np.ndarray:
-        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
-
-    freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
-    edges = mel_to_hz(np.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))
-    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    up = (freqs[None, :] - lower) / np.maximum(centre - lower, 1e-9)
-    down = (upper - freqs[None, :]) / np.maximum(upper - centre, 1e-9)
-    return np.maximum(0.0, np.minimum(up, down)).astype(np.float32)
+    Features come in any unit (natural-log mel, dB, MFCC...), so the views scale to what
+    they show rather than to a fixed range.
+    """
+    if values.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(np.percentile(values, 2)), float(values.max())
+    return lo, max(hi, lo + 1e-6)
 
 
-@dataclass
-class MelSettings:
-    """Front-end settings for the scrolling view (taken from model metadata when present)."""
-
-    sample_rate: int = 16000
-    n_fft: int = 400
-    hop_length: int = 160
-    n_mels: int = 40
-    f_min: float = 0.0
-    f_max: float | None = None
-
-    @classmethod
-    def from_metadata(cls, sample_rate: int, features: dict | None) -> MelSettings:
-        f = features or {}
-        n_fft = int(f.get("n_fft", f.get("win_length", 400)))
-        return cls(
-            sample_rate=int(sample_rate),
-            n_fft=n_fft,
-            hop_length=int(f.get("hop_length", 160)),
-            n_mels=int(f.get("n_mels", 40)),
-            f_min=float(f.get("f_min", 0.0)),
-            f_max=float(f["f_max"]) if f.get("f_max") else None,
-        )
-
-
-class MelColumns:
-    """Streams audio blocks into log-mel columns (dB, float32), keeping the leftover samples."""
-
-    def __init__(self, settings: MelSettings) -> None:
-        self.settings = settings
-        self._fb = mel_filterbank(settings.sample_rate, settings.n_fft, settings.n_mels, settings.f_min, settings.f_max)
-        self._window = np.hanning(settings.n_fft).astype(np.float32)
-        self._pending = np.zeros(0, dtype=np.float32)
-
-    def push(self, samples: np.ndarray) -> np.ndarray:
-        """Return the new columns, shape ``[n_mels, n]`` (``n`` may be 0)."""
-        s = self.settings
-        buf = np.concatenate([self._pending, np.asarray(samples, dtype=np.float32).ravel()])
-        n = 0 if buf.size < s.n_fft else 1 + (buf.size - s.n_fft) // s.hop_length
-        if n == 0:
-            self._pending = buf
-            return np.zeros((s.n_mels, 0), dtype=np.float32)
-        idx = np.arange(s.n_fft)[None, :] + s.hop_length * np.arange(n)[:, None]
-        frames = buf[idx] * self._window
-        power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-        mel = self._fb @ power.T.astype(np.float32)
-        self._pending = buf[n * s.hop_length :]
-        return (10.0 * np.log10(mel + 1e-10)).astype(np.float32)
-
-
-def to_levels(db: np.ndarray, top_db: float, range_db: float = 65.0) -> np.ndarray:
-    """Map dB values to 0..255 for a colour index, ``range_db`` below ``top_db``."""
-    x = (db - (top_db - range_db)) * (255.0 / range_db)
+def to_levels(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Map ``values`` to colour indices 0..255 over ``lo``..``hi``."""
+    x = (values - lo) * (255.0 / (hi - lo))
     return np.clip(x, 0, 255).astype(np.uint8)
 
 
@@ -147,7 +83,12 @@ def _spectrogram_image(levels: np.ndarray) -> QImage:
 
 
 class SpectrogramView(FrameWidget):
-    """A scrolling log-mel image, newest audio on the right."""
+    """The model's features over the last ``seconds``, scrolling, newest audio on the right.
+
+    Columns are placed by their frame index, so the view's time axis is the waveform's:
+    the newest frames, which the model has not computed yet (:class:`FeatureColumns` runs
+    it a few times a second), stay dark at the right edge until they arrive.
+    """
 
     def __init__(self, seconds: float = 6.0, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -156,34 +97,58 @@ class SpectrogramView(FrameWidget):
         self.seconds = seconds
         self.setMinimumSize(240, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.configure(MelSettings())
+        self.configure(None)
         self.frames = 0  # paints done (the benchmark reads this)
         self._paint_times: deque[float] = deque(maxlen=120)
 
-    def configure(self, settings: MelSettings) -> None:
-        """Reset for a model's front end (called when a session starts)."""
-        self.settings = settings
-        cols = int(round(self.seconds * settings.sample_rate / settings.hop_length))
-        self._ring = np.zeros((settings.n_mels, cols), dtype=np.uint8)
-        self._top_db = -20.0
+    def configure(self, layout: FeatureLayout | None, caption: str = "") -> None:
+        """Reset for a model's features (called when a session starts); None: the model has none."""
+        self.layout = layout
+        rows, cols = (
+            (layout.n_features, max(1, int(round(self.seconds * layout.frames_per_second)))) if layout else (1, 1)
+        )
+        self._ring = np.zeros((rows, cols), dtype=np.float32)
+        self._have = np.zeros(cols, dtype=bool)  # columns that hold a frame
+        self._end = 0  # absolute index of the frame just after the last column
+        self._caption = caption if layout else "this model exports no features: nothing to show"
         self._dirty = True
 
-    def append(self, columns_db: np.ndarray) -> None:
-        """Add new columns (``[n_mels, n]`` dB); cheap, no drawing."""
-        if columns_db.size == 0 or columns_db.shape[0] != self._ring.shape[0]:
+    def append(self, columns: np.ndarray, first: int, heard_s: float) -> None:
+        """Add frames ``first``... (``[n_features, n]``) and scroll to ``heard_s`` of audio; no drawing."""
+        if self.layout is None:
             return
-        # Auto gain: follow the loudest recent column quickly up, slowly down.
-        peak = float(columns_db.max())
-        self._top_db = max(peak, self._top_db - 0.05 * columns_db.shape[1])
-        self._top_db = max(self._top_db, -60.0)
-        new = to_levels(columns_db, self._top_db)
-        n = min(new.shape[1], self._ring.shape[1])
-        self._ring = np.roll(self._ring, -n, axis=1)
-        self._ring[:, -n:] = new[:, -n:]
+        n = columns.shape[1] if columns.ndim == 2 and columns.shape[0] == self._ring.shape[0] else 0
+        self._scroll(max(int(heard_s * self.layout.frames_per_second), first + n))
+        lo = self._end - self._ring.shape[1]  # absolute index of the first column
+        skip = max(0, lo - first)
+        if n > skip:
+            at = first + skip - lo
+            self._ring[:, at : at + n - skip] = columns[:, skip:]
+            self._have[at : at + n - skip] = True
         self._dirty = True
+
+    def _scroll(self, end: int) -> None:
+        shift = end - self._end
+        if shift <= 0:
+            return
+        shift = min(shift, self._ring.shape[1])
+        self._ring = np.roll(self._ring, -shift, axis=1)
+        self._have = np.roll(self._have, -shift)
+        self._ring[:, -shift:] = 0.0
+        self._have[-shift:] = False
+        self._end = end
+
+    def columns(self, first: int, n: int) -> np.ndarray | None:
+        """Frames ``first`` to ``first + n`` as drawn (None unless all of them are held): what tests compare."""
+        lo = self._end - self._ring.shape[1]
+        at = first - lo
+        if at < 0 or at + n > self._ring.shape[1] or not self._have[at : at + n].all():
+            return None
+        return self._ring[:, at : at + n].copy()
 
     def clear(self) -> None:
-        self._ring[:] = 0
+        self._ring[:] = 0.0
+        self._have[:] = False
         self._dirty = True
 
     def fps(self) -> float:
@@ -194,15 +159,22 @@ class SpectrogramView(FrameWidget):
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
         return QSize(560, 160)
 
+    def image(self) -> QImage:
+        """The columns held, scaled to their own range; columns not (yet) computed are dark."""
+        lo, hi = value_range(self._ring[:, self._have])
+        levels = to_levels(self._ring, lo, hi)
+        levels[:, ~self._have] = 0
+        return _spectrogram_image(levels)
+
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        p.drawImage(QRectF(self.rect()), _spectrogram_image(self._ring))
+        p.drawImage(QRectF(self.rect()), self.image())
         p.setPen(QColor(255, 255, 255, 170))
         p.drawText(
             self.rect().adjusted(6, 4, -6, -4),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
-            f"log-mel, {self.settings.n_mels} bands, last {self.seconds:g} s",
+            f"{self._caption}, last {self.seconds:g} s" if self.layout else self._caption,
         )
         p.end()
         self.frames += 1
@@ -226,9 +198,7 @@ class FeatureView(QWidget):
         else:
             f = np.asarray(features, dtype=np.float32)
             f = f.reshape(f.shape[-2], f.shape[-1])
-            lo, hi = float(np.percentile(f, 2)), float(f.max())
-            scaled = np.clip((f - lo) / max(hi - lo, 1e-6), 0, 1) * 255
-            self._image = _spectrogram_image(scaled.astype(np.uint8))
+            self._image = _spectrogram_image(to_levels(f, *value_range(f)))
             self._caption = caption
         self.update()
 

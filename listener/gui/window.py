@@ -9,6 +9,7 @@ threshold, VAD level, hop and log file change the running session in place.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
@@ -26,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from listener.classifier import BUILTIN_MODELS, ClassifierOptions
+from listener.contract import DEFAULT_THRESHOLD
 from listener.errors import ListenerError
 from listener.events import Detection, WindowResult
 from listener.gui.bars import DecisionLabel, ProbabilityBars
@@ -35,7 +38,7 @@ from listener.gui.settings import GuiSettings, default_store
 from listener.gui.spectrogram import FeatureView, SpectrogramView
 from listener.gui.status import CpuMeter, StatusPanel
 from listener.gui.waveform import GateIndicator, WaveformView
-from listener.gui.worker import BlockFrame, ListenerWorker, RunSummary, SessionInfo, SessionOptions
+from listener.gui.worker import BlockFrame, ListenerWorker, RunSummary, SessionInfo
 from listener.mqtt import MqttOptions, MqttSink
 
 FPS = 30
@@ -106,7 +109,28 @@ class MainWindow(QMainWindow):
 
     # --- layout -----------------------------------------------------------------
     def _build(self) -> None:
+        """The window, top to bottom: banner, pickers, views | decisions, controls, status bar."""
         self.banner = ErrorBanner()
+        top = self._build_pickers()
+        middle = QSplitter(Qt.Orientation.Horizontal)
+        middle.addWidget(self._build_views())
+        middle.addWidget(self._build_decisions())
+        middle.setStretchFactor(0, 3)
+        middle.setStretchFactor(1, 2)
+        middle.setSizes([720, 440])
+        bottom = self._build_controls()
+        central = QWidget()
+        v = QVBoxLayout(central)
+        v.addWidget(self.banner)
+        v.addLayout(top)
+        v.addWidget(middle, 1)
+        v.addLayout(bottom)
+        self.setCentralWidget(central)
+        self.status = StatusPanel(self.statusBar())
+        self.resize(1180, 720)
+
+    def _build_pickers(self) -> QHBoxLayout:
+        """The top row: input, model, start / stop."""
         self.source_picker = SourcePicker()
         self.model_picker = ModelPicker()
         self.start_button = QPushButton("Start")
@@ -118,7 +142,10 @@ class MainWindow(QMainWindow):
         top.addWidget(self.model_picker, 2)
         top.addSpacing(10)
         top.addWidget(self.start_button)
+        return top
 
+    def _build_views(self) -> QGroupBox:
+        """Left: what the model hears (waveform, its features scrolling, the last window's, the gate)."""
         self.waveform = WaveformView()
         self.spectrogram = SpectrogramView()
         self.features = FeatureView()
@@ -145,7 +172,10 @@ class MainWindow(QMainWindow):
         lv = QVBoxLayout(live)
         lv.addWidget(view_row, 1)
         lv.addLayout(gate_row)
+        return live
 
+    def _build_decisions(self) -> QGroupBox:
+        """Right: what it understood (the last detection, the last window's bars, the history)."""
         self.decision = DecisionLabel()
         # The two numbers on the right are different things: say which is which.
         self.decision_caption = QLabel("Last detection")
@@ -155,47 +185,31 @@ class MainWindow(QMainWindow):
         self.bars_title = QLabel("Last window: probabilities")
         self.history_model = HistoryModel(parent=self)
         self.history = HistoryView(self.history_model)
+        self.history_title = QLabel("History")
         self.export_button = QPushButton("Export CSV…")
         self.export_button.setToolTip("Save the history as CSV (Ctrl+E)")
         self.clear_button = QPushButton("Clear")
         right = QGroupBox("What it understood")
         rv = QVBoxLayout(right)
-        rv.addWidget(self.decision)
-        rv.addWidget(self.decision_caption)
-        rv.addWidget(self.bars_title)
-        rv.addWidget(self.bars)
-        self.history_title = QLabel("History")
-        rv.addWidget(self.history_title)
+        for widget in (self.decision, self.decision_caption, self.bars_title, self.bars, self.history_title):
+            rv.addWidget(widget)
         rv.addWidget(self.history, 1)
         hb = QHBoxLayout()
         hb.addStretch(1)
         hb.addWidget(self.clear_button)
         hb.addWidget(self.export_button)
         rv.addLayout(hb)
+        return right
 
-        middle = QSplitter(Qt.Orientation.Horizontal)
-        middle.addWidget(live)
-        middle.addWidget(right)
-        middle.setStretchFactor(0, 3)
-        middle.setStretchFactor(1, 2)
-        middle.setSizes([720, 440])
-
+    def _build_controls(self) -> QHBoxLayout:
+        """The bottom row: live controls and the log."""
         self.controls = LiveControls()
         self.log_controls = LogControls()
         bottom = QHBoxLayout()
         bottom.addWidget(self.controls, 3)
         bottom.addSpacing(16)
         bottom.addWidget(self.log_controls, 2)
-
-        central = QWidget()
-        v = QVBoxLayout(central)
-        v.addWidget(self.banner)
-        v.addLayout(top)
-        v.addWidget(middle, 1)
-        v.addLayout(bottom)
-        self.setCentralWidget(central)
-        self.status = StatusPanel(self.statusBar())
-        self.resize(1180, 720)
+        return bottom
 
     def _connect(self) -> None:
         w = self.worker
@@ -234,15 +248,19 @@ class MainWindow(QMainWindow):
             sc.activated.connect(slot)
 
     def _restore(self) -> None:
-        s = self.settings
+        s, o = self.settings, self.settings.options
+        self.worker.log.options = o  # the log's format and rotation
         self.source_picker.populate()
-        if s.device:
-            self.source_picker.select(SourceChoice("mic", s.device))
+        if o.device is not None:
+            self.source_picker.select(SourceChoice("mic", str(o.device)))
         for p in filter(None, s.recent_models.split(";")):
             if Path(p).is_file():
                 self.model_picker.select(p)
-        self.model_picker.select(s.model if s.model in ("digits", "sounds") or Path(s.model).is_file() else "digits")
-        self.controls.show_values(s.threshold if s.threshold is not None else 0.7, s.vad, s.hop, sound_model=False)
+        known = o.model in BUILTIN_MODELS or Path(o.model).is_file()
+        self.model_picker.select(o.model if known else ClassifierOptions.model)
+        # The model's own threshold is known once a session starts; until then, the contract's default.
+        threshold = o.threshold if o.threshold is not None else DEFAULT_THRESHOLD
+        self.controls.show_values(threshold, o.vad, o.hop, sound_model=False)
         self.log_controls.set_values(s.log_enabled, s.log_path)
         if s.log_enabled:
             self._log_changed(True, s.log_path)
@@ -263,14 +281,12 @@ class MainWindow(QMainWindow):
             self.show_error(self.source_picker.device_error or "pick an input device or open a recording")
             return
         self.banner.hide()
-        opts = SessionOptions(
-            model=self.model_picker.current() or "digits",
-            source=choice.path if choice.kind == "file" else None,
+        opts = replace(
+            self.settings.options,
+            model=self.model_picker.current() or ClassifierOptions.model,
+            source=choice.path if choice.kind == "file" else "mic",
             device=choice.device if choice.kind == "mic" else None,
-            threshold=self.settings.threshold,
-            vad=self.settings.vad,
-            hop=self.settings.hop,
-            realtime=self.pace_files,
+            log=None,  # the app's log is the "Log to" box (worker.log)
         )
         self.waveform.clear()
         self.spectrogram.clear()
@@ -279,7 +295,7 @@ class MainWindow(QMainWindow):
         self.decision.clear()
         self.decision_caption.setText("Last detection")
         self.bars_title.setText("Last window: probabilities")
-        self.worker.start(opts)
+        self.worker.start(opts, paced=self.pace_files)
         self.start_button.setText("Stop")
         self.status.message(f"starting: {choice.describe()}, model {opts.model}…")
 
@@ -335,13 +351,13 @@ class MainWindow(QMainWindow):
     def _on_started(self, info: SessionInfo) -> None:
         self.session = info
         self.status.show_session(info.provider, info.model_name)
-        self.spectrogram.configure(info.mel)
+        self.spectrogram.configure(info.features, info.features_caption)
         self.waveform.configure(info.sample_rate)
         sound = info.kind == "sound"
         self.controls.show_values(
             info.threshold,
-            self.settings.vad,
-            info.hop if info.hop is not None else self.settings.hop,
+            self.settings.options.vad,
+            info.hop if info.hop is not None else self.settings.options.hop,
             sound_model=sound,
         )
         self.bars.reject = set(info.reject_labels)
@@ -350,14 +366,15 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"listener — {info.model_name} — {info.source_name}")
         self.model_picker.combo.setToolTip(
             f"{info.model_name}: {info.kind} model, {len(info.labels)} labels ({', '.join(info.labels)}); "
-            f"suggested threshold {info.default_threshold:g}"
+            f"suggested threshold {info.model_threshold:g}"
         )
         self.start_button.setEnabled(True)
         self.status.message(f"listening to {info.source_name} with {info.model_name}", 5000)
 
     def _on_block(self, b: BlockFrame) -> None:
         self.waveform.append(b.samples, b.active)
-        self.spectrogram.append(b.columns)
+        rate = self.session.sample_rate if self.session is not None else 1
+        self.spectrogram.append(b.columns, b.first_column, b.stream_s + len(b.samples) / rate)
         self.gate.set_state(b.active, b.level_db)
 
     def _averaged(self) -> str:
@@ -409,39 +426,37 @@ class MainWindow(QMainWindow):
 
     def _source_changed(self, choice: SourceChoice) -> None:
         if choice.kind == "mic":
-            self.settings.device = choice.device or ""
+            self.settings.options.device = choice.device
         self._restart_if_running()
 
     def _model_changed(self, spec: str) -> None:
-        self.settings.model = spec
-        self.settings.hop = None  # hops belong to a model
+        self.settings.options.model = spec
+        self.settings.options.hop = None  # hops belong to a model
         self._restart_if_running()
 
     def _threshold_changed(self, value: float) -> None:
-        self.settings.threshold = value
+        self.settings.options.threshold = value
         self.bars.set_threshold(value)
         self.worker.set_threshold(value)
 
     def _threshold_reset(self) -> None:
-        self.settings.threshold = None
+        self.settings.options.threshold = None
         if self.session is not None:
+            model_threshold = self.session.model_threshold
             self.controls.show_values(
-                self.session.default_threshold,
-                self.settings.vad,
-                self.controls.hop.value(),
-                self.session.kind == "sound",
+                model_threshold, self.settings.options.vad, self.controls.hop.value(), self.session.kind == "sound"
             )
-            self.bars.set_threshold(self.session.default_threshold)
-            self.worker.set_threshold(self.session.default_threshold)
+            self.bars.set_threshold(model_threshold)
+            self.worker.set_threshold(model_threshold)
 
     def _vad_changed(self, level: int) -> None:
-        self.settings.vad = level
+        self.settings.options.vad = level
         self.worker.set_vad(level)
 
     def _hop_changed(self, seconds: float) -> None:
         if not seconds > 0:  # the "n/a" entry shown for speech models
             return
-        self.settings.hop = seconds
+        self.settings.options.hop = seconds
         self.worker.set_hop(seconds)
 
     def _log_changed(self, enabled: bool, path: str) -> None:
@@ -477,7 +492,7 @@ class MainWindow(QMainWindow):
     # --- exit -----------------------------------------------------------------------
     def save_settings(self) -> None:
         s = self.settings
-        s.model = self.model_picker.current() or s.model
+        s.options.model = self.model_picker.current() or s.options.model
         s.recent_models = ";".join(self.model_picker.recent())
         s.log_path = self.log_controls.path.text().strip() or s.log_path
         s.geometry = self.saveGeometry()

@@ -4,8 +4,11 @@ Loading the model, opening the device and running the pipeline all happen in
 one ``threading.Thread``; the window never waits on it. Pipeline callbacks run
 in that thread and emit signals; because the receiving widgets live in the GUI
 thread, Qt queues those signals (a queued connection), so the widgets are only
-ever touched by the GUI thread. Audio blocks are turned into spectrogram columns
-here too, so the GUI thread only copies arrays and paints.
+ever touched by the GUI thread. The model's features for the scrolling spectrogram
+are computed here too (:mod:`listener.gui.features`), so the GUI thread only copies
+arrays and paints. A session is built from the command line's options
+(:class:`~listener.config.RunOptions`) by the command line's functions
+(``open_source``, ``build_pipeline``), so it detects what ``listener run`` detects.
 
 Errors (no model, device busy or unplugged, unreadable file, log not writable)
 become an ``error`` signal with a one-line message followed by ``stopped``; the
@@ -16,31 +19,19 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from listener.config import RunOptions
 from listener.errors import ListenerError
-from listener.events import BlockInfo, Detection, WindowResult
-from listener.gui.spectrogram import MelColumns, MelSettings
+from listener.events import BlockInfo, Detection
+from listener.gui.features import FeatureColumns, FeatureLayout, feature_layout
 from listener.mqtt import MqttSink
-from listener.sinks import JsonlSink, Sink
+from listener.sinks import LogOptions, Sink, open_log
 
 SILENCE_HINT = "pick another input above, or open a recording"
-
-
-@dataclass
-class SessionOptions:
-    """What to listen to and how; the same choices the command line offers."""
-
-    model: str = "digits"
-    source: str | None = None  # a file path; None = the microphone ``device``
-    device: int | str | None = None
-    threshold: float | None = None
-    vad: int | None = None
-    hop: float | None = None
-    realtime: bool = True  # pace files at the speed of the audio (looks live)
 
 
 @dataclass
@@ -53,12 +44,13 @@ class SessionInfo:
     kind: str  # "speech" | "sound"
     provider: str
     sample_rate: int
-    threshold: float
-    hop: float | None
+    threshold: float  # in use
+    hop: float | None  # in use (sound models)
     source_name: str
-    mel: MelSettings
-    default_threshold: float = 0.7
-    default_hop: float = 0.25
+    features: FeatureLayout | None  # the model's features output (None: it has none)
+    features_caption: str  # what they are, e.g. "the model's features: logmel, 40 bands"
+    model_threshold: float  # the model's own (what "model default" goes back to)
+    model_hop: float  # the model's own
     duration: float | None = None
     smooth: int = 1  # windows averaged into each window's probabilities (sound models: 3)
 
@@ -69,7 +61,8 @@ class BlockFrame:
 
     stream_s: float
     samples: np.ndarray
-    columns: np.ndarray  # log-mel dB columns [n_mels, n]
+    columns: np.ndarray  # the model's feature frames completed since the last block [n_features, n]
+    first_column: int  # the stream's frame index of ``columns[:, 0]``
     active: bool
     level_db: float
 
@@ -118,8 +111,10 @@ class ListenerWorker(QObject):
         a slot reacting to ``stopped`` may start the next session at once)."""
         return self._active
 
-    def start(self, options: SessionOptions) -> bool:
-        """Start a session; False if one is still running."""
+    def start(self, options: RunOptions, paced: bool = True) -> bool:
+        """Start a session with ``options`` (the command line's; their ``log`` is not opened:
+        the app's log is :attr:`log`); False if one is still running. ``paced``: play a file at
+        the speed of its audio, as ``listener run`` does."""
         if self._active:
             return False
         if self._thread is not None:
@@ -130,7 +125,7 @@ class ListenerWorker(QObject):
         with self._lock:
             self._wanted: dict[str, float] = {}
         self._thread = threading.Thread(
-            target=self._run, args=(options, self._stop), name="listener-worker", daemon=True
+            target=self._run, args=(options, paced, self._stop), name="listener-worker", daemon=True
         )
         self._thread.start()
         return True
@@ -168,100 +163,112 @@ class ListenerWorker(QObject):
                 _apply(self._pipeline, {name: value})
 
     # --- the session (worker thread) -------------------------------------------
-    def _run(self, options: SessionOptions, stop: threading.Event) -> None:
-        from listener.audio import FileSource, MicSource
-        from listener.classifier import Classifier, resolve_model
-        from listener.config import PipelineOptions
-        from listener.pipeline import build_pipeline, run_stream
-        from listener.windows import SlidingWindower
+    def _run(self, options: RunOptions, paced: bool, stop: threading.Event) -> None:
+        """One session: open the model and the source, build the pipeline, run it, report how it ended."""
+        from listener.pipeline import run_stream
 
         t0 = time.monotonic()
         error: str | None = None
         source = None
-        pipeline = None
         try:
-            classifier = Classifier(resolve_model(options.model))
-            info = classifier.info
-            mqtt = self.mqtt
-            if mqtt is not None:
-                mqtt.add_model(info)
-            if options.source:
-                source = FileSource(options.source, sample_rate=info.sample_rate, realtime=options.realtime)
-            else:
-                source = MicSource(
-                    options.device, sample_rate=info.sample_rate, notice=self.notice.emit, silence_hint=SILENCE_HINT
-                )
-            mel_settings = MelSettings.from_metadata(info.sample_rate, info.features)
-            mel = MelColumns(mel_settings)
-
-            def on_block(b: BlockInfo) -> None:
-                self.block.emit(BlockFrame(b.stream_s, b.samples, mel.push(b.samples), b.active, b.level_db))
-
-            def on_window(w: WindowResult) -> None:
-                self.window.emit(w)
-
-            def on_detection(d: Detection) -> None:
-                self.detections += 1
-                self.detection.emit(d)
-
-            popts = PipelineOptions(
-                model=options.model,
-                threshold=options.threshold,
-                hop=options.hop,
-                vad=2 if options.vad is None else int(options.vad),
-            )
-            pipeline = build_pipeline(
-                popts,
-                source.name,
-                classifier=classifier,
-                sinks=[self.log] if mqtt is None else [self.log, mqtt],
-                on_block=on_block,
-                on_window=on_window,
-                on_detection=on_detection,
-            )
+            classifier, source = self._open(options, paced)
+            pipeline, info = self._build(options, classifier, source)
             with self._lock:
                 self._source = source
                 self._pipeline = pipeline
                 _apply(pipeline, self._wanted)  # changed while the model was loading
-            self.started.emit(
-                SessionInfo(
-                    model_name=info.model_id,
-                    labels=list(info.labels),
-                    reject_labels=list(info.reject_labels),
-                    kind=info.kind,
-                    provider=classifier.provider,
-                    sample_rate=info.sample_rate,
-                    threshold=pipeline.decider.threshold,
-                    hop=pipeline.windower.hop / info.sample_rate
-                    if isinstance(pipeline.windower, SlidingWindower)
-                    else None,
-                    default_threshold=info.threshold,
-                    default_hop=info.hop_seconds,
-                    source_name=source.name,
-                    mel=mel_settings,
-                    duration=source.duration,
-                    smooth=pipeline.decider.smooth,
-                )
-            )
-            run_stream(source, pipeline, stop, realtime=True)
+            self.started.emit(info)
+            run_stream(source, pipeline, stop, realtime=True, duration=options.duration)
         except ListenerError as exc:
             error = exc.message
         except Exception as exc:  # never let the thread die silently
             error = f"unexpected error: {type(exc).__name__}: {exc}"
         finally:
-            with self._lock:
-                overruns = int(getattr(source, "overruns", 0) or 0) if source is not None else 0
-                self._pipeline = None
-                self._source = None
-            try:
-                if source is not None:
-                    source.close()
-            except Exception:
-                pass
-            if error:
-                self.error.emit(error)
-            self._active = False
-            self.stopped.emit(RunSummary(time.monotonic() - t0, self.detections, overruns, error))
+            self._finish(source, error, t0)
+
+    def _open(self, options: RunOptions, paced: bool):
+        """The model and the source ``options`` name, as ``listener run`` opens them."""
+        from listener.audio import open_source
+        from listener.classifier import Classifier
+
+        classifier = Classifier.from_options(options)
+        if self.mqtt is not None:
+            self.mqtt.add_model(classifier.info)
+        source = open_source(
+            options, classifier.info.sample_rate, realtime=paced, notice=self.notice.emit, silence_hint=SILENCE_HINT
+        )
+        return classifier, source
+
+    def _build(self, options: RunOptions, classifier, source):
+        """``build_pipeline`` (the command line's) with the app's sinks and signals, and the session's facts."""
+        from listener.pipeline import build_pipeline
+        from listener.windows import SlidingWindower
+
+        info = classifier.info
+        layout = feature_layout(classifier)
+        features = FeatureColumns(classifier, layout) if layout is not None else None
+        no_columns = np.zeros((0, 0), np.float32)
+
+        def on_block(b: BlockInfo) -> None:
+            columns, first = features.push(b.samples) if features is not None else (no_columns, 0)
+            self.block.emit(BlockFrame(b.stream_s, b.samples, columns, first, b.active, b.level_db))
+
+        def on_detection(d: Detection) -> None:
+            self.detections += 1
+            self.detection.emit(d)
+
+        pipeline = build_pipeline(
+            replace(options, log=None),
+            source.name,
+            classifier=classifier,
+            sinks=[self.log] if self.mqtt is None else [self.log, self.mqtt],
+            on_block=on_block,
+            on_window=self.window.emit,
+            on_detection=on_detection,
+        )
+        sliding = isinstance(pipeline.windower, SlidingWindower)
+        session = SessionInfo(
+            model_name=info.model_id,
+            labels=list(info.labels),
+            reject_labels=list(info.reject_labels),
+            kind=info.kind,
+            provider=classifier.provider,
+            sample_rate=info.sample_rate,
+            threshold=pipeline.decider.threshold,
+            hop=pipeline.windower.hop / info.sample_rate if sliding else None,
+            source_name=source.name,
+            features=layout,
+            features_caption=_caption(info.features.get("type"), layout),
+            model_threshold=info.threshold,
+            model_hop=info.hop_seconds,
+            duration=source.duration,
+            smooth=pipeline.decider.smooth,
+        )
+        return pipeline, session
+
+    def _finish(self, source, error: str | None, t0: float) -> None:
+        """Close the source and say how the session ended (``error``, then ``stopped``)."""
+        with self._lock:
+            overruns = int(getattr(source, "overruns", 0) or 0) if source is not None else 0
+            self._pipeline = None
+            self._source = None
+        try:
+            if source is not None:
+                source.close()
+        except Exception:
+            pass
+        if error:
+            self.error.emit(error)
+        self._active = False
+        self.stopped.emit(RunSummary(time.monotonic() - t0, self.detections, overruns, error))
+
+
+def _caption(kind: str | None, layout: FeatureLayout | None) -> str:
+    """``the model's features: logmel, 40 bands``."""
+    if layout is None:
+        return "the model exports no features"
+    n = layout.n_features
+    return f"the model's features: {kind or 'unnamed'}, {n} band{'' if n == 1 else 's'}"
 
 
 def _apply(pipeline, settings: dict[str, float]) -> None:
@@ -278,21 +285,22 @@ class LogSwitch(Sink):
     """A JSONL log that can be switched on, off or to another file while a session runs.
 
     The pipeline holds this one sink for its whole life; the window points it at
-    a :class:`JsonlSink` (the command line's own, so the lines are identical) or
-    at nothing. A write error (disk full, file removed from under a read-only
-    mount) switches logging off and is reported through ``on_error`` instead of
-    ending the session.
+    the command line's own log sink (``open_log`` with ``options``: the same lines,
+    format and rotation as ``listener run --log``) or at nothing. A write error
+    (disk full, file removed from under a read-only mount) switches logging off
+    and is reported through ``on_error`` instead of ending the session.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._sink: JsonlSink | None = None
+        self._sink: Sink | None = None
         self.path: str | None = None
+        self.options = LogOptions()  # format and rotation (the window sets the app's)
         self.on_error = lambda message: None
 
     def switch(self, path: str | None) -> None:
         """Log to ``path`` from now on (None: stop logging). Raises LogError if it cannot be opened."""
-        new = JsonlSink(path) if path else None
+        new = open_log(self.options, path) if path else None
         with self._lock:
             old, self._sink, self.path = self._sink, new, path
         if old is not None:

@@ -9,8 +9,16 @@ import pytest
 import soundfile as sf
 from conftest import wait_for
 
-from listener.audio import FileSource, MicSource, StdinSource, find_input_device, list_input_devices, open_source
-from listener.errors import AudioError
+from listener.audio import (
+    FileSource,
+    MicSource,
+    SourceOptions,
+    StdinSource,
+    find_input_device,
+    list_input_devices,
+    open_source,
+)
+from listener.errors import AudioError, UsageError
 
 RATE = 16000
 
@@ -69,29 +77,37 @@ def test_realtime_file_is_paced(tmp_path):
 def test_open_source_passes_the_block_size_to_file_and_mic(tmp_path, pulse_sink, monkeypatch):
     # `listener run --block-ms` reaches every live source; an unpaced file keeps its big reads.
     sf.write(tmp_path / "t.wav", sine(500, 0.5, RATE), RATE)
-    paced = [len(b) for b, _ in open_source(str(tmp_path / "t.wav"), RATE, realtime=True, block_seconds=0.06).blocks()]
-    assert set(paced[:-1]) == {960}
-    unpaced = [
-        len(b) for b, _ in open_source(str(tmp_path / "t.wav"), RATE, realtime=False, block_seconds=0.06).blocks()
-    ]
+    wav = SourceOptions(source=str(tmp_path / "t.wav"), block_ms=40)
+    paced = [len(b) for b, _ in open_source(wav, RATE, realtime=True).blocks()]
+    assert set(paced[:-1]) == {640}
+    unpaced = [len(b) for b, _ in open_source(wav, RATE, realtime=False).blocks()]
     assert unpaced == [RATE // 2]
     monkeypatch.setenv("PULSE_SOURCE", f"{pulse_sink}.monitor")
-    mic = open_source("mic", RATE, device="pulse", block_seconds=0.06)
+    mic = open_source(SourceOptions(source="mic", device="pulse", block_ms=40), RATE)
     sizes = []
     for block, _ in mic.blocks(threading.Event()):
         sizes.append(len(block))
         if len(sizes) == 5:
             break
     mic.close()
-    assert sizes == [960] * 5
+    assert sizes == [640] * 5
+    # Without --block-ms, every live source takes the options' default block.
+    default = [len(b) for b, _ in open_source(SourceOptions(source=str(tmp_path / "t.wav")), RATE).blocks()]
+    assert default[0] == round(RATE * SourceOptions.block_ms / 1000)
+
+
+def test_block_ms_outside_10_to_1000_is_a_usage_error(tmp_path):
+    for bad in (5, 5000):
+        with pytest.raises(UsageError, match="--block-ms must be between 10 and 1000"):
+            open_source(SourceOptions(source=str(tmp_path / "t.wav"), block_ms=bad), RATE)
 
 
 @pytest.mark.parametrize("rate", [RATE, 44100])
-def test_realtime_file_hands_out_30ms_blocks_of_the_same_audio(tmp_path, rate):
+def test_realtime_file_hands_out_live_sized_blocks_of_the_same_audio(tmp_path, rate):
     # Paced playback reads a second at a time but must still deliver live-sized blocks,
-    # one every 30 ms, with exactly the samples an unpaced read gives.
+    # one every block_ms, with exactly the samples an unpaced read gives.
     sf.write(tmp_path / "t.wav", sine(500, 1.3, rate), rate)
-    got = list(FileSource(tmp_path / "t.wav", RATE, realtime=True).blocks())
+    got = list(FileSource(tmp_path / "t.wav", RATE, realtime=True, block_seconds=0.03).blocks())
     sizes = [len(b) for b, _ in got]
     assert set(sizes[:-1]) == {480} and 0 < sizes[-1] <= 480
     steps = np.diff([a for _, a in got])
@@ -157,9 +173,10 @@ def test_stdin_pcm_at_any_rate(rate, channels):
 
 def test_open_source_specs(tmp_path):
     sf.write(tmp_path / "t.wav", sine(500, 0.2, RATE), RATE)
-    assert isinstance(open_source(str(tmp_path / "t.wav"), RATE), FileSource)
+    assert isinstance(open_source(SourceOptions(source=str(tmp_path / "t.wav")), RATE), FileSource)
     assert isinstance(
-        open_source("-", RATE) if not os.isatty(0) else StdinSource(RATE, stream=io.BytesIO()), StdinSource
+        open_source(SourceOptions(source="-"), RATE) if not os.isatty(0) else StdinSource(RATE, stream=io.BytesIO()),
+        StdinSource,
     )
 
 
