@@ -314,9 +314,13 @@ def _keys() -> list:
     return [f for f in fields(ModelInfo) if "key" in f.metadata]
 
 
-def metadata_keys() -> list[str]:
-    """Every metadata key, in docs order."""
-    return [f.name for f in _keys()]
+CTC_KEYS = ("frame_hop_samples", "frame_samples", "frame_tail_samples", "blank_label")  # ctc models' own
+
+
+def metadata_keys(decoder: str | None = None) -> list[str]:
+    """Every metadata key, in docs order; with ``decoder``, those a model of that decoder has."""
+    names = [f.name for f in _keys()]
+    return names if decoder in (None, CTC) else [n for n in names if n not in CTC_KEYS]
 
 
 def _where(path: str) -> str:
@@ -412,9 +416,8 @@ def _check_threshold(value: Any, what: str, fail) -> None:
 def _check_decoder(info: ModelInfo, fail) -> None:
     """The keys of sequence (``ctc``) models, and the symbols any model may have."""
     labels = info.labels
-    own = ("frame_hop_samples", "frame_samples", "frame_tail_samples", "blank_label")
     if info.decoder != CTC:
-        given = [name for name in own if getattr(info, name) is not None]
+        given = [name for name in CTC_KEYS if getattr(info, name) is not None]
         if given:
             fail(f"'{given[0]}' is for decoder '{CTC}' models, and 'decoder' is {info.decoder!r}")
     else:

@@ -8,7 +8,8 @@ reject label such as ``other`` or ``silence``), or when the gate closes (no wind
 where one was due). Its line is written when it ends, with ``stream_s`` the centre of its
 first window and ``end_s`` the centre of its last. A sound that goes on for more than
 ``max_event`` seconds is written every ``max_event`` seconds and continued: a minute of
-crying gives a line every ``max_event`` seconds rather than one after a minute.
+crying gives a line every ``max_event`` seconds (each part no longer than that, and
+written once one of its windows was accepted) rather than one after a minute.
 
 Sequences (:class:`SequenceTracker`, models with ``symbols``): the detections whose labels
 have a symbol, in order, make one :class:`~listener.events.Sequence` (``"472"``) once
@@ -75,36 +76,31 @@ class EventMerger:
         self.labels = list(labels)
         self.max_event_s = float(max_event_s)
         self._open: EventSpan | None = None
-        self._continued: str | None = None  # label of an event just written at the cap, going on
         self._last_end = 0  # end sample of the last window seen
 
     @property
     def open_label(self) -> str | None:
         """The label of the event in progress (None: none)."""
-        return self._open.label if self._open is not None else self._continued
+        return self._open.label if self._open is not None else None
 
     def window(
         self, centre_s: float, end_sample: int, probs: np.ndarray, decision: Decision | None, hop: int
     ) -> list[EventSpan]:
         """One window, in order: its averaged ``probs``, the decider's ``decision`` (None: not
-        accepted) and the hop it was cut with. Returns the events it ended."""
+        accepted) and the hop it was cut with. Returns the events (or parts) it ended."""
         out: list[EventSpan] = []
         if end_sample - self._last_end > hop + hop // 2:
             out += self._close()  # windows stopped in between: the gate closed
         self._last_end = end_sample
         best = self.labels[int(np.argmax(probs))] if np.isfinite(probs).all() else None
-        going = self.open_label
-        if going is not None and best == going:
-            if self._open is None:  # the next part of an event written at the cap
-                self._open = EventSpan(going, centre_s, centre_s, 0.0, [], end_sample)
-                self._continued = None
-            e = self._open
-            e.end_s, e.end_sample = centre_s, end_sample
-            if decision is not None and decision.label == going and decision.confidence > e.confidence:
-                e.confidence, e.top = decision.confidence, decision.top
-            if e.end_s - e.start_s >= self.max_event_s:
+        e = self._open
+        if e is not None and best == e.label:
+            if centre_s - e.start_s > self.max_event_s:  # written at the cap; this window starts its next part
                 out.append(e)
-                self._open, self._continued = None, going
+                e = self._open = EventSpan(e.label, centre_s, centre_s, 0.0, [], end_sample)
+            e.end_s, e.end_sample = centre_s, end_sample
+            if decision is not None and decision.label == e.label and decision.confidence > e.confidence:
+                e.confidence, e.top = decision.confidence, decision.top
             return out
         out += self._close()
         if decision is not None:
@@ -114,7 +110,7 @@ class EventMerger:
     def tick(self, heard_sample: int, hop: int) -> list[EventSpan]:
         """Every window that ends by ``heard_sample`` has been seen: an event whose next window
         is overdue has ended (the gate closed)."""
-        if self.open_label is not None and heard_sample - self._last_end > hop + hop // 2:
+        if self._open is not None and heard_sample - self._last_end > hop + hop // 2:
             return self._close()
         return []
 
@@ -123,8 +119,8 @@ class EventMerger:
         return self._close()
 
     def _close(self) -> list[EventSpan]:
-        e, self._open, self._continued = self._open, None, None
-        # A part that kept going only below the threshold after the cap was written is no new event.
+        e, self._open = self._open, None
+        # The part after a cap is written only if one of its windows was accepted.
         return [e] if e is not None and e.confidence > 0.0 else []
 
 
