@@ -269,6 +269,17 @@ class ModelInfo:
         """A sequence model: scores per output frame, decoded with CTC."""
         return self.decoder == CTC
 
+    @property
+    def detection_labels(self) -> list[str]:
+        """The labels that can become detections: not reject labels; for a ctc model, only those
+        with a symbol (never the blank)."""
+        reject = set(self.reject_labels or ())
+        return [
+            x
+            for x in self.labels
+            if x not in reject and (not self.is_ctc or (x in self.symbols and x != self.blank_label))
+        ]
+
     def threshold_for(self, label: str) -> float:
         """The model's own threshold for ``label``: its entry in ``thresholds``, else ``threshold``."""
         return float(self.thresholds.get(label, self.threshold))

@@ -180,16 +180,17 @@ class CtcDecoder(_Thresholds):
         self,
         labels: list[str],
         blank: str,
-        symbols: dict[str, str],
+        emit: list[str] | tuple[str, ...],
         threshold: float = DEFAULT_THRESHOLD,
-        reject_labels: list[str] | tuple[str, ...] = (),
         top_k: int = TOP_K,
         thresholds: dict[str, float] | None = None,
     ) -> None:
+        """``emit``: the labels that may become detections (``ModelInfo.detection_labels``: those
+        with a symbol, no reject label, never the blank)."""
         super().__init__(labels, threshold, thresholds, top_k)
         self.blank = self.labels.index(blank)
-        reject = set(reject_labels)
-        self.emits = [label in symbols and label not in reject and i != self.blank for i, label in enumerate(labels)]
+        allowed = set(emit) - {blank}
+        self.emits = [label in allowed for label in self.labels]
         self._run = self.blank  # the best label of the previous frame
         self._emitted = False  # the current run has been emitted
 
@@ -224,12 +225,7 @@ def decider_for(info: ModelInfo, options: DeciderOptions | None = None) -> Decid
         raise UsageError(f"--threshold must be between 0 and 1, not {options.threshold}")
     if info.is_ctc:
         decoder = CtcDecoder(
-            info.labels,
-            info.blank_label,
-            info.symbols,
-            threshold=info.threshold,
-            reject_labels=info.reject_labels or (),
-            thresholds=info.thresholds,
+            info.labels, info.blank_label, info.detection_labels, threshold=info.threshold, thresholds=info.thresholds
         )
         decoder.set_threshold(options.threshold)
         return decoder

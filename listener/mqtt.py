@@ -210,7 +210,7 @@ def discovery_config(
         "name": info.name,
         "unique_id": f"{node}_{model}",
         "state_topic": f"{broker.prefix}/{model}/detection",
-        "event_types": [label for label in info.labels if label not in info.reject_labels],
+        "event_types": info.detection_labels,
         "value_template": EVENT_VALUE_TEMPLATE,
         "availability_topic": f"{broker.prefix}/status",
         "payload_available": ONLINE,

@@ -113,7 +113,6 @@ def make_test_model(
     ``log e`` tells silence from sound; a fixed linear layer maps them to logits.
     Extra labels beyond the first three get constant low logits.
     """
-    import onnx
 
     labels = list(labels or TEST_LABELS)
     samples = input_samples or int(round(window_seconds * sample_rate))
@@ -127,7 +126,15 @@ def make_test_model(
         kind=kind,
         features={"type": "frame-energy", "frames": frames},
         training_data="none: a fixed test graph",
-    ).to_metadata()
+    )
+    return save_model(model, meta, Path(tmp_path) / (filename or f"{name}.onnx"), metadata, drop)
+
+
+def save_model(model, info: ModelInfo, path: Path, metadata: dict[str, str] | None, drop: tuple[str, ...]) -> Path:
+    """Write ``model`` to ``path`` with ``info``'s metadata, changed by ``metadata``, less the keys in ``drop``."""
+    import onnx
+
+    meta = info.to_metadata()
     meta.update(metadata or {})
     for key in drop:
         meta.pop(key, None)
@@ -135,7 +142,6 @@ def make_test_model(
         entry = model.metadata_props.add()
         entry.key, entry.value = k, v
     onnx.checker.check_model(model)
-    path = Path(tmp_path) / (filename or f"{name}.onnx")
     onnx.save(model, str(path))
     return path
 
@@ -169,7 +175,6 @@ def make_ctc_model(
     ``low`` (a low tone), ``high`` (a high tone) and ``<other>`` (noise). Symbols: low -> "1",
     high -> "2". A tone of 0.5 s is a run of ``low`` frames: one detection.
     """
-    import onnx
     from onnx import TensorProto, helper
 
     K = CTC_SPAN // CTC_HOP
@@ -253,17 +258,8 @@ def make_ctc_model(
         blank_label="<blank>",
         symbols=CTC_SYMBOLS,
         training_data="none: a fixed test graph",
-    ).to_metadata()
-    meta.update(metadata or {})
-    for key in drop:
-        meta.pop(key, None)
-    for k, v in meta.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = k, v
-    onnx.checker.check_model(model)
-    path = Path(tmp_path) / (filename or f"{name}.onnx")
-    onnx.save(model, str(path))
-    return path
+    )
+    return save_model(model, meta, Path(tmp_path) / (filename or f"{name}.onnx"), metadata, drop)
 
 
 @pytest.fixture

@@ -215,3 +215,9 @@ def test_ctc_keys_on_a_window_model_are_refused() -> None:
         ModelInfo.from_metadata({**MINIMAL, "kind": "speech", "frame_hop_samples": "1280"})
     with pytest.raises(ModelError, match="missing metadata window_seconds"):
         ModelInfo.from_metadata({k: v for k, v in MINIMAL.items() if k != "window_seconds"} | {"kind": "speech"})
+
+
+def test_detection_labels_leave_out_reject_labels_the_blank_and_labels_without_a_symbol() -> None:
+    ctc = ModelInfo.from_metadata({**CTC_MINIMAL, "reject_labels": '["oh"]'})
+    assert ctc.detection_labels == ["zero"]
+    assert full_info().detection_labels == ["ding", "dong"]

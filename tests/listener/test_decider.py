@@ -125,8 +125,10 @@ def decode(decoder: CtcDecoder, probs: np.ndarray, resets: tuple[int, ...] = ())
     return out
 
 
-def ctc(**kwargs) -> CtcDecoder:
-    return CtcDecoder(CTC, "<blank>", SYMBOLS, threshold=kwargs.pop("threshold", 0.7), **kwargs)
+def ctc(reject_labels: tuple[str, ...] = (), **kwargs) -> CtcDecoder:
+    """The decoder of a model with CTC's labels and SYMBOLS (what ModelInfo.detection_labels gives it)."""
+    emit = [label for label in SYMBOLS if label not in reject_labels]
+    return CtcDecoder(CTC, "<blank>", emit, threshold=kwargs.pop("threshold", 0.7), **kwargs)
 
 
 def test_ctc_a_run_of_one_digit_is_one_detection_at_its_first_sure_frame():
@@ -156,7 +158,7 @@ def test_ctc_low_confidence_spikes_emit_nothing_and_a_rising_run_emits_once_when
 def test_ctc_blank_other_and_reject_labels_are_never_detections():
     x = frames("<other>", "<other>:0.99", "<blank>", "oh", "<blank>", "one")
     assert decode(ctc(), x) == [(3, "oh", 0.9), (5, "one", 0.9)]
-    assert decode(ctc(reject_labels=["oh"]), x) == [(5, "one", 0.9)]
+    assert decode(ctc(reject_labels=("oh",)), x) == [(5, "one", 0.9)]
     # another word between two equal digits separates them, as a blank does
     assert decode(ctc(), frames("one", "<other>", "one")) == [(0, "one", 0.9), (2, "one", 0.9)]
 
