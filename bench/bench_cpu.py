@@ -26,7 +26,7 @@ import numpy as np
 import psutil
 import soundfile as sf
 
-from bench.corpus import CACHE, RATE, build_hour
+from bench.corpus import CACHE, RATE, build_hour, read_detections
 from listener.config import RunOptions
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -214,7 +214,7 @@ def main() -> None:
     finally:
         if sink_module:
             subprocess.run(["pactl", "unload-module", sink_module], capture_output=True)
-    dets = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    dets = read_detections(log)
     result = {
         "benchmark": "listener run, CPU % of one core on a live stream",
         "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()} {platform.release()}",
