@@ -69,7 +69,7 @@ class WindowOptions:
     frames_per_call: int | None = None
 
 
-FRAMES_PER_CALL = 2  # live ctc calls: at most one hop of added latency, 3 frames of context fewer per frame than 1
+FRAMES_PER_CALL = 2  # live ctc calls: at most one hop of added latency (see WindowOptions.frames_per_call)
 MAX_CALL_FRAMES = 256  # the most frames one call computes (20 s at an 80 ms hop): bounded memory
 
 
