@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.corpus import CACHE, build_hour, match
+from bench.corpus import CACHE, build_hour, match, read_detections
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -64,7 +64,7 @@ def main() -> None:
             raise SystemExit(res.stderr)
         runs.append(wall)
         print(res.stdout.strip().splitlines()[-1], f"| command wall {wall:.2f} s")
-    detections = [json.loads(line) for line in log.read_text().splitlines()]
+    detections = read_detections(log)
     best = min(runs)
     result = {
         "benchmark": "listener analyze, one-hour file, one core",

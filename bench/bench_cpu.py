@@ -26,7 +26,7 @@ import numpy as np
 import psutil
 import soundfile as sf
 
-from bench.corpus import CACHE, RATE, build_hour
+from bench.corpus import CACHE, RATE, build_hour, read_detections
 from listener.config import RunOptions
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -58,19 +58,26 @@ def wakeup_floor(period: float) -> float:
     return round(100.0 * ((c1.user + c1.system) - (c0.user + c0.system)) / (t1 - t0), 2)
 
 
-def pipeline_only(x: np.ndarray, model: str, threads: str, hop: str | None, block_s: float) -> float:
+def pipeline_only(
+    x: np.ndarray, model: str, threads: str, hop: str | None, block_s: float, frames_per_call: int | None = None
+) -> float:
     """CPU % of one core the pipeline itself (gate, windows, model, decider) needs for
     ``x``, fed in blocks of ``block_s`` as fast as it goes, with no pacing and no file reads:
     the part of the live figure that is our processing rather than streaming."""
     from listener.config import PipelineOptions
     from listener.pipeline import build_pipeline
 
-    opts = PipelineOptions(model=model, threads=int(threads) if threads else None, hop=float(hop) if hop else None)
+    opts = PipelineOptions(
+        model=model,
+        threads=int(threads) if threads else None,
+        hop=float(hop) if hop else None,
+        frames_per_call=frames_per_call,
+    )
     pipeline = build_pipeline(opts, "bench")
     block = int(block_s * RATE)
     t0 = time.process_time()
     for i in range(0, len(x), block):
-        pipeline.feed(x[i : i + block], None)
+        pipeline.feed(x[i : i + block], time.monotonic())  # live: a sequence model computes its frames as they come
     pipeline.finish()
     return round(100.0 * (time.process_time() - t0) / (len(x) / RATE), 2)
 
@@ -87,6 +94,9 @@ def _arguments() -> argparse.Namespace:
     ap.add_argument("--input", help="a clip to loop instead (e.g. assets/samples/digits.wav: a digit every 1.2 s)")
     ap.add_argument("--hop", help="passed to listener run (seconds between windows); default: the model's")
     ap.add_argument("--block-ms", type=int, help="passed to listener run (audio per block); default: listener run's")
+    ap.add_argument(
+        "--frames-per-call", type=int, help="sequence models: frames per model call (written to a --config file)"
+    )
     return ap.parse_args()
 
 
@@ -127,7 +137,12 @@ def listener_command(args: argparse.Namespace, clip: Path, log: Path) -> list[st
     threads = ["--threads", args.threads] if args.threads else []
     hop = ["--hop", args.hop] if args.hop else []
     block = ["--block-ms", str(args.block_ms)] if args.block_ms else []
-    return [sys.executable, "-m", "listener", "run", *source, "--model", args.model, *threads, *hop, *block]
+    config = []
+    if args.frames_per_call:
+        path = CACHE / f"cpu_fpc{args.frames_per_call}.toml"
+        path.write_text(f"frames_per_call = {args.frames_per_call}\n")
+        config = ["--config", str(path)]
+    return [sys.executable, "-m", "listener", "run", *source, "--model", args.model, *threads, *hop, *block, *config]
 
 
 def measure_run(cmd: list[str], env: dict | None = None, on_listening=None) -> dict:
@@ -172,6 +187,8 @@ def result_name(args: argparse.Namespace) -> str:
         + (f"_{Path(args.input).stem}" if args.input else "")
         + (f"_hop{args.hop}" if args.hop else "")
         + (f"_block{args.block_ms}" if args.block_ms else "")
+        + (f"_fpc{args.frames_per_call}" if args.frames_per_call else "")
+        + ("" if args.model in ("digits", "sounds") else f"_{Path(args.model).stem}")
         + ".json"
     )
 
@@ -188,7 +205,7 @@ def main() -> None:
         env["PULSE_SOURCE"] = f"{SINK}.monitor"
     block_s = (args.block_ms or RunOptions.block_ms) / 1000.0
     floor = wakeup_floor(block_s)
-    own = pipeline_only(x, args.model, args.threads, args.hop, block_s)
+    own = pipeline_only(x, args.model, args.threads, args.hop, block_s, args.frames_per_call)
     try:
         cmd = listener_command(args, clip, log) + ["--log", str(log), "--quiet"]
         play = (lambda: subprocess.Popen(["paplay", f"--device={SINK}", str(clip)])) if args.mic else None
@@ -197,7 +214,7 @@ def main() -> None:
     finally:
         if sink_module:
             subprocess.run(["pactl", "unload-module", sink_module], capture_output=True)
-    dets = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    dets = read_detections(log)
     result = {
         "benchmark": "listener run, CPU % of one core on a live stream",
         "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()} {platform.release()}",
@@ -206,6 +223,7 @@ def main() -> None:
         "model": args.model,
         "threads": args.threads or "onnxruntime default",
         "hop": args.hop or "model default",
+        "frames_per_call": args.frames_per_call or "default",
         "seconds": round(seconds, 1),
         "cpu_percent_of_one_core": round(cpu, 2),
         "per_second_p50": round(float(np.percentile(samples, 50)), 2) if samples else None,

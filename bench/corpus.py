@@ -88,6 +88,14 @@ def build_hour(seconds: int = 3600, seed: int = 0) -> tuple[Path, Path]:
     return wav, truth
 
 
+def read_detections(path: Path) -> list[dict]:
+    """The detection lines of a JSONL log (a sequence model's log also holds ``sequence`` lines)."""
+    if not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in rows if r.get("type", "detection") == "detection"]
+
+
 def match(detections: list[dict], events: list[dict], tolerance: float = 0.6) -> dict:
     """Each detection counts as correct when its window centre lies within a digit (± tolerance) of that label."""
     starts = np.array([e["start"] for e in events])

@@ -48,6 +48,8 @@ def main() -> None:
         block = c.get("block_ms", 30)
         if block != RunOptions.block_ms:
             flags += f" --block-ms {block}"
+        if c.get("frames_per_call", "default") != "default":
+            flags += f" --frames-per-call {c['frames_per_call']}"
         floor = (
             f"; an idle {block} ms wake-up loop: {c['wakeup_floor_percent']:.2f} %"
             if "wakeup_floor_percent" in c
@@ -68,6 +70,22 @@ def main() -> None:
     for path in sorted(RESULTS.glob("latency*.json")):
         lat = json.loads(path.read_text())
         block = lat.get("block_ms", 30)
+        if "strings" in lat:  # bench_latency --strings: each digit of strings said in one breath
+            fpc = lat.get("frames_per_call")
+            rows.append(
+                (
+                    f"Latency, end of each digit of a string said in one breath -> its log line ({lat['model']}; "
+                    f"{lat['digits_found']} of {lat['digits_said']} digits found, {lat['strings_with_every_digit']} "
+                    f"of {lat['strings']} strings whole; {block} ms blocks; {fpc} frames per call)",
+                    "p50 <= 250 ms",
+                    f"**p50 {lat['latency_ms_p50']:.0f} ms, p95 {lat['latency_ms_p95']:.0f} ms** (the model decides "
+                    f"p50 {lat['decision_frame_after_word_end_ms_p50']:.0f} ms of stream after the word's end; "
+                    f"sequence records p50 {lat['sequence_latency_ms_p50']:.0f} ms after the last digit)",
+                    f"python -m bench.bench_latency --strings {lat['strings']} --model {lat['model']}"
+                    + (f" --frames-per-call {fpc}" if path.stem.endswith(f"_fpc{fpc}") else ""),
+                )
+            )
+            continue
         rows.append(
             (
                 f"Latency, end of a spoken digit -> log line written ({lat['detections_on_a_digit']} "

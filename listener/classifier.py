@@ -156,8 +156,13 @@ class Classifier:
             raise ModelError(f"{where} must have one input of shape [batch, samples]")
         self.input_name = inputs[0].name
         samples = inputs[0].shape[1]
-        if isinstance(samples, int) and samples != self.info.window_samples:
-            raise ModelError(f"{where} takes {samples} samples but its metadata says {self.info.window_samples}")
+        info = self.info
+        if info.is_ctc and isinstance(samples, int):
+            raise ModelError(
+                f"{where} is a ctc model but takes a fixed {samples} samples (its samples axis must be dynamic)"
+            )
+        if isinstance(samples, int) and samples != info.window_samples:
+            raise ModelError(f"{where} takes {samples} samples but its metadata says {info.window_samples}")
         outputs = [o.name for o in self.session.get_outputs()]
         scores = score_output(outputs)
         if scores is None:
@@ -165,17 +170,28 @@ class Classifier:
         self.output_name, self.softmax = scores
         self.has_features = FEATURES in outputs
         self._outputs = [self.output_name] + ([FEATURES] if self.has_features else [])
+        # A ctc model gets two frames' worth: its frame count must follow from frame_hop_samples.
+        test_samples = info.window_samples + (info.frame_hop_samples if info.is_ctc else 0)
         try:
-            probs, _ = self.predict(np.zeros((1, self.info.window_samples), np.float32))
+            probs, _ = self.predict(np.zeros((1, test_samples), np.float32))
         except ModelError:
             raise
         except Exception as exc:
             raise ModelError(f"{where} fails on a test input: {str(exc).splitlines()[0][:300]}") from None
-        if probs.shape != (1, len(self.info.labels)):
-            raise ModelError(f"{where} gives {probs.shape[-1]} scores but has {len(self.info.labels)} labels")
+        n = len(info.labels)
+        if probs.shape[-1] != n:
+            raise ModelError(f"{where} gives {probs.shape[-1]} scores but has {n} labels")
+        expected = (1, 2, n) if info.is_ctc else (1, n)
+        if probs.shape != expected:
+            what = "[batch, frames, n_labels]" if info.is_ctc else "[batch, n_labels]"
+            raise ModelError(
+                f"{where} gives scores of shape {list(probs.shape)} for {test_samples} samples, not {list(expected)} "
+                f"({what}" + (": check frame_hop_samples and frame_samples)" if info.is_ctc else ")")
+            )
 
     def predict(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """``[B, samples]`` float32 -> (probabilities ``[B, n_labels]``, features or None)."""
+        """``[B, samples]`` float32 -> (probabilities ``[B, n_labels]``, or ``[B, frames, n_labels]``
+        for a ctc model; features or None)."""
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         if batch.ndim == 1:
             batch = batch[None, :]

@@ -74,13 +74,18 @@ def _pipeline_flags(p: argparse.ArgumentParser) -> None:
     """The pipeline's flags (``run``, ``analyze``, ``gui``); each default is its stage's (``listener.config``)."""
     from .classifier import BUILTIN_MODELS, ClassifierOptions
     from .gate import GateOptions
+    from .grouping import GroupingOptions
     from .sinks import FORMATS, LogOptions
 
     p.add_argument(
         "--model",
         help=f"{', '.join(BUILTIN_MODELS)}, or a path to a .onnx model (default: {ClassifierOptions.model})",
     )
-    p.add_argument("--threshold", type=_probability, help="confidence threshold 0-1 (default: the model's)")
+    p.add_argument(
+        "--threshold",
+        type=_probability,
+        help="confidence threshold 0-1, for every label (default: the model's, per label where it has them)",
+    )
     p.add_argument("--vad", type=_vad_level, help=f"webrtcvad aggressiveness 0-3 (default: {GateOptions.vad})")
     p.add_argument(
         "--gate", choices=["vad", "energy"], help="gate (default: the model's: vad for speech, energy for sounds)"
@@ -89,6 +94,20 @@ def _pipeline_flags(p: argparse.ArgumentParser) -> None:
         "--hop",
         type=_positive(float),
         help="hop in seconds between sliding windows (sound models; default: the model's)",
+    )
+    p.add_argument(
+        "--sequence-pause",
+        type=_positive(float),
+        metavar="SECONDS",
+        help="models with symbols (digits): a pause this long after the last digit ends the string and writes "
+        f"its sequence record (default: {GroupingOptions.sequence_pause})",
+    )
+    p.add_argument(
+        "--max-event",
+        type=_positive(float),
+        metavar="SECONDS",
+        help="sound models: a sound event longer than this is written in parts this long, so its line never "
+        f"waits longer (default: {GroupingOptions.max_event})",
     )
     p.add_argument("--threads", type=_positive(int), help="ONNX Runtime threads (1 is right for a Raspberry Pi)")
     p.add_argument(
@@ -157,7 +176,8 @@ def make_parser() -> argparse.ArgumentParser:
         dest="batch_size",
         metavar="N",
         type=_positive(int),
-        help=f"windows per model call (default: {ANALYZE_BATCH})",
+        help=f"windows per model call (default: {ANALYZE_BATCH}; sequence models compute each voiced region "
+        "in one call)",
     )
     ana.add_argument(
         "--progress",
@@ -302,9 +322,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             mqtt_sink.close()  # queued detections get a few seconds, then "offline"
     labels = _label_counts(stats)
     _err(
-        f"{stats.seconds:.1f} s of audio, {_plural(stats.windows, 'window')}, "
+        f"{stats.seconds:.1f} s of audio, {_plural(stats.windows, 'frame' if info.is_ctc else 'window')}, "
         f"{_plural(stats.detections, 'detection')}"
         + (f" ({labels})" if labels else "")
+        + (f", {_plural(stats.sequences, 'sequence')}" if stats.sequences else "")
         + (f", {_plural(stats.overruns, 'overrun')}" if stats.overruns else "")
         + (f", {_plural(stats.nonfinite, 'non-finite sample')} replaced by silence" if stats.nonfinite else "")
     )
@@ -416,7 +437,8 @@ def _analyze(args: argparse.Namespace, stop: threading.Event) -> int:
         progress.close()
         sink.close()
     out, interrupted = (sys.stdout if log else sys.stderr), stop.is_set()
-    _print_summary(out, rows, len(paths), done, time.monotonic() - t0, failures, interrupted)
+    unit = "frames" if classifier.info.is_ctc else "windows"
+    _print_summary(out, rows, len(paths), done, time.monotonic() - t0, failures, interrupted, unit)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_AUDIO if failures else 0
@@ -453,16 +475,24 @@ def _progress_for(paths: list[str], mode: str) -> _Progress:
 
 
 def _print_summary(
-    out, rows: list[tuple[str, RunStats, bool]], n_paths: int, done: float, wall: float, failures: int, stopped: bool
+    out,
+    rows: list[tuple[str, RunStats, bool]],
+    n_paths: int,
+    done: float,
+    wall: float,
+    failures: int,
+    stopped: bool,
+    unit: str = "windows",
 ) -> None:
-    """A line per file, then the totals."""
+    """A line per file, then the totals; ``unit``: what the model scored (windows, or a ctc model's frames)."""
     name_w = max([len("file")] + [len(r[0]) for r in rows])
     if rows:
-        print(f"{'file':<{name_w}}  {'seconds':>9}  {'windows':>7}  {'detections':>10}  labels", file=out)
+        print(f"{'file':<{name_w}}  {'seconds':>9}  {unit:>7}  {'detections':>10}  labels", file=out)
     for name, st, complete in rows:
         labels = _label_counts(st) + ("" if complete else " (interrupted here)")
         print(f"{name:<{name_w}}  {st.seconds:9.1f}  {st.windows:7d}  {st.detections:10d}  {labels}".rstrip(), file=out)
     n_det = sum(st.detections for _, st, _ in rows)
+    n_seq = sum(st.sequences for _, st, _ in rows)
     bad = sum(st.nonfinite for _, st, _ in rows)
     finished = sum(complete for _, _, complete in rows)
     rtf = done / wall if wall > 0 else float("inf")
@@ -474,6 +504,7 @@ def _print_summary(
     print(
         f"{files}, {done:.1f} s of audio in {wall:.2f} s ({rtf:,.0f}x real time), "
         + _plural(n_det, "detection")
+        + (f", {_plural(n_seq, 'sequence')}" if n_seq else "")
         + (f", {_plural(bad, 'non-finite sample')} replaced by silence" if bad else "")
         + (f", {failures} unreadable" if failures else ""),
         file=out,

@@ -5,8 +5,9 @@ code that uses them:
 
     ClassifierOptions (classifier.py)  model, threads, batch_size, providers
     GateOptions       (gate.py)        gate, vad, hangover_ms
-    WindowOptions     (windows.py)     hop
+    WindowOptions     (windows.py)     hop, frames_per_call
     DeciderOptions    (decider.py)     threshold, min_margin, refractory_s
+    GroupingOptions   (grouping.py)    sequence_pause, max_event
     LogOptions        (sinks.py)       log, log_format, log_max_bytes, log_backups
     SourceOptions     (audio.py)       source, device, block_ms, input_rate, input_channels
     MqttOptions       (mqtt.py)        the ``mqtt*`` fields below (None: MqttOptions' default)
@@ -50,6 +51,7 @@ from .classifier import ClassifierOptions
 from .decider import DeciderOptions
 from .errors import UsageError
 from .gate import GateOptions
+from .grouping import GroupingOptions
 from .sinks import LogOptions
 from .windows import WindowOptions
 
@@ -59,11 +61,19 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 # Each stage's options, in the order of the flow (their field names never clash: a test checks).
-STAGE_OPTIONS = (SourceOptions, GateOptions, WindowOptions, ClassifierOptions, DeciderOptions, LogOptions)
+STAGE_OPTIONS = (
+    SourceOptions,
+    GateOptions,
+    WindowOptions,
+    ClassifierOptions,
+    DeciderOptions,
+    GroupingOptions,
+    LogOptions,
+)
 
 
 @dataclass(kw_only=True)
-class PipelineOptions(LogOptions, DeciderOptions, WindowOptions, GateOptions, ClassifierOptions):
+class PipelineOptions(LogOptions, GroupingOptions, DeciderOptions, WindowOptions, GateOptions, ClassifierOptions):
     """Everything ``build_pipeline`` takes: each stage's options (see the module docstring).
 
     ``None`` means "what the model suggests" (threshold, gate, hop) or the stage's own default.
@@ -121,7 +131,7 @@ def _key(name: str) -> str:
 # Options whose flag is not their field's name, and fields that are tuning knobs with no
 # flag: a config file may set them, but the options a user is told about are the flags'.
 _FLAG_NAMES = {"log_format": "format", "batch_size": "batch"}
-_UNLISTED = {"providers", "hangover_ms", "refractory_s", "min_margin", "log_backups"}
+_UNLISTED = {"providers", "hangover_ms", "refractory_s", "min_margin", "log_backups", "frames_per_call"}
 _NOT_IN_FILES = {"providers"}
 
 

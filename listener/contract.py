@@ -47,10 +47,23 @@ TENSORS: tuple[Tensor, ...] = (
         INPUT,
         "the input",
         "float32 `[batch, samples]`",
-        "mono audio in [-1, 1] at `sample_rate`; `samples = round(window_seconds * sample_rate)`",
+        "mono audio in [-1, 1] at `sample_rate`; `window` models: `samples = round(window_seconds * sample_rate)`; "
+        "`ctc` models: any `samples >= frame_samples` (a dynamic axis)",
     ),
-    Tensor(LOGITS, f"output (this or `{PROBS}`)", "float32 `[batch, n_labels]`", "scores; the runtime applies softmax"),
-    Tensor(PROBS, f"output (this or `{LOGITS}`)", "float32 `[batch, n_labels]`", "probabilities, used as they are"),
+    Tensor(
+        LOGITS,
+        f"output (this or `{PROBS}`)",
+        "float32 `[batch, n_labels]`; `ctc`: `[batch, frames, n_labels]`",
+        "scores; the runtime applies softmax (over the last axis). `ctc`: frame `f` depends only on samples "
+        "`[f * frame_hop_samples, f * frame_hop_samples + frame_samples)`, so "
+        "`frames = (samples - frame_samples) // frame_hop_samples + 1`",
+    ),
+    Tensor(
+        PROBS,
+        f"output (this or `{LOGITS}`)",
+        "float32 `[batch, n_labels]`; `ctc`: `[batch, frames, n_labels]`",
+        "probabilities, used as they are",
+    ),
     Tensor(
         FEATURES,
         "optional output",
@@ -75,6 +88,8 @@ def score_output(output_names: Iterable[str]) -> tuple[str, bool] | None:
 
 KINDS = ("speech", "sound")
 GATES = ("vad", "energy")
+WINDOW, CTC = "window", "ctc"
+DECODERS = (WINDOW, CTC)  # how the scores become detections (see the ``decoder`` key)
 DEFAULT_GATE = {"speech": "vad", "sound": "energy"}  # when the metadata names no gate
 DEFAULT_THRESHOLD = 0.7  # when the metadata gives no threshold
 DEFAULT_HOP_SECONDS = 0.25  # sliding-window hop, when the metadata gives none
@@ -109,12 +124,24 @@ class Key:
     meaning: str
     example: str
     required: bool
+    required_for: str | None = None  # required for models of this decoder only
+
+    def needed(self, decoder: str) -> bool:
+        return self.required or self.required_for == decoder
 
 
-def key(codec: str, meaning: str, example: str, default: Any = MISSING, factory: Any = MISSING) -> Any:
-    """A :class:`ModelInfo` field that is a metadata key (required when it has no default)."""
+def key(
+    codec: str,
+    meaning: str,
+    example: str,
+    default: Any = MISSING,
+    factory: Any = MISSING,
+    required_for: str | None = None,
+) -> Any:
+    """A :class:`ModelInfo` field that is a metadata key (required when it has no default;
+    ``required_for``: required for models with that ``decoder`` only)."""
     required = default is MISSING and factory is MISSING
-    meta = {"key": Key(codec, meaning, example, required)}
+    meta = {"key": Key(codec, meaning, example, required, required_for)}
     if factory is not MISSING:
         return field(default_factory=factory, metadata=meta)
     if default is not MISSING:
@@ -126,8 +153,10 @@ def key(codec: str, meaning: str, example: str, default: Any = MISSING, factory:
 class ModelInfo:
     """A model's metadata, parsed and checked; the fields are the metadata keys, in docs order.
 
-    ``None`` for ``name``, ``gate`` and ``reject_labels`` means "derived": from the
-    file name, the kind and the labels (see the defaults above).
+    ``None`` for ``name``, ``gate``, ``reject_labels``, ``window_seconds`` (``ctc``) and
+    ``blank_label`` (``ctc``) means "derived": from the file name, the kind, the labels,
+    ``frame_samples`` (see the defaults above). The ``frame_*`` and ``blank_label`` keys
+    are ``ctc`` models' own: None for ``window`` models.
     """
 
     name: str | None = key(TEXT, "model name", "`digits`", None)
@@ -135,12 +164,65 @@ class ModelInfo:
     labels: list[str] = key(JSON, "one per score, in output order", '`["zero", ..., "unknown", "silence"]`')
     reject_labels: list[str] | None = key(JSON, "labels that never become detections", '`["unknown", "silence"]`', None)
     sample_rate: int = key(INT, "input rate (Hz)", "`16000`")
-    window_seconds: float = key(FLOAT, "input length (s)", "`1.0`")
-    kind: str = key(TEXT, "`speech` (one window per utterance) or `sound` (sliding windows)", "`speech`")
+    window_seconds: float | None = key(
+        FLOAT,
+        "input length (s) of a `window` model; a `ctc` model's is its `frame_samples`",
+        "`1.0`",
+        None,
+        required_for=WINDOW,
+    )
+    kind: str = key(
+        TEXT,
+        "`speech` (one window per utterance) or `sound` (sliding windows); a `ctc` model's kind only picks its gate",
+        "`speech`",
+    )
     gate: str | None = key(TEXT, "suggested gate, `vad` or `energy`", "`vad`", None)
     threshold: float = key(FLOAT, "suggested confidence threshold, 0-1", "`0.85`", DEFAULT_THRESHOLD)
+    thresholds: dict[str, float] = key(
+        JSON,
+        "per-label thresholds, 0-1 (calibrated per class); a label not listed takes `threshold`. "
+        "`--threshold` overrides both",
+        '`{"dog bark": 0.62, "rain": 0.91}`',
+        factory=dict,
+    )
     hop_seconds: float = key(
         FLOAT, "suggested hop between sliding windows (sound models)", "`0.25`", DEFAULT_HOP_SECONDS
+    )
+    decoder: str = key(
+        TEXT,
+        f"`{WINDOW}`: one score vector per input window (the `kind` says which windows); "
+        f"`{CTC}`: a sequence model, one score vector per output frame, decoded with greedy CTC "
+        '(docs/architecture.md, "Sequence models")',
+        f"`{CTC}`",
+        WINDOW,
+    )
+    frame_hop_samples: int | None = key(
+        INT, "`ctc`: samples between two output frames", "`1280`", None, required_for=CTC
+    )
+    frame_samples: int | None = key(
+        INT,
+        "`ctc`: samples one output frame depends on (its receptive field, >= `frame_hop_samples`); "
+        "also the shortest input the model takes",
+        "`17632`",
+        None,
+        required_for=CTC,
+    )
+    frame_tail_samples: int | None = key(
+        INT,
+        "`ctc`: how far past the end of the gated audio the runtime still computes frames (a model that "
+        "emits a word some frames after its end needs them); fewer is cheaper",
+        "`3840`",
+        None,
+    )
+    blank_label: str | None = key(
+        TEXT, "`ctc`: the CTC blank (never a detection); default: the first label", "`<blank>`", None
+    )
+    symbols: dict[str, str] = key(
+        JSON,
+        "what a label stands for in a sequence record (`oh` and `zero` -> `0`); with `ctc`, labels without "
+        "a symbol never become detections. A model with symbols writes `sequence` records",
+        '`{"zero": "0", "oh": "0", "one": "1", ...}`',
+        factory=dict,
     )
     variant: str = key(TEXT, "which file this is, `int8` or `fp32`", "`int8`", "fp32")
     features: dict[str, Any] = key(
@@ -161,11 +243,46 @@ class ModelInfo:
             self.gate = DEFAULT_GATE[self.kind]
         if self.reject_labels is None and isinstance(self.labels, list):
             self.reject_labels = default_reject_labels(self.labels)
+        if self.decoder == CTC:
+            if self.blank_label is None and isinstance(self.labels, list) and self.labels:
+                self.blank_label = self.labels[0]
+            if (
+                self.frame_tail_samples is None
+                and _positive_int(self.frame_samples)
+                and _positive_int(self.frame_hop_samples)
+            ):
+                self.frame_tail_samples = max(0, self.frame_samples - self.frame_hop_samples)
+            if self.window_seconds is None and _positive_int(self.frame_samples) and _positive_int(self.sample_rate):
+                self.window_seconds = self.frame_samples / self.sample_rate
         _check(self)
 
     @property
     def window_samples(self) -> int:
+        """Samples of one model input: a ``window`` model's window, a ``ctc`` model's ``frame_samples``
+        (the shortest input it takes: one output frame)."""
+        if self.decoder == CTC:
+            return int(self.frame_samples)
         return int(round(self.window_seconds * self.sample_rate))
+
+    @property
+    def is_ctc(self) -> bool:
+        """A sequence model: scores per output frame, decoded with CTC."""
+        return self.decoder == CTC
+
+    @property
+    def detection_labels(self) -> list[str]:
+        """The labels that can become detections: not reject labels; for a ctc model, only those
+        with a symbol (never the blank)."""
+        reject = set(self.reject_labels or ())
+        return [
+            x
+            for x in self.labels
+            if x not in reject and (not self.is_ctc or (x in self.symbols and x != self.blank_label))
+        ]
+
+    def threshold_for(self, label: str) -> float:
+        """The model's own threshold for ``label``: its entry in ``thresholds``, else ``threshold``."""
+        return float(self.thresholds.get(label, self.threshold))
 
     @property
     def feature_hop(self) -> int | None:
@@ -182,7 +299,8 @@ class ModelInfo:
     def from_metadata(cls, meta: dict[str, str], path: str = "") -> ModelInfo:
         """Parse a file's ``metadata_props``; a ModelError names the key that is wrong."""
         where = _where(path)
-        missing = [f.name for f in _keys() if f.metadata["key"].required and f.name not in meta]
+        decoder = meta.get("decoder", WINDOW)
+        missing = [f.name for f in _keys() if f.metadata["key"].needed(decoder) and f.name not in meta]
         if missing:
             raise ModelError(
                 f"{where} is missing metadata {', '.join(missing)} (not a listener model? see docs/architecture.md)"
@@ -193,18 +311,27 @@ class ModelInfo:
         return cls(**values, path=path)
 
     def to_metadata(self) -> dict[str, str]:
-        """The ``metadata_props`` to write (every key, all values strings), checked as the reader checks them."""
+        """The ``metadata_props`` to write (every key that applies to the model, all values strings),
+        checked as the reader checks them. Keys of the other decoder (None here) are left out."""
         _check(self)
-        return {f.name: _encode(f.metadata["key"].codec, getattr(self, f.name)) for f in _keys()}
+        return {
+            f.name: _encode(f.metadata["key"].codec, getattr(self, f.name))
+            for f in _keys()
+            if getattr(self, f.name) is not None
+        }
 
 
 def _keys() -> list:
     return [f for f in fields(ModelInfo) if "key" in f.metadata]
 
 
-def metadata_keys() -> list[str]:
-    """Every metadata key, in docs order."""
-    return [f.name for f in _keys()]
+CTC_KEYS = ("frame_hop_samples", "frame_samples", "frame_tail_samples", "blank_label")  # ctc models' own
+
+
+def metadata_keys(decoder: str | None = None) -> list[str]:
+    """Every metadata key, in docs order; with ``decoder``, those a model of that decoder has."""
+    names = [f.name for f in _keys()]
+    return names if decoder in (None, CTC) else [n for n in names if n not in CTC_KEYS]
 
 
 def _where(path: str) -> str:
@@ -257,16 +384,24 @@ def _check(info: ModelInfo) -> None:
         fail(f"'kind' must be 'speech' or 'sound', not {info.kind!r}")
     if info.gate not in GATES:
         fail(f"'gate' must be 'vad' or 'energy', not {info.gate!r}")
+    if info.decoder not in DECODERS:
+        fail(f"'decoder' must be {' or '.join(repr(d) for d in DECODERS)}, not {info.decoder!r}")
     for name in ("sample_rate", "window_seconds", "hop_seconds"):
+        if name == "window_seconds" and info.decoder == CTC:
+            continue  # from frame_samples (checked with it)
         value = getattr(info, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             fail(f"'{name}' must be a positive number, not {value!r}")
     if not isinstance(info.sample_rate, int):
         fail(f"'sample_rate' must be an integer, not {info.sample_rate!r}")
-    if isinstance(info.threshold, bool) or not isinstance(info.threshold, (int, float)):
-        fail(f"'threshold' must be a number, not {info.threshold!r}")
-    if not 0.0 <= info.threshold <= 1.0:
-        fail(f"'threshold' must be between 0 and 1, not {info.threshold}")
+    _check_threshold(info.threshold, "'threshold'", fail)
+    if not isinstance(info.thresholds, dict):
+        fail("'thresholds' must be a JSON object {label: threshold}")
+    for label, value in info.thresholds.items():
+        if label not in labels:
+            fail(f"'thresholds' names a label the model does not have: {label!r}")
+        _check_threshold(value, f"'thresholds' of {label!r}", fail)
+    _check_decoder(info, fail)
     for name in ("features", "accuracy"):
         if not isinstance(getattr(info, name), dict):
             fail(f"'{name}' must be a JSON object")
@@ -276,6 +411,55 @@ def _check(info: ModelInfo) -> None:
     for name in ("name", "version", "variant", "training_data"):
         if not isinstance(getattr(info, name), str):
             fail(f"'{name}' must be text")
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _check_threshold(value: Any, what: str, fail) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        fail(f"{what} must be a number, not {value!r}")
+    if not 0.0 <= value <= 1.0:
+        fail(f"{what} must be between 0 and 1, not {value}")
+
+
+def _check_decoder(info: ModelInfo, fail) -> None:
+    """The keys of sequence (``ctc``) models, and the symbols any model may have."""
+    labels = info.labels
+    if info.decoder != CTC:
+        given = [name for name in CTC_KEYS if getattr(info, name) is not None]
+        if given:
+            fail(f"'{given[0]}' is for decoder '{CTC}' models, and 'decoder' is {info.decoder!r}")
+    else:
+        hop, span = info.frame_hop_samples, info.frame_samples
+        if not _positive_int(hop):
+            fail(f"'frame_hop_samples' must be a positive integer (samples), not {hop!r}")
+        if not _positive_int(span) or span < hop:
+            fail(f"'frame_samples' must be an integer >= 'frame_hop_samples' ({hop}), not {span!r}")
+        tail = info.frame_tail_samples
+        if isinstance(tail, bool) or not isinstance(tail, int) or tail < 0:
+            fail(f"'frame_tail_samples' must be a whole number of samples >= 0, not {tail!r}")
+        if info.blank_label not in labels:
+            fail(f"'blank_label' must be one of the labels, not {info.blank_label!r}")
+        if not info.symbols:
+            fail("a ctc model needs 'symbols' (labels without one never become detections)")
+        if (
+            not isinstance(info.window_seconds, (int, float))
+            or int(round(info.window_seconds * info.sample_rate)) != span
+        ):
+            fail(
+                f"'window_seconds' ({info.window_seconds}) and 'frame_samples' ({span}) disagree: a ctc model's "
+                "input window is its frame_samples (leave window_seconds out)"
+            )
+    symbols = info.symbols
+    if not isinstance(symbols, dict) or not all(isinstance(v, str) and v for v in symbols.values()):
+        fail("'symbols' must be a JSON object {label: non-empty text}")
+    unknown = sorted(set(symbols) - set(labels))
+    if unknown:
+        fail(f"'symbols' names labels the model does not have: {unknown}")
+    if info.blank_label is not None and info.blank_label in symbols:
+        fail(f"'symbols' gives the blank label {info.blank_label!r} a symbol")
 
 
 # -------------------------------------------------------------------------- docs
@@ -288,8 +472,16 @@ def markdown() -> str:
     """The contract section of docs/architecture.md: tensors and metadata keys."""
 
     def default(f) -> str:
-        if f.metadata["key"].required:
+        k = f.metadata["key"]
+        if k.required:
             return "required"
+        if k.required_for is not None:
+            derived = "; `ctc`: from `frame_samples`" if f.name == "window_seconds" else ""
+            return f"required for `{k.required_for}`{derived}"
+        if f.name == "blank_label":
+            return "the first label"
+        if f.name == "frame_tail_samples":
+            return "`frame_samples - frame_hop_samples` (every frame whose audio holds gated audio)"
         if f.name == "name":
             return "the file name"
         if f.name == "gate":

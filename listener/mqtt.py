@@ -4,10 +4,11 @@ Topics, under the URL's prefix (``mqtt://host/home/listener`` -> ``home/listener
 
     <prefix>/<model>/detection   every detection: the log line's JSON object, QoS 1
     <prefix>/<model>/last        the latest detection, retained (what a dashboard shows on start)
+    <prefix>/<model>/sequence    every sequence record (models with symbols: "digits": "472"), QoS 1
     <prefix>/status              "online" while connected; "offline" on a clean stop and by last will
 
 ``<model>`` is the model's name (``digits``, ``sounds``). Other record types go through
-:meth:`MqttSink.publish` (a topic suffix and a dict), e.g. ``publish("digits/sequence", {...})``.
+:meth:`MqttSink.publish` (a topic suffix and a dict), as sequences do.
 With discovery on, the listener announces itself to Home Assistant as a device with one
 ``event`` entity per model (docs/home-assistant.md).
 
@@ -44,8 +45,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from .errors import UsageError
-from .events import Detection
-from .sinks import Sink, detection_json
+from .events import Record, Sequence
+from .sinks import Sink, record_dict, record_json
 
 if TYPE_CHECKING:
     from .classifier import ModelInfo
@@ -209,7 +210,7 @@ def discovery_config(
         "name": info.name,
         "unique_id": f"{node}_{model}",
         "state_topic": f"{broker.prefix}/{model}/detection",
-        "event_types": [label for label in info.labels if label not in info.reject_labels],
+        "event_types": info.detection_labels,
         "value_template": EVENT_VALUE_TEMPLATE,
         "availability_topic": f"{broker.prefix}/status",
         "payload_available": ONLINE,
@@ -360,14 +361,18 @@ class MqttSink(Sink):
         if connected:
             self._announce([info])
 
-    def write(self, detection: Detection) -> None:
-        """Queue the detection (the log line's JSON) on ``<model>/detection`` and, retained, ``<model>/last``.
+    def write(self, record: Record) -> None:
+        """Queue a detection (the log line's JSON) on ``<model>/detection`` and, retained, ``<model>/last``;
+        a sequence on ``<model>/sequence``.
 
         Returns at once; never raises (the log must be written whatever happens here).
         """
         try:
-            level = self._levels.get(detection.model) or topic_level(detection.model)
-            payload = detection_json(detection).encode("utf-8")
+            level = self._levels.get(record.model) or topic_level(record.model)
+            if isinstance(record, Sequence):
+                self.publish(f"{level}/sequence", record_dict(record))
+                return
+            payload = record_json(record).encode("utf-8")
             prefix = f"{self.broker.prefix}/{level}"
             self._enqueue(
                 _Record([_Message(f"{prefix}/detection", payload), _Message(f"{prefix}/last", payload, True)])

@@ -1,12 +1,28 @@
-"""The pipeline: gate -> windower -> classifier -> decider -> sinks, driven by a Source.
+"""The pipeline: gate -> windower -> classifier -> decider -> grouping -> sinks, driven by a Source.
 
 Used by the CLI and the GUI, and by training and export to score models
 (``analyze_array``), so that every published number is what ``listener analyze``
 does. ``Pipeline.feed`` takes float32 mono blocks at the model rate and returns
 the detections they completed; ``run_stream`` pulls blocks from a Source until it
-ends or ``stop`` is set. Callbacks (``on_block``, ``on_window``, ``on_detection``)
-run in the thread that feeds. ``set_threshold``/``set_vad``/``set_hop`` may be
-called from any thread; they take effect at the next block.
+ends or ``stop`` is set. Callbacks (``on_block``, ``on_window``, ``on_detection``,
+``on_sequence``) run in the thread that feeds. ``set_threshold``/``set_vad``/``set_hop``
+may be called from any thread; they take effect at the next block.
+
+Two flows, chosen by the model's ``decoder`` (docs/architecture.md):
+
+* ``window``: the windower cuts model windows (one per utterance, or sliding for sounds),
+  the classifier scores them (in batches of ``batch_size`` when not live), the
+  :class:`~listener.decider.Decider` accepts some; a sound model's accepted windows merge
+  into events (:class:`~listener.grouping.EventMerger`).
+* ``ctc``: the :class:`~listener.windows.FrameWindower` says which output frames to compute
+  (a few at a time while live, one call per voiced region otherwise), the classifier
+  computes them, the :class:`~listener.decider.CtcDecoder` emits each word as soon as it is
+  certain.
+
+Detections whose labels have a symbol then make sequences
+(:class:`~listener.grouping.SequenceTracker`). Events and sequences are closed on stream
+time, once the stream up to that time has been decided, so a paced ``listener run`` and
+``listener analyze`` give the same records.
 """
 
 from __future__ import annotations
@@ -15,7 +31,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -24,11 +40,13 @@ from .audio import Source
 from .classifier import Classifier
 from .config import PipelineOptions, RunOptions
 from .contract import ModelInfo
-from .decider import Decider, decider_for
-from .events import BlockInfo, Detection, WindowResult
+from .decider import CtcDecoder, Decider, decider_for
+from .errors import ModelError
+from .events import BlockInfo, Detection, Sequence, WindowResult
 from .gate import EnergyGate, VadGate, check_vad_level, gate_for, level_db
+from .grouping import EventMerger, EventSpan, OpenSequence, SequenceTracker, check_grouping
 from .sinks import Sink, open_log
-from .windows import SlidingWindower, SpeechWindower, Window, windower_for
+from .windows import FrameChunk, FrameWindower, SlidingWindower, SpeechWindower, Window, windower_for
 
 __all__ = [
     "ArrayResult",
@@ -38,6 +56,7 @@ __all__ = [
     "RunStats",
     "analyze_array",
     "build_pipeline",
+    "gated_chunks",
     "gated_windows",
     "run_stream",
 ]
@@ -48,12 +67,13 @@ class RunStats:
     """What one run processed."""
 
     seconds: float = 0.0  # audio seconds processed
-    windows: int = 0  # windows classified
+    windows: int = 0  # windows classified (ctc models: output frames computed)
     detections: int = 0
     overruns: int = 0
     wall_s: float = 0.0
     labels: dict[str, int] | None = None
     nonfinite: int = 0  # NaN/infinite input samples replaced by silence
+    sequences: int = 0  # sequence records written
 
 
 def now_iso() -> str:
@@ -69,43 +89,54 @@ class Pipeline:
         classifier: Classifier,
         *,
         gate: VadGate | EnergyGate,
-        windower: SpeechWindower | SlidingWindower,
-        decider: Decider,
+        windower: SpeechWindower | SlidingWindower | FrameWindower,
+        decider: Decider | CtcDecoder,
         sinks: Iterable[Sink] = (),
         source_name: str = "",
         on_block: Callable[[BlockInfo], None] | None = None,
         on_window: Callable[[WindowResult], None] | None = None,
         on_detection: Callable[[Detection], None] | None = None,
+        on_sequence: Callable[[Sequence], None] | None = None,
         batch_size: int = 1,
         owned_sinks: Iterable[Sink] = (),
+        events: EventMerger | None = None,
+        sequences: SequenceTracker | None = None,
     ) -> None:
         """The stages come from ``build_pipeline`` (options + the model's metadata); ``classifier``
         is anything with ``info`` (a ModelInfo) and ``predict`` (see Classifier).
 
-        ``sinks`` receive every detection; ``owned_sinks`` (among them) are the ones this
-        pipeline opened and closes in :meth:`close`; the caller closes the others."""
+        ``sinks`` receive every record (detections and sequences); ``owned_sinks`` (among them)
+        are the ones this pipeline opened and closes in :meth:`close`; the caller closes the others.
+        ``events`` merges a sound model's windows into events; ``sequences`` groups the
+        detections that have a symbol."""
         info: ModelInfo = classifier.info
         self.classifier = classifier
         self.info = info
         self.sample_rate = info.sample_rate
         self.gate, self.windower, self.decider = gate, windower, decider
+        self.events, self.sequences = events, sequences
         self.sinks = list(sinks)
         self._owned = list(owned_sinks)
         self.source_name = source_name
         self.on_block, self.on_window, self.on_detection = on_block, on_window, on_detection
+        self.on_sequence = on_sequence
         self.batch_size = max(1, int(batch_size))
         self.position = 0  # samples fed so far
         self.windows = 0
         self.detections = 0
+        self.sequence_count = 0
         self.label_counts: dict[str, int] = {}
+        self._heard = 0  # samples the gate has framed
         self._pending: list[Window] = []
+        self._out: list[Detection] = []  # detections written during the current call
         self._arrivals: deque[tuple[int, float]] = deque(maxlen=512)
         self._hop: float | None = None
         self._vad: int | None = None
         self._lock = threading.Lock()
 
     # live settings (any thread) -------------------------------------------
-    def set_threshold(self, p: float) -> None:
+    def set_threshold(self, p: float | None) -> None:
+        """One threshold for every label; None: the model's own again (per label where it has them)."""
         self.decider.set_threshold(p)
 
     def set_vad(self, level: int) -> None:
@@ -123,9 +154,15 @@ class Pipeline:
     def seconds(self) -> float:
         return self.position / self.sample_rate
 
+    @property
+    def sequence_so_far(self) -> str:
+        """The symbols of the sequence in progress ("" when none or the model has no symbols)."""
+        return self.sequences.current if self.sequences is not None else ""
+
     # processing ----------------------------------------------------------------
     def feed(self, block: np.ndarray, arrival: float | None = None) -> list[Detection]:
-        """Process one block; ``arrival`` (monotonic time its last sample arrived) enables latency."""
+        """Process one block; ``arrival`` (monotonic time its last sample arrived) enables latency
+        and means "live": results as soon as possible rather than in batches."""
         with self._lock:
             hop, self._hop = self._hop, None
         if hop is not None and isinstance(self.windower, SlidingWindower):
@@ -138,20 +175,40 @@ class Pipeline:
         if arrival is not None:
             self._arrivals.append((self.position, arrival))
         g = self.gate.process(block)
+        self._heard = g.start_sample + len(g.samples)
         if self.on_block is not None and len(block):
             level = float(level_db(block[None, :])[0])
             self.on_block(BlockInfo(start_s, block, bool(g.active.any()), level))
-        windows = self.windower.push(g)
-        if windows:
-            self._pending.extend(windows)
-        if self._pending and (len(self._pending) >= self.batch_size or arrival is not None):
-            return self._classify()
-        return []
+        self._out = []
+        if isinstance(self.windower, FrameWindower):
+            self.windower.push(g)
+            self._decode(self.windower.take(live=arrival is not None))
+        else:
+            windows = self.windower.push(g)
+            if windows:
+                self._pending.extend(windows)
+            if self._pending and (len(self._pending) >= self.batch_size or arrival is not None):
+                self._classify()
+        self._settle()
+        return self._out
 
     def finish(self) -> list[Detection]:
-        """End of stream: close an open utterance and classify what is left."""
-        self._pending.extend(self.windower.flush())
-        return self._classify() if self._pending else []
+        """End of stream: close an open utterance or region, classify what is left, and close the
+        event and the sequence in progress."""
+        self._out = []
+        if isinstance(self.windower, FrameWindower):
+            self._decode(close_frames(self.gate, self.windower))
+        else:
+            self._pending.extend(self.windower.flush())
+            if self._pending:
+                self._classify()
+        if self.events is not None:
+            for span in self.events.flush():
+                self._event(span)
+        if self.sequences is not None:
+            for seq in self.sequences.flush():
+                self._sequence(seq)
+        return self._out
 
     def _time_of(self, sample: int) -> float | None:
         """Monotonic time at which absolute sample ``sample`` arrived (None if unknown)."""
@@ -163,43 +220,29 @@ class Pipeline:
         end, arrival = self._arrivals[-1]
         return arrival
 
-    def _classify(self) -> list[Detection]:
+    def _latency(self, sample: int) -> float | None:
+        t_end = self._time_of(sample) if self._arrivals else None
+        return None if t_end is None else round((time.monotonic() - t_end) * 1000.0, 1)
+
+    def _classify(self) -> None:
+        """Score the pending windows (one batch) and decide on each, in order."""
         windows, self._pending = self._pending, []
         t_start = time.monotonic()
         probs, features = self.classifier.predict(np.stack([w.samples for w in windows]))
-        t_done = time.monotonic()
-        per_window_ms = (t_done - t_start) * 1000.0 / len(windows)
-        out: list[Detection] = []
-        gap = (
-            2 * getattr(self.windower, "hop", 0) / self.sample_rate
-            if isinstance(self.windower, SlidingWindower)
-            else None
-        )
+        per_window_ms = (time.monotonic() - t_start) * 1000.0 / len(windows)
+        step = self.windower.hop if isinstance(self.windower, SlidingWindower) else None
+        gap = None if step is None else 2 * step / self.sample_rate
         for i, w in enumerate(windows):
             self.windows += 1
             p = self.decider.smoothed(probs[i], w.centre_s, gap)
             decision = self.decider.decide(p, w.centre_s)
-            t_end = self._time_of(w.speech_end_sample) if self._arrivals else None
-            latency = None if t_end is None else round((time.monotonic() - t_end) * 1000.0, 1)
+            latency = self._latency(w.speech_end_sample)
             det = None
-            if decision is not None:
-                det = Detection(
-                    time=now_iso(),
-                    stream_s=round(w.centre_s, 3),
-                    label=decision.label,
-                    confidence=round(decision.confidence, 4),
-                    top=decision.top,
-                    model=self.info.model_id,
-                    source=self.source_name,
-                    latency_ms=latency,
-                )
-                for sink in self.sinks:
-                    sink.write(det)
-                self.detections += 1
-                self.label_counts[det.label] = self.label_counts.get(det.label, 0) + 1
-                out.append(det)
-                if self.on_detection is not None:
-                    self.on_detection(det)
+            if self.events is not None:
+                for span in self.events.window(w.centre_s, w.speech_end_sample, p, decision, step):
+                    self._event(span)
+            elif decision is not None:
+                det = self._detection(decision.label, decision.confidence, decision.top, w.centre_s, latency)
             if self.on_window is not None:
                 self.on_window(
                     WindowResult(
@@ -211,7 +254,121 @@ class Pipeline:
                         detection=det,
                     )
                 )
-        return out
+
+    def _decode(self, chunks: list[FrameChunk]) -> None:
+        """Compute each chunk's output frames (one model call each) and decode them in order."""
+        for chunk in chunks:
+            if chunk.frames:
+                t_start = time.monotonic()
+                probs, _ = self.classifier.predict(chunk.samples[None, :])
+                per_frame_ms = (time.monotonic() - t_start) * 1000.0 / chunk.frames
+                if probs.ndim != 3 or probs.shape[1] != chunk.frames:
+                    raise ModelError(
+                        f"model '{self.info.path}' gave {probs.shape[1] if probs.ndim == 3 else '?'} frames for "
+                        f"{len(chunk.samples)} samples, not {chunk.frames} (check frame_hop_samples and frame_samples)"
+                    )
+                for i in range(chunk.frames):
+                    self.windows += 1
+                    end = chunk.frame_end(i)
+                    stream_s = min(end, self.position) / self.sample_rate  # never after what was heard
+                    decision = self.decider.step(probs[0, i])
+                    latency = self._latency(end)
+                    det = None
+                    if decision is not None:
+                        det = self._detection(decision.label, decision.confidence, decision.top, stream_s, latency)
+                    if self.on_window is not None:
+                        self.on_window(
+                            WindowResult(
+                                stream_s=stream_s,
+                                labels=self.info.labels,
+                                probs=probs[0, i],
+                                features=None,
+                                latency_ms=latency if latency is not None else per_frame_ms,
+                                detection=det,
+                            )
+                        )
+            if chunk.region_ends:
+                self.decider.reset()
+
+    def _decided_s(self) -> float:
+        """Stream time up to which every detection is known (later ones cannot come before it)."""
+        w = self.windower
+        if isinstance(w, FrameWindower):
+            sample = w.decided_sample
+        elif isinstance(w, SpeechWindower):
+            sample = w.decided_sample
+        else:
+            sample = self._heard - w.length // 2  # a window yet to come is centred after this
+        if self._pending:
+            sample = min(sample, int(min(x.centre_s for x in self._pending) * self.sample_rate))
+        return min(sample, self.position) / self.sample_rate
+
+    def _settle(self) -> None:
+        """Close the event and the sequence whose ends the stream has now passed."""
+        if self.events is not None and not self._pending and isinstance(self.windower, SlidingWindower):
+            for span in self.events.tick(self._heard, self.windower.hop):
+                self._event(span)
+        if self.sequences is not None:
+            for seq in self.sequences.tick(self._decided_s()):
+                self._sequence(seq)
+
+    # records -------------------------------------------------------------------
+    def _detection(
+        self,
+        label: str,
+        confidence: float,
+        top: list[tuple[str, float]],
+        stream_s: float,
+        latency: float | None,
+        end_s: float | None = None,
+    ) -> Detection:
+        det = Detection(
+            time=now_iso(),
+            stream_s=round(stream_s, 3),
+            label=label,
+            confidence=round(confidence, 4),
+            top=top,
+            model=self.info.model_id,
+            source=self.source_name,
+            latency_ms=latency,
+            end_s=None if end_s is None else round(end_s, 3),
+        )
+        if self.sequences is not None:
+            for seq in self.sequences.add(det):  # a detection after the pause ends the sequence before it
+                self._sequence(seq)
+        for sink in self.sinks:
+            sink.write(det)
+        self.detections += 1
+        self.label_counts[det.label] = self.label_counts.get(det.label, 0) + 1
+        self._out.append(det)
+        if self.on_detection is not None:
+            self.on_detection(det)
+        return det
+
+    def _event(self, span: EventSpan) -> Detection:
+        latency = self._latency(span.end_sample)
+        return self._detection(span.label, span.confidence, span.top, span.start_s, latency, span.end_s)
+
+    def _sequence(self, seq: OpenSequence) -> Sequence:
+        dets = seq.detections
+        last = dets[-1]
+        record = Sequence(
+            time=now_iso(),
+            stream_s=dets[0].stream_s,
+            end_s=last.stream_s,
+            digits="".join(seq.symbols),
+            labels=[d.label for d in dets],
+            confidence=min(d.confidence for d in dets),
+            model=self.info.model_id,
+            source=self.source_name,
+            latency_ms=self._latency(int(round(last.stream_s * self.sample_rate))),
+        )
+        for sink in self.sinks:
+            sink.write(record)
+        self.sequence_count += 1
+        if self.on_sequence is not None:
+            self.on_sequence(record)
+        return record
 
     def close(self) -> None:
         """Close the sinks this pipeline opened (the ``--log`` file)."""
@@ -228,10 +385,11 @@ def build_pipeline(
     on_block: Callable[[BlockInfo], None] | None = None,
     on_window: Callable[[WindowResult], None] | None = None,
     on_detection: Callable[[Detection], None] | None = None,
+    on_sequence: Callable[[Sequence], None] | None = None,
 ) -> Pipeline:
     """The pipeline ``options`` describe, for the CLI, the app, and scoring alike: each stage
     from its own options and the model's metadata (``gate_for``, ``windower_for``,
-    ``decider_for``).
+    ``decider_for``; sound events for sliding windows, sequences for models with symbols).
 
     Opens the log sink when ``options.log`` is set (``-`` = stdout). Pass an
     existing ``classifier`` to reuse one session across many streams.
@@ -239,8 +397,11 @@ def build_pipeline(
     if classifier is None:
         classifier = Classifier.from_options(options)
     info = classifier.info
+    check_grouping(options)
     decider = decider_for(info, options)
     gate, windower = gate_for(info, options), windower_for(info, options)
+    events = EventMerger(info.labels, options.max_event) if isinstance(windower, SlidingWindower) else None
+    sequences = SequenceTracker(info.symbols, options.sequence_pause) if info.symbols else None
     owned = [open_log(options)] if options.log else []
     return Pipeline(
         classifier,
@@ -253,16 +414,21 @@ def build_pipeline(
         on_block=on_block,
         on_window=on_window,
         on_detection=on_detection,
+        on_sequence=on_sequence,
         batch_size=options.batch_size or 1,
+        events=events,
+        sequences=sequences,
     )
 
 
 @dataclass
 class ArrayResult:
-    """What the pipeline made of one array: every classified window (in order) and the detections."""
+    """What the pipeline made of one array: every classified window (ctc: output frame), in
+    order, the detections and the sequences."""
 
     windows: list[WindowResult]
     detections: list[Detection]
+    sequences: list[Sequence] = field(default_factory=list)
 
 
 def analyze_array(
@@ -278,21 +444,50 @@ def analyze_array(
     ``classifier`` may be any object with the Classifier's ``info`` and ``predict``.
     """
     windows: list[WindowResult] = []
+    sequences: list[Sequence] = []
     pipeline = build_pipeline(
-        options or PipelineOptions(), source_name, classifier=classifier, on_window=windows.append
+        options or PipelineOptions(),
+        source_name,
+        classifier=classifier,
+        on_window=windows.append,
+        on_sequence=sequences.append,
     )
     try:
         detections = pipeline.feed(audio) + pipeline.finish()
     finally:
         pipeline.close()
-    return ArrayResult(windows, detections)
+    return ArrayResult(windows, detections, sequences)
 
 
 def gated_windows(audio: np.ndarray, info: ModelInfo, options: PipelineOptions | None = None) -> list[Window]:
-    """The windows the pipeline would classify in ``audio`` (gate and windower only, no model)."""
+    """The windows a window model's pipeline would classify in ``audio`` (gate and windower only,
+    no model); a ctc model's are :func:`gated_chunks`."""
     options = options or PipelineOptions()
+    if info.is_ctc:
+        raise ValueError(f"{info.model_id} is a ctc model: its model calls are gated_chunks(), not windows")
     gate, windower = gate_for(info, options), windower_for(info, options)
     return windower.push(gate.process(np.asarray(audio, dtype=np.float32))) + windower.flush()
+
+
+def gated_chunks(audio: np.ndarray, info: ModelInfo, options: PipelineOptions | None = None) -> list[FrameChunk]:
+    """The model calls a ctc model's pipeline makes in ``listener analyze`` on ``audio``: one
+    chunk of output frames per voiced region (gate and windower only, no model)."""
+    options = options or PipelineOptions()
+    if not info.is_ctc:
+        raise ValueError(f"{info.model_id} is a window model: its model inputs are gated_windows()")
+    gate, windower = gate_for(info, options), windower_for(info, options)
+    windower.push(gate.process(np.asarray(audio, dtype=np.float32)))
+    return windower.take(live=False) + close_frames(gate, windower)
+
+
+def close_frames(gate: VadGate | EnergyGate, windower: FrameWindower) -> list[FrameChunk]:
+    """The end of a stream for a ctc model: the chunks still to compute. The stream is taken to
+    go quiet after its end, as a live one would: the gate's hangover runs out and the frames it
+    still covers are computed (their audio is zero past the end), so a word that ends the
+    stream is decoded as if a pause followed it."""
+    pad = (gate.hangover_frames + 2) * gate.frame_len + 2 * windower.hop + windower.tail
+    windower.push(gate.process(np.zeros(pad, np.float32)))
+    return windower.flush()
 
 
 def run_stream(
@@ -341,4 +536,5 @@ def run_stream(
         wall_s=time.monotonic() - t0,
         labels=dict(pipeline.label_counts),
         nonfinite=source.nonfinite,
+        sequences=pipeline.sequence_count,
     )

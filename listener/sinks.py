@@ -1,4 +1,8 @@
-"""Sinks: where detections go (JSONL log, CSV log, stdout).
+"""Sinks: where records go (JSONL log, CSV log, stdout).
+
+Records are :class:`~listener.events.Detection` and :class:`~listener.events.Sequence`
+lines; every line says which it is in its ``type`` field (JSONL: the first key; CSV: the
+last column). docs/usage.md, "The log", has the formats.
 
 Log lines are written whole or not at all: each line is one ``os.write`` on an
 ``O_APPEND`` descriptor; a short write (full disk) is rolled back with
@@ -21,7 +25,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .errors import LogError
-from .events import Detection
+from .events import Detection, Record, Sequence
 
 DEFAULT_LOG = "detections.jsonl"  # ``listener run``'s log, and the path the app suggests
 FORMATS = ("jsonl", "csv")
@@ -47,18 +51,61 @@ class LogOptions:
     log_backups: int = 5
 
 
-CSV_FIELDS = ["time", "stream_s", "label", "confidence", "top", "model", "source", "latency_ms"]
+# The CSV columns, in order. The first eight are those of logs written before records had a type:
+# a log with that header is appended to in its own columns, detections only (see CsvSink).
+CSV_FIELDS = ["time", "stream_s", "label", "confidence", "top", "model", "source", "latency_ms", "end_s", "type"]
 
 
-def detection_json(d: Detection) -> str:
-    """The JSONL line for a detection (without the newline)."""
-    record = asdict(d)
-    record["top"] = [[label, p] for label, p in d.top]
-    return json.dumps(record, ensure_ascii=False)
+def record_dict(r: Record) -> dict:
+    """A record as the JSON object of its log line: ``type`` first, then its fields."""
+    out = {"type": r.TYPE, **asdict(r)}
+    if isinstance(r, Detection):
+        out["top"] = [[label, p] for label, p in r.top]
+    return out
+
+
+def record_json(r: Record) -> str:
+    """The JSONL line for a record (without the newline)."""
+    return json.dumps(record_dict(r), ensure_ascii=False)
+
+
+def csv_values(r: Record) -> dict[str, str]:
+    """A record as CSV cells by column. A sequence's ``label`` is its digits and its ``top`` its labels
+    (``four;seven;two``); a detection's ``top`` is ``label:p;label:p``."""
+    lat = "" if r.latency_ms is None else f"{r.latency_ms:.1f}"
+    end = "" if r.end_s is None else f"{r.end_s:.3f}"
+    if isinstance(r, Sequence):
+        label, top = r.digits, ";".join(r.labels)
+    else:
+        label, top = r.label, ";".join(f"{name}:{p:.4f}" for name, p in r.top)
+    values = [r.time, f"{r.stream_s:.3f}", label, f"{r.confidence:.4f}", top, r.model, r.source, lat, end, r.TYPE]
+    return dict(zip(CSV_FIELDS, values))
+
+
+def csv_row(values: list) -> str:
+    """One CSV line."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(values)
+    return buf.getvalue()
+
+
+def text_line(r: Record, label_width: int = 12) -> str:
+    """The short human line ``listener run`` prints: a detection, a sound event (with its length),
+    a sequence (``= 472``)."""
+    lat = "" if r.latency_ms is None else f"  ({r.latency_ms:.0f} ms)"
+    if isinstance(r, Sequence):
+        n = len(r.labels)
+        return (
+            f"{r.time}  {r.stream_s:9.2f} s  = {r.digits:<{max(1, label_width - 2)}}  "
+            f"{r.confidence:.2f}  ({n} in {r.end_s - r.stream_s:.2f} s){lat}\n"
+        )
+    length = "" if r.end_s is None else f"  {r.end_s - r.stream_s:4.1f} s long"
+    return f"{r.time}  {r.stream_s:9.2f} s  {r.label:<{label_width}}  {r.confidence:.2f}{length}{lat}\n"
 
 
 class Sink:
-    def write(self, detection: Detection) -> None:
+    def write(self, record: Record) -> None:
+        """Write one record (a Detection or a Sequence)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -129,31 +176,42 @@ class _AppendFile(Sink):
 class JsonlSink(_AppendFile):
     """One JSON object per line."""
 
-    def write(self, detection: Detection) -> None:
-        self.write_line(detection_json(detection) + "\n")
+    def write(self, record: Record) -> None:
+        self.write_line(record_json(record) + "\n")
 
 
 class CsvSink(_AppendFile):
-    """CSV with a header line when the file is new; ``top`` is ``label:p;label:p``."""
+    """CSV with a header line when the file is new (``CSV_FIELDS``); see :func:`csv_values`.
+
+    A file that already has a header keeps its columns: one written before the ``end_s`` and
+    ``type`` columns existed gets detections in its eight columns and no sequences (their
+    rows would read as detections); a header with columns we do not write is refused."""
+
+    columns: list[str] = CSV_FIELDS
 
     def _on_open(self, fd: int) -> None:
         if os.fstat(fd).st_size == 0:
+            self.columns = CSV_FIELDS
             self._fd = fd
-            self.write_line(self._row(CSV_FIELDS))
+            self.write_line(csv_row(CSV_FIELDS))
             self.lines = 0
+            return
+        with open(self.path, encoding="utf-8", newline="") as fh:
+            header = next(csv.reader([fh.readline()]), [])
+        unknown = [c for c in header if c not in CSV_FIELDS]
+        if unknown or "time" not in header:
+            os.close(fd)
+            raise LogError(
+                f"cannot append to log '{self.path}': its columns are not listener's ({', '.join(header)[:120]}); "
+                "use another file"
+            )
+        self.columns = header
 
-    @staticmethod
-    def _row(values: list) -> str:
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerow(values)
-        return buf.getvalue()
-
-    def write(self, d: Detection) -> None:
-        top = ";".join(f"{label}:{p:.4f}" for label, p in d.top)
-        lat = "" if d.latency_ms is None else f"{d.latency_ms:.1f}"
-        self.write_line(
-            self._row([d.time, f"{d.stream_s:.3f}", d.label, f"{d.confidence:.4f}", top, d.model, d.source, lat])
-        )
+    def write(self, record: Record) -> None:
+        if "type" not in self.columns and not isinstance(record, Detection):
+            return  # an old-format file: no column says what a row is
+        values = csv_values(record)
+        self.write_line(csv_row([values[c] for c in self.columns]))
 
 
 class StdoutSink(Sink):
@@ -169,22 +227,18 @@ class StdoutSink(Sink):
         self.label_width = label_width
         self._header = fmt == "csv"
 
-    def write(self, d: Detection) -> None:
+    def write(self, record: Record) -> None:
         if self.fmt == "jsonl":
-            line = detection_json(d) + "\n"
+            line = record_json(record) + "\n"
         elif self.fmt == "csv":
             line = ""
             if self._header:
-                line = CsvSink._row(CSV_FIELDS)
+                line = csv_row(CSV_FIELDS)
                 self._header = False
-            top = ";".join(f"{label}:{p:.4f}" for label, p in d.top)
-            lat = "" if d.latency_ms is None else f"{d.latency_ms:.1f}"
-            line += CsvSink._row(
-                [d.time, f"{d.stream_s:.3f}", d.label, f"{d.confidence:.4f}", top, d.model, d.source, lat]
-            )
+            values = csv_values(record)
+            line += csv_row([values[c] for c in CSV_FIELDS])
         else:
-            lat = "" if d.latency_ms is None else f"  ({d.latency_ms:.0f} ms)"
-            line = f"{d.time}  {d.stream_s:9.2f} s  {d.label:<{self.label_width}}  {d.confidence:.2f}{lat}\n"
+            line = text_line(record, self.label_width)
         try:
             self.stream.write(line)
             self.stream.flush()

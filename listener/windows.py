@@ -21,10 +21,25 @@ Speech (``SpeechWindower``): one window per utterance, centred on it.
 
 Sounds (``SlidingWindower``): a window every ``hop`` while the gate is open
 (ending at the current sample, so latency is at most one hop).
+
+Sequence models (``FrameWindower``, ``decoder`` ``ctc``): the model gives one output frame
+per ``frame_hop_samples`` (H), frame ``f`` computed from samples ``[f*H, f*H + R)`` (R =
+``frame_samples``) on one grid for the whole stream. A frame is computed when the end of an
+active gate frame lies in ``(f*H + R - H - T, f*H + R]``, T = ``frame_tail_samples``: from
+the first frame whose audio ends in a voiced region (its audio reaches up to R back: a
+pre-roll) to the frames whose audio ends T past the gate's close (a model may emit a word a
+few frames after its end). With T = R - H (the default), every frame whose audio holds gated
+audio. Consecutive computed frames form a *region*; the model is called on a chunk of them,
+``[f0*H, f1*H + R)``, covering only frames not computed before. ``take`` says how many
+frames a call waits for: while listening, a few (``frames_per_call``: each call also
+recomputes R - H samples of context); ``listener analyze`` one call per region (up to
+``MAX_CALL_FRAMES``). Either way each frame is computed
+from the same samples, so streamed and whole-region frames are the same.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,13 +57,32 @@ class WindowOptions:
         hop: seconds between sliding windows while the gate is open (sound models); None:
             the model's own (its ``hop_seconds`` metadata). Speech models take one window
             per utterance and have no hop.
+        frames_per_call: sequence (ctc) models while listening: the output frames one model
+            call computes (each frame is one ``frame_hop_samples`` of audio). More frames per
+            call cost less CPU (each call recomputes ``frame_samples - frame_hop_samples`` of
+            context) and add up to ``frames_per_call - 1`` hops of latency. None:
+            ``FRAMES_PER_CALL``. ``listener analyze`` computes each voiced region in one call.
+            A tuning knob: the config file takes it, no flag does.
     """
 
     hop: float | None = None
+    frames_per_call: int | None = None
 
 
-def windower_for(info: ModelInfo, options: WindowOptions) -> SpeechWindower | SlidingWindower:
-    """One window per utterance for speech models, sliding windows every hop for sound models."""
+FRAMES_PER_CALL = 2  # live ctc calls: at most one hop of added latency (see WindowOptions.frames_per_call)
+MAX_CALL_FRAMES = 256  # the most frames one call computes (20 s at an 80 ms hop): bounded memory
+
+
+def windower_for(info: ModelInfo, options: WindowOptions) -> SpeechWindower | SlidingWindower | FrameWindower:
+    """Output frames for sequence (ctc) models, one window per utterance for speech models,
+    sliding windows every hop for sound models."""
+    if info.is_ctc:
+        n = options.frames_per_call if options.frames_per_call is not None else FRAMES_PER_CALL
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise UsageError(f"frames_per_call must be a whole number >= 1, not {n!r}")
+        return FrameWindower(
+            info.sample_rate, info.frame_hop_samples, info.frame_samples, info.frame_tail_samples, frames_per_call=n
+        )
     if info.kind == "speech":
         return SpeechWindower(info.sample_rate, info.window_seconds)
     hop = options.hop if options.hop is not None else info.hop_seconds
@@ -158,6 +192,12 @@ class SpeechWindower:
                 self._powers = [float(powers[i])]
         return out
 
+    @property
+    def decided_sample(self) -> int:
+        """A window still to come is centred after this sample: the start of the utterance in
+        progress, else the end of what was heard."""
+        return self._start if self._in else self._ring.end
+
     def flush(self) -> list[Window]:
         """End of stream: close an open utterance."""
         if self._in:
@@ -230,3 +270,143 @@ class SlidingWindower:
 
     def flush(self) -> list[Window]:
         return []
+
+
+@dataclass
+class FrameChunk:
+    """One model call of a sequence model: the audio of ``frames`` consecutive output frames."""
+
+    samples: np.ndarray  # float32 [frame_samples + (frames - 1) * hop]; zeros before the stream
+    first_frame: int  # index of its first frame on the stream's grid (may be negative: the stream's start)
+    frames: int
+    hop: int
+    span: int  # frame_samples
+    region_ends: bool  # its last frame is the last of its region: the decoder starts afresh after it
+
+    def frame_end(self, i: int) -> int:
+        """The sample where the audio of its ``i``-th frame ends."""
+        return (self.first_frame + i) * self.hop + self.span
+
+
+class FrameWindower:
+    """Which output frames of a sequence model to compute, and their audio (module docstring)."""
+
+    def __init__(
+        self,
+        sample_rate: int,
+        hop: int,
+        span: int,
+        tail: int | None = None,
+        frames_per_call: int = FRAMES_PER_CALL,
+        max_frames: int = MAX_CALL_FRAMES,
+    ) -> None:
+        """``tail``: frames are computed up to this many samples past the gated audio (None: span - hop)."""
+        if not 0 < hop <= span:
+            raise ValueError(f"need 0 < hop <= span, not hop {hop}, span {span}")
+        self.sample_rate = sample_rate
+        self.hop, self.span = int(hop), int(span)
+        self.tail = self.span - self.hop if tail is None else max(0, int(tail))
+        self.frames_per_call = max(1, int(frames_per_call))
+        self.max_frames = max(self.frames_per_call, int(max_frames))
+        self._audio = np.zeros(0, np.float32)
+        self._audio_start = 0  # absolute index of _audio[0]
+        self._heard = 0  # samples the gate has framed (the end of _audio)
+        self._active_ends: deque[int] = deque()  # end samples of active gate frames not yet assigned
+        self._next = -((self.span - 1) // self.hop)  # next frame to decide: the first whose audio ends in the stream
+        self._runs: list[list[int]] = []  # [first frame not taken, end (exclusive), closed 0/1]
+        self.frames_decided = 0
+
+    @property
+    def decided_sample(self) -> int:
+        """Every frame whose audio ends before this sample has been decided and handed out
+        (its detection, if any, is known): the stream time up to which records are final."""
+        first = self._runs[0][0] if self._runs else self._next
+        return first * self.hop + self.span
+
+    def push(self, g: GateResult) -> None:
+        """Take the gate's frames: decide every frame whose last hop they complete."""
+        if len(g.frames) == 0:
+            return
+        samples = g.samples
+        self._audio = np.concatenate([self._audio, samples]) if len(self._audio) else samples.astype(np.float32)
+        self._heard = g.start_sample + len(samples)
+        self._audio_start = self._heard - len(self._audio)
+        fl = g.frames.shape[1]
+        for i in np.flatnonzero(g.active):
+            self._active_ends.append(g.start_sample + (int(i) + 1) * fl)
+        self._decide()
+        self._trim()
+
+    def _decide(self) -> None:
+        """Frames whose audio has all been heard: needed iff an active frame ends in their last hop
+        (or in the tail before it)."""
+        hop, span, ends, reach = self.hop, self.span, self._active_ends, self.hop + self.tail
+        last = (self._heard - span) // hop  # the last frame whose audio has been heard
+        f = self._next
+        if not ends and not (self._runs and not self._runs[-1][2]):
+            self._next = max(f, last + 1)  # nothing active, no region open: skip the quiet frames at once
+            return
+        while f <= last:
+            end = f * hop + span
+            while ends and ends[0] <= end - reach:
+                ends.popleft()
+            needed = bool(ends) and ends[0] <= end
+            run = self._runs[-1] if self._runs and not self._runs[-1][2] else None
+            if needed:
+                if run is None:
+                    self._runs.append([f, f + 1, 0])
+                else:
+                    run[1] = f + 1
+                self.frames_decided += 1
+            elif run is not None:
+                run[2] = 1  # the region ended
+            f += 1
+            if not ends and not (self._runs and not self._runs[-1][2]):
+                f = max(f, last + 1)
+                break
+        self._next = f
+
+    def take(self, live: bool = True) -> list[FrameChunk]:
+        """The chunks to compute now: every region that has ended; of the open one, ``frames_per_call``
+        frames at a time (``live``) or ``max_frames`` at a time (not live: one call per region)."""
+        out: list[FrameChunk] = []
+        wait = self.frames_per_call if live else self.max_frames
+        while self._runs:
+            first, end, closed = self._runs[0]
+            n = end - first
+            if not closed and n < wait:
+                break
+            k = min(n, self.max_frames)
+            last = bool(closed) and k == n
+            out.append(self._chunk(first, k, last))  # k may be 0: a region that ended after its last call
+            if last:
+                self._runs.pop(0)
+            else:
+                self._runs[0][0] = first + k
+        return out
+
+    def flush(self) -> list[FrameChunk]:
+        """The end of the stream: the open region ends; every frame decided is handed out."""
+        if self._runs:
+            self._runs[-1][2] = 1
+        return self.take(live=False)
+
+    def _chunk(self, first: int, n: int, region_ends: bool) -> FrameChunk:
+        start = first * self.hop
+        length = self.span + (n - 1) * self.hop if n else 0
+        out = np.zeros(length, np.float32)
+        lo, hi = max(start, self._audio_start), min(start + length, self._heard)
+        if max(start, 0) < self._audio_start and n:
+            raise AssertionError(f"audio from sample {start} was dropped (kept from {self._audio_start})")
+        if hi > lo:
+            out[lo - start : hi - start] = self._audio[lo - self._audio_start : hi - self._audio_start]
+        return FrameChunk(out, first, n, self.hop, self.span, region_ends)
+
+    def _trim(self) -> None:
+        """Keep the audio the frames not yet handed out (or not yet decided) need, and no more."""
+        first = self._runs[0][0] if self._runs else self._next
+        keep_from = max(first * self.hop, 0)
+        drop = keep_from - self._audio_start
+        if drop > 0:
+            self._audio = self._audio[drop:]
+            self._audio_start += drop

@@ -113,7 +113,6 @@ def make_test_model(
     ``log e`` tells silence from sound; a fixed linear layer maps them to logits.
     Extra labels beyond the first three get constant low logits.
     """
-    import onnx
 
     labels = list(labels or TEST_LABELS)
     samples = input_samples or int(round(window_seconds * sample_rate))
@@ -127,7 +126,15 @@ def make_test_model(
         kind=kind,
         features={"type": "frame-energy", "frames": frames},
         training_data="none: a fixed test graph",
-    ).to_metadata()
+    )
+    return save_model(model, meta, Path(tmp_path) / (filename or f"{name}.onnx"), metadata, drop)
+
+
+def save_model(model, info: ModelInfo, path: Path, metadata: dict[str, str] | None, drop: tuple[str, ...]) -> Path:
+    """Write ``model`` to ``path`` with ``info``'s metadata, changed by ``metadata``, less the keys in ``drop``."""
+    import onnx
+
+    meta = info.to_metadata()
     meta.update(metadata or {})
     for key in drop:
         meta.pop(key, None)
@@ -135,7 +142,6 @@ def make_test_model(
         entry = model.metadata_props.add()
         entry.key, entry.value = k, v
     onnx.checker.check_model(model)
-    path = Path(tmp_path) / (filename or f"{name}.onnx")
     onnx.save(model, str(path))
     return path
 
@@ -143,6 +149,122 @@ def make_test_model(
 @pytest.fixture
 def test_model(tmp_path: Path) -> Path:
     return make_test_model(tmp_path)
+
+
+# A sequence (ctc) test model: one output frame per CTC_HOP samples, each from CTC_SPAN samples.
+CTC_LABELS = ["<blank>", "low", "high", "<other>"]
+CTC_HOP, CTC_SPAN = 1600, 4800  # 0.1 s frames, each seeing 0.3 s
+CTC_SYMBOLS = {"low": "1", "high": "2"}
+
+
+def make_ctc_model(
+    tmp_path: Path,
+    *,
+    name: str = "ctcmodel",
+    metadata: dict[str, str] | None = None,
+    drop: tuple[str, ...] = (),
+    filename: str | None = None,
+) -> Path:
+    """A tiny sequence model following the contract (``decoder`` ``ctc``): ``audio`` [batch, samples]
+    -> ``logits`` [batch, frames, 4]; frame ``f`` is computed from samples ``[f*1600, f*1600 + 4800)``
+    only (three 0.1 s hops), so ``frames = (samples - 4800) // 1600 + 1``.
+
+    Per hop it takes the energy ``e`` and the energy of the first difference ``d``; a frame sums
+    its three hops' (a valid Conv of ones), then ``r = d/e`` (about 0.01 for a 300 Hz tone, 1.3 at
+    3 kHz, 2 for white noise) and ``loud = log e`` give the logits of ``<blank>`` (quiet),
+    ``low`` (a low tone), ``high`` (a high tone) and ``<other>`` (noise). Symbols: low -> "1",
+    high -> "2". A tone of 0.5 s is a run of ``low`` frames: one detection.
+    """
+    from onnx import TensorProto, helper
+
+    K = CTC_SPAN // CTC_HOP
+    n = len(CTC_LABELS)
+    # logits = [r, r^2, loud, 1] @ W
+    W = np.array(
+        [
+            # blank  low    high   other
+            [0.0, -20.0, 40.0, 12.0],  # r
+            [0.0, 0.0, -16.0, 0.0],  # r^2
+            [-3.0, 0.0, 0.0, 0.0],  # loud
+            [-24.0, 10.0, -14.0, -14.0],  # bias
+        ],
+        np.float32,
+    )
+    nodes = [
+        helper.make_node("Shape", [INPUT], ["shape"]),
+        helper.make_node("Gather", ["shape", "one_i"], ["n_samples"], axis=0),
+        helper.make_node("Div", ["n_samples", "hop_i"], ["n_hops"]),
+        helper.make_node("Mul", ["n_hops", "hop_i"], ["used"]),
+        helper.make_node("Slice", [INPUT, "zero_i", "used", "one_i"], ["x"]),
+        helper.make_node("Reshape", ["x", "hop_shape"], ["hops"]),  # [B, n_hops, hop]
+        helper.make_node("Mul", ["hops", "hops"], ["sq"]),
+        helper.make_node("ReduceSum", ["sq", "two_i"], ["e"], keepdims=0),  # [B, n_hops]
+        helper.make_node("Slice", ["hops", "one_i", "big_i", "two_i"], ["h1"]),
+        helper.make_node("Slice", ["hops", "zero_i", "minus1_i", "two_i"], ["h0"]),
+        helper.make_node("Sub", ["h1", "h0"], ["dh"]),
+        helper.make_node("Mul", ["dh", "dh"], ["dsq"]),
+        helper.make_node("ReduceSum", ["dsq", "two_i"], ["d"], keepdims=0),
+        helper.make_node("Unsqueeze", ["e", "one_i"], ["e_u"]),
+        helper.make_node("Unsqueeze", ["d", "one_i"], ["d_u"]),
+        helper.make_node("Concat", ["e_u", "d_u"], ["ed"], axis=1),  # [B, 2, n_hops]
+        helper.make_node("Conv", ["ed", "ones"], ["ed_f"], group=2),  # [B, 2, frames]: K hops summed
+        helper.make_node("Split", ["ed_f", "split"], ["e_f", "d_f"], axis=1),
+        helper.make_node("Add", ["e_f", "eps"], ["e_s"]),
+        helper.make_node("Div", ["d_f", "e_s"], ["r"]),
+        helper.make_node("Mul", ["r", "r"], ["r2"]),
+        helper.make_node("Div", ["e_s", "span_f"], ["e_mean"]),
+        helper.make_node("Log", ["e_mean"], ["loud"]),
+        helper.make_node("Mul", ["r", "zero_f"], ["z"]),
+        helper.make_node("Add", ["z", "one_f"], ["ones_row"]),
+        helper.make_node("Concat", ["r", "r2", "loud", "ones_row"], ["feat"], axis=1),  # [B, 4, frames]
+        helper.make_node("Transpose", ["feat"], ["feat_t"], perm=[0, 2, 1]),  # [B, frames, 4]
+        helper.make_node("MatMul", ["feat_t", "W"], [LOGITS]),
+    ]
+    inits = [
+        helper.make_tensor("zero_i", TensorProto.INT64, [1], [0]),
+        helper.make_tensor("one_i", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("two_i", TensorProto.INT64, [1], [2]),
+        helper.make_tensor("big_i", TensorProto.INT64, [1], [1 << 62]),
+        helper.make_tensor("minus1_i", TensorProto.INT64, [1], [-1]),
+        helper.make_tensor("hop_i", TensorProto.INT64, [1], [CTC_HOP]),
+        helper.make_tensor("hop_shape", TensorProto.INT64, [3], [0, -1, CTC_HOP]),
+        helper.make_tensor("ones", TensorProto.FLOAT, [2, 1, K], [1.0] * (2 * K)),
+        helper.make_tensor("split", TensorProto.INT64, [2], [1, 1]),
+        helper.make_tensor("eps", TensorProto.FLOAT, [1], [1e-6]),
+        helper.make_tensor("span_f", TensorProto.FLOAT, [1], [float(CTC_SPAN)]),
+        helper.make_tensor("zero_f", TensorProto.FLOAT, [1], [0.0]),
+        helper.make_tensor("one_f", TensorProto.FLOAT, [1], [1.0]),
+        helper.make_tensor("W", TensorProto.FLOAT, [4, n], W.flatten().tolist()),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["batch", "samples"])],
+        [helper.make_tensor_value_info(LOGITS, TensorProto.FLOAT, ["batch", "frames", n])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    meta = ModelInfo(
+        name=name,
+        version="0.1",
+        labels=CTC_LABELS,
+        sample_rate=16000,
+        kind="speech",
+        gate="energy",
+        decoder="ctc",
+        frame_hop_samples=CTC_HOP,
+        frame_samples=CTC_SPAN,
+        blank_label="<blank>",
+        symbols=CTC_SYMBOLS,
+        training_data="none: a fixed test graph",
+    )
+    return save_model(model, meta, Path(tmp_path) / (filename or f"{name}.onnx"), metadata, drop)
+
+
+@pytest.fixture
+def ctc_model(tmp_path: Path) -> Path:
+    return make_ctc_model(tmp_path)
 
 
 def tone(freq: float, seconds: float, rate: int = 16000, amp: float = 0.3) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Top-k probability bars for the last window, and the current decision shown large.
 
-The bars show every window the model classified, accepted or not, with the
-threshold drawn as a line, so the user sees *why* something was (not) detected.
+The bars show every window the model classified (or a sequence model's every output
+frame), accepted or not, with the threshold drawn as a line (a mark per bar when the
+labels have thresholds of their own), so the user sees *why* something was (not) detected.
 The decision label keeps the last detection for a few seconds, then fades to
 grey, so a detection stays readable without pretending it is still happening.
 """
@@ -29,6 +30,7 @@ class ProbabilityBars(QWidget):
         super().__init__(parent)
         self.k = k
         self.threshold = DEFAULT_THRESHOLD  # until a session says the model's
+        self.thresholds: dict[str, float] = {}  # per label, when they differ
         self.reject: set[str] = set()
         self.top: list[tuple[str, float]] = []
         self.setMinimumSize(220, 24 * k + 8)
@@ -42,8 +44,23 @@ class ProbabilityBars(QWidget):
         self.update()
 
     def set_threshold(self, threshold: float) -> None:
+        """One threshold for every label."""
         self.threshold = float(threshold)
+        self.thresholds = {}
         self.update()
+
+    def set_thresholds(self, thresholds: dict[str, float]) -> None:
+        """Each label's threshold (one line when they are all the same)."""
+        values = set(thresholds.values())
+        if len(values) <= 1:
+            self.set_threshold(values.pop() if values else DEFAULT_THRESHOLD)
+            return
+        self.thresholds = dict(thresholds)
+        self.threshold = min(values)
+        self.update()
+
+    def threshold_for(self, label: str) -> float:
+        return self.thresholds.get(label, self.threshold)
 
     def clear(self) -> None:
         self.top = []
@@ -67,7 +84,8 @@ class ProbabilityBars(QWidget):
             if i >= len(self.top):
                 continue
             label, prob = self.top[i]
-            colour = _REJECT if label in self.reject else (_BAR_TOP if i == 0 and prob >= self.threshold else _BAR)
+            passes = prob >= self.threshold_for(label)
+            colour = _REJECT if label in self.reject else (_BAR_TOP if i == 0 and passes else _BAR)
             p.setBrush(colour)
             p.drawRect(QRectF(label_w, y + 3, bar_w * prob, row - 6))
             p.setPen(self.palette().windowText().color())
@@ -80,10 +98,14 @@ class ProbabilityBars(QWidget):
                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                 f"{prob:.2f}",
             )
-        # The threshold: a bar must reach this line to become a detection.
-        x = label_w + bar_w * self.threshold
-        p.setPen(QPen(QColor(230, 80, 60), 1.5, Qt.PenStyle.DashLine))
-        p.drawLine(int(x), 2, int(x), h - 2)
+            if self.thresholds and label not in self.reject:  # this label's own threshold
+                x = label_w + bar_w * self.threshold_for(label)
+                p.setPen(QPen(QColor(230, 80, 60), 2.0))
+                p.drawLine(int(x), int(y + 1), int(x), int(y + row - 1))
+        if not self.thresholds:  # the threshold: a bar must reach this line to become a detection
+            x = label_w + bar_w * self.threshold
+            p.setPen(QPen(QColor(230, 80, 60), 1.5, Qt.PenStyle.DashLine))
+            p.drawLine(int(x), 2, int(x), h - 2)
         p.end()
 
 

@@ -1,7 +1,9 @@
-"""Detection history: a table model over :class:`Detection` records, exportable to CSV.
+"""Detection history: a table model over the log's records, exportable to CSV.
 
-A model/view pair (not a QTableWidget) so thousands of detections cost nothing
-to keep and only the visible rows are drawn. The newest detection is on top.
+A row is a :class:`Detection` (a word; a sound event, with its length) or a
+:class:`Sequence` (a string of digits, for models with symbols: the window shows
+those instead of their digits). A model/view pair (not a QTableWidget) so thousands
+of rows cost nothing to keep and only the visible rows are drawn. The newest is on top.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from pathlib import Path
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from listener.events import Detection
+from listener.events import Record, Sequence
 from listener.sinks import CsvSink
 
 
-def export_csv(detections: list[Detection], path: str | os.PathLike[str]) -> int:
-    """Write ``detections`` (oldest first) to ``path`` in the CLI's CSV format; returns the row count.
+def export_csv(detections: list[Record], path: str | os.PathLike[str]) -> int:
+    """Write ``detections`` (records, oldest first) to ``path`` in the CLI's CSV format; returns the row count.
 
     Uses the command line's own :class:`CsvSink`, so an export and a
     ``listener run --log x.csv`` file read the same. Written to a temporary file
@@ -37,20 +39,21 @@ def export_csv(detections: list[Detection], path: str | os.PathLike[str]) -> int
 
 
 class HistoryModel(QAbstractTableModel):
-    """Detections, newest first: time, stream position, label, confidence."""
+    """Records, newest first: time, stream position, label (a sequence: its digits), confidence,
+    length (sound events and sequences)."""
 
-    HEADERS = ["time", "at (s)", "label", "conf."]
+    HEADERS = ["time", "at (s)", "label", "conf.", "len. (s)"]
 
     def __init__(self, limit: int = 10000, parent=None) -> None:
         super().__init__(parent)
         self.limit = limit
-        self._rows: list[Detection] = []  # oldest first
+        self._rows: list[Record] = []  # oldest first
 
-    def detections(self) -> list[Detection]:
-        """All kept detections, oldest first."""
+    def detections(self) -> list[Record]:
+        """All kept records, oldest first."""
         return list(self._rows)
 
-    def add(self, d: Detection) -> None:
+    def add(self, d: Record) -> None:
         self.beginInsertRows(QModelIndex(), 0, 0)
         self._rows.append(d)
         self.endInsertRows()
@@ -81,6 +84,7 @@ class HistoryModel(QAbstractTableModel):
             return None
         d = self._rows[len(self._rows) - 1 - index.row()]
         col = index.column()
+        sequence = isinstance(d, Sequence)
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0:
                 # "2026-11-21T10:15:02.412+01:00" -> "10:15:02" (the tooltip has it all)
@@ -88,13 +92,20 @@ class HistoryModel(QAbstractTableModel):
             if col == 1:
                 return f"{d.stream_s:.2f}"
             if col == 2:
-                return d.label
-            return f"{d.confidence:.2f}"
+                return d.digits if sequence else d.label
+            if col == 3:
+                return f"{d.confidence:.2f}"
+            return "" if d.end_s is None else f"{d.end_s - d.stream_s:.1f}"
         if role == Qt.ItemDataRole.ToolTipRole:
-            top = ", ".join(f"{label} {p:.2f}" for label, p in d.top)
+            if sequence:
+                what = f"{len(d.labels)} digits: {' '.join(d.labels)}, {d.stream_s:.2f}–{d.end_s:.2f} s"
+            else:
+                top = ", ".join(f"{label} {p:.2f}" for label, p in d.top)
+                span = "" if d.end_s is None else f"\n{d.stream_s:.2f}–{d.end_s:.2f} s"
+                what = f"top: {top}{span}"
             lat = "" if d.latency_ms is None else f"\nlatency {d.latency_ms:.0f} ms"
-            return f"{d.time}\n{d.model} from {d.source}\ntop: {top}{lat}"
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (1, 3):
+            return f"{d.time}\n{d.model} from {d.source}\n{what}{lat}"
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (1, 3, 4):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -113,7 +124,7 @@ class HistoryView(QTableView):
         # Fixed widths from the font (ResizeToContents would measure every row on each insert).
         header = self.horizontalHeader()
         fm = self.fontMetrics()
-        for col, sample in ((0, "00:00:00"), (1, "0000.00"), (3, "conf.")):
+        for col, sample in ((0, "00:00:00"), (1, "0000.00"), (3, "conf."), (4, "len. (s)")):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(col, fm.horizontalAdvance(sample) + 18)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)  # the label takes the rest

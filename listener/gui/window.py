@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from listener.classifier import BUILTIN_MODELS, ClassifierOptions
 from listener.contract import DEFAULT_THRESHOLD
 from listener.errors import ListenerError
-from listener.events import Detection, WindowResult
+from listener.events import Detection, Sequence, WindowResult
 from listener.gui.bars import DecisionLabel, ProbabilityBars
 from listener.gui.controls import LiveControls, LogControls, ModelPicker, SourceChoice, SourcePicker
 from listener.gui.history import HistoryModel, HistoryView, export_csv
@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
         self.worker = ListenerWorker(self)
         self.session: SessionInfo | None = None
         self.last_summary: RunSummary | None = None
+        self.digits_so_far = ""  # the symbols of the sequence being said (models with symbols)
         self._restart = False
         self.pace_files = True  # play recordings at the speed of the audio (tests may turn this off)
         self._cpu = CpuMeter()
@@ -217,6 +218,7 @@ class MainWindow(QMainWindow):
         w.block.connect(self._on_block)
         w.window.connect(self._on_window)
         w.detection.connect(self._on_detection)
+        w.sequence.connect(self._on_sequence)
         w.notice.connect(self._on_notice)
         w.error.connect(self.show_error)
         w.stopped.connect(self._on_stopped)
@@ -360,8 +362,11 @@ class MainWindow(QMainWindow):
             info.hop if info.hop is not None else self.settings.options.hop,
             sound_model=sound,
         )
-        self.bars.reject = set(info.reject_labels)
-        self.bars.set_threshold(info.threshold)
+        self.bars.reject = set(info.reject_labels) | ({info.labels[0]} if info.decoder == "ctc" else set())
+        self.bars.set_thresholds(info.thresholds)
+        self.digits_so_far = ""
+        if info.decoder == "ctc":
+            self.bars_title.setText("Last frame: probabilities")
         self.source_label.setText(info.source_name)
         self.setWindowTitle(f"listener — {info.model_name} — {info.source_name}")
         self.model_picker.combo.setToolTip(
@@ -383,18 +388,40 @@ class MainWindow(QMainWindow):
 
     def _on_window(self, w: WindowResult) -> None:
         self.bars.set_probs(w.labels, w.probs)
-        self.bars_title.setText(f"Last window, at {w.stream_s:.1f} s: probabilities{self._averaged()}")
+        unit = "frame" if self.session is not None and self.session.decoder == "ctc" else "window"
+        self.bars_title.setText(f"Last {unit}, at {w.stream_s:.1f} s: probabilities{self._averaged()}")
         if w.features is not None:
             best = w.labels[int(w.probs.argmax())]
             self.features.show_features(w.features, f"model input at {w.stream_s:.1f} s → {best}")
         self.status.show_latency(w.latency_ms)
 
     def _on_detection(self, d: Detection) -> None:
+        symbols = self.session.symbols if self.session is not None else {}
+        if d.label in symbols:  # a digit of a string: shown as it arrives; the history gets the string
+            self.digits_so_far += symbols[d.label]
+            self.decision.show_decision(self.digits_so_far, d.confidence)
+            self.decision_caption.setText(f"Digits so far, the last ({d.label}) at {d.stream_s:.1f} s: its confidence")
+            return
         self.history_model.add(d)
         self.history.scrollToTop()
         self.decision.show_decision(d.label, d.confidence)
+        if d.end_s is not None:
+            self.decision_caption.setText(
+                f"Last sound, {d.stream_s:.1f}–{d.end_s:.1f} s: its highest confidence{self._averaged()}"
+            )
+        else:
+            self.decision_caption.setText(
+                f"Last detection, at {d.stream_s:.1f} s: confidence when detected{self._averaged()}"
+            )
+        self._update_history_title()
+
+    def _on_sequence(self, s: Sequence) -> None:
+        self.history_model.add(s)
+        self.history.scrollToTop()
+        self.digits_so_far = ""
+        self.decision.show_decision(s.digits, s.confidence)
         self.decision_caption.setText(
-            f"Last detection, at {d.stream_s:.1f} s: confidence when detected{self._averaged()}"
+            f"Last string, {s.stream_s:.1f}–{s.end_s:.1f} s: {len(s.labels)} digits; the least sure one's confidence"
         )
         self._update_history_title()
 
@@ -440,14 +467,17 @@ class MainWindow(QMainWindow):
         self.worker.set_threshold(value)
 
     def _threshold_reset(self) -> None:
+        """Back to the model's own thresholds (per label where it has them)."""
         self.settings.options.threshold = None
         if self.session is not None:
-            model_threshold = self.session.model_threshold
             self.controls.show_values(
-                model_threshold, self.settings.options.vad, self.controls.hop.value(), self.session.kind == "sound"
+                self.session.model_threshold,
+                self.settings.options.vad,
+                self.controls.hop.value(),
+                self.session.kind == "sound",
             )
-            self.bars.set_threshold(model_threshold)
-            self.worker.set_threshold(model_threshold)
+            self.bars.set_thresholds(self.session.model_thresholds)
+            self.worker.set_threshold(None)
 
     def _vad_changed(self, level: int) -> None:
         self.settings.options.vad = level

@@ -26,7 +26,7 @@ from PySide6.QtCore import QObject, Signal
 
 from listener.config import RunOptions
 from listener.errors import ListenerError
-from listener.events import BlockInfo, Detection
+from listener.events import BlockInfo, Detection, Record, Sequence
 from listener.gui.features import FeatureColumns, FeatureLayout, feature_layout
 from listener.mqtt import MqttSink
 from listener.sinks import LogOptions, Sink, open_log
@@ -53,6 +53,11 @@ class SessionInfo:
     model_hop: float  # the model's own
     duration: float | None = None
     smooth: int = 1  # windows averaged into each window's probabilities (sound models: 3)
+    decoder: str = "window"  # "window" | "ctc" (a sequence model: its windows are output frames)
+    symbols: dict[str, str] = field(default_factory=dict)  # label -> symbol: detections make sequences
+    thresholds: dict[str, float] = field(default_factory=dict)  # each label's threshold in use
+    events: bool = False  # sliding windows merge into sound events (detections have an end)
+    model_thresholds: dict[str, float] = field(default_factory=dict)  # the model's own per label
 
 
 @dataclass
@@ -84,7 +89,8 @@ class ListenerWorker(QObject):
     started = Signal(object)  # SessionInfo
     block = Signal(object)  # BlockFrame
     window = Signal(object)  # WindowResult
-    detection = Signal(object)  # Detection
+    detection = Signal(object)  # Detection (a word, a digit, a sound event)
+    sequence = Signal(object)  # Sequence (models with symbols: a string of digits after its pause)
     notice = Signal(str)  # non-fatal news (device lost and retrying, back again)
     error = Signal(str)  # fatal for this session; followed by ``stopped``
     stopped = Signal(object)  # RunSummary
@@ -146,8 +152,9 @@ class ListenerWorker(QObject):
         src = self._source
         return int(getattr(src, "overruns", 0) or 0) if src is not None else 0
 
-    def set_threshold(self, p: float) -> None:
-        self._set("threshold", float(p))
+    def set_threshold(self, p: float | None) -> None:
+        """One threshold for every label; None: the model's own again."""
+        self._set("threshold", None if p is None else float(p))
 
     def set_vad(self, level: int) -> None:
         self._set("vad", int(level))
@@ -155,7 +162,7 @@ class ListenerWorker(QObject):
     def set_hop(self, seconds: float) -> None:
         self._set("hop", float(seconds))
 
-    def _set(self, name: str, value: float) -> None:
+    def _set(self, name: str, value: float | None) -> None:
         """Apply a live setting now, or as soon as the pipeline exists (model still loading)."""
         with self._lock:
             self._wanted[name] = value
@@ -217,6 +224,9 @@ class ListenerWorker(QObject):
             self.detections += 1
             self.detection.emit(d)
 
+        def on_sequence(s: Sequence) -> None:
+            self.sequence.emit(s)
+
         pipeline = build_pipeline(
             replace(options, log=None),
             source.name,
@@ -225,6 +235,7 @@ class ListenerWorker(QObject):
             on_block=on_block,
             on_window=self.window.emit,
             on_detection=on_detection,
+            on_sequence=on_sequence,
         )
         sliding = isinstance(pipeline.windower, SlidingWindower)
         session = SessionInfo(
@@ -240,9 +251,14 @@ class ListenerWorker(QObject):
             features=layout,
             features_caption=_caption(info.features.get("type"), layout),
             model_threshold=info.threshold,
+            model_thresholds={label: info.threshold_for(label) for label in info.labels},
             model_hop=info.hop_seconds,
             duration=source.duration,
-            smooth=pipeline.decider.smooth,
+            smooth=getattr(pipeline.decider, "smooth", 1),
+            decoder=info.decoder,
+            symbols=dict(info.symbols),
+            thresholds=pipeline.decider.thresholds,
+            events=pipeline.events is not None,
         )
         return pipeline, session
 
@@ -306,13 +322,13 @@ class LogSwitch(Sink):
         if old is not None:
             old.close()
 
-    def write(self, detection: Detection) -> None:
+    def write(self, record: Record) -> None:
         with self._lock:
             sink = self._sink
             if sink is None:
                 return
             try:
-                sink.write(detection)
+                sink.write(record)
                 return
             except ListenerError as exc:
                 message = exc.message

@@ -59,7 +59,7 @@ def test_export_contract_and_parity(tmp_path: Path, trained) -> None:
         assert [i.name for i in sess.get_inputs()] == [INPUT]
         assert [o.name for o in sess.get_outputs()] == [LOGITS, FEATURES]
         meta = _meta(path)
-        assert list(meta) == metadata_keys()
+        assert list(meta) == metadata_keys("window")
         assert meta["variant"] == variant and json.loads(meta["labels"]) == list(TONE_LABELS)
         assert json.loads(meta["features"])["n_mels"] == 40 and float(meta["threshold"]) == 0.6
         info = Classifier(path).info  # the runtime reads what export wrote

@@ -102,3 +102,25 @@ def test_cuda_provider_picks_the_fp32_variant(tmp_path, monkeypatch):
 def test_threads_must_be_positive(test_model):
     with pytest.raises(ModelError):
         Classifier(test_model, threads=0)
+
+
+def test_a_ctc_model_gives_probabilities_per_frame(ctc_model):
+    c = Classifier(ctc_model)
+    assert c.info.is_ctc and c.info.window_samples == 4800
+    x = np.concatenate([tone(300, 0.5), np.zeros(8000, np.float32)])
+    probs, _ = c.predict(x[None, :])
+    assert probs.shape == (1, (len(x) - 4800) // 1600 + 1, 4) and np.allclose(probs.sum(-1), 1.0, atol=1e-5)
+    assert c.info.labels[int(probs[0, 0].argmax())] == "low" and c.info.labels[int(probs[0, -1].argmax())] == "<blank>"
+
+
+def test_a_ctc_model_whose_metadata_disagrees_with_its_graph_is_refused(tmp_path):
+    from conftest import make_ctc_model
+
+    wrong_hop = make_ctc_model(tmp_path, metadata={"frame_hop_samples": "800"}, filename="hop.onnx")
+    with pytest.raises(ModelError, match="check frame_hop_samples and frame_samples"):
+        Classifier(wrong_hop)
+    too_short = make_ctc_model(
+        tmp_path, metadata={"frame_samples": "1600"}, drop=("window_seconds", "frame_tail_samples"), filename="s.onnx"
+    )
+    with pytest.raises(ModelError, match="fails on a test input|check frame_hop_samples"):
+        Classifier(too_short)

@@ -756,3 +756,70 @@ def test_stream_s_of_a_sound_at_the_start_of_a_file(tmp_path):
     rows = [json.loads(line) for line in res.stdout.decode().splitlines()]
     assert rows and all(0 <= r["stream_s"] <= len(x) / RATE for r in rows), rows
     assert rows[0]["stream_s"] < 0.6  # the first decision covers the start: the middle of its part in the stream
+
+
+# ---------------------------------------------------------------- sequence (ctc) models and sound events
+
+
+def _digits_wav(path):
+    """A string "1 2", a pause, then "1": the ctc test model hears low -> "1", high -> "2"."""
+    x = np.concatenate(
+        [silence(0.5), tone(300, 0.4), silence(0.15), tone(3000, 0.4), silence(2.0), tone(300, 0.4), silence(0.5)]
+    )
+    sf.write(path, x, RATE)
+    return path
+
+
+def test_analyze_with_a_sequence_model_logs_each_digit_then_each_string(tmp_path):
+    from conftest import make_ctc_model
+
+    model = make_ctc_model(tmp_path)
+    _digits_wav(tmp_path / "d.wav")
+    res = run_cli("analyze", "d.wav", "--model", model, "--log", "d.jsonl", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr.decode()
+    rows = read_jsonl(tmp_path / "d.jsonl")
+    assert [(r["type"], r.get("label"), r.get("digits")) for r in rows] == [
+        ("detection", "low", None),
+        ("detection", "high", None),
+        ("sequence", None, "12"),
+        ("detection", "low", None),
+        ("sequence", None, "1"),
+    ]
+    table = res.stdout.decode()
+    assert "frames" in table.splitlines()[0] and "3 detections, 2 sequences" in table
+    # a longer pause keeps the three digits together; the CSV says which row is which
+    res = run_cli("analyze", "d.wav", "--model", model, "--sequence-pause", "3", "--format", "csv", cwd=tmp_path)
+    rows = list(csv.DictReader(res.stdout.decode().splitlines()))
+    assert [(r["type"], r["label"]) for r in rows] == [
+        ("detection", "low"), ("detection", "high"), ("detection", "low"), ("sequence", "121"),
+    ]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_run_with_a_sequence_model_prints_digits_and_strings(tmp_path):
+    from conftest import make_ctc_model
+
+    model = make_ctc_model(tmp_path)
+    _digits_wav(tmp_path / "d.wav")
+    res = run_cli("run", "--source", "d.wav", "--model", model, "--log", "r.jsonl", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr.decode()
+    out = res.stdout.decode().splitlines()
+    assert len(out) == 5 and "= 12" in out[2] and "= 1 " in out[4]
+    assert "3 detections (high: 1, low: 2), 2 sequences" in res.stderr.decode()
+    rows = read_jsonl(tmp_path / "r.jsonl")
+    assert [r["type"] for r in rows] == ["detection", "detection", "sequence", "detection", "sequence"]
+    assert all(r["latency_ms"] is not None for r in rows)
+
+
+def test_sound_events_in_the_log_have_an_end(tmp_path):
+    model = make_test_model(tmp_path, kind="sound", filename="s.onnx")
+    sf.write(tmp_path / "s.wav", np.concatenate([silence(1.0), tone(300, 2.2), silence(1.0)]), RATE)
+    res = run_cli("analyze", "s.wav", "--model", model, "--log", "-", cwd=tmp_path)
+    (row,) = [json.loads(line) for line in res.stdout.decode().splitlines() if line.startswith("{")]
+    assert row["type"] == "detection" and row["label"] == "low" and row["end_s"] - row["stream_s"] > 1.5
+
+
+def test_bad_grouping_options_are_usage_errors(work):
+    for flag in ("--sequence-pause", "--max-event"):
+        res = run_cli("analyze", "tones.wav", "--model", "m.onnx", flag, "0", cwd=work)
+        assert res.returncode == 2 and b"must be > 0" in res.stderr and b"Traceback" not in res.stderr

@@ -192,9 +192,18 @@ def test_the_docs_and_the_help_show_the_options_defaults():
         ("--input-rate", "input_rate"),
         ("--input-channels", "input_channels"),
         ("--source", "source"),
+        ("--sequence-pause", "sequence_pause"),
+        ("--max-event", "max_event"),
     ]:
         assert table[flag] == str(getattr(defaults, name)), f"docs/usage.md says {flag} defaults to {table[flag]}"
     run = next(a for a in make_parser()._subparsers._group_actions[0].choices.items() if a[0] == "run")[1]
     helps = {opt: action.help for action in run._actions for opt in action.option_strings}
-    for flag, name in [("--vad", "vad"), ("--block-ms", "block_ms"), ("--format", "log_format"), ("--model", "model")]:
+    for flag, name in [
+        ("--vad", "vad"),
+        ("--block-ms", "block_ms"),
+        ("--format", "log_format"),
+        ("--model", "model"),
+        ("--sequence-pause", "sequence_pause"),
+        ("--max-event", "max_event"),
+    ]:
         assert f"default: {getattr(defaults, name)}" in helps[flag]

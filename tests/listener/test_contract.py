@@ -62,7 +62,9 @@ def test_shipped_metadata_reads_and_writes_back_unchanged(name: str) -> None:
     meta = dict(ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map)
     info = ModelInfo.from_metadata(meta, str(path))
     written = info.to_metadata()
-    assert written.keys() == meta.keys()  # the shipped files carry every key, and nothing else
+    # The shipped files carry every key of their decoder (keys added since are written at their defaults).
+    assert meta.keys() <= written.keys()
+    assert set(written) - set(meta) <= {"decoder", "thresholds", "symbols"}
     assert ModelInfo.from_metadata(written, str(path)) == info
     assert all(written[k] == meta[k] for k in meta if k != "threshold")  # "0.50" is written "0.5"
 
@@ -142,3 +144,80 @@ def test_the_architecture_docs_show_the_contract_as_the_code_defines_it() -> Non
         "docs/architecture.md's contract table differs from listener/contract.py: "
         "paste the output of `python -m listener.contract` between the markers"
     )
+
+
+# ---------------------------------------------------------------- sequence (ctc) models and thresholds
+
+CTC_MINIMAL = {
+    "labels": json.dumps(["<blank>", "zero", "oh", "<other>"]),
+    "sample_rate": "16000",
+    "kind": "speech",
+    "decoder": "ctc",
+    "frame_hop_samples": "1280",
+    "frame_samples": "17632",
+    "symbols": json.dumps({"zero": "0", "oh": "0"}),
+}
+
+
+def test_a_ctc_model_needs_no_window_and_derives_blank_window_and_tail() -> None:
+    info = ModelInfo.from_metadata(CTC_MINIMAL, "m/digits.onnx")
+    assert info.is_ctc and info.blank_label == "<blank>"  # the first label, CTC's convention
+    assert info.window_seconds == pytest.approx(1.102) and info.window_samples == 17632
+    assert info.frame_tail_samples == 17632 - 1280  # every frame whose audio holds gated audio
+    written = info.to_metadata()
+    assert written["decoder"] == "ctc" and json.loads(written["symbols"]) == {"zero": "0", "oh": "0"}
+    assert ModelInfo.from_metadata(written, "m/digits.onnx") == info
+    explicit = ModelInfo.from_metadata({**CTC_MINIMAL, "frame_tail_samples": "3840", "window_seconds": "1.102"})
+    assert explicit.frame_tail_samples == 3840
+
+
+def test_a_window_model_writes_no_ctc_keys_and_takes_thresholds() -> None:
+    info = full_info(thresholds={"ding": 0.9})
+    meta = info.to_metadata()
+    assert not {"frame_hop_samples", "frame_samples", "frame_tail_samples", "blank_label"} & set(meta)
+    assert meta["decoder"] == "window" and json.loads(meta["thresholds"]) == {"ding": 0.9}
+    back = ModelInfo.from_metadata(meta)
+    assert back.threshold_for("ding") == 0.9 and back.threshold_for("dong") == 0.55
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"frame_samples": None}, "missing metadata frame_samples"),
+        ({"frame_hop_samples": "0"}, "'frame_hop_samples' must be a positive integer"),
+        ({"frame_samples": "1000"}, "'frame_samples' must be an integer >= 'frame_hop_samples'"),
+        ({"frame_tail_samples": "-1"}, "'frame_tail_samples' must be a whole number"),
+        ({"blank_label": "_"}, "'blank_label' must be one of the labels"),
+        ({"window_seconds": "1.0"}, "'window_seconds' \\(1.0\\) and 'frame_samples' \\(17632\\) disagree"),
+        ({"symbols": None}, "a ctc model needs 'symbols'"),
+        ({"symbols": '{"ten": "10"}'}, "'symbols' names labels the model does not have: \\['ten'\\]"),
+        ({"symbols": '{"<blank>": "_", "zero": "0"}'}, "gives the blank label '<blank>' a symbol"),
+        ({"symbols": '{"zero": ""}'}, "'symbols' must be a JSON object"),
+        ({"decoder": "beam"}, "'decoder' must be 'window' or 'ctc'"),
+        ({"thresholds": '{"zero": 1.5}'}, "'thresholds' of 'zero' must be between 0 and 1"),
+        ({"thresholds": '{"ten": 0.5}'}, "'thresholds' names a label the model does not have: 'ten'"),
+        ({"thresholds": "[0.5]"}, "'thresholds' must be a JSON object"),
+    ],
+)
+def test_bad_ctc_metadata_is_refused_with_the_key_named(changes: dict, message: str) -> None:
+    meta = dict(CTC_MINIMAL)
+    for k, v in changes.items():
+        if v is None:
+            meta.pop(k, None)
+        else:
+            meta[k] = v
+    with pytest.raises(ModelError, match=message):
+        ModelInfo.from_metadata(meta, "bad.onnx")
+
+
+def test_ctc_keys_on_a_window_model_are_refused() -> None:
+    with pytest.raises(ModelError, match="'frame_hop_samples' is for decoder 'ctc' models"):
+        ModelInfo.from_metadata({**MINIMAL, "kind": "speech", "frame_hop_samples": "1280"})
+    with pytest.raises(ModelError, match="missing metadata window_seconds"):
+        ModelInfo.from_metadata({k: v for k, v in MINIMAL.items() if k != "window_seconds"} | {"kind": "speech"})
+
+
+def test_detection_labels_leave_out_reject_labels_the_blank_and_labels_without_a_symbol() -> None:
+    ctc = ModelInfo.from_metadata({**CTC_MINIMAL, "reject_labels": '["oh"]'})
+    assert ctc.detection_labels == ["zero"]
+    assert full_info().detection_labels == ["ding", "dong"]

@@ -3,13 +3,13 @@ import json
 
 import numpy as np
 
-from listener.events import BlockInfo, Detection, WindowResult
-from listener.sinks import detection_json
+from listener.events import BlockInfo, Detection, Sequence, WindowResult
+from listener.sinks import record_json
 
 
 def test_detection_has_exactly_the_contract_fields_and_round_trips_through_json():
     names = [f.name for f in dataclasses.fields(Detection)]
-    assert names == ["time", "stream_s", "label", "confidence", "top", "model", "source", "latency_ms"]
+    assert names == ["time", "stream_s", "label", "confidence", "top", "model", "source", "latency_ms", "end_s"]
     d = Detection(
         "2026-11-21T10:15:02.412+01:00",
         12.48,
@@ -20,8 +20,18 @@ def test_detection_has_exactly_the_contract_fields_and_round_trips_through_json(
         "mic:USB Audio",
         140.0,
     )
-    back = json.loads(detection_json(d))
+    back = json.loads(record_json(d))
+    assert back.pop("type") == "detection" and back["end_s"] is None
     assert Detection(**{**back, "top": [tuple(p) for p in back["top"]]}) == d
+
+
+def test_sequence_round_trips_through_json_with_its_type_first():
+    s = Sequence("2026-11-21T10:15:04.000+01:00", 1.2, 2.4, "472", ["four", "seven", "two"], 0.81, "d-2", "x", None)
+    line = record_json(s)
+    assert line.startswith('{"type": "sequence"')
+    back = json.loads(line)
+    back.pop("type")
+    assert Sequence(**back) == s
 
 
 def test_window_and_block_records_carry_arrays():

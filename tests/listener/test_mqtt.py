@@ -162,6 +162,30 @@ def test_another_record_type_is_one_call(mosquitto):
     sub.close()
 
 
+def test_listener_run_publishes_a_digit_models_sequences_on_their_topic(mosquitto, tmp_path):
+    """A sequence (ctc) model through ``listener run``: each digit on ``<model>/detection``, each
+    string on ``<model>/sequence``, the same JSON objects as the log's lines."""
+    import numpy as np
+    from conftest import make_ctc_model, tone
+
+    model = make_ctc_model(tmp_path, name="digits")
+    x = np.concatenate([np.zeros(RATE // 2, np.float32), tone(300, 0.4), np.zeros(RATE // 8, np.float32)])
+    x = np.concatenate([x, tone(3000, 0.4), np.zeros(int(1.5 * RATE), np.float32)])
+    sf.write(tmp_path / "s.wav", x, RATE)
+    sub = Subscriber(mosquitto.port, ["h/#"])
+    log = tmp_path / "d.jsonl"
+    res = run_cli(
+        "run", "--source", tmp_path / "s.wav", "--model", model, "--log", log, "--quiet", "--mqtt", mosquitto.url("h")
+    )
+    assert res.returncode == 0, res.stderr.decode()
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["type"] for r in logged] == ["detection", "detection", "sequence"] and logged[2]["digits"] == "12"
+    assert sub.wait(lambda: len(sub.on("h/digits/sequence")) == 1 and len(sub.on("h/digits/detection")) == 2, 10)
+    assert json.loads(sub.on("h/digits/sequence")[0].payload) == logged[2]
+    assert [json.loads(m.payload) for m in sub.on("h/digits/detection")] == logged[:2]
+    sub.close()
+
+
 # ---------------------------------------------------------------- Home Assistant discovery
 
 # The keys Home Assistant documents for an MQTT event entity (integrations/event.mqtt) and for

@@ -1,3 +1,4 @@
+import json
 import threading
 import time
 
@@ -87,14 +88,16 @@ def test_big_blocks_and_batching_give_the_same_windows(test_model):
         assert np.allclose(wa.probs, wb.probs, atol=1e-6) and np.allclose(wa.features, wb.features, atol=1e-7)
 
 
-def test_sound_model_sliding_windows_and_hop_change(tmp_path):
+def test_sound_model_sliding_windows_merge_into_one_event_and_hop_change(tmp_path):
     model = make_test_model(tmp_path, kind="sound", metadata={"hop_seconds": "0.25"})
     windows = []
     p = build_pipeline(PipelineOptions(model=str(model)), "x", on_window=windows.append)
     x = np.concatenate([silence(1.0), tone(300, 3.0), silence(1.0)])
     dets = feed_all(p, x)
     assert 10 <= len(windows) <= 16
-    assert [d.label for d in dets] == ["low"] * len(dets) and 2 <= len(dets) <= 4  # refractory = 1 window
+    # one 3 s sound, one detection: from the centre of its first accepted window to that of its last
+    (event,) = dets
+    assert event.label == "low" and 0.5 <= event.stream_s <= 1.3 and 3.7 <= event.end_s <= 4.3
     p2 = build_pipeline(PipelineOptions(model=str(model)), "x", on_window=windows.append)
     windows.clear()
     p2.set_hop(0.5)
@@ -139,3 +142,160 @@ def test_analyze_array_is_the_fed_pipeline(test_model):
     plain = gated_windows(x, c.info, PipelineOptions(gate="energy"))
     assert [round(w.centre_s, 3) for w in plain] == [round(w.stream_s, 3) for w in windows]
     assert all(np.array_equal(w.samples, x[max(0, w.start_sample) : w.start_sample + 16000]) for w in plain)
+
+
+# ---------------------------------------------------------------- sequence (ctc) models
+
+
+# "1 2 1 1" said in one breath (two equal digits with a short pause between them), a pause,
+# then "2" at the very end of the stream: the ctc test model hears low -> "1", high -> "2".
+def digit_string():
+    return np.concatenate(
+        [
+            silence(0.6),
+            tone(300, 0.4),
+            silence(0.15),
+            tone(3000, 0.4),
+            silence(0.15),
+            tone(300, 0.3),
+            silence(0.35),  # longer than a frame's audio (0.3 s): a blank frame between the equal digits
+            tone(300, 0.3),
+            silence(2.0),
+            tone(3000, 0.4),
+        ]
+    )
+
+
+def test_ctc_frames_streamed_in_any_blocks_are_the_frames_of_one_call_per_region(ctc_model):
+    """Exactness: each output frame is computed once, from the same samples, live or not."""
+    from listener.pipeline import gated_chunks
+
+    c = Classifier(ctc_model)
+    x = digit_string()
+    whole = {}
+    for chunk in gated_chunks(x, c.info):  # what listener analyze computes: one call per region
+        if chunk.frames:
+            probs, _ = c.predict(chunk.samples[None, :])
+            assert probs.shape == (1, chunk.frames, 4)
+            for i in range(chunk.frames):
+                whole[min(chunk.frame_end(i), len(x))] = probs[0, i]
+    assert len(whole) > 20
+    for block, live, per_call in [(480, True, 1), (1000, True, 2), (7777, True, 3), (3 * RATE, False, None)]:
+        frames = []
+        p = build_pipeline(PipelineOptions(frames_per_call=per_call), "x", classifier=c, on_window=frames.append)
+        feed_all(p, x, block=block, arrival=live)
+        got = {int(round(w.stream_s * RATE)): w.probs for w in frames}
+        assert got.keys() == whole.keys(), (block, live)
+        assert all(np.allclose(got[k], whole[k], atol=1e-5) for k in whole)
+
+
+def test_ctc_each_digit_is_its_own_detection_in_order_and_a_pause_ends_the_sequence(ctc_model, tmp_path):
+    from listener.pipeline import analyze_array
+
+    log = tmp_path / "d.jsonl"
+    result = analyze_array(digit_string(), Classifier(ctc_model), PipelineOptions(log=str(log)))
+    dets = result.detections
+    assert [d.label for d in dets] == ["low", "high", "low", "low", "high"]
+    # each at the end of the audio of the frame where it was decided: after its tone began, within
+    # a frame (0.1 s) of the first frame that saw 0.1 s of it; the last one, never after the stream's end
+    starts = [0.6, 1.15, 1.7, 2.35, 4.65]
+    assert all(s < d.stream_s <= s + 0.35 for s, d in zip(starts, dets))
+    assert dets[-1].stream_s <= len(digit_string()) / RATE
+    assert [(s.digits, s.labels) for s in result.sequences] == [
+        ("1211", ["low", "high", "low", "low"]),
+        ("2", ["high"]),
+    ]
+    first = result.sequences[0]
+    assert (first.stream_s, first.end_s) == (dets[0].stream_s, dets[3].stream_s)
+    assert first.confidence == min(d.confidence for d in dets[:4])
+    # the log: each digit as it came, the string once its pause has passed, before the next digit
+    rows = read_jsonl(log)
+    assert [r["type"] for r in rows] == ["detection"] * 4 + ["sequence", "detection", "sequence"]
+    assert rows[4]["digits"] == "1211" and rows[4]["model"] == "ctcmodel-0.1" and rows[4]["source"] == "array"
+
+
+def test_ctc_a_shorter_pause_option_splits_the_string(ctc_model):
+    from listener.pipeline import analyze_array
+
+    # the digits are decided at 0.7, 1.3, 1.8, 2.4 and 4.7 s
+    result = analyze_array(digit_string(), Classifier(ctc_model), PipelineOptions(sequence_pause=0.55))
+    assert [s.digits for s in result.sequences] == ["1", "21", "1", "2"]  # pauses of 0.6, 0.5, 0.6 s
+    with pytest.raises(UsageError, match="--sequence-pause"):
+        analyze_array(digit_string(), Classifier(ctc_model), PipelineOptions(sequence_pause=0.0))
+
+
+def test_ctc_run_on_a_paced_file_logs_what_analyze_logs(ctc_model, tmp_path):
+    import soundfile as sf
+
+    from listener.pipeline import analyze_array
+
+    wav = tmp_path / "s.wav"
+    sf.write(wav, digit_string(), RATE, subtype="FLOAT")
+    c = Classifier(ctc_model)
+    seqs, written = [], []
+    p = build_pipeline(PipelineOptions(), str(wav), classifier=c, on_sequence=seqs.append, on_detection=written.append)
+    stats = run_stream(FileSource(wav, RATE, realtime=True, block_seconds=0.06), p, realtime=True)
+    ref = analyze_array(digit_string(), c, source_name=str(wav))
+    assert [(d.label, d.stream_s) for d in written] == [(d.label, d.stream_s) for d in ref.detections]
+    assert [(s.digits, s.stream_s, s.end_s) for s in seqs] == [(s.digits, s.stream_s, s.end_s) for s in ref.sequences]
+    assert stats.sequences == 2 and stats.detections == 5 and stats.windows == len(ref.windows)
+    # live: each digit logged within a few frames of its decision; the string about its pause after its last digit
+    assert all(d.latency_ms is not None and d.latency_ms < 300 for d in written)
+    assert 1000 <= seqs[0].latency_ms < 1400
+
+
+def test_ctc_threshold_from_the_metadata_per_label_and_from_the_user(tmp_path):
+    from conftest import make_ctc_model
+
+    from listener.pipeline import analyze_array
+
+    strict = make_ctc_model(tmp_path, metadata={"thresholds": json.dumps({"high": 1.0})})
+    c = Classifier(strict)
+    assert [d.label for d in analyze_array(digit_string(), c).detections] == ["low", "low", "low"]
+    given = analyze_array(digit_string(), c, PipelineOptions(threshold=0.5)).detections
+    assert [d.label for d in given] == ["low", "high", "low", "low", "high"]
+
+
+# ---------------------------------------------------------------- sound events and thresholds
+
+
+def test_window_model_thresholds_come_from_the_metadata_per_label(tmp_path):
+    from listener.pipeline import analyze_array
+
+    model = make_test_model(tmp_path, metadata={"thresholds": json.dumps({"high": 1.0})})
+    c = Classifier(model)
+    assert [d.label for d in analyze_array(two_tones(), c, PipelineOptions(gate="energy")).detections] == ["low"]
+    both = analyze_array(two_tones(), c, PipelineOptions(gate="energy", threshold=0.6)).detections
+    assert [d.label for d in both] == ["low", "high"]
+
+
+def test_sound_events_noise_and_other_sounds_log_nothing_while_a_sound_of_a_class_logs_one_event(tmp_path):
+    """The runtime half of issue 14's end-to-end test, with a test model whose `other` label is a reject
+    label: high tones and noise are `other`, a low tone is the class."""
+    from listener.pipeline import analyze_array
+
+    model = make_test_model(
+        tmp_path, ["low", "other", "silence"], kind="sound", metadata={"reject_labels": '["other", "silence"]'}
+    )
+    c = Classifier(model)
+    rng = np.random.default_rng(0)
+    noise = (rng.standard_normal(3 * RATE) * 0.1).astype(np.float32)
+    beeps = np.concatenate([silence(1.0), tone(3000, 0.8), silence(0.5), noise, silence(0.5), tone(3800, 2.0)])
+    assert analyze_array(beeps, c).detections == []
+    clip = np.concatenate([silence(1.0), tone(300, 2.2), silence(1.0)])  # a 2.2 s "bark"
+    (event,) = analyze_array(clip, c).detections
+    assert event.label == "low" and event.end_s - event.stream_s == pytest.approx(2.2, abs=0.5)
+    # the same sound followed by an `other` one: the other ends the event, and logs nothing
+    both = analyze_array(np.concatenate([silence(1.0), tone(300, 2.2), tone(3000, 2.0), silence(1.0)]), c)
+    (event2,) = both.detections
+    assert event2.label == "low" and event2.end_s < 3.6
+
+
+def test_a_long_sound_is_written_in_parts_no_longer_than_max_event(tmp_path):
+    from listener.pipeline import analyze_array
+
+    model = make_test_model(tmp_path, kind="sound")
+    x = np.concatenate([silence(1.0), tone(300, 6.0), silence(1.0)])
+    parts = analyze_array(x, Classifier(model), PipelineOptions(max_event=2.0)).detections
+    assert len(parts) == 3 and all(d.label == "low" and d.end_s - d.stream_s <= 2.0 for d in parts)
+    assert all(b.stream_s > a.end_s for a, b in zip(parts, parts[1:]))

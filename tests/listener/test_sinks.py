@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from listener.errors import LogError
-from listener.events import Detection
-from listener.sinks import CsvSink, JsonlSink, StdoutSink, open_sink
+from listener.events import Detection, Sequence
+from listener.sinks import CSV_FIELDS, CsvSink, JsonlSink, StdoutSink, open_sink
 
 
 def det(i: int = 0, label: str = "seven") -> Detection:
@@ -81,7 +81,7 @@ WRITER = r"""
 import os, resource, signal, sys
 sys.path.insert(0, sys.argv[2])
 from listener.sinks import JsonlSink
-from listener.events import Detection
+from listener.events import Detection, Sequence
 from listener.errors import LogError
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 if sys.argv[3] == "full":
@@ -140,3 +140,63 @@ def test_stdout_sink_formats(capsys):
     out = capsys.readouterr().out.splitlines()
     assert json.loads(out[0])["label"] == "seven"
     assert "seven" in out[1] and "0.97" in out[1]
+
+
+def seq() -> Sequence:
+    return Sequence(
+        "2026-11-21T10:15:04.000+01:00", 1.2, 2.4, "472", ["four", "seven", "two"], 0.81, "d-2", "x", 1130.0
+    )
+
+
+def event() -> Detection:
+    return Detection("2026-11-21T10:15:05.000+01:00", 3.0, "dog bark", 0.9, [("dog bark", 0.9)], "s-2", "x", None, 5.2)
+
+
+def test_jsonl_tells_records_apart_by_type(tmp_path):
+    path = tmp_path / "log.jsonl"
+    s = JsonlSink(path)
+    for r in (det(), seq(), event()):
+        s.write(r)
+    s.close()
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["type"] for r in rows] == ["detection", "sequence", "detection"]
+    assert rows[0]["end_s"] is None and rows[2]["end_s"] == 5.2
+    assert rows[1]["digits"] == "472" and rows[1]["labels"] == ["four", "seven", "two"] and rows[1]["end_s"] == 2.4
+
+
+def test_csv_rows_carry_type_and_end_and_a_sequence_has_its_digits_as_label(tmp_path):
+    path = tmp_path / "log.csv"
+    s = CsvSink(path)
+    for r in (det(), seq(), event()):
+        s.write(r)
+    s.close()
+    rows = list(csv.DictReader(path.open()))
+    assert list(rows[0]) == CSV_FIELDS and [r["type"] for r in rows] == ["detection", "sequence", "detection"]
+    assert (rows[1]["label"], rows[1]["top"], rows[1]["end_s"]) == ("472", "four;seven;two", "2.400")
+    assert rows[0]["end_s"] == "" and rows[2]["end_s"] == "5.200"
+
+
+def test_csv_log_of_an_older_version_keeps_its_columns_and_gets_no_sequences(tmp_path):
+    path = tmp_path / "old.csv"
+    old = ["time", "stream_s", "label", "confidence", "top", "model", "source", "latency_ms"]
+    path.write_text(",".join(old) + "\n" + "2026-01-01T00:00:00.000+00:00,1.000,one,0.9000,one:0.9000,d-1,x,\n")
+    s = CsvSink(path)
+    s.write(det())
+    s.write(seq())  # no column would say it is a sequence: not written
+    s.close()
+    rows = list(csv.DictReader(path.open()))
+    assert list(rows[0]) == old and [r["label"] for r in rows] == ["one", "seven"]
+    path.write_text("when,what\n1,2\n")
+    with pytest.raises(LogError, match="its columns are not listener's"):
+        CsvSink(path)
+
+
+def test_stdout_text_shows_events_with_their_length_and_sequences(capsys):
+    out = StdoutSink("text")
+    out.write(event())
+    out.write(seq())
+    StdoutSink("csv").write(seq())
+    lines = capsys.readouterr().out.splitlines()
+    assert "dog bark" in lines[0] and "2.2 s long" in lines[0]
+    assert "= 472" in lines[1] and "3 in 1.20 s" in lines[1]
+    assert lines[2].split(",") == CSV_FIELDS and lines[3].endswith(",sequence")

@@ -72,3 +72,71 @@ def test_sliding_windows_every_hop_while_open_only():
     assert centres.min() > 1.4 and centres.max() < 3.7
     win.set_hop(0.5)
     assert win.hop == RATE // 2
+
+
+# ---------------------------------------------------------------- sequence (ctc) models
+
+HOP, SPAN = 1600, 4800
+
+
+def _frames(x, windower, block=480, live=True, hangover_ms=150):
+    """Every chunk the windower hands out, fed ``block`` samples at a time, and the gate's active frames."""
+    from listener.windows import FrameWindower
+
+    assert isinstance(windower, FrameWindower)
+    gate = EnergyGate(RATE, hangover_ms=hangover_ms)
+    chunks, active = [], []
+    for i in range(0, len(x), block):
+        g = gate.process(x[i : i + block])
+        active += [g.start_sample + (j + 1) * g.frames.shape[1] for j in np.flatnonzero(g.active)]
+        windower.push(g)
+        chunks += windower.take(live=live)
+    return chunks + windower.flush(), active
+
+
+def test_frames_are_those_whose_last_hop_and_tail_hold_gated_audio():
+    from listener.windows import FrameWindower
+
+    x = np.concatenate([silence(1.0), tone(500, 0.4), silence(1.5), tone(500, 0.3), silence(1.5)])
+    for tail in (0, 1600, SPAN - HOP):
+        chunks, active = _frames(x, FrameWindower(RATE, HOP, SPAN, tail))
+        got = [c.first_frame + i for c in chunks for i in range(c.frames)]
+        lo, hi = -(SPAN // HOP), len(x) // HOP
+        want = [f for f in range(lo, hi) if any(f * HOP + SPAN - HOP - tail < e <= f * HOP + SPAN for e in active)]
+        assert got == want
+        # two voiced regions, each ended once (the decoder starts afresh after each)
+        assert sum(c.region_ends for c in chunks) == 2
+        # each chunk holds exactly the stream's samples of its frames
+        for c in [c for c in chunks if c.frames]:
+            start = c.first_frame * HOP
+            assert len(c.samples) == SPAN + (c.frames - 1) * HOP
+            assert np.array_equal(c.samples, x[start : start + len(c.samples)])
+
+
+def test_live_takes_a_few_frames_per_call_and_analyze_one_call_per_region():
+    from listener.windows import FrameWindower
+
+    x = np.concatenate([silence(1.0), tone(500, 1.0), silence(1.5)])
+    live, _ = _frames(x, FrameWindower(RATE, HOP, SPAN, 0, frames_per_call=2))
+    whole, _ = _frames(x, FrameWindower(RATE, HOP, SPAN, 0), live=False)
+    assert [c.frames for c in whole] == [sum(c.frames for c in live)] and whole[0].region_ends
+    assert all(c.frames in (0, 1, 2) for c in live) and live[-1].region_ends
+    # the same frames, from the same samples, whichever way they were cut
+    assert np.array_equal(
+        np.concatenate([c.samples[: c.frames * HOP] for c in live if c.frames]),
+        whole[0].samples[: whole[0].frames * HOP],
+    )
+    # a long region is cut at max_frames frames per call
+    cut, _ = _frames(x, FrameWindower(RATE, HOP, SPAN, 0, max_frames=4), live=False)
+    assert [c.frames for c in cut][:-1] == [4] * (len(cut) - 1) and sum(c.frames for c in cut) == whole[0].frames
+
+
+def test_a_region_at_the_start_of_the_stream_is_zero_padded_before_it():
+    from listener.windows import FrameWindower
+
+    x = np.concatenate([tone(500, 0.3), silence(1.0)])
+    chunks, _ = _frames(x, FrameWindower(RATE, HOP, SPAN, 0), live=False)
+    first = chunks[0]
+    assert first.first_frame < 0 and first.frame_end(0) > 0
+    pad = -first.first_frame * HOP
+    assert not first.samples[:pad].any() and np.array_equal(first.samples[pad : pad + 1000], x[:1000])

@@ -21,7 +21,7 @@ from listener.config import RunOptions
 from listener.gui.controls import SourceChoice
 from listener.gui.settings import GuiSettings
 from listener.gui.window import MainWindow
-from listener.sinks import detection_json
+from listener.sinks import record_json
 
 # ---------------------------------------------------------------- with the shipped digits model
 
@@ -127,7 +127,7 @@ def test_mqtt_status_bar_and_detections_at_the_broker(qtbot, store, tmp_path, to
     play(qtbot, w, tones_wav)
     assert sub.wait(lambda: len(sub.on("gui/testmodel/detection")) == 2, 10)
     assert [m.payload for m in sub.on("gui/testmodel/detection")] == [
-        detection_json(d).encode() for d in w.history_model.detections()
+        record_json(d).encode() for d in w.history_model.detections()
     ]
     mosquitto.stop()
     qtbot.waitUntil(lambda: w.status.mqtt.text().startswith("MQTT: retrying"), timeout=15000)
@@ -330,7 +330,7 @@ def test_a_long_session_does_not_leak_references_to_none(qtbot, store):
 
 
 def test_the_two_numbers_on_the_right_say_what_they_are(qtbot, store, tmp_path):
-    """Sounds: the big number is the detection's confidence (then), the bars the last window's
+    """Sounds: the big number is the event's highest confidence (then), the bars the last window's
     probabilities (now); both are averages over 3 windows. The captions say so."""
     model = make_test_model(tmp_path, kind="sound", name="testsound")
     path = tmp_path / "long_low.wav"
@@ -340,6 +340,76 @@ def test_the_two_numbers_on_the_right_say_what_they_are(qtbot, store, tmp_path):
     assert history_labels(w) and set(history_labels(w)) == {"low"}
     det = w.history_model.detections()[-1]  # the newest: the one shown large
     caption, title = w.decision_caption.text(), w.bars_title.text()
-    assert caption == f"Last detection, at {det.stream_s:.1f} s: confidence when detected, mean of the last 3 windows"
+    assert caption == (
+        f"Last sound, {det.stream_s:.1f}–{det.end_s:.1f} s: its highest confidence, mean of the last 3 windows"
+    )
     assert title.startswith("Last window, at ") and title.endswith(": probabilities, mean of the last 3 windows")
     assert w.decision.text().startswith("low")
+
+
+# ---------------------------------------------------------------- sequence models, sound events, thresholds
+
+
+def test_a_digit_string_shows_its_digits_as_they_arrive_and_the_history_shows_strings(qtbot, store, tmp_path):
+    from conftest import make_ctc_model
+
+    model = make_ctc_model(tmp_path)
+
+    def gap(seconds: float) -> np.ndarray:
+        return np.zeros(int(seconds * RATE), np.float32)
+
+    x = np.concatenate([gap(0.5), tone(300, 0.4), gap(0.125), tone(3000, 0.4), gap(2.0), tone(3000, 0.4), gap(0.5)])
+    sf.write(tmp_path / "s.wav", x, RATE)
+    log = tmp_path / "s.jsonl"
+    w = make_window(qtbot, store, model=str(model), log_enabled=True, log_path=str(log))
+    shown = []  # the big label each time a digit or a string arrived
+    w.worker.detection.connect(lambda d: shown.append(w.decision.text().split()[0]))
+    w.worker.sequence.connect(lambda s: shown.append(w.decision.text().split()[0]))
+    play(qtbot, w, tmp_path / "s.wav")
+    assert w.session.decoder == "ctc" and w.session.symbols == {"low": "1", "high": "2"}
+    assert shown == ["1", "12", "12", "2", "2"]  # digits so far, then the string; then the next one
+    assert [
+        (type(r).__name__, w.history_model.index(i, 2).data()) for i, r in enumerate(w.history_model.detections()[::-1])
+    ] == [
+        ("Sequence", "2"),
+        ("Sequence", "12"),
+    ]
+    assert w.bars_title.text().startswith("Last frame, at ")
+    assert [r["type"] for r in read_jsonl(log)] == ["detection", "detection", "sequence", "detection", "sequence"]
+    rows = list(csv.DictReader(open(w.export_history(str(tmp_path / "e.csv")), newline="")))
+    assert [(r["type"], r["label"], r["top"]) for r in rows] == [
+        ("sequence", "12", "low;high"),
+        ("sequence", "2", "high"),
+    ]
+
+
+def test_a_sound_is_one_event_in_the_history_with_its_length(qtbot, store, tmp_path):
+    model = make_test_model(tmp_path, kind="sound", name="testsound")
+    path = tmp_path / "bark.wav"
+    sf.write(path, np.concatenate([np.zeros(RATE // 2, np.float32), tone(300, 2.2), np.zeros(RATE, np.float32)]), RATE)
+    w = make_window(qtbot, store, model=str(model))
+    play(qtbot, w, path)
+    (event,) = w.history_model.detections()
+    assert event.label == "low" and w.session.events
+    assert w.history_model.index(0, 4).data() == f"{event.end_s - event.stream_s:.1f}"
+    assert float(w.history_model.index(0, 4).data()) == pytest.approx(2.2, abs=0.5)
+
+
+def test_per_label_thresholds_are_drawn_and_the_slider_overrides_them(qtbot, store, tmp_path):
+    import json
+
+    model = make_test_model(tmp_path, metadata={"thresholds": json.dumps({"high": 0.95}), "threshold": "0.6"})
+    w = make_window(qtbot, store, model=str(model), gate="energy")
+    play(qtbot, w, _tones(tmp_path))
+    assert w.session.thresholds == {"low": 0.6, "high": 0.95, "silence": 0.6}
+    assert w.bars.thresholds == w.session.thresholds and w.bars.threshold_for("high") == 0.95
+    w.controls.threshold.setValue(0.8)  # one threshold for every label
+    assert w.bars.thresholds == {} and w.bars.threshold == pytest.approx(0.8)
+    w._threshold_reset()  # "model default": back to each label's own
+    assert w.bars.thresholds == w.session.model_thresholds and w.settings.options.threshold is None
+
+
+def _tones(tmp_path: Path) -> Path:
+    from conftest import write_tones
+
+    return write_tones(tmp_path / "t.wav")
