@@ -31,7 +31,15 @@ def test_readme_ci_and_gui_guide_list_the_same_packages():
     ci = apt_packages((ROOT / ".ci" / "run").read_text())
     gui = apt_packages((ROOT / "docs" / "gui.md").read_text())
     assert readme == ci == gui, f"README {readme}\n.ci/run {ci}\ndocs/gui.md {gui}"
-    for needed in ("python3-venv", "libportaudio2", "pulseaudio", "xvfb", "libxcb-icccm4", "libxcb-keysyms1"):
+    for needed in (
+        "python3-venv",
+        "libportaudio2",
+        "pulseaudio",
+        "libasound2-plugins",
+        "xvfb",
+        "libxcb-icccm4",
+        "libxcb-keysyms1",
+    ):
         assert needed in readme
 
 
@@ -56,3 +64,13 @@ def test_every_library_of_the_qt_xcb_plugin_is_installed():
         f"Qt's xcb platform needs {sorted(missing)}: add their Debian packages (dpkg -S / apt-file search) "
         "to the one list in README.md, .ci/run and docs/gui.md"
     )
+
+
+def test_portaudio_can_reach_pulseaudio():
+    # PortAudio sees PulseAudio through ALSA's pulse plugin (libasound2-plugins), which apt
+    # installs only as a recommendation: without it the virtual microphone has no device.
+    if shutil.which("pulseaudio") is None:
+        pytest.skip("PulseAudio is not installed")
+    plugins = list(Path("/usr/lib").glob("*/alsa-lib/libasound_module_pcm_pulse.so"))
+    plugins += list(Path("/usr/lib").glob("alsa-lib/libasound_module_pcm_pulse.so"))
+    assert plugins, "ALSA's pulse plugin is missing: apt-get install libasound2-plugins"
