@@ -1,0 +1,104 @@
+"""The speech embedding's torch port against the two ONNX files it was read from."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
+
+from listener.training.speech_embedding import (  # noqa: E402
+    EMB_DIM,
+    EMB_HOP,
+    EMB_SPAN,
+    EMBEDDING_ONNX,
+    INT16_SCALE,
+    MELSPEC_ONNX,
+    LowerBackbone,
+    OwwEmbedder,
+    OwwFrontend,
+    SpeechEmbedding,
+    UpperBackbone,
+    n_embeddings,
+)
+
+# sha256 of each file as the openwakeword 0.5.1 wheel's RECORD gives it (base64 there)
+WHEEL_SHA256 = {
+    EMBEDDING_ONNX: "70d164290c1d095d1d4ee149bc5e00543250a7316b59f31d056cff7bd3075c1f",
+    MELSPEC_ONNX: "ba2b0e0f8b7b875369a2c89cb13360ff53bac436f2895cced9f479fa65eb176f",
+}
+
+
+def voiced(seconds: float, seed: int = 0) -> np.ndarray:
+    """Vowel-like test audio: a gliding harmonic tone in syllables over faint noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 16000)) / 16000
+    f0 = 110 + 60 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / 16000
+    tone = sum(np.sin(k * phase) / k for k in range(1, 12))
+    envelope = np.clip(np.sin(2 * np.pi * 2.5 * t), 0, None)
+    audio = 0.3 * tone * envelope + 0.003 * rng.standard_normal(len(t))
+    return audio.astype(np.float32)
+
+
+def melspec_onnx(audio: np.ndarray) -> np.ndarray:
+    sess = ort.InferenceSession(str(MELSPEC_ONNX), providers=["CPUExecutionProvider"])
+    out = sess.run(None, {"input": (audio[None] * INT16_SCALE).astype(np.float32)})[0]
+    return np.squeeze(out, axis=(0, 1)) / 10.0 + 2.0
+
+
+@pytest.mark.parametrize("path", list(WHEEL_SHA256))
+def test_files_are_the_wheels_own(path):
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == WHEEL_SHA256[path]
+
+
+def test_front_end_matches_melspectrogram_onnx_on_a_whole_clip():
+    audio = voiced(2.0)
+    ref = melspec_onnx(audio)  # [T, 32]
+    with torch.no_grad():
+        fe = OwwFrontend("utterance")
+        mine = fe.windows(fe.log_mel(torch.from_numpy(audio)[None]))[0].numpy()  # [E, 76, 32]
+    assert mine.shape[0] == n_embeddings(len(audio)) > 10
+    for e in range(mine.shape[0]):
+        np.testing.assert_allclose(mine[e], ref[8 * e : 8 * e + 76], atol=1e-4)
+
+
+def test_window_clip_is_the_onnx_front_end_on_each_windows_own_samples():
+    audio = voiced(2.0, seed=1)
+    audio[: len(audio) // 2] *= 0.001  # quiet first half: the per-window clip differs from the per-clip one
+    with torch.no_grad():
+        win = OwwFrontend("window")(torch.from_numpy(audio)[None])[0].numpy()
+    for e in range(win.shape[0]):
+        ref = melspec_onnx(audio[e * EMB_HOP : e * EMB_HOP + EMB_SPAN])
+        np.testing.assert_allclose(win[e], ref, atol=1e-4)
+
+
+def test_backbone_port_matches_embedding_model_onnx():
+    audio = voiced(1.5, seed=2)
+    with torch.no_grad():
+        win = OwwFrontend()(torch.from_numpy(audio)[None])[0]
+        port = SpeechEmbedding.from_onnx()(win).numpy()
+        lower_upper = UpperBackbone(SpeechEmbedding.from_onnx(), 17)(
+            LowerBackbone(SpeechEmbedding.from_onnx(), 17)(win)
+        ).numpy()
+        piped = OwwEmbedder()(torch.from_numpy(audio)[None])[0].numpy()
+    sess = ort.InferenceSession(str(EMBEDDING_ONNX), providers=["CPUExecutionProvider"])
+    ref = sess.run(None, {"input_1": win.numpy()[:, :, :, None]})[0].reshape(len(win), EMB_DIM)
+    assert np.abs(ref).max() > 0.1
+    np.testing.assert_allclose(port, ref, atol=1e-4)
+    np.testing.assert_allclose(lower_upper, ref, atol=1e-4)
+    np.testing.assert_allclose(piped, ref, atol=1e-4)
+
+
+def test_a_file_with_other_convolutions_is_refused(tmp_path):
+    import onnx
+
+    model = onnx.load(str(EMBEDDING_ONNX))
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    model.graph.node.remove(convs[-1])
+    onnx.save(model, tmp_path / "bad.onnx")
+    with pytest.raises(ValueError, match="Conv nodes"):
+        SpeechEmbedding.from_onnx(tmp_path / "bad.onnx")
