@@ -342,6 +342,7 @@ def test_sigterm_with_spoken_digits(digits_model, speech_dir, tmp_path):
         [*LISTENER, "run", "--source", str(tmp_path / "many.wav"), "--model", "digits", "--log", str(log), "--quiet"],
         stderr=subprocess.PIPE,
     )
+
     def logged_digits() -> int:  # complete detection lines (the log holds sequence lines too)
         text = log.read_text() if log.exists() else ""
         return sum('"type": "detection"' in line for line in text[: text.rfind("\n") + 1].splitlines())
