@@ -71,6 +71,7 @@ class Logged:
     words: int
     seconds: float
     group: str = ""
+    frames: int = 0  # output frames the pipeline computed (what the CPU did)
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -118,7 +119,8 @@ def log_digits(classifier, recordings: Iterable[Recording], options: PipelineOpt
     for rec in recordings:
         result = analyze_array(np.asarray(rec.audio, dtype=np.float32), classifier, options, source_name=rec.name)
         digits = "".join(info.symbols[d.label] for d in result.detections)
-        out.append(Logged(rec.reference, digits, rec.words, len(rec.audio) / info.sample_rate, rec.group))
+        seconds = len(rec.audio) / info.sample_rate
+        out.append(Logged(rec.reference, digits, rec.words, seconds, rec.group, len(result.windows)))
     return out
 
 
@@ -129,7 +131,7 @@ def _digits_right(said: Sequence[Logged]) -> float:
 
 def summarize(logged: Sequence[Logged]) -> dict:
     """Digits right, exact strings and false digits of one set (keys only for what it holds)."""
-    out: dict = {"recordings": len(logged)}
+    out: dict = {"recordings": len(logged), "frames": sum(x.frames for x in logged)}
     said = [x for x in logged if x.reference]
     if said:
         out.update(
