@@ -105,7 +105,7 @@ def test_the_shipped_sounds_model_decides_with_its_calibrated_thresholds():
     assert info.reject_labels == ["other"] and set(info.thresholds) == set(classes)
     assert len(set(info.thresholds.values())) > 1  # calibrated per class, not one value copied
     own = decider_for(info)
-    for i, label in enumerate(classes):
+    for label in classes:
         t = info.thresholds[label]
         assert own.threshold_for(label) == t and 0.3 <= t < 1.0
         for q, logged in ((t - 0.02, False), (t + 0.02, True)):

@@ -111,3 +111,7 @@ def test_credits_list_every_source_with_its_licence() -> None:
         assert f"| {s.name} | {s.kind} |" in table and s.licence in table
     assert "CC BY-NC" not in table  # ESC-50's other classes and UrbanSound8K never feed the model
 
+
+def test_the_sounds_model_card_credits_every_source_as_the_registry_says() -> None:
+    card = (Path(__file__).resolve().parents[2] / "docs" / "models" / "sounds.md").read_text()
+    assert credits_table() in card, "docs/models/sounds.md: paste credits_table() again"
