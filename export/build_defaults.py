@@ -308,13 +308,13 @@ class SoundsData:
 
 def sounds_data(args: argparse.Namespace) -> SoundsData:
     """Decode, augment and window everything the recipe trains on, and run the frozen backbone on it once."""
-    from listener.training.datasets.negatives import Roots, build_pool, mixtures
+    from listener.training.datasets.negatives import build_pool, mixtures
     from listener.training.heads import augmented_copies, cut_windows, window_inputs
 
     quick = args.quick
     esc = build_esc_set(args.data)
     classes = list(esc.label_names)
-    pool = build_pool("train", Roots(args.data), seed=args.seed, scale=0.05 if quick else 1.0, log=_log)
+    pool = build_pool("train", negative_roots(args), seed=args.seed, scale=0.05 if quick else 1.0, log=_log)
     rng = np.random.default_rng(99)
     mixed = mixtures(pool, 20 if quick else SOUNDS_MIXTURES, rng)
     negatives = pool.clips + mixed
@@ -342,6 +342,13 @@ def sounds_data(args: argparse.Namespace) -> SoundsData:
     return SoundsData(
         esc, negatives, neg_source, neg_folds, inputs, np.concatenate(ys), np.concatenate(folds), np.concatenate(neg)
     )
+
+
+def negative_roots(args: argparse.Namespace):
+    """Where the negatives' sources are: the data folder and the system root of the Debian sound packages."""
+    from listener.training.datasets.negatives import Roots
+
+    return Roots(args.data, getattr(args, "system_root", Path("/")))
 
 
 def sounds_head_training(args: argparse.Namespace):
@@ -448,7 +455,7 @@ def evaluate_sounds(classifier: Classifier, heldout: list[np.ndarray], sources: 
 def train_sounds(args: argparse.Namespace) -> Trained:
     """Negatives, ESC copies and their backbone outputs; 5-fold CV with out-of-fold thresholds; the
     shipped model on everything, with the thresholds calibrated on all folds' out-of-fold scores."""
-    from listener.training.datasets.negatives import Roots, build_pool
+    from listener.training.datasets.negatives import build_pool
 
     t0 = time.time()
     data = sounds_data(args)
@@ -461,7 +468,7 @@ def train_sounds(args: argparse.Namespace) -> Trained:
     t1 = time.time()
     model = train_sounds_heads(args, data, spec, np.ones(len(data.y), bool))
     result = TrainResult(seconds=time.time() - t1)
-    held = build_pool("heldout", Roots(args.data), seed=args.seed, scale=0.05 if args.quick else 1.0, log=_log)
+    held = build_pool("heldout", negative_roots(args), seed=args.seed, scale=0.05 if args.quick else 1.0, log=_log)
     float_eval = evaluate_sounds(TorchClassifier(model, spec), held.clips, held.source)
     parity = esc.subset(esc.folds == folds[0])
     return Trained(
@@ -585,9 +592,9 @@ def reevaluate(args: argparse.Namespace, name: str) -> dict:
         evaluate = lambda clf: evaluate_digits(clf, tests, spec.threshold)  # noqa: E731
         summarise = digits_accuracy_summary
     else:
-        from listener.training.datasets.negatives import Roots, build_pool
+        from listener.training.datasets.negatives import build_pool
 
-        held = build_pool("heldout", Roots(args.data), log=_log)
+        held = build_pool("heldout", negative_roots(args), log=_log)
         evaluate = lambda clf: evaluate_sounds(clf, held.clips, held.source)  # noqa: E731
         summarise = sounds_accuracy_summary(data.get("cross_validation") or {})
     float_eval = evaluate(runtime_classifier(args.out / f"{name}.fp32.onnx"))
@@ -624,6 +631,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--data", type=Path, default=DEFAULT_DATA, help="the shared data folder (default ../shared/data)"
+    )
+    parser.add_argument(
+        "--system-root",
+        type=Path,
+        default=Path("/"),
+        help="sounds: where usr/share/... holds the Debian sound packages the negatives come from (default /)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "assets", help="where the .onnx files go")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="checkpoints, results.json and plots")
