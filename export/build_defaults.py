@@ -314,7 +314,7 @@ def sounds_data(args: argparse.Namespace) -> SoundsData:
     quick = args.quick
     esc = build_esc_set(args.data)
     classes = list(esc.label_names)
-    pool = build_pool("train", negative_roots(args), seed=args.seed, scale=0.05 if quick else 1.0, log=_log)
+    pool = build_pool("train", negative_roots(args), seed=args.seed, scale=negative_scale(args), log=_log)
     rng = np.random.default_rng(99)
     mixed = mixtures(pool, 20 if quick else SOUNDS_MIXTURES, rng)
     negatives = pool.clips + mixed
@@ -349,6 +349,11 @@ def negative_roots(args: argparse.Namespace):
     from listener.training.datasets.negatives import Roots
 
     return Roots(args.data, getattr(args, "system_root", Path("/")))
+
+
+def negative_scale(args: argparse.Namespace) -> float:
+    """Each negative source's share of its clips: --quick takes 5%."""
+    return 0.05 if args.quick else 1.0
 
 
 def sounds_head_training(args: argparse.Namespace):
@@ -468,7 +473,7 @@ def train_sounds(args: argparse.Namespace) -> Trained:
     t1 = time.time()
     model = train_sounds_heads(args, data, spec, np.ones(len(data.y), bool))
     result = TrainResult(seconds=time.time() - t1)
-    held = build_pool("heldout", negative_roots(args), seed=args.seed, scale=0.05 if args.quick else 1.0, log=_log)
+    held = build_pool("heldout", negative_roots(args), seed=args.seed, scale=negative_scale(args), log=_log)
     float_eval = evaluate_sounds(TorchClassifier(model, spec), held.clips, held.source)
     parity = esc.subset(esc.folds == folds[0])
     return Trained(
@@ -577,6 +582,15 @@ def publish(
         write_card(cards / f"{spec.name}.md", spec, summary, float_eval, int8_eval, result, extra)
 
 
+def _sounds_record(path: Path) -> dict:
+    """A results record for sounds files no build of this code wrote (the shipped 2.0: the research
+    scripts built it; docs/models/sounds.md): the spec from the file's own metadata."""
+    info = Classifier(path).info
+    spec = sounds_spec([x for x in info.labels if x != OTHER], info.thresholds, info.threshold)
+    spec.training_data = info.training_data
+    return {"spec": spec.to_dict(), "training": None, "evaluation": {}, "summary": {"accuracy": {}}}
+
+
 def reevaluate(args: argparse.Namespace, name: str) -> dict:
     """Score the shipped files in ``--out`` again through the runtime pipeline (no training) and rewrite
     ``docs/models/<name>/results.json``, its confusion plots and the card. The build's own figures that
@@ -585,7 +599,10 @@ def reevaluate(args: argparse.Namespace, name: str) -> dict:
     from listener.export.parity import runtime_classifier
 
     card_dir = args.cards / name
-    data = json.loads((card_dir / "results.json").read_text())
+    if name == "sounds" and not (card_dir / "results.json").is_file():
+        data = _sounds_record(args.out / "sounds.onnx")  # files shipped without a build of this code
+    else:
+        data = json.loads((card_dir / "results.json").read_text())
     spec = ModelSpec.from_dict(data["spec"])
     if name == "digits":
         tests = digits_test_sets(digits_plan(args.data))
@@ -594,7 +611,7 @@ def reevaluate(args: argparse.Namespace, name: str) -> dict:
     else:
         from listener.training.datasets.negatives import build_pool
 
-        held = build_pool("heldout", negative_roots(args), log=_log)
+        held = build_pool("heldout", negative_roots(args), seed=args.seed, scale=negative_scale(args), log=_log)
         evaluate = lambda clf: evaluate_sounds(clf, held.clips, held.source)  # noqa: E731
         summarise = sounds_accuracy_summary(data.get("cross_validation") or {})
     float_eval = evaluate(runtime_classifier(args.out / f"{name}.fp32.onnx"))
@@ -607,6 +624,7 @@ def reevaluate(args: argparse.Namespace, name: str) -> dict:
         "command": f"python -m listener.export.build_defaults --evaluate-only --only {name}",
         "fp32": f"assets/{name}.fp32.onnx",
     }
+    card_dir.mkdir(parents=True, exist_ok=True)
     (card_dir / "results.json").write_text(json.dumps(data, indent=2))
     if name == "sounds":  # its card is written from bench/ (docs/models/sounds.md says which commands)
         _log(f"{name}: re-evaluated: {json.dumps(data['summary']['accuracy'])}")

@@ -54,3 +54,10 @@ def test_the_sounds_recipe_builds_a_model_the_runtime_reads(tmp_path: Path, monk
     assert list(cv["folds"]) == ["fold1"] and cv["thresholds"] == info.thresholds
     assert 0.0 <= record["summary"]["accuracy"]["int8"]["heldout_false_alarm_rate"] <= 1.0
     assert not (cards / "sounds.md").exists()  # the sounds card is written from bench/, not rendered
+    # the shipped files of no build of this code: --evaluate-only starts their record from the metadata
+    fresh = tmp_path / "fresh"
+    assert main(["--evaluate-only", *args, "--cards", str(fresh)]) == 0
+    again = json.loads((fresh / "sounds" / "results.json").read_text())
+    assert again["spec"]["thresholds"] == info.thresholds and again["spec"]["labels"] == info.labels
+    assert set(again["summary"]["accuracy"]) == {"int8", "fp32"}
+    assert again["evaluation"]["heldout_int8"]["n"] == record["evaluation"]["heldout_int8"]["n"] > 0
