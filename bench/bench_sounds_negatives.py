@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     record = {
         "benchmark": "sounds: held-out false alarms and the false-alarm/recall curve through the runtime pipeline",
-        "command": "python -m bench.bench_sounds_negatives" + (" --variants" if args.variants else ""),
+        "command": " ".join(["python -m bench.bench_sounds_negatives", *(sys.argv[1:] if argv is None else argv)]),
         "machine": f"{platform.machine()} {len(__import__('os').sched_getaffinity(0))} cores {platform.system()}",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "skipped_sources": skipped,
