@@ -8,8 +8,11 @@ import numpy as np
 import soundfile as sf
 
 from listener.training.corpus import WaveSet
+from listener.training.models.registry import ModelSpec, build_model
+from listener.training.models.sounds import SoundsModel
 
 TONE_LABELS = ("high", "low", "silence")
+SOUND_LABELS = ("low", "high", "other")  # a sounds model: two classes and the reject class
 
 
 def tone(kind: str, rng: np.random.Generator, n: int = 16000, rate: int = 16000) -> np.ndarray:
@@ -45,3 +48,39 @@ def write_tone_tree(root: Path, per_class: int = 30, seed: int = 0) -> Path:
         for k in range(per_class):
             sf.write(root / name / f"clip{k:03d}.wav", tone(name, rng), 16000)
     return root
+
+
+def sound_clips(kind: str, n: int, rng: np.random.Generator, seconds: float = 2.0) -> list[np.ndarray]:
+    """Tone bursts (low 300-500 Hz, high 1.8-2.6 kHz) or noise, in faint noise, at random levels."""
+    out = []
+    for _ in range(n):
+        x = rng.standard_normal(int(seconds * 16000)) * 1e-3
+        t = np.arange(int(1.2 * 16000)) / 16000
+        if kind == "other":
+            burst = rng.standard_normal(len(t)) * rng.uniform(0.05, 0.2)
+        else:
+            f = rng.uniform(300, 500) if kind == "low" else rng.uniform(1800, 2600)
+            burst = np.sin(2 * np.pi * f * t) * rng.uniform(0.1, 0.5)
+        s = int(rng.integers(0, len(x) - len(t)))
+        x[s : s + len(t)] += burst * np.hanning(len(t))
+        out.append(x.astype(np.float32))
+    return out
+
+
+def sound_model(thresholds: dict[str, float] | None = None) -> SoundsModel:
+    """A sounds model (speech embedding + two small heads) for SOUND_LABELS, untrained."""
+    return build_model(sound_spec(thresholds)).eval()
+
+
+def sound_spec(thresholds: dict[str, float] | None = None) -> ModelSpec:
+    return ModelSpec(
+        name="tones",
+        kind="sound",
+        labels=list(SOUND_LABELS),
+        reject_labels=["other"],
+        arch="speech_heads",
+        arch_config={"heads": [{"kind": "speech", "hidden": 32}, {"kind": "hybrid", "hidden": 32}]},
+        gate="energy",
+        hop_seconds=0.5,
+        thresholds=dict(thresholds or {}),
+    )

@@ -412,6 +412,34 @@ def test_shipped_sounds_model_runs_on_its_sample_clip(tmp_path):
     assert all(0.0 < r["stream_s"] < 12.0 and r["top"][0][0] == r["label"] for r in rows)
 
 
+def _tones_and_noise(seed: int = 0) -> np.ndarray:
+    """Beeps, hums, white and pink noise with quiet gaps: none of the sounds model's classes."""
+    rng = np.random.default_rng(seed)
+    quiet = lambda s: (rng.standard_normal(int(s * RATE)) * 1e-4).astype(np.float32)  # noqa: E731
+    white = (rng.standard_normal(3 * RATE) * 0.1).astype(np.float32)
+    spec = np.fft.rfft(rng.standard_normal(3 * RATE)) / np.sqrt(np.arange(3 * RATE // 2 + 1) + 1.0)
+    pink = np.fft.irfft(spec, 3 * RATE)
+    pink = (pink / np.abs(pink).max() * 0.3).astype(np.float32)
+    parts = [quiet(1), tone(440, 1.5), quiet(0.7), tone(1000, 0.8), quiet(0.5), white, quiet(0.5)]
+    parts += [tone(3000, 2.0), quiet(0.5), pink, quiet(0.5), tone(250, 2.0), tone(2000, 0.3), quiet(1)]
+    return np.concatenate(parts)
+
+
+def test_shipped_sounds_model_tones_and_noise_log_nothing_a_dog_bark_logs_one_event(tmp_path):
+    """Issue 14 end to end: the real CLI and the shipped INT8 file with its own calibrated thresholds.
+    The bark is the first 3.3 s of the bundled sample (Freesound 203128, CC0; assets/samples/README.md)."""
+    sf.write(tmp_path / "tones_noise.wav", _tones_and_noise(), RATE)
+    audio, rate = sf.read(ROOT / "assets" / "samples" / "sounds.wav", dtype="float32")
+    sf.write(tmp_path / "bark.wav", audio[: int(3.3 * rate)], rate)
+    res = run_cli("analyze", "tones_noise.wav", "bark.wav", "--model", "sounds", "--log", "out.jsonl", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr.decode()
+    rows = read_jsonl(tmp_path / "out.jsonl")
+    assert [r["source"] for r in rows] == ["bark.wav"], rows  # nothing from the tones and noise
+    (event,) = rows
+    assert event["label"] == "dog bark" and event["model"] == "sounds-2.0"
+    assert 0.5 <= event["stream_s"] < event["end_s"] <= 3.3
+
+
 # ------------------------------------------------------------ the newcomer path: no microphone, PulseAudio running
 
 

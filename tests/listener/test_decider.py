@@ -94,6 +94,29 @@ def test_decider_for_reads_the_thresholds_from_the_model_and_the_option_override
     assert given.thresholds == {"bark": 0.7, "rain": 0.7, "other": 0.7}
 
 
+def test_the_shipped_sounds_model_decides_with_its_calibrated_thresholds():
+    """Issue 14: per-class thresholds calibrated on held-out folds live in the model file, and the
+    runtime's decider applies them (a label just under its own threshold is not logged, just over is)."""
+    from listener.classifier import Classifier, resolve_model
+    from listener.decider import DeciderOptions, decider_for
+
+    info = Classifier(resolve_model("sounds")).info
+    classes = [x for x in info.labels if x != "other"]
+    assert info.reject_labels == ["other"] and set(info.thresholds) == set(classes)
+    assert len(set(info.thresholds.values())) > 1  # calibrated per class, not one value copied
+    own = decider_for(info)
+    for label in classes:
+        t = info.thresholds[label]
+        assert own.threshold_for(label) == t and 0.3 <= t < 1.0
+        for q, logged in ((t - 0.02, False), (t + 0.02, True)):
+            d = decider_for(info)
+            v = np.full(len(info.labels), (1.0 - q) / (len(info.labels) - 1), np.float32)
+            v[info.labels.index(label)] = q
+            got = [d.decide(d.smoothed(v, s, 1.0), s) for s in (0.5, 1.0)][-1]  # two windows: a sound's minimum
+            assert (got is not None and got.label == label) == logged, (label, q)
+    assert decider_for(info, DeciderOptions(threshold=0.9)).thresholds[classes[0]] == 0.9
+
+
 # ---------------------------------------------------------------- CTC decoding
 
 CTC = ["<blank>", "one", "eight", "oh", "<other>"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import torch
+from torch import nn
 
 from listener.contract import DEFAULT_GATE, DEFAULT_HOP_SECONDS, DEFAULT_THRESHOLD, ModelInfo, default_reject_labels
 from listener.training.frontend import FrontendConfig
@@ -37,6 +38,7 @@ class ModelSpec:
     hop_seconds: float = DEFAULT_HOP_SECONDS
     gate: str | None = None
     threshold: float = DEFAULT_THRESHOLD
+    thresholds: dict[str, float] = field(default_factory=dict)  # per label (calibrated); others take threshold
     version: str = "1.0"
     training_data: str = ""
     normalisation: str = "global"  # "global" | "cmn" (see ExportableModel)
@@ -67,6 +69,7 @@ class ModelSpec:
             kind=self.kind,
             gate=self.gate,
             threshold=self.threshold,
+            thresholds=dict(self.thresholds),
             hop_seconds=self.hop_seconds,
             variant=variant,
             features=dict(self.frontend),
@@ -82,10 +85,10 @@ class ModelSpec:
         return ModelSpec(**d)
 
 
-ARCHITECTURES = ("dscnn", "melcnn", "crnn_attention")
+ARCHITECTURES = ("dscnn", "melcnn", "crnn_attention", "speech_heads")
 
 
-def build_model(spec: ModelSpec, seed: int = 0) -> ExportableModel:
+def build_model(spec: ModelSpec, seed: int = 0) -> nn.Module:
     """The ExportableModel described by ``spec``, with fresh weights drawn from ``seed``.
 
     The initial weights depend on the seed alone, not on whatever used torch's global
@@ -97,7 +100,12 @@ def build_model(spec: ModelSpec, seed: int = 0) -> ExportableModel:
         return _build(spec)
 
 
-def _build(spec: ModelSpec) -> ExportableModel:
+def _build(spec: ModelSpec) -> nn.Module:
+    if spec.arch == "speech_heads":  # the sounds model: frozen speech embedding + heads (models/sounds.py)
+        from listener.training.models.sounds import HeadShape, SoundsModel
+
+        heads = [HeadShape(**h) for h in spec.arch_config.get("heads", [{"kind": "speech"}])]
+        return SoundsModel(spec.labels, heads, spec.window_samples)
     fe = FrontendConfig(**spec.frontend)
     n = len(spec.labels)
     if spec.arch == "dscnn":

@@ -1,0 +1,63 @@
+"""``python -m listener.export.build_defaults --only sounds --quick`` on a generated ESC-10 tree: the
+recipe's own code (negatives, windows, CV with out-of-fold thresholds, final heads, export, records)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from listener.classifier import Classifier
+from listener.export.build_defaults import main
+
+RATE = 16000
+CLASSES = {"001 - Low tone": 400.0, "002 - High tone": 2200.0, "003 - Chirp": None}
+
+
+def _clip(freq: float | None, rng: np.random.Generator) -> np.ndarray:
+    """5 s: a 1.5 s tone or a rising chirp at a random place in faint noise."""
+    x = rng.standard_normal(5 * RATE) * 1e-3
+    t = np.arange(int(1.5 * RATE)) / RATE
+    wave = np.sin(2 * np.pi * (freq * t if freq else 300 * t + 1500 * t**2))
+    s = int(rng.integers(0, len(x) - len(t)))
+    x[s : s + len(t)] += 0.3 * wave * np.hanning(len(t))
+    return x.astype(np.float32)
+
+
+def test_the_sounds_recipe_builds_a_model_the_runtime_reads(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LISTENER_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data"
+    for k, (folder, freq) in enumerate(CLASSES.items()):
+        for fold in range(1, 6):
+            for take in "AB":
+                path = data / "esc10" / folder / f"{fold}-{1000 * k + fold}-{take}.wav"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                sf.write(path, _clip(freq, rng), RATE)
+    noise = data / "speech_commands_v0.01_sample" / "_background_noise_"
+    noise.mkdir(parents=True)
+    for name in ("white_noise.wav", "pink_noise.wav", "running_tap.wav"):
+        sf.write(noise / name, (rng.standard_normal(10 * RATE) * 0.05).astype(np.float32), RATE)
+    out, cards = tmp_path / "assets", tmp_path / "cards"
+    args = ["--only", "sounds", "--quick", "--sound-epochs", "20", "--threads", "1", "--data", str(data)]
+    args += ["--system-root", str(tmp_path / "system"), "--out", str(out), "--runs", str(tmp_path / "runs")]
+    assert main([*args, "--cards", str(cards)]) == 0
+    info = Classifier(out / "sounds.onnx").info
+    classes = ["chirp", "high tone", "low tone"]
+    assert info.model_id == "sounds-2.0" and info.labels == [*classes, "other"] and info.reject_labels == ["other"]
+    assert set(info.thresholds) == set(classes) and info.hop_seconds == 0.5 and info.variant == "int8"
+    assert Classifier(out / "sounds.fp32.onnx").info.thresholds == info.thresholds
+    record = json.loads((cards / "sounds" / "results.json").read_text())
+    cv = record["cross_validation"]
+    assert list(cv["folds"]) == ["fold1"] and cv["thresholds"] == info.thresholds
+    assert 0.0 <= record["summary"]["accuracy"]["int8"]["heldout_false_alarm_rate"] <= 1.0
+    assert not (cards / "sounds.md").exists()  # the sounds card is written from bench/, not rendered
+    # the shipped files of no build of this code: --evaluate-only starts their record from the metadata
+    fresh = tmp_path / "fresh"
+    assert main(["--evaluate-only", *args, "--cards", str(fresh)]) == 0
+    again = json.loads((fresh / "sounds" / "results.json").read_text())
+    assert again["spec"]["thresholds"] == info.thresholds and again["spec"]["labels"] == info.labels
+    assert set(again["summary"]["accuracy"]) == {"int8", "fp32"}
+    assert again["evaluation"]["heldout_int8"]["n"] == record["evaluation"]["heldout_int8"]["n"] > 0
