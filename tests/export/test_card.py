@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from listener.export.card import write_card
 from listener.training.models.registry import ModelSpec
 
