@@ -49,7 +49,7 @@ from listener.training.ctc import (
     train_ctc,
 )
 from listener.training.ctc_corpus import CtcDataConfig, noise_recordings, train_items, validation_items
-from listener.training.embedding_cache import build_caches
+from listener.training.embedding_cache import CacheSetup, build_caches
 from listener.training.speech_embedding import export_lower, lower_dim
 from listener.training.strings import Item, StringAugment
 from listener.training.tokens import tokens_to_digits
@@ -77,12 +77,12 @@ class DigitsRecipe:
     align_window: tuple[int, int] = (-3, 2)  # frames around a timed word's end frame its token may fire in
     threshold: float = 0.5  # the metadata's suggested threshold (greedy CTC decoding picks the argmax)
     int8_head: bool = False  # quantize the head's convolutions too
-    every: int = 1  # train on every n-th item only (smoke tests)
+    max_items: int | None = None  # train on this many items only, evenly spread (smoke tests)
     seed: int = 0
 
 
 # A smoke test: every stage, minutes on a laptop, a model that is not meant to be good.
-QUICK = DigitsRecipe(n_synth=12, n_concat=24, copies=2, hidden=32, epochs=1, batch=16, every=20)
+QUICK = DigitsRecipe(n_synth=12, n_concat=24, copies=2, hidden=32, epochs=1, batch=16, max_items=150)
 
 TRAINING_DATA = (
     "CMU AN4 train speakers (minus 10 validation speakers); FSDD speakers other than yweweler/nicolas/theo; "
@@ -165,27 +165,17 @@ def build_digits(
     t_all = time.time()
     cfg = CtcDataConfig(data_root=data, n_synth=r.n_synth, n_concat=r.n_concat, seed=r.seed, workers=threads)
     with _stage(times, "data", log):
-        items = train_items(cfg, log)[:: r.every]
+        items = train_items(cfg, log)
+        if r.max_items and len(items) > r.max_items:
+            items = [items[i] for i in np.linspace(0, len(items) - 1, r.max_items).astype(int)]
         noise = noise_recordings(cfg, log)
         val = validation_items(cfg, log)
         if quick:
             val = {k: v[:: max(1, len(v) // 8)] for k, v in val.items()}
     with _stage(times, "cache", log):
         lower = export_lower(cache / f"lower{r.n_lower}.onnx", r.n_lower)
-        cached = build_caches(
-            items,
-            r.copies,
-            cache,
-            lower,
-            lower_dim(r.n_lower),
-            StringAugment(),
-            noise,
-            r.seed,
-            threads,
-            {"n_lower": r.n_lower},
-            log,
-            progress=not quick,
-        )
+        setup = CacheSetup(lower, lower_dim(r.n_lower), StringAugment(), noise, r.seed, threads, not quick)
+        cached = build_caches(items, r.copies, cache, setup, {"n_lower": r.n_lower}, log)
     with _stage(times, "train", log):
         model = stacked_model(r.n_lower, r.finetune, cached, r.k, r.hidden, r.depth, r.dropout)
         tcfg = CtcTrainConfig(

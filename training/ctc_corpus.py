@@ -9,7 +9,7 @@ fixed speaker splits (never crossed):
 | FSDD (``fsdd/``) | every speaker but validation and test | ``fsdd.VAL_SPEAKERS`` |
 | Speech Commands sample (``speech_commands_v0.01_sample/``) | clips on neither list | ``validation_list`` |
 | sc09 sample (``sc09_sample/``) | clips on neither list | - |
-| Allison prompts (asterisk-core-sounds-en-wav) | all | - |
+| Allison prompts (``allison/``, else Debian's asterisk-core-sounds-en-wav) | all | - |
 | espeak-ng / flite / festival phrases, joined strings | generated | - |
 | SC background noise | train region (``corpus.noise_regions``) | - |
 | ESC-10 (``esc10/``) | folds 1-3 (as silence, and as noise) | fold 4 |
@@ -45,7 +45,7 @@ class CtcDataConfig:
     """How much of each kind of item a recipe trains on, and where the data is."""
 
     data_root: Path
-    allison_root: Path = ALLISON_ROOT
+    allison_root: Path | None = None  # None: <data_root>/allison if there, else Debian's folder
     n_synth: int = 1500  # synthetic phrases (espeak-ng / flite / festival)
     n_concat: int = 1500  # strings joined from isolated words
     engines: tuple[str, ...] = ("espeak-ng", "flite", "festival")
@@ -109,8 +109,9 @@ def word_items(cfg: CtcDataConfig, split: str, log: Callable[[str], None]) -> li
     sc09 = cfg.data_root / "sc09_sample"
     if "sc09" in cfg.sources and _present(sc09, "sc09 sample", log):
         items += _word_items([c for c in sc09_clips(sc09, sc) if c.split == "train"], "sc09", _sc_word)
-    if "allison" in cfg.sources and _present(cfg.allison_root, "Allison prompts", log):
-        items += _word_items(load_allison(cfg.allison_root), "allison", lambda c: c.label)
+    allison = cfg.allison_root or (cfg.data_root / "allison" if (cfg.data_root / "allison").is_dir() else ALLISON_ROOT)
+    if "allison" in cfg.sources and _present(allison, "Allison prompts", log):
+        items += _word_items(load_allison(allison), "allison", lambda c: c.label)
     return items
 
 

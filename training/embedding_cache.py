@@ -17,7 +17,7 @@ import json
 import multiprocessing as mp
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,20 @@ class CachedItem:
 _WORKER: dict = {}
 
 
+@dataclass
+class CacheSetup:
+    """How copies are made and embedded: the lower graph (``speech_embedding.export_lower``), its output
+    size, the augmentation and its noise, the seed, worker processes."""
+
+    lower_onnx: Path
+    out_dim: int
+    augment: StringAugment = field(default_factory=StringAugment)
+    noise: Sequence[np.ndarray] = ()
+    seed: int = 0
+    workers: int = 2
+    progress: bool = True
+
+
 def _init_worker(lower_onnx: str, out_dim: int, noise: list[np.ndarray], cfg: StringAugment) -> None:
     import torch
 
@@ -53,11 +67,12 @@ def _embed(job: tuple[Item, int, bool]) -> tuple[np.ndarray, list[float] | None]
     return _WORKER["embedder"](audio).astype(np.float16), ends
 
 
-def cache_key(items: Sequence[Item], copy: int, seed: int, cfg: StringAugment, lower_onnx: Path, extra: dict) -> str:
+def cache_key(items: Sequence[Item], copy: int, setup: CacheSetup, extra: dict | None = None) -> str:
     """Hash of everything a copy's features depend on."""
     h = hashlib.sha1()
-    h.update(json.dumps({"copy": copy, "seed": seed, "augment": asdict(cfg), **extra}, sort_keys=True).encode())
-    h.update(hashlib.sha1(Path(lower_onnx).read_bytes()).digest())
+    meta = {"copy": copy, "seed": setup.seed, "augment": asdict(setup.augment), **(extra or {})}
+    h.update(json.dumps(meta, sort_keys=True).encode())
+    h.update(hashlib.sha1(Path(setup.lower_onnx).read_bytes()).digest())
     for it in items:
         h.update(it.audio.tobytes())
         h.update(repr((it.words, it.tokens, it.ends)).encode())
@@ -65,28 +80,18 @@ def cache_key(items: Sequence[Item], copy: int, seed: int, cfg: StringAugment, l
 
 
 def build_cache(
-    items: Sequence[Item],
-    copy: int,
-    path: Path,
-    lower_onnx: Path,
-    out_dim: int,
-    cfg: StringAugment,
-    noise: Sequence[np.ndarray] = (),
-    seed: int = 0,
-    workers: int = 2,
-    clean: bool = False,
-    key: str = "",
-    progress: bool = True,
+    items: Sequence[Item], copy: int, path: Path, setup: CacheSetup, clean: bool = False, key: str = ""
 ) -> list[CachedItem]:
     """Embed copy `copy` of every item (the same seed, the same augmentation; `clean`: padding
     only) and save it at `path`; a file there with the same non-empty `key` is loaded instead."""
     if key and stored_key(path) == key:
         return load_cache(path)
-    jobs = [(it, seed * 7_919 + copy * 1_000_003 + i, clean) for i, it in enumerate(items)]
+    jobs = [(it, setup.seed * 7_919 + copy * 1_000_003 + i, clean) for i, it in enumerate(items)]
     ctx = mp.get_context("spawn" if sys.platform == "darwin" else "fork")
-    with ctx.Pool(max(1, workers), _init_worker, (str(lower_onnx), out_dim, list(noise), cfg)) as pool:
+    init = (str(setup.lower_onnx), setup.out_dim, list(setup.noise), setup.augment)
+    with ctx.Pool(max(1, setup.workers), _init_worker, init) as pool:
         results = pool.imap(_embed, jobs, chunksize=8)
-        if progress:
+        if setup.progress:
             from tqdm import tqdm
 
             results = tqdm(results, total=len(jobs), desc=f"cache copy {copy}", file=sys.stderr, leave=False)
@@ -147,23 +152,17 @@ def build_caches(
     items: Sequence[Item],
     copies: int,
     folder: Path,
-    lower_onnx: Path,
-    out_dim: int,
-    cfg: StringAugment,
-    noise: Sequence[np.ndarray] = (),
-    seed: int = 0,
-    workers: int = 2,
+    setup: CacheSetup,
     extra_key: dict | None = None,
     log: Callable[[str], None] = print,
-    progress: bool = True,
 ) -> list[CachedItem]:
     """Copies 0..`copies`-1 (copy 0 clean, the others augmented) into ``folder/copy<c>.npz``."""
     out: list[CachedItem] = []
     for c in range(copies):
-        key = cache_key(items, c, seed, cfg, lower_onnx, extra_key or {})
+        key = cache_key(items, c, setup, extra_key)
         path = folder / f"copy{c}.npz"
         reused = stored_key(path) == key
-        part = build_cache(items, c, path, lower_onnx, out_dim, cfg, noise, seed, workers, c == 0, key, progress)
+        part = build_cache(items, c, path, setup, c == 0, key)
         vectors = sum(len(p.features) for p in part)
         log(f"cache copy {c}: {len(part)} clips, {vectors} vectors ({'reused' if reused else 'built'}): {path}")
         out += part
