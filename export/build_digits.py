@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -173,7 +174,9 @@ def build_digits(
         if quick:
             val = {k: v[:: max(1, len(v) // 8)] for k, v in val.items()}
     with _stage(times, "cache", log):
-        lower = export_lower(cache / f"lower{r.n_lower}.onnx", r.n_lower)
+        with warnings.catch_warnings():  # torch's note that its TorchScript exporter is the old one
+            warnings.simplefilter("ignore")
+            lower = export_lower(cache / f"lower{r.n_lower}.onnx", r.n_lower)
         setup = CacheSetup(lower, lower_dim(r.n_lower), StringAugment(), noise, r.seed, threads, not quick)
         cached = build_caches(items, r.copies, cache, setup, {"n_lower": r.n_lower}, log)
     with _stage(times, "train", log):
