@@ -60,6 +60,10 @@ class CtcDataConfig:
         default=("an4", "fsdd", "speech_commands", "sc09", "allison", "synth", "concat", "noise")
     )
 
+    def __post_init__(self) -> None:
+        if self.an4_homophones not in ("other", "skip"):
+            raise ValueError(f"an4_homophones must be 'other' or 'skip', got {self.an4_homophones!r}")
+
 
 def _present(path: Path, what: str, log: Callable[[str], None]) -> bool:
     if path.is_dir():
