@@ -355,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: data folder {args.data} not found (pass --data)", file=sys.stderr)
         return 2
     from listener.errors import ListenerError
+    from listener.export.parity import ParityError
     from listener.training.datasets.base import DatasetError
 
     t0 = time.time()
@@ -371,10 +372,13 @@ def main(argv: list[str] | None = None) -> int:
             start = time.time()
             if name == "digits":
                 summaries[name] = build_digits_from(args, log=_log)
+                if summaries[name].get("interrupted"):
+                    print(f"interrupted: digits weights so far in {summaries[name]['checkpoint']}", file=sys.stderr)
+                    return 130
                 continue
             trained = train_sounds(args)
             summaries[name] = export_and_report(args, trained, start)
-    except (DatasetError, ListenerError, OSError) as exc:
+    except (DatasetError, ListenerError, ParityError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _log(f"all done in {(time.time() - t0) / 60:.1f} min")

@@ -41,6 +41,7 @@ from listener.export.ctc_export import (
     session,
 )
 from listener.export.onnx_export import set_metadata
+from listener.export.parity import ParityError
 from listener.training.corpus import cache_root
 from listener.training.ctc import (
     CtcTrainConfig,
@@ -202,6 +203,8 @@ def build_digits(
         with torch.no_grad():
             ref = net(torch.from_numpy(probe)).numpy()
         parity = float(np.abs(session(fp32).run(None, {"audio": probe})[0] - ref).max())
+        if parity > 1e-3 * max(1.0, float(np.abs(ref).max())):
+            raise ParityError(f"{fp32}: ONNX logits differ from torch's by {parity:.3g}")
         streaming = check_streaming(fp32, r.k)
         calib_items = [it for v in val.values() for it in v[:: max(1, len(v) // 32)]] or items[
             :: max(1, len(items) // 96)

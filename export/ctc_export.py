@@ -21,13 +21,14 @@ import torch
 
 from listener.contract import CTC, INPUT, LOGITS, ModelInfo
 from listener.export.onnx_export import OPSET
+from listener.export.parity import ParityError
 from listener.export.quantize import ClipReader
 from listener.training.ctc import AudioToLogits, receptive_field
 from listener.training.speech_embedding import EMB_HOP, SAMPLE_RATE
 from listener.training.tokens import BLANK_LABEL, OTHER_LABEL, SYMBOLS, TOKENS
 
 
-class StreamingError(ValueError):
+class StreamingError(ParityError):
     """An exported graph's frames depend on audio outside their receptive field."""
 
 
