@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -27,7 +29,9 @@ def voiced(seconds: float, f0: float) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def lower(tmp_path_factory):
-    return export_lower(tmp_path_factory.mktemp("lower") / "lower17.onnx", 17)
+    with warnings.catch_warnings():  # torch's note that its TorchScript exporter is the old one
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return export_lower(tmp_path_factory.mktemp("lower") / "lower17.onnx", 17)
 
 
 def items() -> list[Item]:
