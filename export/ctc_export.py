@@ -25,7 +25,7 @@ from listener.export.parity import ParityError
 from listener.export.quantize import ClipReader
 from listener.training.ctc import AudioToLogits, receptive_field
 from listener.training.speech_embedding import EMB_HOP, SAMPLE_RATE
-from listener.training.tokens import BLANK_LABEL, OTHER_LABEL, SYMBOLS, TOKENS
+from listener.training.tokens import BLANK_LABEL, SYMBOLS, TOKENS
 
 
 class StreamingError(ParityError):
@@ -149,12 +149,12 @@ def ctc_model_info(
     accuracy: dict | None = None,
     frame_tail_samples: int | None = None,
 ) -> ModelInfo:
-    """The contract's metadata of a digits CTC model (``decoder`` ctc, its frame grid, blank, symbols)."""
+    """The contract's metadata of a digits CTC model (``decoder`` ctc, its frame grid, blank, symbols; ``<other>``
+    has no symbol, so it never becomes a detection)."""
     return ModelInfo(
         name=name,
         version=version,
         labels=list(TOKENS),
-        reject_labels=[OTHER_LABEL],
         sample_rate=SAMPLE_RATE,
         kind="speech",
         threshold=threshold,
