@@ -5,10 +5,11 @@
     python -m listener.export.build_defaults --quick          # minutes; a smoke-test model
     python -m listener.export.build_defaults --evaluate-only  # re-score the files in assets/, rewrite the cards
 
-For each model: build the corpus, train, pick the threshold on validation,
-evaluate every test set with the PyTorch model, export FP32 + INT8 with the
-parity check, evaluate the INT8 file on the same test sets, write
-``runs/<name>/results.json`` + plots, the metadata and ``docs/models/<name>.md``.
+Digits: the CTC recipe of ``listener.export.build_digits`` (data, embedding cache,
+training, export with the streaming check, validation). Sounds: build the corpus,
+train, pick the threshold on validation, evaluate every test set with the PyTorch
+model, export FP32 + INT8 with the parity check, evaluate the INT8 file on the same
+test sets, write ``runs/<name>/results.json`` + plots, the metadata and the card.
 Every evaluation runs the runtime's own pipeline (``listener.training.evaluate``).
 It lives in ``listener.export`` because it uses training and export both; the
 recipes' history (which runs chose these settings) is in docs/training.md.
