@@ -24,6 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _shown(record) -> str:
+    """What the history shows for a record: a detection's label, a sequence's digits."""
+    return record.digits if hasattr(record, "digits") else record.label
+
+
 def capture(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
@@ -50,7 +55,7 @@ def capture(args: argparse.Namespace) -> int:
         n = len(window.history_model.detections())
         print(
             f"saved {args.out} ({shot.width()}x{shot.height()}, {Path(args.out).stat().st_size // 1024} KB) "
-            f"with {n} detections: {[d.label for d in window.history_model.detections()]}"
+            f"with {n} records: {[_shown(d) for d in window.history_model.detections()]}"
             + (f"; error: {window.banner.label.text()}" if window.banner.label.text() else "")
         )
         result["rc"] = 0 if n else 1

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .pipeline import RunStats
 
 from .errors import EXIT_AUDIO, EXIT_FAILURE, EXIT_INTERRUPTED, ListenerError
+from .sinks import plural
 
 GUI_DESCRIPTION = (
     "Live predictions in a window. Takes listener run's options, with its defaults; those given override, "
@@ -322,19 +323,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             mqtt_sink.close()  # queued detections get a few seconds, then "offline"
     labels = _label_counts(stats)
     _err(
-        f"{stats.seconds:.1f} s of audio, {_plural(stats.windows, 'frame' if info.is_ctc else 'window')}, "
-        f"{_plural(stats.detections, 'detection')}"
+        f"{stats.seconds:.1f} s of audio, {plural(stats.windows, 'frame' if info.is_ctc else 'window')}, "
+        f"{plural(stats.detections, 'detection')}"
         + (f" ({labels})" if labels else "")
-        + (f", {_plural(stats.sequences, 'sequence')}" if stats.sequences else "")
-        + (f", {_plural(stats.overruns, 'overrun')}" if stats.overruns else "")
-        + (f", {_plural(stats.nonfinite, 'non-finite sample')} replaced by silence" if stats.nonfinite else "")
+        + (f", {plural(stats.sequences, 'sequence')}" if stats.sequences else "")
+        + (f", {plural(stats.overruns, 'overrun')}" if stats.overruns else "")
+        + (f", {plural(stats.nonfinite, 'non-finite sample')} replaced by silence" if stats.nonfinite else "")
     )
     return 0
-
-
-def _plural(n: int, word: str) -> str:
-    """``1 window``, ``2 windows``."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 class _Progress:
@@ -497,15 +493,15 @@ def _print_summary(
     finished = sum(complete for _, _, complete in rows)
     rtf = done / wall if wall > 0 else float("inf")
     files = (
-        f"interrupted: {finished} of {_plural(n_paths, 'file')} done" + (", 1 in part" if finished < len(rows) else "")
+        f"interrupted: {finished} of {plural(n_paths, 'file')} done" + (", 1 in part" if finished < len(rows) else "")
         if stopped
-        else _plural(len(rows), "file")
+        else plural(len(rows), "file")
     )
     print(
         f"{files}, {done:.1f} s of audio in {wall:.2f} s ({rtf:,.0f}x real time), "
-        + _plural(n_det, "detection")
-        + (f", {_plural(n_seq, 'sequence')}" if n_seq else "")
-        + (f", {_plural(bad, 'non-finite sample')} replaced by silence" if bad else "")
+        + plural(n_det, "detection")
+        + (f", {plural(n_seq, 'sequence')}" if n_seq else "")
+        + (f", {plural(bad, 'non-finite sample')} replaced by silence" if bad else "")
         + (f", {failures} unreadable" if failures else ""),
         file=out,
     )

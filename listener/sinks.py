@@ -268,3 +268,8 @@ def open_log(options: LogOptions, path: str | os.PathLike | None = None) -> Sink
     if target is None:
         raise LogError("no log file given")
     return open_sink(target, options.log_format, options.log_max_bytes, options.log_backups)
+
+
+def plural(n: int, word: str) -> str:
+    """``1 window``, ``2 windows``: counts in the text people read."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

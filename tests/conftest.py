@@ -320,6 +320,7 @@ def _espeak(text: str, path: Path) -> None:
 
 
 SPOKEN = ["four", "six", "three"]  # espeak-ng en-us digits the shipped model recognises at 8-48 kHz (checked)
+SPOKEN_DIGITS = "463"  # their symbols: with 0.8 s between them (more than --sequence-pause), one sequence each
 
 
 @pytest.fixture(scope="session")
@@ -365,6 +366,22 @@ def digits_model() -> Path:
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def jsonl_text(text: str | bytes) -> list[dict]:
+    """The records of a JSONL log printed to stdout."""
+    text = text.decode() if isinstance(text, bytes) else text
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def detections(rows: list[dict]) -> list[dict]:
+    """The detection records of a log: a sequence model (digits 2.0) also writes ``sequence`` records."""
+    return [r for r in rows if r["type"] == "detection"]
+
+
+def sequence_digits(rows: list[dict]) -> list[str]:
+    """The digit strings of a log's ``sequence`` records, in order."""
+    return [r["digits"] for r in rows if r["type"] == "sequence"]
 
 
 def wait_for(predicate, timeout: float) -> bool:

@@ -17,6 +17,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from listener.config import RunOptions  # noqa: E402
+from listener.events import Sequence  # noqa: E402
 from listener.gui.settings import GuiSettings  # noqa: E402
 from listener.gui.window import MainWindow  # noqa: E402
 
@@ -44,4 +45,6 @@ def play(qtbot, w: MainWindow, path: Path, timeout_ms: int = 30000, paced: bool 
 
 
 def history_labels(w: MainWindow) -> list[str]:
-    return [d.label for d in w.history_model.detections()]
+    """The history's label column, oldest first: a detection's label, a sequence's digits (a
+    sequence model's history holds its strings)."""
+    return [d.digits if isinstance(d, Sequence) else d.label for d in w.history_model.detections()]

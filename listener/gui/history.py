@@ -15,7 +15,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from listener.events import Record, Sequence
-from listener.sinks import CsvSink
+from listener.sinks import CsvSink, plural
 
 
 def export_csv(detections: list[Record], path: str | os.PathLike[str]) -> int:
@@ -98,7 +98,7 @@ class HistoryModel(QAbstractTableModel):
             return "" if d.end_s is None else f"{d.end_s - d.stream_s:.1f}"
         if role == Qt.ItemDataRole.ToolTipRole:
             if sequence:
-                what = f"{len(d.labels)} digits: {' '.join(d.labels)}, {d.stream_s:.2f}–{d.end_s:.2f} s"
+                what = f"{plural(len(d.labels), 'digit')}: {' '.join(d.labels)}, {d.stream_s:.2f}–{d.end_s:.2f} s"
             else:
                 top = ", ".join(f"{label} {p:.2f}" for label, p in d.top)
                 span = "" if d.end_s is None else f"\n{d.stream_s:.2f}–{d.end_s:.2f} s"

@@ -40,6 +40,7 @@ from listener.gui.status import CpuMeter, StatusPanel
 from listener.gui.waveform import GateIndicator, WaveformView
 from listener.gui.worker import BlockFrame, ListenerWorker, RunSummary, SessionInfo
 from listener.mqtt import MqttOptions, MqttSink
+from listener.sinks import plural
 
 FPS = 30
 
@@ -354,6 +355,8 @@ class MainWindow(QMainWindow):
         self.session = info
         self.status.show_session(info.provider, info.model_name)
         self.spectrogram.configure(info.features, info.features_caption)
+        if info.features is None:  # say so now, not "no window yet" for the whole session
+            self.features.show_features(None, "")
         self.waveform.configure(info.sample_rate)
         sound = info.kind == "sound"
         self.controls.show_values(
@@ -421,7 +424,8 @@ class MainWindow(QMainWindow):
         self.digits_so_far = ""
         self.decision.show_decision(s.digits, s.confidence)
         self.decision_caption.setText(
-            f"Last string, {s.stream_s:.1f}–{s.end_s:.1f} s: {len(s.labels)} digits; the least sure one's confidence"
+            f"Last string, {s.stream_s:.1f}–{s.end_s:.1f} s: {plural(len(s.labels), 'digit')}; "
+            "the least sure one's confidence"
         )
         self._update_history_title()
 

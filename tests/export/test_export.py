@@ -115,22 +115,55 @@ def test_parity_fails_loudly_when_the_file_does_not_match(tmp_path: Path, traine
         check_parity(other, fp32, int8, val)
 
 
+ESPEAK_STRINGS = {  # generated fixture clips: (espeak-ng voice, words said in one breath) -> the digits said
+    ("en-us", "four seven two"): "472",
+    ("en-gb", "eight eight five one one two"): "885112",
+    ("en-us+f3", "oh nine three six"): "0936",
+    ("en-gb-scotland", "zero one"): "01",
+    ("en-us+m3", "five five five one two one two"): "5551212",
+    ("en-gb+f2", "three oh four"): "304",
+    ("en-us", "six eight nine seven"): "6897",
+    ("en-gb-x-rp", "two zero two six"): "2026",
+}
+
+
+def _espeak_clip(voice: str, text: str, path: Path) -> np.ndarray:
+    import subprocess
+
+    import soundfile as sf
+    import soxr
+
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True, capture_output=True)
+    x, rate = sf.read(path, dtype="float32")
+    return soxr.resample(x, rate, 16000).astype(np.float32)
+
+
 @pytest.mark.skipif(not (ROOT / "assets" / "digits.onnx").is_file(), reason="no shipped digits model")
 def test_shipped_digits_int8_agrees_with_fp32_on_espeak_digits(tmp_path: Path) -> None:
-    from listener.training.datasets.base import DIGITS, fit_length, load_audio
-    from listener.training.datasets.synthetic import synthesize
+    """Through the runtime's pipeline: the INT8 file logs the digits the FP32 file logs on digit
+    strings it was not calibrated on (at most one digit of the 33 differs: measured, 1), and its
+    frames' best labels agree with the FP32 frames'."""
+    from listener.pipeline import analyze_array
+    from listener.training.evaluate_strings import edit_distance
 
-    clips = synthesize(
-        list(DIGITS), tmp_path, voices=["en-us"], variants=["m3"], speeds=[150], pitches=[50], progress=False
-    )
-    audio = np.stack([fit_length(load_audio(c.path), 16000) for c in clips])
-    s8 = ort.InferenceSession(str(ROOT / "assets" / "digits.onnx"), providers=["CPUExecutionProvider"])
-    s32 = ort.InferenceSession(str(ROOT / "assets" / "digits.fp32.onnx"), providers=["CPUExecutionProvider"])
-    labels = json.loads(_meta(ROOT / "assets" / "digits.onnx")["labels"])
-    p8 = s8.run([LOGITS], {INPUT: audio})[0].argmax(1)
-    p32 = s32.run([LOGITS], {INPUT: audio})[0].argmax(1)
-    assert (p8 == p32).mean() >= 0.9
-    assert sum(labels[p] == c.label for p, c in zip(p8, clips)) >= 8
+    if __import__("shutil").which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    c8, c32 = Classifier(ROOT / "assets" / "digits.onnx"), Classifier(ROOT / "assets" / "digits.fp32.onnx")
+    assert c8.info.variant == "int8" and c32.info.variant == "fp32"
+    frames = agree = right = differ = 0
+    for i, ((voice, text), said) in enumerate(ESPEAK_STRINGS.items()):
+        audio = _espeak_clip(voice, text, tmp_path / f"{i}.wav")
+        r8, r32 = analyze_array(audio, c8), analyze_array(audio, c32)
+        digits8 = "".join(c8.info.symbols[d.label] for d in r8.detections)
+        digits32 = "".join(c32.info.symbols[d.label] for d in r32.detections)
+        differ += edit_distance(digits8, digits32)
+        right += digits8 == said
+        assert len(r8.windows) == len(r32.windows) > 0  # the same frames were computed
+        frames += len(r8.windows)
+        agree += sum(int(a.probs.argmax() == b.probs.argmax()) for a, b in zip(r8.windows, r32.windows))
+    assert differ <= 1
+    assert agree / frames >= 0.9
+    assert right >= 6  # and they are mostly the digits said (measured: 7 of 8 strings exact)
 
 
 @pytest.mark.parametrize("name", ["digits", "sounds"])
@@ -141,12 +174,21 @@ def test_shipped_int8_agrees_with_fp32_on_the_sample_clip(name: str) -> None:
         pytest.skip(f"no shipped {name} model or sample clip")
     import soundfile as sf
 
-    from listener.pipeline import gated_windows
+    from listener.pipeline import gated_chunks, gated_windows
 
     audio, rate = sf.read(sample, dtype="float32")
     assert rate == 16000
-    windows = np.stack([w.samples for w in gated_windows(audio, Classifier(int8).info)])  # what the runtime classifies
-    p8 = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"]).run([LOGITS], {INPUT: windows})[0]
-    p32 = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"]).run([LOGITS], {INPUT: windows})[0]
-    assert len(windows) >= 5
-    assert (p8.argmax(1) == p32.argmax(1)).mean() >= 0.9
+    info = Classifier(int8).info
+    s8 = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
+    s32 = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"])
+    if info.is_ctc:  # what the runtime computes: one call per voiced region, one score vector per frame
+        chunks = [c for c in gated_chunks(audio, info) if c.frames]
+        p8 = np.concatenate([s8.run([LOGITS], {INPUT: c.samples[None]})[0][0] for c in chunks])
+        p32 = np.concatenate([s32.run([LOGITS], {INPUT: c.samples[None]})[0][0] for c in chunks])
+        assert len(chunks) >= 5  # one region per digit of the clip
+    else:
+        windows = np.stack([w.samples for w in gated_windows(audio, info)])  # what the runtime classifies
+        p8 = s8.run([LOGITS], {INPUT: windows})[0]
+        p32 = s32.run([LOGITS], {INPUT: windows})[0]
+        assert len(windows) >= 5
+    assert (p8.argmax(-1) == p32.argmax(-1)).mean() >= 0.9

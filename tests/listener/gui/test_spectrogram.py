@@ -64,3 +64,4 @@ def test_a_model_without_features_says_so(qtbot, store, tmp_path, tones_wav):
     w = make_window(qtbot, store, model=str(make_test_model(tmp_path, features=False)), vad=0)
     play(qtbot, w, tones_wav)
     assert w.session.features is None and "no features" in w.spectrogram._caption
+    assert "exports no features" in w.features._caption  # the model-input view says so too, from the start

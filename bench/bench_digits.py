@@ -1,0 +1,222 @@
+"""The digits card's accuracy: the shipped files on held-out speakers, through ``listener analyze``'s pipeline.
+
+    python -m bench.bench_digits --card     # print the card's tables from the JSON files, measure nothing
+    python -m bench.bench_digits [--data ../shared/data (or LISTENER_DATA)] [--part test]
+                                 [--models assets/digits.fp32.onnx assets/digits.onnx]
+                                 [--sweep 0.5 0.6 0.7 0.8 0.9] [--tails 1280 2560 3840 16352]
+                                 [--out docs/models/digits/bench_digits.json]
+
+Each recording goes through the runtime's own pipeline (gate, frames, CTC decoder at the
+model's own threshold and tail), as ``listener analyze`` treats a file holding it; the
+scoring is ``listener.training.evaluate_strings`` (AN4 connected strings: digits right =
+1 - edit distance / reference digits and exact strings; FSDD nicolas/theo and the Speech
+Commands testing list: isolated digits; false digits per 100 words on AN4 test utterances
+without digits and SC's other words; false digits per minute on the SC background noise
+test region and ESC-10 fold 5). ``--sweep``: the INT8 file again at other thresholds (the
+trade between digits and false digits); ``--tails``: the INT8 file again with other
+``frame_tail_samples`` (how far past each voiced region frames are computed: the digits
+found against the frames computed, i.e. the CPU). ``--part validation`` scores the
+validation speakers instead (what the settings were chosen on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from listener.classifier import Classifier, ClassifierOptions
+from listener.training.evaluate import CachedClassifier
+from listener.training.evaluate_strings import PARTS, digit_sets, log_digits, score_sets, summarize, with_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path(os.environ.get("LISTENER_DATA", ROOT.parent / "shared" / "data"))
+MODELS = (ROOT / "assets" / "digits.fp32.onnx", ROOT / "assets" / "digits.onnx")
+RESULTS = ROOT / "docs" / "models" / "digits"
+CARD_BEGIN = "<!-- tables: python -m bench.bench_digits --card -->"
+CARD_END = "<!-- end of tables -->"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def _sweep_table(result: dict) -> list[str]:
+    """Digits right and false digits at each threshold of a ``--sweep``."""
+    out = [
+        "| threshold | AN4 digits right | FSDD | SC digits | false / 100 words AN4 | false / 100 words SC | "
+        "ESC-10 false / min |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for t, s in result.get("threshold_sweep", {}).get("by_threshold", {}).items():
+        out.append(
+            f"| {float(t):.1f} | {_pct(s['an4']['digits_right'])} | {_pct(s['fsdd']['digits_right'])} | "
+            f"{_pct(s['speech_commands']['digits_right'])} | {s['an4']['false_per_100_words']:.2f} | "
+            f"{s['speech_commands']['false_per_100_words']:.2f} | {s['esc10']['false_per_minute']:.2f} |"
+        )
+    return out
+
+
+def card_tables(test: dict, validation: dict) -> str:
+    """The digits card's accuracy tables, rendered from bench_digits.json and its validation twin."""
+    f32, i8 = test["models"]["fp32"]["sets"], test["models"]["int8"]["sets"]
+    fsdd8, fsdd32 = i8["fsdd"]["digits_right_by_group"], f32["fsdd"]["digits_right_by_group"]
+    rows = [
+        ("AN4 test speakers (10), connected strings: digits right", ">= 97%",
+         _pct(f32["an4"]["digits_right"]), _pct(i8["an4"]["digits_right"])),
+        (f"AN4 test: strings exact (of {i8['an4']['with_digits']})", "reported",
+         str(f32["an4"]["exact"]), str(i8["an4"]["exact"])),
+        (f"FSDD held-out speakers nicolas + theo, isolated ({i8['fsdd']['with_digits']} clips)", ">= 97%",
+         _pct(f32["fsdd"]["digits_right"]), _pct(i8["fsdd"]["digits_right"])),
+        ("... nicolas / theo", "", f"{_pct(fsdd32['nicolas'])} / {_pct(fsdd32['theo'])}",
+         f"{_pct(fsdd8['nicolas'])} / {_pct(fsdd8['theo'])}"),
+        (f"Speech Commands testing list, isolated digits ({i8['speech_commands']['with_digits']} clips)", "reported",
+         _pct(f32["speech_commands"]["digits_right"]), _pct(i8["speech_commands"]["digits_right"])),
+        (f"false digits per 100 words: AN4 test utterances without digits ({i8['an4']['words']} words)", "<= 1",
+         f"{f32['an4']['false_per_100_words']:.2f}", f"{i8['an4']['false_per_100_words']:.2f}"),
+        (f"false digits per 100 words: Speech Commands testing list, other words ({i8['speech_commands']['words']})",
+         "<= 1", f"{f32['speech_commands']['false_per_100_words']:.2f}",
+         f"{i8['speech_commands']['false_per_100_words']:.2f}"),
+        (f"false digits per minute: SC background noise, test region ({i8['noise']['noise_minutes']} min)", "",
+         f"{f32['noise']['false_per_minute']:.2f}", f"{i8['noise']['false_per_minute']:.2f}"),
+        (f"false digits per minute: ESC-10 fold 5 ({i8['esc10']['noise_minutes']} min)", "",
+         f"{f32['esc10']['false_per_minute']:.2f}", f"{i8['esc10']['false_per_minute']:.2f}"),
+    ]  # fmt: skip
+    m32, m8 = test["models"]["fp32"], test["models"]["int8"]
+    out = [
+        f"Test speakers ({test['date']}, {test['machine']}; `{test['command'].strip()}`):",
+        "",
+        f"| test set | goal | FP32 ({m32['bytes']:,} bytes) | INT8 ({m8['bytes']:,} bytes) |",
+        "|---|---|---|---|",
+        *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
+        "",
+        f"The threshold trades digits for false digits (INT8, test sets; the shipped {m8['threshold']} was chosen on "
+        "validation speakers, `--threshold` changes it):",
+        "",
+        *_sweep_table(test),
+    ]
+    v32, v8 = validation["models"]["fp32"]["sets"], validation["models"]["int8"]["sets"]
+    out += [
+        "",
+        f"Validation speakers (what the variant, threshold and tail were chosen on; {validation['date']}; "
+        f"`{validation['command'].strip()}`):",
+        "",
+        "| validation set | FP32 | INT8 |",
+        "|---|---|---|",
+        f"| AN4 validation speakers (10), digits right (exact strings of {v8['an4']['with_digits']}) | "
+        f"{_pct(v32['an4']['digits_right'])} ({v32['an4']['exact']}) | {_pct(v8['an4']['digits_right'])} "
+        f"({v8['an4']['exact']}) |",
+        f"| FSDD yweweler ({v8['fsdd']['with_digits']} clips) | {_pct(v32['fsdd']['digits_right'])} | "
+        f"{_pct(v8['fsdd']['digits_right'])} |",
+        f"| Speech Commands validation list, digits ({v8['speech_commands']['with_digits']} clips) | "
+        f"{_pct(v32['speech_commands']['digits_right'])} | {_pct(v8['speech_commands']['digits_right'])} |",
+        f"| false digits per 100 words, AN4 / SC | {v32['an4']['false_per_100_words']:.2f} / "
+        f"{v32['speech_commands']['false_per_100_words']:.2f} | {v8['an4']['false_per_100_words']:.2f} / "
+        f"{v8['speech_commands']['false_per_100_words']:.2f} |",
+        f"| false digits per minute, ESC-10 fold 4 | {v32['esc10']['false_per_minute']:.2f} | "
+        f"{v8['esc10']['false_per_minute']:.2f} |",
+    ]
+    out += ["", "The same trade on the validation speakers:", "", *_sweep_table(validation)]
+    tails = validation.get("tail_sweep", {}).get("by_tail", {})
+    if tails:
+        out += [
+            "",
+            "`frame_tail_samples` (INT8, validation): how far past each voiced region frames are computed, "
+            "against the digits found and the frames computed (the CPU):",
+            "",
+            "| tail (samples) | AN4 digits right | FSDD | false / 100 words AN4 | frames computed (all sets) |",
+            "|---|---|---|---|---|",
+        ]
+        for t, s in tails.items():
+            frames = sum(x["frames"] for x in s.values())
+            out.append(
+                f"| {t} | {_pct(s['an4']['digits_right'])} | {_pct(s['fsdd']['digits_right'])} | "
+                f"{s['an4']['false_per_100_words']:.2f} | {frames:,} |"
+            )
+    return "\n".join([CARD_BEGIN, "", *out, "", CARD_END])
+
+
+def published_tables() -> str:
+    """:func:`card_tables` of the committed JSON files."""
+    test = json.loads((RESULTS / "bench_digits.json").read_text())
+    validation = json.loads((RESULTS / "bench_digits_validation.json").read_text())
+    return card_tables(test, validation)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
+    ap.add_argument("--part", choices=PARTS, default="test")
+    ap.add_argument("--models", type=Path, nargs="+", default=list(MODELS))
+    ap.add_argument("--sweep", type=float, nargs="*", default=[0.5, 0.6, 0.7, 0.8, 0.9])
+    ap.add_argument("--tails", type=int, nargs="*", default=[])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--card", action="store_true", help="print the card's tables from the JSON files and exit")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "models" / "digits" / "bench_digits.json")
+    args = ap.parse_args(argv)
+    if args.card:
+        print(published_tables())
+        return 0
+    if not args.data.is_dir():
+        raise SystemExit(f"bench_digits: no data folder {args.data} (pass --data or set LISTENER_DATA)")
+    t0 = time.perf_counter()
+    sets = digit_sets(args.data, args.part)
+    print(f"{args.part} sets: {', '.join(f'{k} {len(v)}' for k, v in sets.items())} ({time.perf_counter() - t0:.1f} s)")
+    result: dict = {
+        "benchmark": "digits card accuracy through listener analyze's pipeline (listener.training.evaluate_strings)",
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()} {platform.release()}",
+        "command": "python -m bench.bench_digits " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "part": args.part,
+        "audio_minutes": {k: round(sum(len(r.audio) for r in v) / 16000 / 60, 2) for k, v in sets.items()},
+        "models": {},
+    }
+    last = None
+    for path in args.models:
+        clf = Classifier.from_options(ClassifierOptions(model=str(path), threads=args.threads))
+        info = clf.info
+        cached = CachedClassifier(clf)
+        cached.info = info
+        entry = {
+            "file": str(Path(path).resolve().relative_to(ROOT))
+            if Path(path).resolve().is_relative_to(ROOT)
+            else str(path),
+            "bytes": Path(path).stat().st_size,
+            "variant": info.variant,
+            "threshold": info.threshold,
+            "thresholds": info.thresholds,
+            "frame_tail_samples": info.frame_tail_samples,
+            "sets": score_sets(cached, sets),
+        }
+        result["models"][info.variant] = entry
+        last = (cached, info)
+    if args.sweep and last is not None:
+        cached, info = last
+        sweep = {}
+        for t in args.sweep:
+            tuned = with_settings(cached, threshold=t)
+            sweep[str(t)] = {name: summarize(log_digits(tuned, recs)) for name, recs in sets.items()}
+        result["threshold_sweep"] = {"variant": info.variant, "by_threshold": sweep}
+    if args.tails and last is not None:
+        _, info = last
+        clf = Classifier.from_options(ClassifierOptions(model=str(args.models[-1]), threads=args.threads))
+        tails = {}
+        for t in args.tails:
+            tuned = with_settings(clf, tail=t)
+            tails[str(t)] = {name: summarize(log_digits(tuned, recs)) for name, recs in sets.items()}
+            print(f"  tail {t}: " + json.dumps({k: v.get("digits_right") for k, v in tails[str(t)].items()}))
+        result["tail_sweep"] = {"variant": info.variant, "threshold": info.threshold, "by_tail": tails}
+    result["wall_s"] = round(time.perf_counter() - t0, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.out} ({result['wall_s']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

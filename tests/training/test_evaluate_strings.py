@@ -1,0 +1,69 @@
+"""Scoring a sequence model's logged digits (listener.training.evaluate_strings)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import make_ctc_model, silence, tone
+
+from listener.classifier import Classifier
+from listener.training.evaluate_strings import (
+    Logged,
+    Recording,
+    digit_sets,
+    edit_distance,
+    log_digits,
+    summarize,
+    with_settings,
+)
+
+
+@pytest.mark.parametrize(
+    "a, b, d", [("", "", 0), ("472", "472", 0), ("47", "472", 1), ("4720", "472", 1), ("", "123", 3), ("12", "21", 2)]
+)
+def test_edit_distance(a, b, d):
+    assert edit_distance(a, b) == d == edit_distance(b, a)
+
+
+def test_summarize_counts_digits_right_exact_and_false_digits():
+    logged = [
+        Logged("472", "472", 3, 2.0, "anna"),
+        Logged("8851", "851", 4, 2.0, "bob"),  # one digit missed
+        Logged("", "9", 2, 1.0),  # "ninety two"? no: two words without digits, one false digit
+        Logged("", "", 1, 1.0),
+        Logged("", "", 0, 60.0),  # a minute of noise, nothing logged
+        Logged("", "11", 0, 60.0),  # another, two false digits
+    ]
+    s = summarize(logged)
+    assert s["with_digits"] == 2 and s["reference_digits"] == 7 and s["exact"] == 1
+    assert s["digits_right"] == pytest.approx(100 * (1 - 1 / 7), abs=0.01)
+    assert s["digits_right_by_group"] == {"anna": 100.0, "bob": 75.0}
+    assert (s["without_digits"], s["words"], s["false_digits"]) == (2, 3, 1)
+    assert s["false_per_100_words"] == pytest.approx(33.33, abs=0.01)
+    assert (s["noise_minutes"], s["noise_false_digits"], s["false_per_minute"]) == (2.0, 2, 1.0)
+
+
+def test_log_digits_reads_what_the_pipeline_logged(tmp_path):
+    """The ctc test model hears a low tone as "1" and a high one as "2"; scoring goes through the
+    runtime pipeline, so its threshold (from the metadata, or with_settings) applies."""
+    clf = Classifier(make_ctc_model(tmp_path))
+    audio = np.concatenate([silence(0.5), tone(300, 0.4), silence(0.15), tone(3000, 0.4), silence(0.5)])
+    recs = [Recording("a", audio, "12", 2), Recording("quiet", silence(2.0), "", 0)]
+    logged = log_digits(clf, recs)
+    assert [x.digits for x in logged] == ["12", ""]
+    assert logged[1].seconds == 2.0
+    assert [x.digits for x in log_digits(with_settings(clf, threshold=1.0), recs)] == ["", ""]
+    assert with_settings(clf, tail=0).info.frame_tail_samples == 0
+    assert clf.info.frame_tail_samples != 0  # the original is untouched
+
+
+def test_log_digits_refuses_a_window_model(tmp_path):
+    from conftest import make_test_model
+
+    with pytest.raises(ValueError, match="not a sequence model"):
+        log_digits(Classifier(make_test_model(tmp_path)), [])
+
+
+def test_digit_sets_refuses_an_unknown_part(tmp_path):
+    with pytest.raises(ValueError, match="part must be one of"):
+        digit_sets(tmp_path, "train")

@@ -1,0 +1,237 @@
+"""Scores a sequence (ctc) digits model the way ``listener analyze`` runs it.
+
+Every recording goes through the runtime's own pipeline (``listener.pipeline.analyze_array``:
+the model's gate, its frame windower, the CTC decoder at its thresholds), and what the
+pipeline logged is read back as a digit string: the symbols of its detections, in order
+(``oh`` and ``zero`` are both ``0``; ``<other>`` and the blank are never logged). The
+figures on the digits card are what a user gets from ``listener analyze`` on a file.
+
+Metrics (:func:`summarize`):
+
+- *digits right* (connected strings and isolated digits alike) = 1 - sum(edit distance(logged,
+  reference)) / sum(reference digits), over the recordings that hold digits; *exact* = those
+  logged exactly (an isolated digit is right only when exactly its digit is logged);
+- *false digits per 100 words*: digits logged on recordings of words that hold no digit
+  (AN4 names, letters and commands; Speech Commands' other words), per 100 such words;
+- *false digits per minute*: digits logged on noise (no words at all).
+
+Data (:func:`digit_sets`; ``part`` "validation" chooses settings, "test" is reported only):
+
+| source | validation | test |
+|---|---|---|
+| AN4 | the ten fixed validation speakers (``VAL_SPEAKERS``) | the official test speakers |
+| FSDD | yweweler | nicolas, theo |
+| Speech Commands v0.01 sample | ``validation_list.txt`` | ``testing_list.txt`` |
+| SC background noise | - | the last 30% of each file (the digits build trains on the first 70%) |
+| ESC-10 | fold 4 | fold 5 |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from listener.config import PipelineOptions
+from listener.contract import ModelInfo
+from listener.pipeline import analyze_array
+from listener.training.datasets.an4 import load_an4
+from listener.training.datasets.base import DIGITS, load_audio
+from listener.training.datasets.esc import load_esc
+from listener.training.datasets.fsdd import load_fsdd
+from listener.training.datasets.speech_commands import background_noise_files, load_speech_commands
+
+PARTS = ("validation", "test")
+NOISE_TEST_FROM = 0.7  # SC background noise: the digits build trains on each file's first 70%
+ESC_FOLD = {"validation": 4, "test": 5}
+
+
+@dataclass
+class Recording:
+    """One recording to score: its audio and what a perfect listener would log."""
+
+    name: str  # where it comes from (file or utterance id)
+    audio: np.ndarray  # float32 mono at 16 kHz
+    reference: str  # the digits said, in order ("" for none)
+    words: int  # words said (0: noise)
+    group: str = ""  # a sub-group to report on its own (the speaker of an isolated digit)
+
+
+@dataclass
+class Logged:
+    """What the pipeline logged for one recording."""
+
+    reference: str
+    digits: str
+    words: int
+    seconds: float
+    group: str = ""
+    frames: int = 0  # output frames the pipeline computed (what the CPU did)
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance between two strings."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def with_settings(classifier, threshold: float | None = None, tail: int | None = None):
+    """``classifier`` whose metadata says ``threshold`` (one for all labels) and
+    ``frame_tail_samples`` ``tail`` (None: keep the model's); the runtime reads both from there."""
+    info: ModelInfo = classifier.info
+    changes: dict = {}
+    if threshold is not None:
+        changes.update(threshold=float(threshold), thresholds={})
+    if tail is not None:
+        changes["frame_tail_samples"] = int(tail)
+    if not changes:
+        return classifier
+    return _Retuned(classifier, dataclasses.replace(info, **changes))
+
+
+class _Retuned:
+    """A classifier with other metadata settings (same session)."""
+
+    def __init__(self, inner, info: ModelInfo) -> None:
+        self.inner, self.info = inner, info
+
+    def predict(self, batch: np.ndarray):
+        return self.inner.predict(batch)
+
+
+def log_digits(classifier, recordings: Iterable[Recording], options: PipelineOptions | None = None) -> list[Logged]:
+    """Each recording through ``listener analyze``'s pipeline; the digits it logged."""
+    info: ModelInfo = classifier.info
+    if not info.is_ctc or not info.symbols:
+        raise ValueError(f"{info.model_id} is not a sequence model with symbols")
+    options = options or PipelineOptions()
+    out = []
+    for rec in recordings:
+        result = analyze_array(np.asarray(rec.audio, dtype=np.float32), classifier, options, source_name=rec.name)
+        digits = "".join(info.symbols[d.label] for d in result.detections)
+        seconds = len(rec.audio) / info.sample_rate
+        out.append(Logged(rec.reference, digits, rec.words, seconds, rec.group, len(result.windows)))
+    return out
+
+
+def _digits_right(said: Sequence[Logged]) -> float:
+    errors = sum(edit_distance(x.digits, x.reference) for x in said)
+    return round(100.0 * (1 - errors / sum(len(x.reference) for x in said)), 2)
+
+
+def summarize(logged: Sequence[Logged]) -> dict:
+    """Digits right, exact strings and false digits of one set (keys only for what it holds)."""
+    out: dict = {"recordings": len(logged), "frames": sum(x.frames for x in logged)}
+    said = [x for x in logged if x.reference]
+    if said:
+        out.update(
+            with_digits=len(said),
+            reference_digits=sum(len(x.reference) for x in said),
+            digits_right=_digits_right(said),
+            exact=sum(x.digits == x.reference for x in said),
+        )
+        groups = sorted({x.group for x in said if x.group})
+        if len(groups) > 1:
+            out["digits_right_by_group"] = {g: _digits_right([x for x in said if x.group == g]) for g in groups}
+    words = [x for x in logged if not x.reference and x.words]
+    if words:
+        n_words = sum(x.words for x in words)
+        false = sum(len(x.digits) for x in words)
+        out.update(
+            without_digits=len(words),
+            words=n_words,
+            false_digits=false,
+            false_per_100_words=round(100.0 * false / n_words, 2),
+        )
+    noise = [x for x in logged if not x.words]
+    if noise:
+        minutes = sum(x.seconds for x in noise) / 60.0
+        false = sum(len(x.digits) for x in noise)
+        out.update(
+            noise_minutes=round(minutes, 2), noise_false_digits=false, false_per_minute=round(false / minutes, 3)
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------- data
+
+
+def _an4(data: Path, part: str) -> list[Recording]:
+    utts = [u for u in load_an4(data / "an4") if u.split == part]
+    return [Recording(u.uttid, u.audio(), u.digits, len(u.words), u.speaker) for u in utts]
+
+
+def _fsdd(data: Path, part: str) -> list[Recording]:
+    clips = [c for c in load_fsdd(data / "fsdd") if c.split == part]
+    return [Recording(c.path.name, load_audio(c.path), str(DIGITS.index(c.label)), 1, c.speaker or "") for c in clips]
+
+
+def _speech_commands(data: Path, part: str) -> list[Recording]:
+    clips = load_speech_commands(data / "speech_commands_v0.01_sample", silence=False)
+    out = []
+    for c in clips:
+        if c.split == part:
+            digit = str(DIGITS.index(c.label)) if c.label in DIGITS else ""
+            out.append(Recording(f"{c.path.parent.name}/{c.path.name}", load_audio(c.path), digit, 1))
+    return out
+
+
+def _noise(data: Path, part: str) -> list[Recording]:
+    if part != "test":
+        return []
+    out = []
+    for path in background_noise_files(data / "speech_commands_v0.01_sample"):
+        audio = load_audio(path)
+        out.append(Recording(path.name, audio[int(len(audio) * NOISE_TEST_FROM) :], "", 0))
+    return out
+
+
+def _esc(data: Path, part: str) -> list[Recording]:
+    clips = [c for c in load_esc(data / "esc10") if c.fold == ESC_FOLD[part]]
+    return [Recording(c.path.name, load_audio(c.path), "", 0) for c in clips]
+
+
+SETS: dict[str, Callable[[Path, str], list[Recording]]] = {
+    "an4": _an4,
+    "fsdd": _fsdd,
+    "speech_commands": _speech_commands,
+    "noise": _noise,
+    "esc10": _esc,
+}
+
+
+def digit_sets(data: Path | str, part: str, only: Iterable[str] | None = None) -> dict[str, list[Recording]]:
+    """The recordings of each set for ``part`` ("validation" or "test"; table above)."""
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS}, not {part!r}")
+    data = Path(data)
+    names = list(only) if only is not None else list(SETS)
+    sets = {name: SETS[name](data, part) for name in names}
+    return {name: recs for name, recs in sets.items() if recs}
+
+
+def score_sets(
+    classifier,
+    sets: dict[str, list[Recording]],
+    options: PipelineOptions | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, dict]:
+    """:func:`summarize` of every set, through the pipeline (with the wall time each took)."""
+    out = {}
+    for name, recs in sets.items():
+        t0 = time.perf_counter()
+        res = summarize(log_digits(classifier, recs, options))
+        res["wall_s"] = round(time.perf_counter() - t0, 1)
+        out[name] = res
+        log(f"  {classifier.info.variant} {name}: {json.dumps(res)}")
+    return out
