@@ -12,8 +12,10 @@ Stages (each timed, the times land in ``runs/digits/results.json``):
 3. train: the last ``finetune`` convolutions + the K-window CTC head (``training.ctc``),
    checkpoint ``runs/digits/last.pt`` after each epoch and on Ctrl-C;
 4. export: one graph audio -> logits (``export.ctc_export``), torch vs ONNX parity, the
-   streaming check, INT8 on the backbone convolutions, the contract's metadata; then the
-   share of validation digits each file gets right (greedy CTC) and their agreement.
+   streaming check, INT8 on the backbone (and head) convolutions, the contract's metadata;
+5. validate: both files on the validation sets through ``listener analyze``'s pipeline
+   (``training.evaluate_strings``): digits right, exact strings, false digits, and how often
+   INT8 logs what FP32 logs.
 
 Files: ``<out>/digits.fp32.onnx`` and ``<out>/digits.onnx`` (INT8).
 """
@@ -41,17 +43,17 @@ from listener.export.ctc_export import (
     session,
 )
 from listener.export.onnx_export import set_metadata
-from listener.export.parity import ParityError
+from listener.export.parity import ParityError, runtime_classifier
 from listener.training.corpus import cache_root
 from listener.training.ctc import (
     CtcTrainConfig,
     audio_model,
-    greedy_decode,
     stacked_model,
     train_ctc,
 )
 from listener.training.ctc_corpus import CtcDataConfig, noise_recordings, train_items, validation_items
 from listener.training.embedding_cache import CacheSetup, build_caches
+from listener.training.evaluate_strings import Recording, log_digits, summarize
 from listener.training.speech_embedding import export_lower, lower_dim
 from listener.training.strings import Item, StringAugment
 from listener.training.tokens import tokens_to_digits
@@ -103,49 +105,27 @@ def _stage(times: dict[str, float], name: str, log: Callable[[str], None]):
     log(f"[stage] {name}: {times[name]:.1f} s")
 
 
-def digits_right(reference: str, decoded: str) -> float:
-    """1 - edit distance / len(reference) (at least 0): the share of a string's digits got right."""
-    if not reference:
-        return 1.0 if not decoded else 0.0
-    prev = list(range(len(decoded) + 1))
-    for i, r in enumerate(reference, 1):
-        cur = [i]
-        for j, d in enumerate(decoded, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != d)))
-        prev = cur
-    return max(0.0, 1.0 - prev[-1] / len(reference))
+def recordings(items: list[Item]) -> list[Recording]:
+    """Validation items as ``evaluate_strings`` scores them (the reference digits, the words said)."""
+    return [
+        Recording(f"{it.source}:{i}", it.audio, tokens_to_digits(it.tokens), len(it.words), it.speaker)
+        for i, it in enumerate(items)
+    ]
 
 
-def decode_clips(path: Path, items: list[Item], k: int, threads: int = 1) -> list[str]:
-    """The digit string an exported graph decodes from each item (1.3 s of room in front, as a primed stream)."""
-    sess = session(path, threads)
-    out = []
-    for it in items:
-        audio = np.concatenate([np.zeros(20800, np.float32), it.audio, np.zeros(9600, np.float32)])[None]
-        logits = sess.run(None, {"audio": audio})[0][0]
-        shifted = logits - logits.max(-1, keepdims=True)
-        logp = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
-        out.append(tokens_to_digits([e.token for e in greedy_decode(logp, k)]))
-    return out
-
-
-def validate(path: Path, sets: dict[str, list[Item]], k: int) -> dict[str, dict]:
-    """Per validation set: digits right (over the clips with digits), false digits on the clips without."""
-    res = {}
-    for name, items in sets.items():
-        decoded = decode_clips(path, items, k)
-        refs = [tokens_to_digits(it.tokens) for it in items]
-        with_digits = [(r, d) for r, d in zip(refs, decoded) if r]
-        res[name] = {
-            "clips": len(items),
-            "digits_right": round(float(np.mean([digits_right(r, d) for r, d in with_digits])), 4)
-            if with_digits
-            else None,
-            "exact": sum(r == d for r, d in with_digits),
-            "false_digits": sum(len(d) for r, d in zip(refs, decoded) if not r),
-            "decoded": decoded,
-        }
-    return res
+def validate(paths: dict[str, Path], sets: dict[str, list[Item]], threads: int = 2) -> tuple[dict, dict]:
+    """Every validation set through ``listener analyze``'s pipeline with each file (``evaluate_strings``):
+    (variant -> set -> summary, set -> share of recordings where INT8 logs what FP32 logs)."""
+    logged = {}
+    for variant, path in paths.items():
+        clf = runtime_classifier(path, threads)
+        logged[variant] = {name: log_digits(clf, recordings(items)) for name, items in sets.items()}
+    scores = {v: {name: summarize(x) for name, x in sets_.items()} for v, sets_ in logged.items()}
+    agreement = {
+        name: round(float(np.mean([a.digits == b.digits for a, b in zip(fp, logged["int8"][name])])), 4)
+        for name, fp in logged["fp32"].items()
+    }
+    return scores, agreement
 
 
 def build_digits(
@@ -214,24 +194,22 @@ def build_digits(
             fp32, out / "digits.onnx", calibration_clips([it.audio for it in calib_items]), r.int8_head
         )
         check_streaming(int8, r.k, tolerance=1e-1)
+
+    def write_metadata(accuracy: dict) -> None:  # the runtime reads the threshold and the tail from it
+        for path, variant in ((fp32, "fp32"), (int8, "int8")):
+            info = ctc_model_info(
+                "digits", VERSION, r.k, variant, r.threshold, TRAINING_DATA, accuracy, r.frame_tail_samples
+            )
+            set_metadata(path, info)
+
+    write_metadata({})
     with _stage(times, "validate", log):
-        scores = {"fp32": validate(fp32, val, r.k), "int8": validate(int8, val, r.k)}
-    agreement = {
-        name: float(np.mean([a == b for a, b in zip(s["decoded"], scores["int8"][name]["decoded"])]))
-        for name, s in scores["fp32"].items()
-    }
-    summary = {
-        variant: {name: {k: v for k, v in s.items() if k != "decoded"} for name, s in sets.items()}
-        for variant, sets in scores.items()
-    }
+        summary, agreement = validate({"fp32": fp32, "int8": int8}, val, threads)
     accuracy = {
-        variant: {f"{n}_digits_right": s["digits_right"] for n, s in sets.items()} for variant, sets in summary.items()
+        variant: {f"{n}_digits_right": s.get("digits_right") for n, s in sets.items()}
+        for variant, sets in summary.items()
     }
-    for path, variant in ((fp32, "fp32"), (int8, "int8")):
-        info = ctc_model_info(
-            "digits", VERSION, r.k, variant, r.threshold, TRAINING_DATA, accuracy, r.frame_tail_samples
-        )
-        set_metadata(path, info)
+    write_metadata(accuracy)
     times["total"] = round(time.time() - t_all, 1)
     results = {
         "recipe": asdict(r),
