@@ -1,4 +1,4 @@
-"""The CTC head over the speech embedding, its training loop and the greedy decoder.
+"""The CTC head over the speech embedding and its training loop.
 
 ``WindowHead``: output frame f sees embeddings f..f+K-1 only (a valid Conv1d of kernel K,
 then 1x1 convolutions), so it depends on audio samples ``[f*1280, f*1280 + receptive_field(K))``
@@ -9,6 +9,9 @@ convolutions of the backbone (``UpperBackbone``) under it, fed from the embeddin
 Alignment windows (``alignment_mask``): when an item's word ends are known, each of its
 tokens may only be emitted within a few frames of the first frame that has heard the word
 end; that is what makes a digit fire right after it is said instead of wherever CTC likes.
+
+Decoding is the runtime's (``listener.decider.CtcDecoder``): the build validates the exported
+files through ``listener analyze``'s pipeline (``training.evaluate_strings``).
 """
 
 from __future__ import annotations
@@ -294,48 +297,3 @@ def train_ctc(
                 signal.signal(signal.SIGINT, previous)
     model.eval()
     return result
-
-
-# ----------------------------------------------------------------------------- decoding
-
-
-@dataclass
-class Emission:
-    """One decoded token: its id, its spike frame, its confidence, and the sample its frame's audio ends at."""
-
-    token: int
-    frame: int
-    confidence: float
-    end_sample: int
-
-
-def greedy_decode(logprobs: np.ndarray, k: int, min_confidence: float = 0.0) -> list[Emission]:
-    """Best-path decoding of one clip's [T, n_tokens] log-posteriors: a token at the first frame of each run
-    of the same non-blank argmax, with the run's highest posterior (for validation; the runtime's own
-    decoder is ``listener.decider.CtcDecoder``)."""
-    best = logprobs.argmax(-1)
-    out: list[Emission] = []
-    prev = BLANK
-    for t, tok in enumerate(best.tolist()):
-        p = float(np.exp(logprobs[t, tok]))
-        if tok != BLANK and tok != prev:
-            out.append(Emission(tok, t, p, t * EMB_HOP + receptive_field(k)))
-        elif tok != BLANK and out:
-            out[-1].confidence = max(out[-1].confidence, p)
-        prev = tok
-    return [e for e in out if e.confidence >= min_confidence]
-
-
-@torch.no_grad()
-def posteriors(model: StackedModel, items: Sequence[CachedItem], batch: int = 128) -> list[np.ndarray]:
-    """Log-posteriors [T_i, n_tokens] of cached items."""
-    model.eval()
-    order = sorted(range(len(items)), key=lambda i: len(items[i].features))
-    out: list[np.ndarray] = [np.zeros((0, N_TOKENS), np.float32)] * len(items)
-    for s in range(0, len(order), batch):
-        idx = order[s : s + batch]
-        feats, lens, _, _ = collate([items[i] for i in idx])
-        logp = model(feats).log_softmax(-1)
-        for j, i in enumerate(idx):
-            out[i] = logp[j, : int(model.out_lengths(lens)[j])].numpy()
-    return out

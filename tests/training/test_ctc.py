@@ -15,8 +15,6 @@ from listener.training.ctc import (  # noqa: E402
     CtcTrainConfig,
     alignment_mask,
     first_frame_after,
-    greedy_decode,
-    posteriors,
     receptive_field,
     stacked_model,
     train_ctc,
@@ -56,20 +54,6 @@ def test_alignment_mask_leaves_untimed_items_and_words_before_frame_0_free():
     assert set(np.flatnonzero(mask[2, :, 3].numpy() == 0)) == {2, 3, 20, 21}  # union over its occurrences
 
 
-def test_greedy_decode_repeats_blanks_and_a_digit_in_the_last_frame():
-    path = [0, 5, 5, 0, 5, 8, 8, 12, 0, 3]  # four, four, seven, <other>, two (the last frame)
-    probs = np.full((len(path), N_TOKENS), 0.01)
-    for t, tok in enumerate(path):
-        probs[t, tok] = 0.9
-    probs[2, 5] = 3.0  # the first run peaks at 0.96 after normalisation, the others at 0.88
-    out = greedy_decode(np.log(probs / probs.sum(-1, keepdims=True)), K)
-    assert [e.token for e in out] == [5, 5, 8, 12, 3]
-    assert [e.frame for e in out] == [1, 4, 5, 7, 9]
-    assert out[0].confidence > out[1].confidence  # the run's best frame
-    assert out[-1].end_sample == 9 * EMB_HOP + R
-    assert [e.frame for e in greedy_decode(np.log(probs / probs.sum(-1, keepdims=True)), K, min_confidence=0.9)] == [1]
-
-
 def patterned_items(n: int, seed: int = 0) -> list[CachedItem]:
     """Generated lower-backbone features: each token a fixed random pattern over 3 frames, in noise."""
     rng = np.random.default_rng(seed)
@@ -96,8 +80,9 @@ def test_training_reduces_the_loss_and_writes_a_checkpoint(tmp_path):
     assert result.losses[-1] < 0.7 * result.losses[0]
     saved = torch.load(tmp_path / "last.pt", weights_only=False)
     assert saved["shape"] == {"k": 3, "n_lower": 17} and len(saved["result"]["losses"]) == 6
-    logp = posteriors(model, items[:4])
-    assert [lp.shape for lp in logp] == [(len(it.features) - 2, N_TOKENS) for it in items[:4]]
+    with torch.no_grad():
+        logits = model(torch.from_numpy(items[0].features.astype(np.float32))[None])
+    assert logits.shape == (1, len(items[0].features) - 2, N_TOKENS)  # K=3: two frames fewer
 
 
 def test_only_the_last_backbone_convolutions_train():
