@@ -11,7 +11,7 @@ fixed speaker splits (never crossed):
 | sc09 sample (``sc09_sample/``) | clips on neither list | - |
 | Allison prompts (``allison/``, else Debian's asterisk-core-sounds-en-wav) | all | - |
 | espeak-ng / flite / festival phrases, joined strings | generated | - |
-| SC background noise | train region (``corpus.noise_regions``) | - |
+| SC background noise | the first 70% of each file (the rest is ``evaluate_strings``' test noise) | - |
 | ESC-10 (``esc10/``) | folds 1-3 (as silence, and as noise) | fold 4 |
 
 A source that is not there is skipped with a message (a user rebuilding with less data gets
@@ -26,14 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-from listener.training.corpus import SPEECH_COMMANDS, noise_regions, sc09_clips
+from listener.training.corpus import SPEECH_COMMANDS, sc09_clips
 from listener.training.datasets.allison import DEFAULT_ROOT as ALLISON_ROOT
 from listener.training.datasets.allison import load_allison
 from listener.training.datasets.an4 import Utterance, load_an4
 from listener.training.datasets.base import Clip, DatasetError, load_audio
 from listener.training.datasets.esc import load_esc
 from listener.training.datasets.fsdd import load_fsdd
-from listener.training.datasets.speech_commands import load_speech_commands
+from listener.training.datasets.speech_commands import background_noise_files, load_speech_commands
+from listener.training.evaluate_strings import NOISE_TEST_FROM
 from listener.training.strings import RATE, Item, concat_strings, synthesize_phrases, word_bank, word_item
 from listener.training.tokens import HOMOPHONES, words_to_tokens
 
@@ -128,21 +129,28 @@ def esc_items(cfg: CtcDataConfig, folds: tuple[int, ...], log: Callable[[str], N
     return [Item(load_audio(c.path, RATE), (), [], "esc10", c.speaker or "esc10") for c in clips]
 
 
+def noise_train_regions(cfg: CtcDataConfig) -> list[np.ndarray]:
+    """The part of each SC background-noise file that trains: before ``evaluate_strings.NOISE_TEST_FROM``."""
+    sc = cfg.data_root / SPEECH_COMMANDS
+    if not sc.is_dir():
+        return []
+    out = []
+    for path in background_noise_files(sc):
+        audio = load_audio(path, RATE)
+        out.append(audio[: int(len(audio) * NOISE_TEST_FROM)].copy())
+    return out
+
+
 def noise_recordings(cfg: CtcDataConfig, log: Callable[[str], None] = print) -> list[np.ndarray]:
     """Augmentation noise: the train region of the SC background files and the ESC-10 train folds."""
-    sc = cfg.data_root / SPEECH_COMMANDS
-    bank = noise_regions(sc, "train") if sc.is_dir() else []
-    return bank + [it.audio for it in esc_items(cfg, ESC_TRAIN, log)]
+    return noise_train_regions(cfg) + [it.audio for it in esc_items(cfg, ESC_TRAIN, log)]
 
 
 def noise_pieces(cfg: CtcDataConfig) -> list[Item]:
     """The background-noise train regions cut into consecutive pieces (blank items)."""
-    sc = cfg.data_root / SPEECH_COMMANDS
-    if not sc.is_dir():
-        return []
     rng = np.random.default_rng(cfg.seed)
     items = []
-    for i, audio in enumerate(noise_regions(sc, "train")):
+    for i, audio in enumerate(noise_train_regions(cfg)):
         start = 0
         while True:
             n = int(rng.uniform(*cfg.noise_piece_s) * RATE)
