@@ -34,11 +34,12 @@ from listener.training.datasets.base import Clip, DatasetError, load_audio
 from listener.training.datasets.esc import load_esc
 from listener.training.datasets.fsdd import load_fsdd
 from listener.training.datasets.speech_commands import background_noise_files, load_speech_commands
-from listener.training.evaluate_strings import NOISE_TEST_FROM
+from listener.training.evaluate_strings import ESC_FOLD, NOISE_TEST_FROM
 from listener.training.strings import RATE, Item, concat_strings, synthesize_phrases, word_bank, word_item
 from listener.training.tokens import HOMOPHONES, words_to_tokens
 
-ESC_TRAIN, ESC_VAL = (1, 2, 3), (4,)
+ESC_VAL = (ESC_FOLD["validation"],)
+ESC_TRAIN = tuple(f for f in range(1, 6) if f not in ESC_FOLD.values())  # folds 1-3
 
 
 @dataclass
