@@ -5,10 +5,11 @@
     python -m listener.export.build_defaults --quick          # minutes; a smoke-test model
     python -m listener.export.build_defaults --evaluate-only  # re-score the files in assets/, rewrite the cards
 
-For each model: build the corpus, train, pick the threshold on validation,
-evaluate every test set with the PyTorch model, export FP32 + INT8 with the
-parity check, evaluate the INT8 file on the same test sets, write
-``runs/<name>/results.json`` + plots, the metadata and ``docs/models/<name>.md``.
+Digits: the CTC recipe of ``listener.export.build_digits`` (data, embedding cache,
+training, export with the streaming check, validation). Sounds: build the corpus,
+train, pick the threshold on validation, evaluate every test set with the PyTorch
+model, export FP32 + INT8 with the parity check, evaluate the INT8 file on the same
+test sets, write ``runs/<name>/results.json`` + plots, the metadata and the card.
 Every evaluation runs the runtime's own pipeline (``listener.training.evaluate``).
 It lives in ``listener.export`` because it uses training and export both; the
 recipes' history (which runs chose these settings) is in docs/training.md.
@@ -28,35 +29,23 @@ import numpy as np
 import torch
 
 from listener.classifier import Classifier
-from listener.training.augment import AugmentConfig
+from listener.export.build_digits import build_digits_from
 from listener.training.calibrate import single
 from listener.training.corpus import (
-    DIGIT_LABELS,
-    REJECT_LABELS,
-    DigitsPlan,
     WaveSet,
-    build_digits_corpus,
     build_esc_set,
-    digits_test_sets,
 )
 from listener.training.datasets.base import fit_length
-from listener.training.datasets.synthetic import EXTRA_VARIANTS
 from listener.training.evaluate import (
     EvalResult,
-    choose_threshold,
-    detection_rate,
-    false_accept_rate,
     predictions,
     run_clips,
-    score,
-    sweep,
-    wrong_detection_rate,
 )
-from listener.training.frontend import DIGITS_FRONTEND, SOUNDS_FRONTEND
+from listener.training.frontend import SOUNDS_FRONTEND
 from listener.training.models.kws import count_parameters
 from listener.training.models.registry import ModelSpec, build_model
-from listener.training.report import plot_confusion, write_report
-from listener.training.train import TorchClassifier, TrainConfig, TrainResult, evaluate_model, fit
+from listener.training.report import write_report
+from listener.training.train import TorchClassifier, TrainResult, evaluate_model
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -64,33 +53,6 @@ CARDS = ROOT / "docs" / "models"
 
 MODEL_VERSION = "1.1"  # the recipes below (docs/training.md tells how they were chosen)
 OPERATING_POINTS = (0.5, 0.6, 0.7, 0.8, 0.9)  # thresholds the card tabulates for users choosing --threshold
-
-# Digits recipe. Lighter noise than AugmentConfig's defaults (with few real speakers, clean-ish
-# examples still matter) plus vocal-tract-length perturbation: each warped clip is a new "speaker".
-DIGITS_AUGMENT = AugmentConfig(
-    noise_p=0.6,
-    snr_db=(5.0, 30.0),
-    band_p=0.3,
-    speed_p=0.5,
-    shift_p=0.8,
-    shift_max_s=0.12,
-    gain_p=0.8,
-    gain_db=(-20.0, 6.0),
-    spec_p=0.5,
-    warp_p=0.8,
-    warp_range=(0.85, 1.15),
-)
-# Every FSDD speaker but the two test speakers (fixed in fsdd.py) trains: a fourth real voice is
-# worth more than a validation speaker, so the schedule is fixed and its last epoch ships.
-DIGITS_FSDD_VAL: tuple[str, ...] = ()
-DIGITS_KEEP = "last"  # which epoch ships: "best" on validation, or "last" (fixed schedule)
-# Validation speakers for the threshold: the training voices with these espeak-ng variants,
-# which are never trained on (the test voices and variants stay apart, see corpus.py).
-DIGITS_SYNTH_VAL: tuple[str, ...] = ("Andy", "belinda", "grandpa", "shelby", "travis")
-# Non-native pronunciations of the synthetic training digits (training/datasets/accents.py): off,
-# and espeak-ng's speaking rates of the synthetic training speech.
-DIGITS_ACCENT_P = 0.0
-DIGITS_SYNTH_SPEEDS: tuple[int, ...] = (120, 150, 180)
 
 # Sounds recipe (docs/models/sounds.md): a frozen speech embedding + log-mel band statistics, two heads
 # averaged, an ``other`` class of permissively licensed negatives, per-class thresholds.
@@ -134,139 +96,7 @@ class Trained:
 
 
 # ----------------------------------------------------------------------------- digits
-
-
-def digits_plan(data: Path, quick: bool = False) -> DigitsPlan:
-    """The digits corpus of the recipe (``quick``: a small one, for a smoke test)."""
-    return DigitsPlan(
-        data_root=data,
-        synth_train_per_word=60 if quick else 240,
-        synth_unknown_per_word=4 if quick else 14,
-        synth_test_per_word=20 if quick else 40,
-        synth_test_unknown_per_word=2 if quick else 3,
-        silence_per_split=(150, 60, 80) if quick else (400, 60, 80),
-        quiet_silence=50 if quick else 100,
-        real_repeats=1 if quick else 2,
-        fsdd_val_speakers=DIGITS_FSDD_VAL,
-        extra_train_variants=EXTRA_VARIANTS,
-        synth_val_variants=DIGITS_SYNTH_VAL,
-        synth_val_per_word=4 if quick else 20,
-        synth_val_unknown_per_word=1 if quick else 2,
-        synth_accent_p=DIGITS_ACCENT_P,
-        synth_train_speeds=DIGITS_SYNTH_SPEEDS,
-    )
-
-
-def evaluate_digits(classifier: Classifier, tests: dict[str, WaveSet], threshold: float) -> dict:
-    """Accuracy / macro-F1 / detections per test set; false accepts on the negatives.
-
-    Detection and false-accept rates are also given at ``OPERATING_POINTS``: the
-    shipped threshold is chosen on validation, the table shows users the trade-off.
-    """
-    labels = list(DIGIT_LABELS)
-    thresholds = sorted({float(threshold), *OPERATING_POINTS})
-    out: dict[str, dict] = {}
-    for name, ws in tests.items():
-        runs = dict(sweep(classifier, ws.audio, thresholds))
-        results = runs[float(threshold)]
-        entry = asdict(score(ws.labels, predictions(results, labels), labels))
-        entry["no_window"] = sum(r.probs is None for r in results)
-        if name == "negatives":
-            entry["false_accept_rate"] = false_accept_rate(results)
-            groups = sorted(set(ws.groups))
-            entry["false_accept_by_source"] = {
-                g: false_accept_rate([r for r, x in zip(results, ws.groups) if x == g]) for g in groups
-            }
-            entry["n_by_source"] = {g: ws.groups.count(g) for g in groups}
-            entry["false_accept_by_threshold"] = {f"{t:.2f}": false_accept_rate(runs[t]) for t in OPERATING_POINTS}
-        else:
-            entry["detection_rate_at_threshold"] = detection_rate(results, ws.labels, labels)
-            entry["wrong_detection_rate_at_threshold"] = wrong_detection_rate(results, ws.labels, labels)
-            entry["detection_by_threshold"] = {
-                f"{t:.2f}": detection_rate(runs[t], ws.labels, labels) for t in OPERATING_POINTS
-            }
-        out[name] = entry
-    return out
-
-
-def digits_accuracy_summary(ev: dict, variant: str) -> dict:
-    """The digits evaluation as the metadata's ``accuracy`` records it."""
-    out = {f"{k}_accuracy": round(v["accuracy"], 4) for k, v in ev.items() if k != "negatives"}
-    out["negatives_false_accept_rate"] = round(ev["negatives"]["false_accept_rate"], 4)
-    out["variant"] = variant
-    return out
-
-
-def _digits_spec(description: dict) -> ModelSpec:
-    return ModelSpec(
-        name="digits",
-        version=MODEL_VERSION,
-        kind="speech",
-        labels=list(DIGIT_LABELS),
-        reject_labels=list(REJECT_LABELS),
-        arch="dscnn",
-        arch_config={"channels": 64, "blocks": 4},
-        frontend=asdict(DIGITS_FRONTEND),
-        normalisation="cmn",  # per-band mean removal: FSDD's 8 kHz phones vs other microphones
-        training_data=(
-            f"FSDD speakers {', '.join(description['fsdd_train_speakers'])} (8 kHz, upsampled); "
-            "Speech Commands v0.01 sample + sc09 sample "
-            "(training list); espeak-ng synthetic digits and ~110 non-digit words "
-            f"({description['synthetic_train_speakers']}); Speech Commands background noise (train region)"
-        ),
-    )
-
-
-def train_digits(args: argparse.Namespace) -> Trained:
-    """Train the digits model, choose its threshold on validation and evaluate it (PyTorch)."""
-    t0 = time.time()
-    corpus = build_digits_corpus(digits_plan(args.data, args.quick), log=_log)
-    _log(f"digits corpus ready in {time.time() - t0:.0f} s: {corpus.description}")
-    spec = _digits_spec(corpus.description)
-    model = build_model(spec, seed=args.seed)
-    cfg = TrainConfig(
-        epochs=args.epochs or (4 if args.quick else 24),
-        batch_size=32,
-        lr=5e-3,
-        label_smoothing=0.05,
-        patience=8,
-        seed=args.seed,
-        max_minutes=args.max_minutes,
-        threads=args.threads,
-        keep=DIGITS_KEEP,
-    )
-    result = fit(
-        model,
-        corpus.train,
-        corpus.validation,
-        cfg,
-        out_dir=args.runs / "digits",
-        noise=corpus.noise,
-        spec=spec,
-        log=_log,
-        resume=args.resume,
-        aug_cfg=DIGITS_AUGMENT,
-    )
-    _log(f"digits trained in {result.seconds:.0f} s (best epoch {result.best_epoch})")
-    # the threshold: the lowest at which <= 1% of the validation negatives are logged as digits
-    val = corpus.validation
-    negatives = val.subset(np.isin(val.labels, [DIGIT_LABELS.index(x) for x in REJECT_LABELS]))
-    spec.threshold = choose_threshold(TorchClassifier(model, spec), negatives.audio)
-    val_eval = evaluate_model(model, spec, val)
-    _log(f"threshold {spec.threshold:.2f}; validation accuracy {val_eval.accuracy:.4f}")
-    tests, threshold = corpus.tests, spec.threshold
-    return Trained(
-        model=model,
-        spec=spec,
-        result=result,
-        calibration_from=corpus.train,
-        parity_set=val,
-        val_eval=val_eval,
-        float_eval=evaluate_digits(TorchClassifier(model, spec), tests, threshold),
-        evaluate=lambda clf: evaluate_digits(clf, tests, threshold),
-        summarise=digits_accuracy_summary,
-        extra={"corpus": corpus.description, "train_config": asdict(cfg), "augment": asdict(DIGITS_AUGMENT)},
-    )
+# The recipe, its stages and its knobs: listener/export/build_digits.py.
 
 
 # ----------------------------------------------------------------------------- sounds
@@ -593,8 +423,8 @@ def _sounds_record(path: Path) -> dict:
 
 def reevaluate(args: argparse.Namespace, name: str) -> dict:
     """Score the shipped files in ``--out`` again through the runtime pipeline (no training) and rewrite
-    ``docs/models/<name>/results.json``, its confusion plots and the card. The build's own figures that
-    need the PyTorch model (parity, training history) and the sounds cross-validation (a retraining
+    ``docs/models/<name>/results.json`` (sounds; digits is scored by ``bench.bench_digits``). The
+    build's own figures that need the PyTorch model (parity, training history) and the sounds cross-validation (a retraining
     per fold) are kept as they were."""
     from listener.export.parity import runtime_classifier
 
@@ -603,17 +433,11 @@ def reevaluate(args: argparse.Namespace, name: str) -> dict:
         data = _sounds_record(args.out / "sounds.onnx")  # files shipped without a build of this code
     else:
         data = json.loads((card_dir / "results.json").read_text())
-    spec = ModelSpec.from_dict(data["spec"])
-    if name == "digits":
-        tests = digits_test_sets(digits_plan(args.data))
-        evaluate = lambda clf: evaluate_digits(clf, tests, spec.threshold)  # noqa: E731
-        summarise = digits_accuracy_summary
-    else:
-        from listener.training.datasets.negatives import build_pool
+    from listener.training.datasets.negatives import build_pool
 
-        held = build_pool("heldout", negative_roots(args), seed=args.seed, scale=negative_scale(args), log=_log)
-        evaluate = lambda clf: evaluate_sounds(clf, held.clips, held.source)  # noqa: E731
-        summarise = sounds_accuracy_summary(data.get("cross_validation") or {})
+    held = build_pool("heldout", negative_roots(args), seed=args.seed, scale=negative_scale(args), log=_log)
+    evaluate = lambda clf: evaluate_sounds(clf, held.clips, held.source)  # noqa: E731
+    summarise = sounds_accuracy_summary(data.get("cross_validation") or {})
     float_eval = evaluate(runtime_classifier(args.out / f"{name}.fp32.onnx"))
     int8_eval = evaluate(runtime_classifier(args.out / f"{name}.onnx"))
     for variant, ev in (("fp32", float_eval), ("int8", int8_eval)):
@@ -626,16 +450,7 @@ def reevaluate(args: argparse.Namespace, name: str) -> dict:
     }
     card_dir.mkdir(parents=True, exist_ok=True)
     (card_dir / "results.json").write_text(json.dumps(data, indent=2))
-    if name == "sounds":  # its card is written from bench/ (docs/models/sounds.md says which commands)
-        _log(f"{name}: re-evaluated: {json.dumps(data['summary']['accuracy'])}")
-        return data["summary"]
-    for key, ev in int8_eval.items():
-        title = f"{key}_int8 (acc {ev['accuracy']:.3f})"
-        plot_confusion(ev["confusion"], ev["labels"], title, card_dir / f"confusion_{key}_int8.png")
-    extra = {k: v for k, v in data.items() if k not in ("spec", "training", "evaluation", "summary")}
-    from listener.export.card import write_card
-
-    write_card(args.cards / f"{name}.md", spec, data["summary"], float_eval, int8_eval, data["training"], extra)
+    # the sounds card is written from bench/ (docs/models/sounds.md says which commands)
     _log(f"{name}: re-evaluated: {json.dumps(data['summary']['accuracy'])}")
     return data["summary"]
 
@@ -661,13 +476,15 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cards", type=Path, default=CARDS, help="model cards and their results (docs/models)")
     parser.add_argument("--only", choices=("digits", "sounds"), help="build one model")
     parser.add_argument("--quick", action="store_true", help="small data and few epochs (smoke test)")
-    parser.add_argument("--epochs", type=int, help="digits epochs (default 24)")
+    parser.add_argument("--epochs", type=int, help="digits epochs (default 10; --quick: 1)")
     parser.add_argument(
         "--sound-epochs", type=int, help=f"sounds head epochs per fold and final (default {SOUNDS_EPOCHS})"
     )
     parser.add_argument("--no-cv", action="store_true", help="skip the sounds cross-validation")
     parser.add_argument("--max-minutes", type=float, help="time budget per training run")
-    parser.add_argument("--resume", action="store_true", help="resume the digits run from runs/digits/last.pt")
+    parser.add_argument(
+        "--cache", type=Path, help="digits embedding cache (default ~/.cache/listener/digits-ctc, or $LISTENER_CACHE)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="PyTorch CPU threads per training run (default 2)")
     parser.add_argument(
@@ -687,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: data folder {args.data} not found (pass --data)", file=sys.stderr)
         return 2
     from listener.errors import ListenerError
+    from listener.export.parity import ParityError
     from listener.training.datasets.base import DatasetError
 
     t0 = time.time()
@@ -695,12 +513,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in names:
             if args.evaluate_only:
+                if name == "digits":  # a CTC model: bench/ scores it as the runtime runs it
+                    _log("digits: --evaluate-only re-scores window models only; skipped")
+                    continue
                 summaries[name] = reevaluate(args, name)
                 continue
             start = time.time()
-            trained = train_digits(args) if name == "digits" else train_sounds(args)
+            if name == "digits":
+                summaries[name] = build_digits_from(args, log=_log)
+                if summaries[name].get("interrupted"):
+                    print(f"interrupted: digits weights so far in {summaries[name]['checkpoint']}", file=sys.stderr)
+                    return 130
+                continue
+            trained = train_sounds(args)
             summaries[name] = export_and_report(args, trained, start)
-    except (DatasetError, ListenerError, OSError) as exc:
+    except (DatasetError, ListenerError, ParityError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _log(f"all done in {(time.time() - t0) / 60:.1f} min")

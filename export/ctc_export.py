@@ -1,0 +1,170 @@
+"""A CTC sequence model as one ONNX file: export, the streaming check, INT8, the contract's metadata.
+
+Graph: ``audio`` [batch, samples] -> front end -> speech embedding -> head -> ``logits``
+[batch, frames, n_tokens]; frame f depends only on samples ``[f*H, f*H + R)`` (H = 1280,
+R = ``ctc.receptive_field(K)``), which ``check_streaming`` verifies on the file itself.
+
+INT8: onnxruntime static quantization, QDQ, per-channel int8 weights, uint8 activations,
+MinMax calibration on real clips, on the backbone's convolutions (most of the compute); the
+front end (STFT, mel, log) stays FP32, and so does the head unless asked.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from listener.contract import CTC, INPUT, LOGITS, ModelInfo
+from listener.export.onnx_export import OPSET
+from listener.export.parity import ParityError
+from listener.export.quantize import ClipReader
+from listener.training.ctc import AudioToLogits, receptive_field
+from listener.training.speech_embedding import EMB_HOP, SAMPLE_RATE
+from listener.training.tokens import BLANK_LABEL, SYMBOLS, TOKENS
+
+
+class StreamingError(ParityError):
+    """An exported graph's frames depend on audio outside their receptive field."""
+
+
+def export_ctc_onnx(model: AudioToLogits, path: Path) -> Path:
+    """The FP32 graph, dynamic batch and samples axes (any input of at least one receptive field)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.zeros(1, receptive_field(model.k) + 10 * EMB_HOP)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model.eval(),
+            (example,),
+            str(path),
+            input_names=[INPUT],
+            output_names=[LOGITS],
+            dynamic_axes={INPUT: {0: "batch", 1: "samples"}, LOGITS: {0: "batch", 1: "frames"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    onnx.checker.check_model(str(path))
+    return path
+
+
+def session(path: Path, threads: int = 1) -> ort.InferenceSession:
+    """A CPU session with a fixed thread count."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def frames_for(samples: int, k: int) -> int:
+    """Output frames for `samples` of audio: the contract's ``(samples - R) // H + 1``."""
+    return max(0, (samples - receptive_field(k)) // EMB_HOP + 1)
+
+
+def check_streaming(path: Path, k: int, seconds: float = 6.0, seed: int = 0, tolerance: float = 1e-3) -> float:
+    """Max |logit difference| between frame f of a whole-clip run and a run on only
+    ``[f*H, f*H + R)``, for frames across a noisy clip; also checks the frame count. Raises
+    StreamingError when a frame hears more than its own samples."""
+    sess = session(path)
+    rng = np.random.default_rng(seed)
+    audio = (rng.standard_normal((1, int(seconds * SAMPLE_RATE))) * 0.05).astype(np.float32)
+    audio[:, audio.shape[1] // 3 :] *= 1e-4  # loud, then 80 dB quieter: a top-db clip over the whole input shows
+    full = sess.run(None, {INPUT: audio})[0][0]
+    if full.shape[0] != frames_for(audio.shape[1], k):
+        raise StreamingError(
+            f"{path}: {full.shape[0]} frames for {audio.shape[1]} samples, expected {frames_for(audio.shape[1], k)}"
+        )
+    span, worst = receptive_field(k), 0.0
+    for f in sorted({*range(0, full.shape[0], max(1, full.shape[0] // 8)), full.shape[0] - 1}):
+        part = sess.run(None, {INPUT: audio[:, f * EMB_HOP : f * EMB_HOP + span]})[0][0]
+        worst = max(worst, float(np.abs(part[0] - full[f]).max()))
+    if worst > tolerance:
+        raise StreamingError(f"{path}: frame logits change by {worst:.3g} with audio outside their field")
+    return worst
+
+
+def backbone_convs(path: Path, head: bool = False) -> list[str]:
+    """Conv nodes to quantize: the backbone's (4-D weights); with `head`, the head's Conv1d layers too
+    (3-D weights with more than one input channel, which leaves out the front end's STFT)."""
+    graph = onnx.load(str(path)).graph
+    weights = {i.name: list(i.dims) for i in graph.initializer}
+    names = []
+    for node in graph.node:
+        dims = weights.get(node.input[1]) if node.op_type == "Conv" and len(node.input) > 1 else None
+        if dims is not None and (len(dims) == 4 or (head and len(dims) == 3 and dims[1] > 1)):
+            names.append(node.name)
+    return names
+
+
+def calibration_clips(clips: list[np.ndarray], seconds: float = 3.0) -> np.ndarray:
+    """Clips cut or zero-padded to one length, [N, samples] (the calibrator reads a batch at a time)."""
+    n = int(seconds * SAMPLE_RATE)
+    out = np.zeros((len(clips), n), np.float32)
+    for i, c in enumerate(clips):
+        out[i, : min(n, len(c))] = c[:n]
+    return out
+
+
+def quantize_ctc_int8(fp32: Path, int8: Path, calibration: np.ndarray, head: bool = False) -> Path:
+    """QDQ static INT8 of the backbone convolutions (`head`: the head's too), calibrated on
+    `calibration` ([N, samples] real clips)."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    if calibration.ndim != 2 or len(calibration) == 0:
+        raise ValueError(f"calibration audio must be a non-empty [N, samples] array, got {calibration.shape}")
+    int8 = Path(int8)
+    pre = int8.with_name(int8.stem + ".pre.onnx")
+    quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
+    try:
+        quantize_static(
+            str(pre),
+            str(int8),
+            ClipReader(calibration, batch_size=1),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            nodes_to_quantize=backbone_convs(pre, head),
+            op_types_to_quantize=["Conv", "MaxPool"],
+            calibrate_method=CalibrationMethod.MinMax,
+        )
+    finally:
+        pre.unlink(missing_ok=True)
+    return int8
+
+
+def ctc_model_info(
+    name: str,
+    version: str,
+    k: int,
+    variant: str,
+    threshold: float,
+    training_data: str = "",
+    accuracy: dict | None = None,
+    frame_tail_samples: int | None = None,
+) -> ModelInfo:
+    """The contract's metadata of a digits CTC model (``decoder`` ctc, its frame grid, blank, symbols; ``<other>``
+    has no symbol, so it never becomes a detection)."""
+    return ModelInfo(
+        name=name,
+        version=version,
+        labels=list(TOKENS),
+        sample_rate=SAMPLE_RATE,
+        kind="speech",
+        threshold=threshold,
+        decoder=CTC,
+        frame_hop_samples=EMB_HOP,
+        frame_samples=receptive_field(k),
+        frame_tail_samples=frame_tail_samples,
+        blank_label=BLANK_LABEL,
+        symbols=dict(SYMBOLS),
+        variant=variant,
+        training_data=training_data,
+        accuracy=accuracy or {},
+    )

@@ -1,0 +1,114 @@
+"""``build_defaults --only digits --quick`` builds a tiny digits model end to end on a tiny generated tree."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+
+from listener.training.strings import RATE  # noqa: E402
+
+DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def say(text: str, voice: str, rate: int = RATE) -> np.ndarray:
+    """espeak-ng audio at `rate`."""
+    wav = subprocess.run(["espeak-ng", "-v", voice, "--stdout", text], capture_output=True, check=True).stdout
+    import io
+
+    audio, sr = sf.read(io.BytesIO(wav), dtype="float32")
+    import soxr
+
+    return soxr.resample(audio, sr, rate).astype(np.float32)
+
+
+def tiny_tree(root: Path) -> Path:
+    """FSDD (a training and a validation speaker), AN4 (train, validation and test speakers), Allison."""
+    rec = root / "fsdd" / "recordings"
+    rec.mkdir(parents=True)
+    for speaker, voice in (("jackson", "en-us+m3"), ("yweweler", "en-gb+f2")):
+        for d, word in enumerate(DIGITS):
+            sf.write(rec / f"{d}_{speaker}_0.wav", say(word, voice, 8000), 8000)
+    etc, wav = root / "an4" / "etc", root / "an4" / "wav"
+    etc.mkdir(parents=True)
+    parts = {
+        "train": [
+            ("fash", "en-us+m1", "FOUR SEVEN TWO"),
+            ("fash", "en-us+m1", "ENTER NINETY"),
+            ("fbbh", "en-us+f3", "OH EIGHT ONE"),
+        ],
+        "test": [("fjlp", "en-gb+m2", "SIX FIVE")],
+    }
+    for part, rows in parts.items():
+        folder = "an4_clstk" if part == "train" else "an4test_clstk"
+        ids, lines = [], []
+        for i, (speaker, voice, words) in enumerate(rows):
+            uttid = f"an{i}-{speaker}-b"
+            (wav / folder / speaker).mkdir(parents=True, exist_ok=True)
+            sf.write(
+                wav / folder / speaker / f"{uttid}.sph",
+                say(words.lower(), voice),
+                RATE,
+                format="NIST",
+                subtype="PCM_16",
+            )
+            ids.append(f"{folder}/{speaker}/{uttid}")
+            lines.append(f"<s> {words} </s> ({uttid})")
+        (etc / f"an4_{part}.fileids").write_text("\n".join(ids) + "\n")
+        (etc / f"an4_{part}.transcription").write_text("\n".join(lines) + "\n")
+    prompts = root / "allison" / "digits"
+    prompts.mkdir(parents=True)
+    for stem, text in [(str(d), w) for d, w in enumerate(DIGITS)] + [("oh", "oh"), ("90", "ninety")]:
+        sf.write(prompts / f"{stem}.wav", say(text, "en-us+f4", 8000), 8000)
+    return root
+
+
+def build(*args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "listener.export.build_defaults", "--only", "digits", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_quick_build_on_a_tiny_tree(tmp_path):
+    data = tiny_tree(tmp_path / "data")
+    out, runs, cache = tmp_path / "out", tmp_path / "runs", tmp_path / "cache"
+    run = build(
+        "--quick", "--data", str(data), "--out", str(out), "--runs", str(runs), "--cache", str(cache), "--threads", "1"
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Speech Commands" in run.stdout and "skipped" in run.stdout  # what the tree lacks is said
+    results = json.loads((runs / "digits" / "results.json").read_text())
+    assert set(results["times_s"]) >= {"data", "cache", "train", "export", "validate", "total"}
+    assert results["parity_max_abs"] < 1e-3 and results["streaming_max_abs"] < 1e-3
+    assert results["bytes"]["int8"] < 0.6 * results["bytes"]["fp32"]
+    assert set(results["validation"]["fp32"]) == {"an4", "words"}  # the validation speakers
+    for name in ("digits.onnx", "digits.fp32.onnx"):
+        meta = {p.key: p.value for p in onnx.load(str(out / name)).metadata_props}
+        assert meta["decoder"] == "ctc" and meta["frame_hop_samples"] == "1280" and meta["frame_samples"] == "17632"
+        assert meta["frame_tail_samples"] == "2560" and meta["variant"] == ("int8" if name == "digits.onnx" else "fp32")
+        assert json.loads(meta["symbols"])["oh"] == "0" and json.loads(meta["labels"])[0] == meta["blank_label"]
+    assert (runs / "digits" / "last.pt").is_file() and (cache / "copy1.npz").is_file()
+    clip = tmp_path / "472.wav"
+    sf.write(clip, say("four seven two", "en-us"), RATE)
+    analyze = [sys.executable, "-m", "listener", "analyze", "--model", str(out / "digits.onnx"), str(clip)]
+    done = subprocess.run(analyze, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_missing_data_and_a_broken_dataset_are_one_line_errors(tmp_path):
+    run = build("--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"))
+    assert run.returncode == 2 and run.stderr.strip().startswith("error: data folder") and "Traceback" not in run.stderr
+    (tmp_path / "data" / "an4").mkdir(parents=True)  # an AN4 folder without its etc/ files
+    run = build(
+        "--quick", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "o"), "--runs", str(tmp_path / "r")
+    )
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines() == [run.stderr.strip()] and "an4_test.fileids is missing" in run.stderr

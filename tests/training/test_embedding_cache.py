@@ -1,0 +1,70 @@
+"""The embedding cache: the frozen lower backbone's output of every copy, float16, with word ends."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from listener.training.embedding_cache import CacheSetup, build_caches, cache_key, load_cache  # noqa: E402
+from listener.training.speech_embedding import (  # noqa: E402
+    EMB_HOP,
+    LowerBackbone,
+    OwwFrontend,
+    SpeechEmbedding,
+    export_lower,
+    lower_dim,
+    n_embeddings,
+)
+from listener.training.strings import RATE, Item, StringAugment, prepare, word_item  # noqa: E402
+
+
+def voiced(seconds: float, f0: float) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (0.3 * sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 8))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def lower(tmp_path_factory):
+    with warnings.catch_warnings():  # torch's note that its TorchScript exporter is the old one
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return export_lower(tmp_path_factory.mktemp("lower") / "lower17.onnx", 17)
+
+
+def items() -> list[Item]:
+    return [
+        word_item(voiced(0.4, 140), "four", "fsdd", "a"),
+        Item(voiced(1.2, 200), ("oh", "bee"), [11, 12], "synth", "espeak:en-us"),
+        Item(np.zeros(8000, np.float32), (), [], "noise", "n"),
+    ]
+
+
+def test_cache_holds_the_lower_backbone_of_each_padded_copy(tmp_path, lower):
+    import torch
+
+    setup = CacheSetup(lower, lower_dim(17), StringAugment(), (), seed=4, workers=1, progress=False)
+    logs: list[str] = []
+    out = build_caches(items(), 2, tmp_path, setup, log=logs.append)
+    assert len(out) == 6 and all(c.features.dtype == np.float16 for c in out)
+    assert [list(c.tokens) for c in out[:3]] == [[5], [11, 12], []]
+    assert out[1].ends is None and out[0].ends is not None and out[3].ends is not None
+    # copy 0 is clean: the same features as the torch port on the same padded audio
+    audio, ends = prepare(items()[0], 4 * 7_919, StringAugment(), (), clean=True)
+    assert out[0].ends[0] == pytest.approx(ends[0])
+    assert len(out[0].features) == n_embeddings(len(audio))
+    with torch.no_grad():
+        win = OwwFrontend()(torch.from_numpy(audio)[None])[0]
+        ref = LowerBackbone(SpeechEmbedding.from_onnx(), 17)(win).numpy()
+    assert np.abs(out[0].features.astype(np.float32) - ref).max() < 2e-2 * np.abs(ref).max()
+    # word end in the copy, after the padding in front
+    assert out[0].ends[0] > 0.3 * RATE and out[0].ends[0] < len(out[0].features) * EMB_HOP + 12512
+    # the files are reused when nothing changed, rebuilt when the augmentation changed
+    assert all("built" in m for m in logs)
+    again = build_caches(items(), 2, tmp_path, setup, log=logs.append)
+    assert all("reused" in m for m in logs[2:]) and np.array_equal(again[4].features, out[4].features)
+    other = CacheSetup(lower, lower_dim(17), StringAugment(noise_p=0.1), (), seed=4)
+    assert cache_key(items(), 1, other) != cache_key(items(), 1, setup)
+    assert len(load_cache(tmp_path / "copy1.npz")) == 3

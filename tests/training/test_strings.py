@@ -1,0 +1,110 @@
+"""Strings said in one breath: synthetic phrases, joined words, padding and augmentation."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from listener.training.strings import (
+    RATE,
+    Item,
+    StringAugment,
+    available_engines,
+    concat_strings,
+    join,
+    loud_bounds,
+    phrase_tokens,
+    prepare,
+    synthesize_phrases,
+    word_bank,
+    word_item,
+)
+from listener.training.tokens import OTHER, words_to_tokens
+
+
+def tone(seconds: float, freq: float = 440.0, quiet_s: float = 0.0) -> np.ndarray:
+    """A tone with `quiet_s` of silence after it."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    return np.concatenate([0.5 * np.sin(2 * np.pi * freq * t), np.zeros(int(quiet_s * RATE))]).astype(np.float32)
+
+
+def test_word_end_is_the_end_of_the_loud_part():
+    item = word_item(tone(0.3, quiet_s=0.2), "four", "fsdd", "x")
+    assert item.tokens == [5] and item.ends == [pytest.approx(0.3 * RATE, abs=160)]
+
+
+def test_join_with_a_gap_and_an_overlap_knows_each_word_end():
+    a, b, c = tone(0.3), tone(0.2, 660), tone(0.25, 550)
+    audio, ends = join([a, b, c], [0.1, -0.05])
+    assert len(audio) == len(a) + int(0.1 * RATE) + len(b) - int(0.05 * RATE) + len(c)
+    assert ends[0] == pytest.approx(len(a), abs=160)
+    assert ends[1] == pytest.approx(len(a) + 0.1 * RATE + len(b), abs=160)
+    assert ends[2] == pytest.approx(len(audio), abs=160)
+
+
+def test_concat_strings_join_one_voice_with_ends_for_every_word():
+    words = [word_item(tone(0.2, 300 + 50 * d), w, "fsdd", "spk") for d, w in enumerate(["one", "two", "three"])]
+    words += [word_item(tone(0.2, 900), "bird", "speech_commands", "sc1")]
+    items = concat_strings(word_bank(words), 20, seed=1)
+    assert len(items) == 20
+    for it in items:
+        assert len(it.tokens) == len(it.words) == len(it.ends) and it.source == "concat"
+        assert it.tokens == words_to_tokens(it.words)
+        assert all(a < b for a, b in zip(it.ends, it.ends[1:])) and it.ends[-1] <= len(it.audio)
+    assert concat_strings(word_bank(words), 20, seed=1)[3].words == items[3].words  # seeded
+
+
+def test_prepare_moves_word_ends_with_padding_and_speed():
+    item = Item(tone(0.5, quiet_s=0.1), ("five",), [6], "fsdd", "x", [0.5 * RATE])
+    cfg = StringAugment(speed_p=1.0, reverb_p=0.0, band_p=0.0, noise_p=0.0, gain_p=0.0)
+    audio, ends = prepare(item, seed=3, cfg=cfg)
+    assert ends[0] == pytest.approx(loud_bounds(audio, -20)[1], abs=0.02 * RATE)
+    again, _ = prepare(item, seed=3, cfg=cfg)
+    assert np.array_equal(audio, again)
+    clean, clean_ends = prepare(item, seed=3, cfg=cfg, clean=True)
+    assert len(clean) >= 0.5 * RATE and clean_ends[0] > 0.5 * RATE  # room in front
+    assert np.abs(audio).max() <= 1.0
+
+
+def test_full_augmentation_keeps_audio_finite_and_bounded():
+    noise = [np.random.default_rng(0).standard_normal(RATE).astype(np.float32)]
+    item = Item(tone(0.6), ("six",), [7], "synth", "x")
+    cfg = StringAugment(speed_p=1.0, reverb_p=1.0, band_p=1.0, noise_p=1.0, gain_p=1.0)
+    audio, ends = prepare(item, 5, cfg, noise)
+    assert ends is None and np.isfinite(audio).all() and np.abs(audio).max() <= 1.0
+
+
+def test_espeak_phrases_come_with_their_words():
+    items = synthesize_phrases(4, seed=2, engines=("espeak-ng",), workers=2, log=lambda m: None)
+    assert len(items) == 4
+    for it in items:
+        assert it.source == "synth" and it.speaker.startswith("espeak:") and it.ends is None
+        assert it.tokens == phrase_tokens(it.words) and len(it.audio) > 0.2 * RATE
+        assert np.abs(it.audio).max() > 0.01
+    again = synthesize_phrases(4, seed=2, engines=("espeak-ng",), workers=1, log=lambda m: None)
+    assert [it.words for it in again] == [it.words for it in items]
+
+
+@pytest.mark.parametrize("engine", ["flite", "festival"])
+def test_flite_and_festival_phrases(engine):
+    ok, skipped = available_engines((engine,))
+    if not ok:
+        pytest.skip(skipped[0])
+    items = synthesize_phrases(2, seed=0, engines=(engine,), log=lambda m: None)
+    assert len(items) == 2 and all(len(it.audio) > 0.2 * RATE and it.tokens == phrase_tokens(it.words) for it in items)
+
+
+def test_an_engine_that_is_not_installed_is_skipped_with_a_message(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no program at all on this PATH
+    assert shutil.which("espeak-ng") is None
+    messages: list[str] = []
+    assert synthesize_phrases(3, engines=("espeak-ng", "flite"), log=messages.append) == []
+    assert len(messages) == 2 and "espeak-ng is not installed" in messages[0] and "flite" in messages[1]
+    with pytest.raises(ValueError, match="unknown speech engine"):
+        available_engines(("say",))
+
+
+def test_multi_word_entries_are_one_other_token():
+    assert phrase_tokens(["double you", "four"]) == [OTHER, 5]
