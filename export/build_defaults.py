@@ -424,8 +424,8 @@ def _sounds_record(path: Path) -> dict:
 def reevaluate(args: argparse.Namespace, name: str) -> dict:
     """Score the shipped files in ``--out`` again through the runtime pipeline (no training) and rewrite
     ``docs/models/<name>/results.json`` (sounds; digits is scored by ``bench.bench_digits``). The
-    build's own figures that need the PyTorch model (parity, training history) and the sounds cross-validation (a retraining
-    per fold) are kept as they were."""
+    build's own figures that need the PyTorch model (parity, training history) and the sounds
+    cross-validation (a retraining per fold) are kept as they were."""
     from listener.export.parity import runtime_classifier
 
     card_dir = args.cards / name
