@@ -86,8 +86,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
     window.show()
     # Ctrl-C in the terminal or SIGTERM close the window properly (settings saved,
     # log closed). Python only sees signals when it runs, hence the idle timer.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: window.close())
+    previous = {sig: signal.signal(sig, lambda *_: window.close()) for sig in (signal.SIGINT, signal.SIGTERM)}
     wake = QTimer()
     wake.timeout.connect(lambda: None)
     wake.start(250)
@@ -96,8 +95,8 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
     # left to interpreter shutdown, widgets can be painted and flushed after their native
     # window is gone ("QBackingStore::flush() called for ... which does not have a handle").
     wake.stop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL)
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
     window.hide()
     window.deleteLater()
     app.sendPostedEvents(None, QEvent.Type.DeferredDelete)

@@ -95,14 +95,17 @@ def test_ctrl_c_ends_training_and_keeps_the_weights(tmp_path):
     torch.set_num_threads(1)
     items = patterned_items(16)
     model = stacked_model(17, 0, items, k=3, hidden=16, depth=1)
-    cfg = CtcTrainConfig(epochs=100_000, batch=8, align_window=None, progress=False)
+    cfg = CtcTrainConfig(epochs=20_000, batch=8, align_window=None, progress=False)
+    # Python's own Ctrl-C handler, whatever an earlier test in this process left installed
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
         result = train_ctc(model, items, cfg, tmp_path / "last.pt", log=lambda m: None)
     finally:
         timer.cancel()
-    assert result.interrupted and len(result.losses) < 100_000
+        signal.signal(signal.SIGINT, previous)
+    assert result.interrupted and len(result.losses) < 20_000
     saved = torch.load(tmp_path / "last.pt", weights_only=False)
     assert saved["result"]["interrupted"] is True
     assert torch.equal(saved["state"]["head.net.0.weight"], model.state_dict()["head.net.0.weight"])
