@@ -445,6 +445,11 @@ def pulse_sink():
     if res.returncode != 0:
         pytest.skip(f"could not load a PulseAudio null sink: {res.stderr.strip()}")
     module = res.stdout.strip()
+    # PortAudio lists devices once, when first used: if an earlier test used it before this
+    # daemon started (a fresh machine), ALSA's "pulse" device is missing until it looks again.
+    from listener.audio import list_input_devices
+
+    list_input_devices(rescan=True)
     yield sink
     subprocess.run(["pactl", "unload-module", module], capture_output=True)
     if started:
