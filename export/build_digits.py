@@ -67,6 +67,7 @@ class DigitsRecipe:
 
     n_synth: int = 1500  # synthetic phrases
     n_concat: int = 1500  # strings joined from isolated words
+    confusable_p: float = 0.0  # share of the phrases' non-digit words that are teens and tens
     copies: int = 3  # cached copies of every item: copy 0 clean, the others augmented
     n_lower: int = 17  # frozen, cached backbone convolutions (of 20)
     finetune: int = 3  # trained last backbone convolutions
@@ -146,7 +147,14 @@ def build_digits(
     cache = cache or cache_root() / ("digits-ctc-quick" if quick else "digits-ctc")
     times: dict[str, float] = {}
     t_all = time.time()
-    cfg = CtcDataConfig(data_root=data, n_synth=r.n_synth, n_concat=r.n_concat, seed=r.seed, workers=threads)
+    cfg = CtcDataConfig(
+        data_root=data,
+        n_synth=r.n_synth,
+        n_concat=r.n_concat,
+        confusable_p=r.confusable_p,
+        seed=r.seed,
+        workers=threads,
+    )
     with _stage(times, "data", log):
         items = train_items(cfg, log)
         if r.max_items and len(items) > r.max_items:

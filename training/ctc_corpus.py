@@ -50,6 +50,7 @@ class CtcDataConfig:
     allison_root: Path | None = None  # None: <data_root>/allison if there, else Debian's folder
     n_synth: int = 1500  # synthetic phrases (espeak-ng / flite / festival)
     n_concat: int = 1500  # strings joined from isolated words
+    confusable_p: float = 0.0  # share of the phrases' non-digit words that are teens and tens (strings.phrase_words)
     engines: tuple[str, ...] = ("espeak-ng", "flite", "festival")
     use_esc: bool = True  # ESC-10 train folds as silence items and augmentation noise
     # AN4's spelled letter O sounds like "oh": "other" trains it as <other> (the shipped model's
@@ -173,7 +174,7 @@ def train_items(cfg: CtcDataConfig, log: Callable[[str], None] = print) -> list[
     if "concat" in cfg.sources:
         items += concat_strings(word_bank(words), cfg.n_concat, cfg.seed)
     if "synth" in cfg.sources:
-        items += synthesize_phrases(cfg.n_synth, cfg.seed, cfg.engines, cfg.workers, log)
+        items += synthesize_phrases(cfg.n_synth, cfg.seed, cfg.engines, cfg.workers, log, cfg.confusable_p)
     if "noise" in cfg.sources:
         items += noise_pieces(cfg) + esc_items(cfg, ESC_TRAIN, log)
     if not any(it.tokens for it in items):

@@ -222,6 +222,9 @@ COMMANDS = (
     "line",
 )
 OTHER_WORDS: tuple[str, ...] = LETTERS + NUMBER_WORDS + NAMES + COMMANDS
+# Teens and tens begin like a digit ("nine" in "nineteen", "ninety"): a model that fires as soon as
+# it has heard "nine" logs them; drawing them more often teaches it to wait for the rest of the word.
+CONFUSABLE_WORDS: tuple[str, ...] = NUMBER_WORDS[:18]
 
 
 def digit_words(rng: random.Random, n: int) -> list[str]:
@@ -233,15 +236,21 @@ def digit_words(rng: random.Random, n: int) -> list[str]:
     return words
 
 
-def phrase_words(rng: random.Random) -> list[str]:
-    """One phrase: 15% non-digit words only; else 1-7 digits, 30% of them with 1-3 non-digit words mixed in."""
+def phrase_words(rng: random.Random, confusable_p: float = 0.0) -> list[str]:
+    """One phrase: 15% non-digit words only; else 1-7 digits, 30% of them with 1-3 non-digit words mixed in.
+    Each non-digit word is a teen or a ten (``CONFUSABLE_WORDS``) with probability `confusable_p`, else
+    any of ``OTHER_WORDS``."""
+
+    def other() -> str:
+        return rng.choice(CONFUSABLE_WORDS if rng.random() < confusable_p else OTHER_WORDS)
+
     r = rng.random()
     if r < 0.15:
-        return [rng.choice(OTHER_WORDS) for _ in range(rng.randint(1, 4))]
+        return [other() for _ in range(rng.randint(1, 4))]
     words = digit_words(rng, rng.randint(1, 7))
     if r < 0.45:
         for _ in range(rng.randint(1, 3)):
-            words.insert(rng.randint(0, len(words)), rng.choice(OTHER_WORDS))
+            words.insert(rng.randint(0, len(words)), other())
     return words
 
 
@@ -373,9 +382,9 @@ def say(engine: str, text: str, rng: random.Random) -> tuple[np.ndarray, str]:
     return _run_tts(["text2wave", "-o", "{out}"], text=text), "festival"
 
 
-def _phrase(i: int, seed: int, engines: Sequence[str]) -> Item | None:
+def _phrase(i: int, seed: int, engines: Sequence[str], confusable_p: float) -> Item | None:
     rng = random.Random(seed * 1_000_003 + i)
-    words = phrase_words(rng)
+    words = phrase_words(rng, confusable_p)
     shares = [ENGINE_SHARE[e] for e in engines]
     engine = rng.choices(list(engines), shares)[0]
     try:
@@ -391,8 +400,10 @@ def synthesize_phrases(
     engines: Sequence[str] = tuple(ENGINE_SHARE),
     workers: int = 2,
     log: Callable[[str], None] = print,
+    confusable_p: float = 0.0,
 ) -> list[Item]:
-    """`n` phrases said in one breath (phrase `i` is the same on every run with the same engines).
+    """`n` phrases said in one breath (phrase `i` is the same on every run with the same engines and
+    `confusable_p`, see ``phrase_words``).
 
     Engines not installed are skipped with a message; with none at all, no phrases."""
     ok, skipped = available_engines(engines)
@@ -401,7 +412,7 @@ def synthesize_phrases(
     if not ok or n <= 0:
         return []
     with ThreadPoolExecutor(max(1, workers)) as pool:  # the work is in subprocesses
-        items = list(pool.map(lambda i: _phrase(i, seed, ok), range(n)))
+        items = list(pool.map(lambda i: _phrase(i, seed, ok, confusable_p), range(n)))
     done = [it for it in items if it is not None]
     if len(done) < n:
         log(f"synthetic phrases: {n - len(done)} of {n} renderings failed and were skipped")

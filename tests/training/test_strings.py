@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 
 import numpy as np
 import pytest
 
 from listener.training.strings import (
+    CONFUSABLE_WORDS,
+    OTHER_WORDS,
     RATE,
     Item,
     StringAugment,
@@ -16,6 +19,7 @@ from listener.training.strings import (
     join,
     loud_bounds,
     phrase_tokens,
+    phrase_words,
     prepare,
     synthesize_phrases,
     word_bank,
@@ -74,6 +78,22 @@ def test_full_augmentation_keeps_audio_finite_and_bounded():
     cfg = StringAugment(speed_p=1.0, reverb_p=1.0, band_p=1.0, noise_p=1.0, gain_p=1.0)
     audio, ends = prepare(item, 5, cfg, noise)
     assert ends is None and np.isfinite(audio).all() and np.abs(audio).max() <= 1.0
+
+
+def _non_digit_words(confusable_p: float) -> list[str]:
+    rng = random.Random(4)
+    return [w for _ in range(400) for w in phrase_words(rng, confusable_p) if words_to_tokens([w]) == [OTHER]]
+
+
+def test_confusable_p_draws_teens_and_tens_as_often_as_asked():
+    assert "ninety" in CONFUSABLE_WORDS and "nineteen" in CONFUSABLE_WORDS and "nine" not in CONFUSABLE_WORDS
+    every = _non_digit_words(1.0)
+    assert every and set(every) <= set(CONFUSABLE_WORDS)
+    plain = _non_digit_words(0.0)
+    share = np.mean([w in CONFUSABLE_WORDS for w in plain])
+    assert share == pytest.approx(len(CONFUSABLE_WORDS) / len(OTHER_WORDS), abs=0.06)
+    half = np.mean([w in CONFUSABLE_WORDS for w in _non_digit_words(0.5)])
+    assert 0.45 < half < 0.7
 
 
 def test_espeak_phrases_come_with_their_words():
