@@ -13,7 +13,9 @@ any thresholds follow from one pass of the model.
 :func:`class_balanced` gives every class the same false-alarm budget on negatives and
 takes the largest budget whose union stays within the target, so a rare class is not
 drowned by a frequent one; the thresholds go into the model's ``thresholds`` metadata and
-:func:`single` gives the one ``threshold`` for the same target.
+:func:`single` gives the one ``threshold`` for the same target. :func:`transfer` carries a
+reference file's thresholds (FP32) to a variant (INT8) whose scores differ: per class, the
+variant's threshold that detects as many of that class's clips as the reference does.
 """
 
 from __future__ import annotations
@@ -156,3 +158,55 @@ def single(neg_m: np.ndarray, labels: Sequence[str], classes: Sequence[str], tar
         if (neg_m >= _vector(labels, {k: float(t) for k in classes})[None, :]).any(1).mean() <= target:
             return float(t)
     return CEIL
+
+
+DECIMALS = 4  # a transferred threshold is a multiple of GRID: near-ties between clips' scores stay apart
+GRID = 10.0**-DECIMALS
+
+
+def _grid_below(v: float) -> float:
+    """The largest multiple of GRID that is <= ``v``."""
+    t = round(float(np.floor(v / GRID + 1e-6)) * GRID, DECIMALS)  # 0.6537 / GRID is 6536.999999999999
+    return t if t <= v else round(t - GRID, DECIMALS)
+
+
+def _grid_above(v: float) -> float:
+    """The smallest multiple of GRID that is > ``v``."""
+    t = _grid_below(v)
+    return round(t + GRID, DECIMALS)
+
+
+def transfer(
+    ref_m: np.ndarray, var_m: np.ndarray, labels: Sequence[str], truth: Sequence[int], thresholds: dict[str, float]
+) -> dict[str, float]:
+    """Thresholds for a variant of a model (its INT8 file) that give the reference's (its FP32 file's)
+    recall: for each class ``c`` of ``thresholds``, the threshold nearest the reference's at which the
+    variant detects as many of the clips of ``c`` (``truth == c``) as the reference does at its own,
+    on the GRID, clipped to [FLOOR, CEIL].
+
+    ``ref_m`` and ``var_m``: :func:`peak_scores` of the same clips played the same way (same seeds).
+    Nearest, because the reference's thresholds were chosen for a false-alarm budget: a class on which
+    the variant already has the reference's recall keeps its threshold, and one that it detects
+    less (more) often moves down (up) only as far as it must. When no threshold gives exactly the
+    reference's count (ties, or two scores inside one GRID step), the highest threshold that reaches
+    it. A class the reference detects no clip of keeps the reference's threshold; at FLOOR the
+    variant may still fall short of the reference (its scores are too low)."""
+    truth = np.asarray(truth)
+    out = {}
+    for k, t in thresholds.items():
+        c = list(labels).index(k)
+        rows = truth == c
+        if not rows.any():
+            raise ValueError(f"no clips of class {k!r} to match the reference's recall on")
+        need = int((ref_m[rows, c] >= t).sum())
+        scores = np.sort(var_m[rows, c])[::-1]
+        have = int((scores >= t).sum())
+        if need == 0 or have == need:
+            out[k] = float(t)
+            continue
+        reach = _grid_below(float(scores[need - 1]))  # the highest threshold the variant reaches need at
+        if have > need:  # move up: the lowest threshold above the (need+1)-th score, if it still reaches need
+            above = _grid_above(float(scores[need]))
+            reach = above if above <= scores[need - 1] else max(reach, t)
+        out[k] = float(np.clip(reach, FLOOR, CEIL))
+    return out
