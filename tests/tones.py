@@ -84,3 +84,33 @@ def sound_spec(thresholds: dict[str, float] | None = None) -> ModelSpec:
         hop_seconds=0.5,
         thresholds=dict(thresholds or {}),
     )
+
+
+def sound_bundle(base: Path) -> tuple:
+    """A trained tones sounds model exported as ``base.fp32.onnx`` + ``base.onnx`` (INT8), with per-class
+    thresholds at a 10% false-alarm budget on negatives its heads never saw: (model, spec, the
+    negatives' peak scores, the export bundle). About the recipe of ``build_defaults --only sounds``."""
+    from listener.export.bundle import export_bundle
+    from listener.training.calibrate import class_balanced, peak_scores, single
+    from listener.training.heads import HeadTraining, cut_windows, fit_heads, window_inputs
+    from listener.training.train import TorchClassifier
+
+    classes = [x for x in SOUND_LABELS if x != "other"]
+    rng = np.random.default_rng(5)
+    model = sound_model()
+    wins, y = [], []
+    for i, kind in enumerate(SOUND_LABELS):
+        w, _ = cut_windows(sound_clips(kind, 10, rng), 16000 // 4)
+        wins.append(w)
+        y.append(np.full(len(w), i))
+    fit_heads(model, window_inputs(model, np.concatenate(wins)), np.concatenate(y), HeadTraining(epochs=25, batch=32))
+    spec = sound_spec()
+    negatives = sound_clips("other", 20, rng)
+    neg_m = peak_scores(TorchClassifier(model, spec), negatives, seed=2)
+    spec.thresholds, _ = class_balanced(neg_m, spec.labels, classes, 0.1)
+    spec.threshold = single(neg_m, spec.labels, classes, 0.1)
+    audio = sound_clips("low", 4, rng) + sound_clips("high", 4, rng)
+    val = WaveSet([a for a in audio], np.array([0] * 4 + [1] * 4), tuple(SOUND_LABELS))
+    calibration = np.concatenate(wins)[::4]
+    bundle = export_bundle(model, spec, base, calibration, val)
+    return model, spec, neg_m, bundle

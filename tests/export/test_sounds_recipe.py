@@ -11,39 +11,17 @@ import pytest
 from listener.classifier import Classifier
 from listener.config import PipelineOptions
 from listener.contract import FEATURES, LOGITS
-from listener.export.bundle import export_bundle
 from listener.pipeline import analyze_array
-from listener.training.calibrate import as_stream, class_balanced, peak_scores, rates, single
-from listener.training.corpus import WaveSet
-from listener.training.heads import HeadTraining, cut_windows, fit_heads, window_inputs
+from listener.training.calibrate import as_stream, peak_scores, rates
 from listener.training.train import TorchClassifier
-from tests.tones import SOUND_LABELS, sound_clips, sound_model, sound_spec
+from tests.tones import SOUND_LABELS, sound_bundle, sound_clips
 
-RATE = 16000
 CLASSES = [x for x in SOUND_LABELS if x != "other"]
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> tuple:
-    rng = np.random.default_rng(5)
-    model = sound_model()
-    wins, y = [], []
-    for i, kind in enumerate(SOUND_LABELS):
-        w, _ = cut_windows(sound_clips(kind, 10, rng), RATE // 4)
-        wins.append(w)
-        y.append(np.full(len(w), i))
-    fit_heads(model, window_inputs(model, np.concatenate(wins)), np.concatenate(y), HeadTraining(epochs=25, batch=32))
-    # thresholds on negatives the heads never saw, at a 10% false-alarm budget
-    spec = sound_spec()
-    negatives = sound_clips("other", 20, rng)
-    neg_m = peak_scores(TorchClassifier(model, spec), negatives, seed=2)
-    spec.thresholds, _ = class_balanced(neg_m, spec.labels, CLASSES, 0.1)
-    spec.threshold = single(neg_m, spec.labels, CLASSES, 0.1)
-    audio = sound_clips("low", 4, rng) + sound_clips("high", 4, rng)
-    val = WaveSet([a for a in audio], np.array([0] * 4 + [1] * 4), tuple(SOUND_LABELS))
-    calibration = np.concatenate(wins)[::4]
-    bundle = export_bundle(model, spec, tmp_path_factory.mktemp("sounds") / "tones", calibration, val)
-    return model, spec, neg_m, bundle
+    return sound_bundle(tmp_path_factory.mktemp("sounds") / "tones")
 
 
 def test_thresholds_keep_the_negatives_within_the_budget(built) -> None:
