@@ -100,11 +100,12 @@ def write_thresholds(path: Path, thresholds: dict[str, float]) -> None:
 
 
 def _table(t: Transfer) -> str:
-    rows = [f"{'class':16} {'fp32 t':>7} {'fp32 rec':>8} {'int8 t':>7} {'int8 rec':>8} {'new t':>7} {'new rec':>8}"]
+    """Thresholds and recalls (on the streams the transfer used), reference / variant before / after."""
+    rows = [f"{'class':16} {'ref t':>7} {'recall':>7} {'old t':>7} {'recall':>7} {'new t':>7} {'recall':>7}"]
     for k in t.classes:
         rows.append(
-            f"{k:16} {t.reference_thresholds[k]:7.3f} {t.reference_recall[k]:8.3f} {t.old_thresholds[k]:7.3f} "
-            f"{t.old_recall[k]:8.3f} {t.new_thresholds[k]:7.3f} {t.new_recall[k]:8.3f}"
+            f"{k:16} {t.reference_thresholds[k]:7.4f} {t.reference_recall[k]:7.3f} {t.old_thresholds[k]:7.4f} "
+            f"{t.old_recall[k]:7.3f} {t.new_thresholds[k]:7.4f} {t.new_recall[k]:7.3f}"
         )
     return "\n".join(rows)
 
