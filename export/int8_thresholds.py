@@ -27,7 +27,7 @@ import platform
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ListenerError, DatasetError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before anything is written: the file stays as it was
+        print("interrupted: nothing written", file=sys.stderr)
+        return 130
     print(_table(t))
     if args.dry_run:
         return 0
@@ -183,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         "data": "ESC-10, all 5 folds (training clips of the shipped model)",
         "seeds": args.seeds,
         "seconds": round(time.time() - t0, 1),
-        "transfer": t.__dict__,
+        "transfer": asdict(t),
     }
     out = args.record or ROOT / "docs" / "models" / variant.info.name / "int8_thresholds.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -121,3 +125,21 @@ def test_the_command_says_what_is_missing(pair, tmp_path: Path, capsys) -> None:
     assert main(["--model", str(model), "--reference", str(fp32), "--data", str(other.parents[1])]) == 2
     assert "classes the model does not: ['dog bark']" in capsys.readouterr().err
     assert onnx.load(str(model)).metadata_props == onnx.load(str(int8)).metadata_props  # nothing written
+
+
+def test_ctrl_c_while_scoring_writes_nothing(pair, tmp_path: Path) -> None:
+    int8, fp32 = pair
+    model = tmp_path / "tones.onnx"
+    shutil.copy(int8, model)
+    data = write_esc_tree(tmp_path / "data")
+    seeds = [str(s) for s in range(40)]  # long enough to be interrupted while it scores
+    command = [sys.executable, "-m", "listener.export.int8_thresholds", "--model", str(model), "--reference", str(fp32)]
+    proc = subprocess.Popen(
+        [*command, "--data", str(data), "--seeds", *seeds], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().startswith("scoring")
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted: nothing written" in err and "Traceback" not in err
+    assert onnx.load(str(model)).metadata_props == onnx.load(str(int8)).metadata_props
