@@ -7,8 +7,8 @@ The thresholds in a sounds model's metadata were fitted on the FP32 file's score
 file's scores differ enough that the same thresholds lose recall on some classes. For each
 class this finds the INT8 threshold at which the INT8 file detects as many of that class's
 ESC clips as the FP32 file does at its own threshold
-(``listener.training.calibrate.transfer``: both files score the same clips, played as the
-runtime hears them with fixed seeds, through ``peak_scores``) and writes it into the INT8
+(``listener.training.calibrate.transfer``: both files score the same clips, each played three
+times as the runtime hears them, with fixed seeds, through ``peak_scores``) and writes it into the INT8
 file's ``thresholds`` metadata through ``listener.export.onnx_export.set_metadata``: the
 graph and every other key stay as they are. It never looks at held-out negatives (those are
 the test: ``python -m bench.bench_sounds_negatives --variants``).
@@ -29,8 +29,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from listener.classifier import Classifier
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -57,7 +61,7 @@ def reference_path(model: Path) -> Path:
 
 
 def find_thresholds(
-    variant, reference, clips: list[np.ndarray], names: list[str], seeds: Sequence[int] = SEEDS
+    variant: Classifier, reference: Classifier, clips: list[np.ndarray], names: list[str], seeds: Sequence[int] = SEEDS
 ) -> Transfer:
     """Score ``clips`` (their class names ``names``), each played once per seed, with both classifiers and
     transfer the reference's thresholds to the variant; every class that can be detected must have clips."""
@@ -65,6 +69,9 @@ def find_thresholds(
     from listener.training.calibrate import peak_scores, rates, transfer
 
     info, ref = variant.info, reference.info
+    for i in (info, ref):
+        if i.kind != "sound" or i.is_ctc:
+            raise ModelError(f"{i.path} is not a sound model: its thresholds are not per-window peak scores")
     if list(info.labels) != list(ref.labels):
         raise ModelError(f"{info.path} and {ref.path} have different labels: not two variants of one model")
     labels = list(info.labels)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ import soundfile as sf
 
 from listener.classifier import CPU, Classifier
 from listener.export.int8_thresholds import find_thresholds, main, reference_path, write_thresholds
+from listener.export.onnx_export import set_metadata
 from listener.training.calibrate import peak_scores
 from tests.tones import sound_bundle, sound_clips
 
@@ -125,6 +127,11 @@ def test_the_command_says_what_is_missing(pair, tmp_path: Path, capsys) -> None:
     assert main(["--model", str(model), "--reference", str(fp32), "--data", str(other.parents[1])]) == 2
     assert "classes the model does not: ['dog bark']" in capsys.readouterr().err
     assert onnx.load(str(model)).metadata_props == onnx.load(str(int8)).metadata_props  # nothing written
+    speech = tmp_path / "speech.onnx"
+    shutil.copy(int8, speech)
+    set_metadata(speech, replace(Classifier(speech).info, kind="speech"))
+    assert main(["--model", str(speech), "--reference", str(fp32), "--data", str(data)]) == 2
+    assert "is not a sound model" in capsys.readouterr().err
 
 
 def test_ctrl_c_while_scoring_writes_nothing(pair, tmp_path: Path) -> None:
@@ -135,7 +142,12 @@ def test_ctrl_c_while_scoring_writes_nothing(pair, tmp_path: Path) -> None:
     seeds = [str(s) for s in range(40)]  # long enough to be interrupted while it scores
     command = [sys.executable, "-m", "listener.export.int8_thresholds", "--model", str(model), "--reference", str(fp32)]
     proc = subprocess.Popen(
-        [*command, "--data", str(data), "--seeds", *seeds], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*command, "--data", str(data), "--seeds", *seeds],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # as from a terminal: a suite started in the background (``&``) passes SIGINT on ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stdout.readline().startswith("scoring")
     time.sleep(1.0)
