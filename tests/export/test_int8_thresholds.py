@@ -142,7 +142,7 @@ def test_ctrl_c_while_scoring_writes_nothing(pair, tmp_path: Path) -> None:
     seeds = [str(s) for s in range(40)]  # long enough to be interrupted while it scores
     command = [sys.executable, "-m", "listener.export.int8_thresholds", "--model", str(model), "--reference", str(fp32)]
     proc = subprocess.Popen(
-        [*command, "--data", str(data), "--seeds", *seeds],
+        [*command, "--data", str(data), "--record", str(tmp_path / "record.json"), "--seeds", *seeds],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
