@@ -16,7 +16,9 @@ test region and ESC-10 fold 5). ``--sweep``: the INT8 file again at other thresh
 trade between digits and false digits); ``--tails``: the INT8 file again with other
 ``frame_tail_samples`` (how far past each voiced region frames are computed: the digits
 found against the frames computed, i.e. the CPU). ``--part validation`` scores the
-validation speakers instead (what the settings were chosen on).
+validation speakers instead (what the settings were chosen on). ``--stamp`` (test part only)
+writes each file's test figures into its own ``accuracy`` metadata (:func:`test_accuracy`), so a
+user reading the model's metadata sees the card's numbers.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from listener.classifier import Classifier, ClassifierOptions
+from listener.export.onnx_export import set_metadata
 from listener.training.evaluate import CachedClassifier
 from listener.training.evaluate_strings import PARTS, digit_sets, log_digits, score_sets, summarize, with_settings
 
@@ -148,6 +151,31 @@ def published_tables() -> str:
     return card_tables(test, validation)
 
 
+def test_accuracy(sets: dict) -> dict:
+    """The metadata's ``accuracy`` for one file: its figures on the test speakers (``sets``: one model's
+    ``score_sets`` on ``--part test``)."""
+    an4, sc = sets["an4"], sets["speech_commands"]
+    return {
+        "test_set": "held-out speakers, through listener analyze's pipeline (python -m bench.bench_digits; "
+        "docs/models/digits.md)",
+        "an4_test_digits_right_pct": an4["digits_right"],
+        "an4_test_exact_strings": f"{an4['exact']}/{an4['with_digits']}",
+        "fsdd_nicolas_theo_pct": sets["fsdd"]["digits_right"],
+        "speech_commands_test_digits_pct": sc["digits_right"],
+        "false_digits_per_100_words_an4": an4["false_per_100_words"],
+        "false_digits_per_100_words_sc": sc["false_per_100_words"],
+        "false_digits_per_minute_esc10": sets["esc10"]["false_per_minute"],
+        "false_digits_per_minute_sc_noise": sets["noise"]["false_per_minute"],
+    }
+
+
+def stamp(path: Path, sets: dict) -> None:
+    """Write :func:`test_accuracy` into the file's metadata, the rest of it unchanged."""
+    info = Classifier(path).info
+    info.accuracy = test_accuracy(sets)
+    set_metadata(Path(path), info)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
@@ -158,10 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--card", action="store_true", help="print the card's tables from the JSON files and exit")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "models" / "digits" / "bench_digits.json")
+    ap.add_argument("--stamp", action="store_true", help="write the test figures into each file's accuracy metadata")
     args = ap.parse_args(argv)
     if args.card:
         print(published_tables())
         return 0
+    if args.stamp and args.part != "test":
+        raise SystemExit("bench_digits: --stamp writes test figures; it needs --part test")
     if not args.data.is_dir():
         raise SystemExit(f"bench_digits: no data folder {args.data} (pass --data or set LISTENER_DATA)")
     t0 = time.perf_counter()
@@ -177,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         "models": {},
     }
     last = None
+    scored: list[tuple[Path, dict]] = []  # (file, its entry)
     for path in args.models:
         clf = Classifier.from_options(ClassifierOptions(model=str(path), threads=args.threads))
         info = clf.info
@@ -194,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             "sets": score_sets(cached, sets),
         }
         result["models"][info.variant] = entry
+        scored.append((Path(path), entry))
         last = (cached, info)
     if args.sweep and last is not None:
         cached, info = last
@@ -211,6 +244,11 @@ def main(argv: list[str] | None = None) -> int:
             tails[str(t)] = {name: summarize(log_digits(tuned, recs)) for name, recs in sets.items()}
             print(f"  tail {t}: " + json.dumps({k: v.get("digits_right") for k, v in tails[str(t)].items()}))
         result["tail_sweep"] = {"variant": info.variant, "threshold": info.threshold, "by_tail": tails}
+    if args.stamp:
+        for path, entry in scored:
+            stamp(path, entry["sets"])
+            entry["bytes"] = path.stat().st_size  # the metadata changed the file's size
+            print(f"stamped {path}")
     result["wall_s"] = round(time.perf_counter() - t0, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")

@@ -32,11 +32,12 @@ def test_a_card_says_how_its_figures_were_scored(tmp_path: Path) -> None:
 
 
 def test_the_digits_card_holds_its_measured_tables() -> None:
-    """digits 2.0 comes from the research build, not build_defaults: its card's tables are
-    bench.bench_digits' JSON files rendered (``python -m bench.bench_digits --card``), and the
-    shipped files' metadata carries the same test figures."""
+    """The digits card's tables are bench.bench_digits' JSON files rendered (``python -m
+    bench.bench_digits --card``), and the shipped files' metadata carries the same test figures
+    (``bench_digits --stamp``) and the recipe's version."""
     from bench.bench_digits import published_tables
     from listener.classifier import Classifier
+    from listener.export.build_digits import VERSION
 
     card = (ROOT / "docs" / "models" / "digits.md").read_text()
     assert published_tables() in card
@@ -44,10 +45,32 @@ def test_the_digits_card_holds_its_measured_tables() -> None:
     for variant, path in (("int8", "digits.onnx"), ("fp32", "digits.fp32.onnx")):
         info = Classifier(ROOT / "assets" / path).info
         sets = test["models"][variant]["sets"]
-        assert (info.variant, info.version) == (variant, "2.0")
+        assert (info.variant, info.version) == (variant, VERSION)
         assert info.accuracy["an4_test_digits_right_pct"] == sets["an4"]["digits_right"]
         assert info.accuracy["fsdd_nicolas_theo_pct"] == sets["fsdd"]["digits_right"]
+        assert (ROOT / "assets" / path).stat().st_size == test["models"][variant]["bytes"]
         assert (info.threshold, info.frame_tail_samples) == (
             test["models"][variant]["threshold"],
             test["models"][variant]["frame_tail_samples"],
         )
+
+
+def test_bench_digits_stamps_test_figures_into_a_copy_and_keeps_the_rest(tmp_path: Path) -> None:
+    """``bench_digits --stamp``: the file's ``accuracy`` becomes the test figures; the other metadata stays."""
+    import shutil
+
+    from bench.bench_digits import stamp, test_accuracy
+    from listener.classifier import Classifier
+
+    copy = tmp_path / "digits.onnx"
+    shutil.copyfile(ROOT / "assets" / "digits.onnx", copy)
+    before = Classifier(copy).info
+    sets = json.loads((ROOT / "docs" / "models" / "digits" / "bench_digits.json").read_text())["models"]["int8"]["sets"]
+    sets["an4"] = {**sets["an4"], "digits_right": 12.5, "exact": 3, "with_digits": 7}
+    stamp(copy, sets)
+    after = Classifier(copy).info
+    assert after.accuracy == test_accuracy(sets)
+    assert after.accuracy["an4_test_digits_right_pct"] == 12.5 and after.accuracy["an4_test_exact_strings"] == "3/7"
+    assert {k: v for k, v in after.to_metadata().items() if k != "accuracy"} == {
+        k: v for k, v in before.to_metadata().items() if k != "accuracy"
+    }
