@@ -58,7 +58,7 @@ from listener.training.speech_embedding import export_lower, lower_dim
 from listener.training.strings import Item, StringAugment
 from listener.training.tokens import tokens_to_digits
 
-VERSION = "2.0"
+VERSION = "2.1"
 
 
 @dataclass
@@ -67,7 +67,7 @@ class DigitsRecipe:
 
     n_synth: int = 1500  # synthetic phrases
     n_concat: int = 1500  # strings joined from isolated words
-    confusable_p: float = 0.0  # share of the phrases' non-digit words that are teens and tens
+    confusable_p: float = 0.5  # share of the phrases' non-digit words that are teens and tens (chosen on validation)
     copies: int = 3  # cached copies of every item: copy 0 clean, the others augmented
     n_lower: int = 17  # frozen, cached backbone convolutions (of 20)
     finetune: int = 3  # trained last backbone convolutions

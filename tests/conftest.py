@@ -375,7 +375,7 @@ def jsonl_text(text: str | bytes) -> list[dict]:
 
 
 def detections(rows: list[dict]) -> list[dict]:
-    """The detection records of a log: a sequence model (digits 2.0) also writes ``sequence`` records."""
+    """The detection records of a log: a sequence model (digits 2.x) also writes ``sequence`` records."""
     return [r for r in rows if r["type"] == "detection"]
 
 

@@ -26,7 +26,7 @@ def stream(model: Classifier, x: np.ndarray, block: int) -> tuple[np.ndarray, Fe
     return np.concatenate(out, axis=1), columns
 
 
-@pytest.mark.parametrize("name", ["sounds"])  # digits 2.0 has no features output (below)
+@pytest.mark.parametrize("name", ["sounds"])  # digits 2.x has no features output (below)
 @pytest.mark.parametrize("block", [960, 480, 3 * RATE])
 def test_columns_are_the_shipped_models_features_frame_for_frame(name, block):
     path = ASSETS / f"{name}.onnx"
@@ -63,7 +63,7 @@ def test_a_model_without_features_has_nothing_to_draw(tmp_path):
 
 
 def test_the_shipped_digits_model_has_no_features_to_draw():
-    """digits 2.0 is one CTC graph whose only output is its frames' logits: the app draws no spectrogram."""
+    """digits 2.x is one CTC graph whose only output is its frames' logits: the app draws no spectrogram."""
     path = ASSETS / "digits.onnx"
     if not path.is_file():
         pytest.skip(f"{path} is not shipped")

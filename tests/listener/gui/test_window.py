@@ -31,7 +31,7 @@ def test_spoken_digits_appear_in_history_and_log(qtbot, store, tmp_path, digits_
     w = make_window(qtbot, store, model=str(digits_model), log_enabled=True, log_path=str(log))
     play(qtbot, w, speech_dir / "phrase.wav")
     assert w.banner.text() == ""
-    # digits 2.0 is a sequence model: the history holds its strings (0.8 s apart, one digit each)
+    # digits 2.x is a sequence model: the history holds its strings (0.8 s apart, one digit each)
     strings = history_labels(w)
     assert strings == list(SPOKEN_DIGITS), f"heard {strings}, said {SPOKEN}"
     records = read_jsonl(log)
