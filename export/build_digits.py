@@ -75,7 +75,7 @@ class DigitsRecipe:
     hidden: int = 256
     depth: int = 2
     dropout: float = 0.15
-    epochs: int = 10
+    epochs: int = 20
     batch: int = 64
     lr: float = 2e-3
     backbone_lr_scale: float = 0.3
