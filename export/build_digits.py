@@ -65,9 +65,9 @@ VERSION = "2.1"
 class DigitsRecipe:
     """Every knob of the digits recipe (the defaults build the shipped model; docs/training.md)."""
 
-    n_synth: int = 1500  # synthetic phrases
-    n_concat: int = 1500  # strings joined from isolated words
-    confusable_p: float = 0.5  # share of the phrases' non-digit words that are teens and tens (chosen on validation)
+    n_synth: int = CtcDataConfig.n_synth  # synthetic phrases (the data amounts' defaults are CtcDataConfig's)
+    n_concat: int = CtcDataConfig.n_concat  # strings joined from isolated words
+    confusable_p: float = CtcDataConfig.confusable_p  # teens and tens among the phrases' non-digit words
     copies: int = 3  # cached copies of every item: copy 0 clean, the others augmented
     n_lower: int = 17  # frozen, cached backbone convolutions (of 20)
     finetune: int = 3  # trained last backbone convolutions

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "what": f"INT8 thresholds transferred from {reference.name} (listener.training.calibrate.transfer)",
         "command": " ".join(["python -m listener.export.int8_thresholds", *(sys.argv[1:] if argv is None else argv)]),
-        "machine": f"{platform.machine()} {len(__import__('os').sched_getaffinity(0))} cores {platform.system()}",
+        "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()}",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "data": "ESC-10, all 5 folds (training clips of the shipped model)",
         "seeds": args.seeds,

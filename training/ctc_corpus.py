@@ -50,7 +50,9 @@ class CtcDataConfig:
     allison_root: Path | None = None  # None: <data_root>/allison if there, else Debian's folder
     n_synth: int = 1500  # synthetic phrases (espeak-ng / flite / festival)
     n_concat: int = 1500  # strings joined from isolated words
-    confusable_p: float = 0.5  # share of the phrases' non-digit words that are teens and tens (strings.phrase_words)
+    # share of the phrases' non-digit words that are teens and tens (strings.phrase_words; chosen on
+    # validation: docs/training.md, "How the recipe was chosen")
+    confusable_p: float = 0.5
     engines: tuple[str, ...] = ("espeak-ng", "flite", "festival")
     use_esc: bool = True  # ESC-10 train folds as silence items and augmentation noise
     # AN4's spelled letter O sounds like "oh": "other" trains it as <other> (the shipped model's
