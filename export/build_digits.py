@@ -42,6 +42,7 @@ from listener.export.ctc_export import (
     quantize_ctc_int8,
     session,
 )
+from listener.export.frame_context import give_context
 from listener.export.onnx_export import set_metadata
 from listener.export.parity import ParityError, runtime_classifier
 from listener.training.corpus import cache_root
@@ -184,6 +185,14 @@ def build_digits(
     if trained.interrupted:
         log(f"stopped: the weights so far are in {run_dir / 'last.pt'}; nothing exported")
         return {"interrupted": True, "checkpoint": str(run_dir / "last.pt"), "times": times}
+
+    def write_metadata(accuracy: dict, carried: int) -> None:  # the runtime reads threshold, tail, context from it
+        for path, variant in ((fp32, "fp32"), (int8, "int8")):
+            info = ctc_model_info(
+                "digits", VERSION, r.k, variant, r.threshold, TRAINING_DATA, accuracy, r.frame_tail_samples, carried
+            )
+            set_metadata(path, info)
+
     with _stage(times, "export", log):
         net = audio_model(model)
         fp32 = export_ctc_onnx(net, out / "digits.fp32.onnx")
@@ -202,22 +211,15 @@ def build_digits(
             fp32, out / "digits.onnx", calibration_clips([it.audio for it in calib_items]), r.int8_head
         )
         check_streaming(int8, r.k, tolerance=1e-1)
-
-    def write_metadata(accuracy: dict) -> None:  # the runtime reads the threshold and the tail from it
-        for path, variant in ((fp32, "fp32"), (int8, "int8")):
-            info = ctc_model_info(
-                "digits", VERSION, r.k, variant, r.threshold, TRAINING_DATA, accuracy, r.frame_tail_samples
-            )
-            set_metadata(path, info)
-
-    write_metadata({})
+        write_metadata({}, 0)
+        carried = max(give_context(fp32)[0], give_context(int8)[0])  # after INT8: the quantizer never sees it
     with _stage(times, "validate", log):
         summary, agreement = validate({"fp32": fp32, "int8": int8}, val, threads)
     accuracy = {
         variant: {f"{n}_digits_right": s.get("digits_right") for n, s in sets.items()}
         for variant, sets in summary.items()
     }
-    write_metadata(accuracy)
+    write_metadata(accuracy, carried)
     times["total"] = round(time.time() - t_all, 1)
     results = {
         "recipe": asdict(r),

@@ -148,6 +148,7 @@ def ctc_model_info(
     training_data: str = "",
     accuracy: dict | None = None,
     frame_tail_samples: int | None = None,
+    frame_context: int = 0,
 ) -> ModelInfo:
     """The contract's metadata of a digits CTC model (``decoder`` ctc, its frame grid, blank, symbols; ``<other>``
     has no symbol, so it never becomes a detection)."""
@@ -162,6 +163,7 @@ def ctc_model_info(
         frame_hop_samples=EMB_HOP,
         frame_samples=receptive_field(k),
         frame_tail_samples=frame_tail_samples,
+        frame_context=frame_context,
         blank_label=BLANK_LABEL,
         symbols=dict(SYMBOLS),
         variant=variant,

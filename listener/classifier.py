@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import FEATURES, LOGITS, PROBS, ModelInfo, score_output
+from .contract import CONTEXT, EMBEDDINGS, FEATURES, INPUT, LOGITS, PROBS, ModelInfo, score_output
 from .errors import ModelError
 
 __all__ = [
@@ -151,19 +151,36 @@ class Classifier:
 
     def _check_io(self) -> None:
         where = f"model '{self.path}'"
-        inputs = self.session.get_inputs()
-        if len(inputs) != 1 or len(inputs[0].shape) != 2:
-            raise ModelError(f"{where} must have one input of shape [batch, samples]")
-        self.input_name = inputs[0].name
-        samples = inputs[0].shape[1]
         info = self.info
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        outputs = [o.name for o in self.session.get_outputs()]
+        self.context_rows = int(info.frame_context or 0)
+        wanted = [INPUT, CONTEXT] if self.context_rows else [INPUT]
+        if sorted(inputs) != sorted(wanted):
+            if CONTEXT in inputs or self.context_rows:
+                raise ModelError(
+                    f"{where} must have inputs {' and '.join(repr(x) for x in wanted)} (its 'frame_context' is "
+                    f"{self.context_rows}), not {', '.join(repr(x) for x in inputs)}"
+                )
+            if len(inputs) != 1:
+                raise ModelError(f"{where} must have one input of shape [batch, samples]")
+        self.input_name = INPUT if INPUT in inputs else next(iter(inputs))
+        if len(inputs[self.input_name].shape) != 2:
+            raise ModelError(f"{where} must have one input of shape [batch, samples]")
+        samples = inputs[self.input_name].shape[1]
+        if self.context_rows:
+            width = inputs[CONTEXT].shape[-1] if len(inputs[CONTEXT].shape) == 3 else None
+            if EMBEDDINGS not in outputs or not isinstance(width, int):
+                raise ModelError(
+                    f"{where} has 'frame_context' but no '{EMBEDDINGS}' output or no fixed '{CONTEXT}' width"
+                )
+            self._no_rows = np.zeros((1, 0, width), np.float32)
         if info.is_ctc and isinstance(samples, int):
             raise ModelError(
                 f"{where} is a ctc model but takes a fixed {samples} samples (its samples axis must be dynamic)"
             )
         if isinstance(samples, int) and samples != info.window_samples:
             raise ModelError(f"{where} takes {samples} samples but its metadata says {info.window_samples}")
-        outputs = [o.name for o in self.session.get_outputs()]
         scores = score_output(outputs)
         if scores is None:
             raise ModelError(f"{where} has no output named '{LOGITS}' or '{PROBS}'")
@@ -188,6 +205,21 @@ class Classifier:
                 f"{where} gives scores of shape {list(probs.shape)} for {test_samples} samples, not {list(expected)} "
                 f"({what}" + (": check frame_hop_samples and frame_samples)" if info.is_ctc else ")")
             )
+        if self.context_rows:  # the same two frames from carried rows and the audio after them
+            skip, width = self.context_rows * info.frame_hop_samples, self._no_rows.shape[2]
+            try:
+                probs, rows = self.predict_frames(
+                    np.zeros((1, test_samples - skip), np.float32), np.zeros((1, self.context_rows, width), np.float32)
+                )
+            except Exception as exc:
+                first = str(exc).splitlines()[0][:300]
+                raise ModelError(f"{where} fails on a call with '{CONTEXT}': {first}") from None
+            if probs.shape != expected or rows.shape[:2] != (1, 2):
+                raise ModelError(
+                    f"{where} gives {list(probs.shape)} scores and {list(rows.shape)} '{EMBEDDINGS}' for "
+                    f"{test_samples - skip} samples after {self.context_rows} carried rows, not {list(expected)} and "
+                    f"[1, 2, {width}]: check frame_context"
+                )
 
     def predict(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """``[B, samples]`` float32 -> (probabilities ``[B, n_labels]``, or ``[B, frames, n_labels]``
@@ -195,10 +227,26 @@ class Classifier:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         if batch.ndim == 1:
             batch = batch[None, :]
-        outs = self.session.run(self._outputs, {self.input_name: batch})
-        scores = np.asarray(outs[0], dtype=np.float32)
+        feed = {self.input_name: batch}
+        if self.context_rows:
+            feed[CONTEXT] = np.zeros((len(batch), 0, self._no_rows.shape[2]), np.float32)
+        outs = self.session.run(self._outputs, feed)
+        return self._scores(outs[0]), (outs[1] if self.has_features else None)
+
+    def predict_frames(self, samples: np.ndarray, context: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """A ``frame_context`` model's call on one chunk: ``samples`` [1, n] and the rows carried in
+        (None: none) -> (probabilities ``[1, frames, n_labels]``, the ``embeddings`` rows it computed)."""
+        feed = {
+            self.input_name: np.ascontiguousarray(samples, dtype=np.float32),
+            CONTEXT: self._no_rows if context is None else context,
+        }
+        scores, rows = self.session.run([self.output_name, EMBEDDINGS], feed)
+        return self._scores(scores), rows
+
+    def _scores(self, out: np.ndarray) -> np.ndarray:
+        scores = np.asarray(out, dtype=np.float32)
         if self.softmax:
             scores = scores - scores.max(axis=-1, keepdims=True)
             np.exp(scores, out=scores)
             scores /= scores.sum(axis=-1, keepdims=True)
-        return scores, (outs[1] if self.has_features else None)
+        return scores

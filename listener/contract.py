@@ -29,6 +29,8 @@ INPUT = "audio"
 LOGITS = "logits"
 PROBS = "probs"
 FEATURES = "features"
+CONTEXT = "context"  # ctc models with ``frame_context``: the rows carried in from the previous call
+EMBEDDINGS = "embeddings"  # ctc models with ``frame_context``: the rows this call computed
 FEATURE_HOP = "hop_length"  # in the ``features`` metadata: samples between two frames of the ``features`` output
 
 
@@ -70,6 +72,22 @@ TENSORS: tuple[Tensor, ...] = (
         "float32 `[batch, n_features, frames]`",
         "the log-mel (or MFCC) the network saw, each frame from its own samples (normalise over the window "
         "after this output); the GUI draws it",
+    ),
+    Tensor(
+        CONTEXT,
+        "input of `ctc` models with `frame_context` > 0",
+        "float32 `[batch, 0 or frame_context, width]`",
+        f"the last `frame_context` rows of the previous call's `{EMBEDDINGS}`, when this call's first frame "
+        "follows that call's last; then `audio` starts `frame_context * frame_hop_samples` later than the "
+        "frames' own audio and `frames = (samples - frame_samples) // frame_hop_samples + 1 + frame_context`. "
+        "No rows: a call like any other",
+    ),
+    Tensor(
+        EMBEDDINGS,
+        "output of `ctc` models with `frame_context` > 0",
+        "float32 `[batch, rows, width]`",
+        "one row per `frame_hop_samples` of the input audio (computed from it alone): what the next call "
+        f"gets as `{CONTEXT}`",
     ),
 )
 
@@ -214,6 +232,13 @@ class ModelInfo:
         "`3840`",
         None,
     )
+    frame_context: int | None = key(
+        INT,
+        f"`ctc`: rows of `{EMBEDDINGS}` a call carries to the next (`{CONTEXT}`), so that a live stream computes "
+        "each row once instead of recomputing `frame_samples - frame_hop_samples` of audio per call; 0: none",
+        "`4`",
+        None,
+    )
     blank_label: str | None = key(
         TEXT, "`ctc`: the CTC blank (never a detection); default: the first label", "`<blank>`", None
     )
@@ -252,6 +277,8 @@ class ModelInfo:
                 and _positive_int(self.frame_hop_samples)
             ):
                 self.frame_tail_samples = max(0, self.frame_samples - self.frame_hop_samples)
+            if self.frame_context is None:
+                self.frame_context = 0
             if self.window_seconds is None and _positive_int(self.frame_samples) and _positive_int(self.sample_rate):
                 self.window_seconds = self.frame_samples / self.sample_rate
         _check(self)
@@ -325,7 +352,8 @@ def _keys() -> list:
     return [f for f in fields(ModelInfo) if "key" in f.metadata]
 
 
-CTC_KEYS = ("frame_hop_samples", "frame_samples", "frame_tail_samples", "blank_label")  # ctc models' own
+# ctc models' own keys
+CTC_KEYS = ("frame_hop_samples", "frame_samples", "frame_tail_samples", "frame_context", "blank_label")
 
 
 def metadata_keys(decoder: str | None = None) -> list[str]:
@@ -440,6 +468,13 @@ def _check_decoder(info: ModelInfo, fail) -> None:
         tail = info.frame_tail_samples
         if isinstance(tail, bool) or not isinstance(tail, int) or tail < 0:
             fail(f"'frame_tail_samples' must be a whole number of samples >= 0, not {tail!r}")
+        context = info.frame_context
+        if isinstance(context, bool) or not isinstance(context, int) or context < 0:
+            fail(f"'frame_context' must be a whole number of rows >= 0, not {context!r}")
+        if span - context * hop < hop:
+            fail(
+                f"'frame_context' ({context}) rows of {hop} samples leave less than one hop of 'frame_samples' ({span})"
+            )
         if info.blank_label not in labels:
             fail(f"'blank_label' must be one of the labels, not {info.blank_label!r}")
         if not info.symbols:
@@ -482,6 +517,8 @@ def markdown() -> str:
             return "the first label"
         if f.name == "frame_tail_samples":
             return "`frame_samples - frame_hop_samples` (every frame whose audio holds gated audio)"
+        if f.name == "frame_context":
+            return "`0`"
         if f.name == "name":
             return "the file name"
         if f.name == "gate":

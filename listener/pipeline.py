@@ -46,7 +46,7 @@ from .events import BlockInfo, Detection, Sequence, WindowResult
 from .gate import EnergyGate, VadGate, check_vad_level, gate_for, level_db
 from .grouping import EventMerger, EventSpan, OpenSequence, SequenceTracker, check_grouping
 from .sinks import Sink, open_log
-from .windows import FrameChunk, FrameWindower, SlidingWindower, SpeechWindower, Window, windower_for
+from .windows import FrameCarry, FrameChunk, FrameWindower, SlidingWindower, SpeechWindower, Window, windower_for
 
 __all__ = [
     "ArrayResult",
@@ -121,6 +121,8 @@ class Pipeline:
         self.on_block, self.on_window, self.on_detection = on_block, on_window, on_detection
         self.on_sequence = on_sequence
         self.batch_size = max(1, int(batch_size))
+        rows = info.frame_context if info.is_ctc else 0
+        self.carry = FrameCarry(rows, info.frame_hop_samples) if rows else None
         self.position = 0  # samples fed so far
         self.windows = 0
         self.detections = 0
@@ -260,7 +262,12 @@ class Pipeline:
         for chunk in chunks:
             if chunk.frames:
                 t_start = time.monotonic()
-                probs, _ = self.classifier.predict(chunk.samples[None, :])
+                if self.carry is not None:
+                    samples, context = self.carry.inputs(chunk)
+                    probs, rows = self.classifier.predict_frames(samples[None, :], context)
+                    self.carry.keep(chunk, context, rows)
+                else:
+                    probs, _ = self.classifier.predict(chunk.samples[None, :])
                 per_frame_ms = (time.monotonic() - t_start) * 1000.0 / chunk.frames
                 if probs.ndim != 3 or probs.shape[1] != chunk.frames:
                     raise ModelError(
@@ -289,6 +296,8 @@ class Pipeline:
                         )
             if chunk.region_ends:
                 self.decider.reset()
+                if self.carry is not None:
+                    self.carry.reset()
 
     def _decided_s(self) -> float:
         """Stream time up to which every detection is known (later ones cannot come before it)."""

@@ -288,6 +288,34 @@ class FrameChunk:
         return (self.first_frame + i) * self.hop + self.span
 
 
+class FrameCarry:
+    """The rows a ``frame_context`` model carries from one call to the next (``frame_context`` in
+    the contract): a chunk whose first frame follows the previous call's last gets those rows and
+    only the audio of its new rows, so a live stream computes each row once instead of
+    recomputing ``span - hop`` samples per call. Every frame comes out as a whole call would give it.
+    """
+
+    def __init__(self, rows: int, hop: int) -> None:
+        self.rows, self.hop = int(rows), int(hop)
+        self._next: int | None = None  # the frame the carried rows lead into
+        self._carried: np.ndarray | None = None  # [1, rows, width]
+
+    def inputs(self, chunk: FrameChunk) -> tuple[np.ndarray, np.ndarray | None]:
+        """The audio to compute ``chunk`` from, and the rows to pass with it (None: no rows)."""
+        if self._carried is not None and chunk.first_frame == self._next:
+            return chunk.samples[self.rows * self.hop :], self._carried
+        return chunk.samples, None
+
+    def keep(self, chunk: FrameChunk, context: np.ndarray | None, embeddings: np.ndarray) -> None:
+        """After the call on ``chunk``: keep its last rows for the chunk that follows it."""
+        rows = embeddings if context is None else np.concatenate([context, embeddings], axis=1)
+        self._next, self._carried = chunk.first_frame + chunk.frames, rows[:, -self.rows :]
+
+    def reset(self) -> None:
+        """A region ended: the next chunk starts afresh."""
+        self._next, self._carried = None, None
+
+
 class FrameWindower:
     """Which output frames of a sequence model to compute, and their audio (module docstring)."""
 

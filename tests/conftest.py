@@ -20,7 +20,7 @@ import pytest
 import soundfile as sf
 import soxr
 
-from listener.contract import FEATURES, INPUT, LOGITS, ModelInfo
+from listener.contract import CONTEXT, EMBEDDINGS, FEATURES, INPUT, LOGITS, ModelInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"
@@ -164,6 +164,7 @@ def make_ctc_model(
     metadata: dict[str, str] | None = None,
     drop: tuple[str, ...] = (),
     filename: str | None = None,
+    context: bool = False,
 ) -> Path:
     """A tiny sequence model following the contract (``decoder`` ``ctc``): ``audio`` [batch, samples]
     -> ``logits`` [batch, frames, 4]; frame ``f`` is computed from samples ``[f*1600, f*1600 + 4800)``
@@ -174,6 +175,9 @@ def make_ctc_model(
     3 kHz, 2 for white noise) and ``loud = log e`` give the logits of ``<blank>`` (quiet),
     ``low`` (a low tone), ``high`` (a high tone) and ``<other>`` (noise). Symbols: low -> "1",
     high -> "2". A tone of 0.5 s is a run of ``low`` frames: one detection.
+
+    ``context``: the hops' ``[e, d]`` rows are also the ``embeddings`` output and a ``context``
+    input is joined before them (``frame_context`` 2: a frame's other two hops).
     """
     from onnx import TensorProto, helper
 
@@ -207,7 +211,16 @@ def make_ctc_model(
         helper.make_node("Unsqueeze", ["e", "one_i"], ["e_u"]),
         helper.make_node("Unsqueeze", ["d", "one_i"], ["d_u"]),
         helper.make_node("Concat", ["e_u", "d_u"], ["ed"], axis=1),  # [B, 2, n_hops]
-        helper.make_node("Conv", ["ed", "ones"], ["ed_f"], group=2),  # [B, 2, frames]: K hops summed
+        *(
+            [
+                helper.make_node("Transpose", ["ed"], [EMBEDDINGS], perm=[0, 2, 1]),  # [B, n_hops, 2]
+                helper.make_node("Concat", [CONTEXT, EMBEDDINGS], ["rows"], axis=1),
+                helper.make_node("Transpose", ["rows"], ["ed_all"], perm=[0, 2, 1]),
+            ]
+            if context
+            else [helper.make_node("Identity", ["ed"], ["ed_all"])]
+        ),
+        helper.make_node("Conv", ["ed_all", "ones"], ["ed_f"], group=2),  # [B, 2, frames]: K hops summed
         helper.make_node("Split", ["ed_f", "split"], ["e_f", "d_f"], axis=1),
         helper.make_node("Add", ["e_f", "eps"], ["e_s"]),
         helper.make_node("Div", ["d_f", "e_s"], ["r"]),
@@ -236,13 +249,12 @@ def make_ctc_model(
         helper.make_tensor("one_f", TensorProto.FLOAT, [1], [1.0]),
         helper.make_tensor("W", TensorProto.FLOAT, [4, n], W.flatten().tolist()),
     ]
-    graph = helper.make_graph(
-        nodes,
-        name,
-        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["batch", "samples"])],
-        [helper.make_tensor_value_info(LOGITS, TensorProto.FLOAT, ["batch", "frames", n])],
-        inits,
-    )
+    inputs = [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["batch", "samples"])]
+    outputs = [helper.make_tensor_value_info(LOGITS, TensorProto.FLOAT, ["batch", "frames", n])]
+    if context:
+        inputs.append(helper.make_tensor_value_info(CONTEXT, TensorProto.FLOAT, ["batch", "carried", 2]))
+        outputs.append(helper.make_tensor_value_info(EMBEDDINGS, TensorProto.FLOAT, ["batch", "rows", 2]))
+    graph = helper.make_graph(nodes, name, inputs, outputs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     meta = ModelInfo(
@@ -255,6 +267,7 @@ def make_ctc_model(
         decoder="ctc",
         frame_hop_samples=CTC_HOP,
         frame_samples=CTC_SPAN,
+        frame_context=K - 1 if context else 0,
         blank_label="<blank>",
         symbols=CTC_SYMBOLS,
         training_data="none: a fixed test graph",

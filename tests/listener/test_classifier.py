@@ -124,3 +124,31 @@ def test_a_ctc_model_whose_metadata_disagrees_with_its_graph_is_refused(tmp_path
     )
     with pytest.raises(ModelError, match="fails on a test input|check frame_hop_samples"):
         Classifier(too_short)
+
+
+def test_a_ctc_model_with_frame_context_takes_carried_rows_and_gives_the_same_frames(tmp_path):
+    from conftest import make_ctc_model
+
+    c = Classifier(make_ctc_model(tmp_path, context=True))
+    assert c.context_rows == 2
+    x = np.concatenate([tone(300, 0.5), np.zeros(8000, np.float32)])
+    whole, _ = c.predict(x[None, :])  # no rows: a call like a stateless model's
+    first, rows = c.predict_frames(x[None, :4800], None)  # frame 0, and the rows of its three hops
+    assert rows.shape == (1, 3, 2)
+    rest, new = c.predict_frames(x[None, 4800 : 4800 + 1600 * 4], rows[:, -2:])  # frames 1-4 from 4 new hops
+    assert new.shape == (1, 4, 2)
+    assert np.allclose(np.concatenate([first, rest], axis=1), whole[:, :5], atol=1e-6)
+
+
+def test_frame_context_that_disagrees_with_the_graph_is_refused(tmp_path):
+    from conftest import make_ctc_model
+
+    wrong = make_ctc_model(tmp_path, context=True, metadata={"frame_context": "1"}, filename="rows.onnx")
+    with pytest.raises(ModelError, match="check frame_context"):
+        Classifier(wrong)
+    no_input = make_ctc_model(tmp_path, metadata={"frame_context": "2"}, filename="noinput.onnx")
+    with pytest.raises(ModelError, match="must have inputs 'audio' and 'context'"):
+        Classifier(no_input)
+    undeclared = make_ctc_model(tmp_path, context=True, metadata={"frame_context": "0"}, filename="undeclared.onnx")
+    with pytest.raises(ModelError, match="must have inputs 'audio' \\(its 'frame_context' is 0\\)"):
+        Classifier(undeclared)

@@ -164,6 +164,7 @@ def test_a_ctc_model_needs_no_window_and_derives_blank_window_and_tail() -> None
     assert info.is_ctc and info.blank_label == "<blank>"  # the first label, CTC's convention
     assert info.window_seconds == pytest.approx(1.102) and info.window_samples == 17632
     assert info.frame_tail_samples == 17632 - 1280  # every frame whose audio holds gated audio
+    assert info.frame_context == 0  # no rows carried between calls unless the file says so
     written = info.to_metadata()
     assert written["decoder"] == "ctc" and json.loads(written["symbols"]) == {"zero": "0", "oh": "0"}
     assert ModelInfo.from_metadata(written, "m/digits.onnx") == info
@@ -174,7 +175,7 @@ def test_a_ctc_model_needs_no_window_and_derives_blank_window_and_tail() -> None
 def test_a_window_model_writes_no_ctc_keys_and_takes_thresholds() -> None:
     info = full_info(thresholds={"ding": 0.9})
     meta = info.to_metadata()
-    assert not {"frame_hop_samples", "frame_samples", "frame_tail_samples", "blank_label"} & set(meta)
+    assert not {"frame_hop_samples", "frame_samples", "frame_tail_samples", "frame_context", "blank_label"} & set(meta)
     assert meta["decoder"] == "window" and json.loads(meta["thresholds"]) == {"ding": 0.9}
     back = ModelInfo.from_metadata(meta)
     assert back.threshold_for("ding") == 0.9 and back.threshold_for("dong") == 0.55
@@ -187,6 +188,8 @@ def test_a_window_model_writes_no_ctc_keys_and_takes_thresholds() -> None:
         ({"frame_hop_samples": "0"}, "'frame_hop_samples' must be a positive integer"),
         ({"frame_samples": "1000"}, "'frame_samples' must be an integer >= 'frame_hop_samples'"),
         ({"frame_tail_samples": "-1"}, "'frame_tail_samples' must be a whole number"),
+        ({"frame_context": "-1"}, "'frame_context' must be a whole number of rows >= 0"),
+        ({"frame_context": "13"}, "'frame_context' \\(13\\) rows of 1280 samples leave less than one hop"),
         ({"blank_label": "_"}, "'blank_label' must be one of the labels"),
         ({"window_seconds": "1.0"}, "'window_seconds' \\(1.0\\) and 'frame_samples' \\(17632\\) disagree"),
         ({"symbols": None}, "a ctc model needs 'symbols'"),

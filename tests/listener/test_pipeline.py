@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import make_test_model, read_jsonl, tone
+from conftest import make_ctc_model, make_test_model, read_jsonl, tone
 
 from listener.audio import FileSource
 from listener.classifier import Classifier
@@ -166,11 +166,18 @@ def digit_string():
     )
 
 
-def test_ctc_frames_streamed_in_any_blocks_are_the_frames_of_one_call_per_region(ctc_model):
-    """Exactness: each output frame is computed once, from the same samples, live or not."""
+@pytest.mark.parametrize("context", [False, True], ids=["stateless", "carried-rows"])
+def test_ctc_frames_streamed_in_any_blocks_are_the_frames_of_one_call_per_region(tmp_path, context):
+    """Exactness: each output frame is computed once, from the same samples, live or not (with
+    ``frame_context``, the live calls after a region's first get carried rows and less audio)."""
     from listener.pipeline import gated_chunks
 
-    c = Classifier(ctc_model)
+    c = Classifier(make_ctc_model(tmp_path, context=context))
+    assert c.context_rows == (2 if context else 0)
+    calls = []
+    if context:
+        real = c.predict_frames
+        c.predict_frames = lambda samples, rows: calls.append(rows is not None) or real(samples, rows)
     x = digit_string()
     whole = {}
     for chunk in gated_chunks(x, c.info):  # what listener analyze computes: one call per region
@@ -187,6 +194,8 @@ def test_ctc_frames_streamed_in_any_blocks_are_the_frames_of_one_call_per_region
         got = {int(round(w.stream_s * RATE)): w.probs for w in frames}
         assert got.keys() == whole.keys(), (block, live)
         assert all(np.allclose(got[k], whole[k], atol=1e-5) for k in whole)
+    if context:  # carried rows were used, and not on every call (a region's first call has none)
+        assert any(calls) and not all(calls)
 
 
 def test_ctc_each_digit_is_its_own_detection_in_order_and_a_pause_ends_the_sequence(ctc_model, tmp_path):
