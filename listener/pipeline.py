@@ -103,7 +103,8 @@ class Pipeline:
         sequences: SequenceTracker | None = None,
     ) -> None:
         """The stages come from ``build_pipeline`` (options + the model's metadata); ``classifier``
-        is anything with ``info`` (a ModelInfo) and ``predict`` (see Classifier).
+        is anything with ``info`` (a ModelInfo) and ``predict`` (see Classifier; with ``predict_frames``
+        too, a ``frame_context`` model gets carried rows).
 
         ``sinks`` receive every record (detections and sequences); ``owned_sinks`` (among them)
         are the ones this pipeline opened and closes in :meth:`close`; the caller closes the others.
@@ -122,7 +123,9 @@ class Pipeline:
         self.on_sequence = on_sequence
         self.batch_size = max(1, int(batch_size))
         rows = info.frame_context if info.is_ctc else 0
-        self.carry = FrameCarry(rows, info.frame_hop_samples) if rows else None
+        # a classifier without predict_frames (an evaluation wrapper) gets all the audio: the same frames
+        carries = rows and hasattr(classifier, "predict_frames")
+        self.carry = FrameCarry(rows, info.frame_hop_samples) if carries else None
         self.position = 0  # samples fed so far
         self.windows = 0
         self.detections = 0

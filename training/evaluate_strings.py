@@ -108,9 +108,6 @@ class _Retuned:
     def predict(self, batch: np.ndarray):
         return self.inner.predict(batch)
 
-    def predict_frames(self, samples: np.ndarray, context: np.ndarray | None):
-        return self.inner.predict_frames(samples, context)
-
 
 def log_digits(classifier, recordings: Iterable[Recording], options: PipelineOptions | None = None) -> list[Logged]:
     """Each recording through ``listener analyze``'s pipeline; the digits it logged."""

@@ -178,17 +178,15 @@ def test_shipped_int8_agrees_with_fp32_on_the_sample_clip(name: str) -> None:
 
     audio, rate = sf.read(sample, dtype="float32")
     assert rate == 16000
-    info = Classifier(int8).info
-    s8 = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
-    s32 = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"])
+    c8, c32 = Classifier(int8, providers=["CPUExecutionProvider"]), Classifier(fp32, providers=["CPUExecutionProvider"])
+    info = c8.info
     if info.is_ctc:  # what the runtime computes: one call per voiced region, one score vector per frame
         chunks = [c for c in gated_chunks(audio, info) if c.frames]
-        p8 = np.concatenate([s8.run([LOGITS], {INPUT: c.samples[None]})[0][0] for c in chunks])
-        p32 = np.concatenate([s32.run([LOGITS], {INPUT: c.samples[None]})[0][0] for c in chunks])
+        p8 = np.concatenate([c8.predict(c.samples[None])[0][0] for c in chunks])
+        p32 = np.concatenate([c32.predict(c.samples[None])[0][0] for c in chunks])
         assert len(chunks) >= 5  # one region per digit of the clip
     else:
         windows = np.stack([w.samples for w in gated_windows(audio, info)])  # what the runtime classifies
-        p8 = s8.run([LOGITS], {INPUT: windows})[0]
-        p32 = s32.run([LOGITS], {INPUT: windows})[0]
+        p8, p32 = c8.predict(windows)[0], c32.predict(windows)[0]
         assert len(windows) >= 5
     assert (p8.argmax(-1) == p32.argmax(-1)).mean() >= 0.9
