@@ -3,15 +3,12 @@
 Loaders only list clips; decoding and resampling every file each epoch would
 dominate training time on a small CPU, so a set is decoded once (soxr, 16 kHz),
 shaped to its window and cached as ``.npy`` under ``~/.cache/listener/``.
-The digits corpus is assembled here with its speaker-disjoint splits and its
-separate test sets (real held-out speakers, held-out synthetic voices,
-non-digit words and noise).
+The digits model's own items (strings, word times) come from ``ctc_corpus``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 from collections.abc import Sequence
@@ -25,8 +22,6 @@ from listener.training.datasets.base import DIGITS, Clip, DatasetError, fit_leng
 SAMPLE_RATE = 16000
 WINDOW = 16000
 SPEECH_COMMANDS = "speech_commands_v0.01_sample"  # the folder under the data root
-DIGIT_LABELS: tuple[str, ...] = (*DIGITS, "unknown", "silence")
-REJECT_LABELS: tuple[str, ...] = ("unknown", "silence")
 
 
 def cache_root() -> Path:
@@ -169,45 +164,6 @@ def waveset(
 # ----------------------------------------------------------------------------- digits
 
 
-@dataclass(frozen=True)
-class DigitsPlan:
-    """What goes into the digits corpus (sizes chosen to train in minutes on 2 CPU cores)."""
-
-    data_root: Path
-    synth_train_per_word: int = 240  # synthetic takes per digit in training
-    synth_unknown_per_word: int = 14  # synthetic takes per non-digit word in training
-    synth_test_per_word: int = 40  # held-out-voice takes per digit in the synthetic test
-    synth_test_unknown_per_word: int = 3
-    silence_per_split: tuple[int, int, int] = (400, 60, 80)
-    quiet_silence: int = 100  # near-silent windows (room tone) added to training "silence"
-    real_repeats: int = 2  # real recordings appear this many times per epoch (differently augmented)
-    fsdd_val_speakers: tuple[str, ...] = ("yweweler",)  # () puts every non-test FSDD speaker in training
-    # espeak-ng variants added to the synthetic TRAINING speakers only (the held-out test variants stay fixed)
-    extra_train_variants: tuple[str, ...] = ()
-    # espeak-ng variants spoken by the training voices for VALIDATION only (never trained on): enough
-    # non-digit words to pick the threshold, which ~25 Speech Commands validation words cannot
-    synth_val_variants: tuple[str, ...] = ()
-    synth_val_per_word: int = 20
-    synth_val_unknown_per_word: int = 2
-    # fraction of the synthetic TRAINING digits spoken with a non-native pronunciation (accents.py);
-    # non-digit words, validation and test speech keep espeak-ng's own
-    synth_accent_p: float = 0.0
-    # espeak-ng speaking rates (words per minute) of the synthetic TRAINING speech
-    synth_train_speeds: tuple[int, ...] = (120, 150, 180)
-    seed: int = 0
-
-
-@dataclass
-class DigitsCorpus:
-    """Training, validation and the separate test sets of the digits model."""
-
-    train: WaveSet
-    validation: WaveSet
-    tests: dict[str, WaveSet]
-    noise: list[np.ndarray]  # training-region background noise for augmentation
-    description: dict[str, object]
-
-
 def sc09_clips(root: Path, sc_root: Path) -> list[Clip]:
     """The ``sc09_sample/<digit>/`` clips, split by Speech Commands' own lists."""
     if not root.is_dir():
@@ -229,237 +185,6 @@ def sc09_clips(root: Path, sc_root: Path) -> list[Clip]:
         split = "validation" if rel in val else "test" if rel in test else "train"
         clips.append(Clip(path=wav, label=word, speaker=wav.stem.split("_nohash_")[0], split=split))
     return clips
-
-
-def quiet_silence(n: int, label_names: Sequence[str], seed: int) -> WaveSet:
-    """Near-silent windows: white or pink-ish noise at -70..-40 dBFS, labelled silence."""
-    rng = np.random.default_rng(seed)
-    audio = rng.standard_normal((n, WINDOW)).astype(np.float32)
-    pink = np.cumsum(audio, axis=1)
-    pink -= pink.mean(axis=1, keepdims=True)
-    pink /= pink.std(axis=1, keepdims=True) + 1e-9
-    use_pink = rng.random(n) < 0.5
-    audio[use_pink] = pink[use_pink]
-    level = 10.0 ** (rng.uniform(-70, -40, n) / 20.0)
-    audio = (audio / (audio.std(axis=1, keepdims=True) + 1e-9)) * level[:, None]
-    labels = np.full(n, tuple(label_names).index("silence"), dtype=np.int64)
-    return WaveSet(audio.astype(np.float32), labels, tuple(label_names), ["quiet"] * n)
-
-
-def noise_regions(sc_root: Path, split: str = "train") -> list[np.ndarray]:
-    """The background-noise files cut to one split's time region (80/10/10, like the silence clips)."""
-    from listener.training.datasets.speech_commands import background_noise_files
-
-    lo, hi = {"train": (0.0, 0.8), "validation": (0.8, 0.9), "test": (0.9, 1.0)}[split]
-    out = []
-    for path in background_noise_files(sc_root):
-        audio = load_audio(path, SAMPLE_RATE)
-        n = audio.shape[0]
-        out.append(audio[int(n * lo) : int(n * hi)].copy())
-    return out
-
-
-def split_synthetic_voices(
-    voices: Sequence[str], variants: Sequence[str]
-) -> tuple[tuple[list[str], list[str]], tuple[list[str], list[str]]]:
-    """Hold out whole synthetic voices AND variants: test speakers share neither with training."""
-    voices = sorted(voices)
-    variants = sorted(variants)
-    test_voices = [v for v in voices if v in ("en-029", "en-gb-scotland")] or voices[-1:]
-    train_voices = [v for v in voices if v not in test_voices] or voices
-    test_variants = variants[::5]
-    train_variants = [v for v in variants if v not in test_variants] or variants
-    return (train_voices, train_variants), (test_voices, test_variants)
-
-
-@dataclass(frozen=True)
-class SyntheticSpeakers:
-    """espeak-ng voices x variants per split: no test voice or variant is trained on or validated with."""
-
-    train_voices: list[str]
-    train_variants: list[str]
-    validation_variants: list[str]  # spoken by the training voices
-    test_voices: list[str]
-    test_variants: list[str]
-
-
-def synthetic_speakers(plan: DigitsPlan) -> SyntheticSpeakers:
-    """Split espeak-ng's English voices and the default variants as ``plan`` asks."""
-    from listener.training.datasets import synthetic
-
-    (tr_voices, tr_variants), (te_voices, te_variants) = split_synthetic_voices(
-        synthetic.espeak_voices(), list(synthetic.DEFAULT_VARIANTS)
-    )
-    val_variants = [v for v in plan.synth_val_variants if v not in te_variants]
-    tr_variants = [v for v in tr_variants if v not in val_variants]
-    tr_variants += [
-        v for v in plan.extra_train_variants if v not in te_variants and v not in val_variants and v not in tr_variants
-    ]
-    return SyntheticSpeakers(tr_voices, tr_variants, val_variants, te_voices, te_variants)
-
-
-def synthetic_clips(plan: DigitsPlan, speakers: SyntheticSpeakers, split: str) -> tuple[list[Clip], list[Clip]]:
-    """One split's espeak-ng speech (cached WAVs): the digits, and non-digit words labelled ``unknown``.
-
-    Each split and word list has a seed of its own, so a split is the same whichever others are made.
-    """
-    from listener.training.datasets import synthetic
-
-    unknown_words = list(synthetic.UNKNOWN_WORDS)
-
-    def synth(words: Sequence[str], voices: list[str], variants: list[str], limit: int, seed: int, **kw) -> list[Clip]:
-        return synthetic.synthesize(
-            list(words), cache_root() / "espeak", voices=voices, variants=variants, limit=limit, seed=seed, **kw
-        )
-
-    if split == "train":
-        speeds = {"speeds": plan.synth_train_speeds}
-        voices, variants = speakers.train_voices, speakers.train_variants
-        digits = synth(
-            DIGITS,
-            voices,
-            variants,
-            plan.synth_train_per_word,
-            plan.seed,
-            **speeds,
-            accent_p=plan.synth_accent_p,
-            contrast=unknown_words,
-        )
-        words = synth(unknown_words, voices, variants, plan.synth_unknown_per_word, plan.seed + 1, **speeds)
-    elif split == "validation":
-        if not speakers.validation_variants:
-            return [], []
-        voices, variants = speakers.train_voices, speakers.validation_variants
-        digits = synth(DIGITS, voices, variants, plan.synth_val_per_word, plan.seed + 4)
-        words = synth(unknown_words, voices, variants, plan.synth_val_unknown_per_word, plan.seed + 5)
-    elif split == "test":
-        voices, variants = speakers.test_voices, speakers.test_variants
-        digits = synth(DIGITS, voices, variants, plan.synth_test_per_word, plan.seed + 2)
-        words = synth(unknown_words, voices, variants, plan.synth_test_unknown_per_word, plan.seed + 3)
-    else:
-        raise ValueError(f"unknown split {split!r}")
-    return digits, [Clip(c.path, "unknown", c.speaker, split) for c in words]
-
-
-@dataclass
-class RealClips:
-    """The recorded clips of the digits corpus, each with its split."""
-
-    fsdd: list[Clip]
-    words: list[Clip]  # Speech Commands digits and other words (``unknown``), sc09 digits
-    noise: list[Clip]  # Speech Commands background-noise slices (``silence``)
-
-    def part(self, source: str, split: str) -> list[Clip]:
-        return [c for c in getattr(self, source) if c.split == split]
-
-
-def real_clips(plan: DigitsPlan) -> RealClips:
-    """FSDD, the Speech Commands sample and sc09, split as ``plan`` asks."""
-    from listener.training.datasets.fsdd import load_fsdd
-    from listener.training.datasets.speech_commands import load_speech_commands
-
-    root = Path(plan.data_root)
-    sc_root = root / SPEECH_COMMANDS
-    sc = load_speech_commands(sc_root, silence_per_split=plan.silence_per_split)
-    return RealClips(
-        fsdd=load_fsdd(root / "fsdd", val_speakers=plan.fsdd_val_speakers),
-        words=[c for c in sc + sc09_clips(root / "sc09_sample", sc_root) if c.label != "silence"],
-        noise=[c for c in sc if c.label == "silence"],
-    )
-
-
-def _train_set(plan: DigitsPlan, real: RealClips, speakers: SyntheticSpeakers) -> WaveSet:
-    labels = DIGIT_LABELS
-    digits, words = synthetic_clips(plan, speakers, "train")
-    recorded = [
-        waveset(real.part("fsdd", "train"), labels, "fsdd"),
-        waveset(real.part("words", "train"), labels, "speech_commands"),
-    ]
-    return WaveSet.concat(
-        [
-            quiet_silence(plan.quiet_silence, labels, plan.seed),
-            *(recorded * max(1, plan.real_repeats)),
-            waveset(real.part("noise", "train"), labels, "noise"),
-            waveset(digits, labels, "synthetic"),
-            waveset(words, labels, "synthetic"),
-        ]
-    )
-
-
-def _validation_set(plan: DigitsPlan, real: RealClips, speakers: SyntheticSpeakers) -> WaveSet:
-    labels = DIGIT_LABELS
-    digits, words = synthetic_clips(plan, speakers, "validation")
-    return WaveSet.concat(
-        [
-            waveset(real.part("fsdd", "validation"), labels, "fsdd"),
-            waveset(real.part("words", "validation"), labels, "speech_commands"),
-            waveset(real.part("noise", "validation"), labels, "noise"),
-            waveset(digits + words, labels, "synthetic"),
-        ]
-    )
-
-
-def digits_test_sets(
-    plan: DigitsPlan, real: RealClips | None = None, speakers: SyntheticSpeakers | None = None
-) -> dict[str, WaveSet]:
-    """The digits test sets, each clip at its own length (as ``listener analyze`` reads the files):
-    unseen FSDD speakers, the Speech Commands testing list, held-out synthetic voices, negatives."""
-    real = real or real_clips(plan)
-    digits, words = synthetic_clips(plan, speakers or synthetic_speakers(plan), "test")
-    labels = DIGIT_LABELS
-    sc_test = real.part("words", "test")
-
-    def natural(clips: list[Clip], group: str) -> WaveSet:
-        return waveset(clips, labels, group, length=None)
-
-    return {
-        "fsdd_unseen_speakers": natural(real.part("fsdd", "test"), "fsdd"),
-        "speech_commands_test_digits": natural([c for c in sc_test if c.label in DIGITS], "speech_commands"),
-        "synthetic_heldout_voices": natural(digits, "synthetic"),
-        "negatives": WaveSet.concat(
-            [
-                natural([c for c in sc_test if c.label == "unknown"], "speech_commands_unknown"),
-                natural(words, "synthetic_unknown"),
-                natural(real.part("noise", "test"), "noise"),
-            ]
-        ),
-    }
-
-
-def build_digits_corpus(plan: DigitsPlan, log=print) -> DigitsCorpus:
-    """Assemble the digits corpus (see docs/models/digits.md for the protocol)."""
-    real = real_clips(plan)
-    sp = synthetic_speakers(plan)
-    log(
-        f"synthetic: train voices {sp.train_voices} x {len(sp.train_variants)} variants; "
-        f"test voices {sp.test_voices} x {sp.test_variants}"
-    )
-    train = _train_set(plan, real, sp)
-    validation = _validation_set(plan, real, sp)
-    tests = digits_test_sets(plan, real, sp)
-    desc = {
-        "train": _counts(train),
-        "validation": _counts(validation),
-        "tests": {k: len(v) for k, v in tests.items()},
-        "fsdd_train_speakers": sorted({c.speaker for c in real.part("fsdd", "train") if c.speaker}),
-        "synthetic_train_speakers": f"{len(sp.train_voices)} voices x {len(sp.train_variants)} variants",
-        "real_repeats": f"train counts each real recording (fsdd, speech_commands) x{max(1, plan.real_repeats)}",
-        "synthetic_test_speakers": f"{sp.test_voices} x {sp.test_variants}",
-        "synthetic_validation_speakers": f"{sp.train_voices} x {sp.validation_variants}"
-        if sp.validation_variants
-        else "none",
-    }
-    log(json.dumps(desc))
-    noise = noise_regions(Path(plan.data_root) / SPEECH_COMMANDS, "train")
-    return DigitsCorpus(train, validation, tests, noise, desc)
-
-
-def _counts(ws: WaveSet) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for g in ws.groups:
-        out[g] = out.get(g, 0) + 1
-    out["total"] = len(ws)
-    return out
 
 
 # ----------------------------------------------------------------------------- sounds
