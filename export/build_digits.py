@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from listener.export.ctc_export import (
+    Int8Setup,
     calibration_clips,
     check_streaming,
     ctc_model_info,
@@ -81,7 +82,7 @@ class DigitsRecipe:
     backbone_lr_scale: float = 0.3
     align_window: tuple[int, int] = (-3, 2)  # frames around a timed word's end frame its token may fire in
     threshold: float = 0.5  # the metadata's threshold (the shipped value, chosen on validation: see the card)
-    int8_head: bool = True  # quantize the head's 3 convolutions too (2.4x smaller than FP32 instead of 1.6x)
+    int8: Int8Setup = Int8Setup()  # how the INT8 file is quantized (chosen on validation, see the card)
     frame_tail_samples: int | None = 2560  # frames computed past the gate's close (chosen on validation, see the card)
     max_items: int | None = None  # train on this many items only, evenly spread (smoke tests)
     seed: int = 0
@@ -127,6 +128,15 @@ def validate(paths: dict[str, Path], sets: dict[str, list[Item]], threads: int =
         for name, fp in logged["fp32"].items()
     }
     return scores, agreement
+
+
+def int8_calibration(val: dict[str, list[Item]], items: list[Item], per_set: int = 32) -> np.ndarray:
+    """The INT8 calibration clips: `per_set` spread over each validation set (the training items when
+    there are none), as :func:`calibration_clips` shapes them."""
+    chosen = [it for v in val.values() for it in v[:: max(1, len(v) // per_set)]] or items[
+        :: max(1, len(items) // (3 * per_set))
+    ]
+    return calibration_clips([it.audio for it in chosen])
 
 
 def build_digits(
@@ -195,12 +205,7 @@ def build_digits(
         if parity > 1e-3 * max(1.0, float(np.abs(ref).max())):
             raise ParityError(f"{fp32}: ONNX logits differ from torch's by {parity:.3g}")
         streaming = check_streaming(fp32, r.k)
-        calib_items = [it for v in val.values() for it in v[:: max(1, len(v) // 32)]] or items[
-            :: max(1, len(items) // 96)
-        ]
-        int8 = quantize_ctc_int8(
-            fp32, out / "digits.onnx", calibration_clips([it.audio for it in calib_items]), r.int8_head
-        )
+        int8 = quantize_ctc_int8(fp32, out / "digits.onnx", int8_calibration(val, items), r.int8)
         check_streaming(int8, r.k, tolerance=1e-1)
 
     def write_metadata(accuracy: dict) -> None:  # the runtime reads the threshold and the tail from it

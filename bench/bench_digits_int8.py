@@ -1,0 +1,179 @@
+"""INT8 variants of the shipped digits FP32 file, scored on the validation speakers by fidelity to FP32.
+
+    python -m bench.bench_digits_int8 [--data ../shared/data (or LISTENER_DATA)] [--only NAME ...]
+                                      [--out docs/models/digits/bench_digits_int8.json]
+
+Each variant re-quantizes ``assets/digits.fp32.onnx`` (no retraining) with
+``export.ctc_export.quantize_ctc_int8`` and one :class:`Int8Setup` / calibration set, gets the
+shipped INT8 file's metadata, and goes through ``listener analyze``'s pipeline on the
+validation sets (``evaluate_strings.digit_sets(part="validation")``: AN4's ten validation
+speakers, FSDD yweweler, the Speech Commands validation list, ESC-10 fold 4). Never the test
+speakers: calibration clips come from the validation sets (the recipe's ``int8_calibration``)
+or, for ``more_calibration``, also from training speakers and training noise.
+
+The rule, fixed before any variant was scored:
+
+1. *disagreements*: the recordings of all validation sets where the variant logs another digit
+   string than the FP32 file (a digit missed, added or changed, either way, counts);
+2. a variant replaces the shipped recipe only with fewer disagreements than the shipped
+   recipe's file (``shipped``) and a largest |FP32 - INT8| digits right over AN4, FSDD and
+   Speech Commands no larger than its; and only if its file stays >= 2x smaller than FP32 and
+   ``python -m bench.bench_analyze`` runs it at >= 90% of the shipped file's real-time factor;
+3. among those: fewest disagreements, then the smaller largest |difference|, then the fewer
+   changes from the shipped recipe.
+
+Writes the files under bench/.cache/int8/ and the figures to the JSON ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from listener.classifier import Classifier, ClassifierOptions
+from listener.export.build_digits import int8_calibration
+from listener.export.ctc_export import Int8Setup, calibration_clips, quantize_ctc_int8
+from listener.export.onnx_export import set_metadata
+from listener.training.ctc_corpus import (
+    CtcDataConfig,
+    an4_items,
+    noise_recordings,
+    validation_items,
+    word_items,
+)
+from listener.training.evaluate_strings import digit_sets, log_digits, summarize
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path(os.environ.get("LISTENER_DATA", ROOT.parent / "shared" / "data"))
+FP32 = ROOT / "assets" / "digits.fp32.onnx"
+SHIPPED = ROOT / "assets" / "digits.onnx"
+CACHE = Path(__file__).resolve().parent / ".cache" / "int8"
+SCORED = ("an4", "fsdd", "speech_commands")  # the sets with digits (|FP32 - INT8| digits right)
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    setup: Int8Setup
+    calibration: str = "validation"  # "validation": the recipe's 96 clips; "more": + training speakers and noise
+
+
+VARIANTS = (
+    Variant("shipped", Int8Setup()),
+    Variant("percentile", Int8Setup(method="percentile")),
+    Variant("entropy", Int8Setup(method="entropy")),
+    Variant("symmetric", Int8Setup(symmetric=True)),
+    Variant("reduce_range", Int8Setup(reduce_range=True)),
+    Variant("first_conv_fp32", Int8Setup(fp32_convs=(0,))),
+    Variant("first_two_convs_fp32", Int8Setup(fp32_convs=(0, 1))),
+    Variant("more_calibration", Int8Setup(), "more"),
+)
+
+
+def _spread(items: list, n: int) -> list:
+    return [items[i] for i in np.linspace(0, len(items) - 1, min(n, len(items))).astype(int)] if items else []
+
+
+def calibration_sets(data: Path, log=print) -> dict[str, np.ndarray]:
+    """The calibration clips by name: the recipe's (validation sets), and those plus 96 training-speaker
+    words (FSDD's 8 kHz speakers, Speech Commands, sc09, Allison), 96 AN4 training utterances and 96 3-s
+    pieces of the training noise."""
+    cfg = CtcDataConfig(data_root=data)
+    val = validation_items(cfg, log)
+    recipe = int8_calibration(val, [])
+    words = _spread(word_items(cfg, "train", log), 96)
+    an4 = _spread(an4_items(cfg, "train", log), 96)
+    rng = np.random.default_rng(0)
+    noise = []
+    for audio in _spread(noise_recordings(cfg, log), 96):
+        start = int(rng.integers(0, max(1, len(audio) - 48000)))
+        noise.append(audio[start : start + 48000])
+    extra = calibration_clips([it.audio for it in words + an4] + noise)
+    return {"validation": recipe, "more": np.concatenate([recipe, extra])}
+
+
+def disagreements(a: list, b: list) -> int:
+    return sum(x.digits != y.digits for x, y in zip(a, b))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
+    ap.add_argument("--only", nargs="*", help="variant names (default: all)")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "models" / "digits" / "bench_digits_int8.json")
+    args = ap.parse_args(argv)
+    if not args.data.is_dir():
+        raise SystemExit(f"bench_digits_int8: no data folder {args.data} (pass --data or set LISTENER_DATA)")
+    variants = [v for v in VARIANTS if not args.only or v.name in args.only]
+    unknown = set(args.only or ()) - {v.name for v in VARIANTS}
+    if unknown:
+        raise SystemExit(f"bench_digits_int8: no variant {', '.join(sorted(unknown))}")
+    t0 = time.perf_counter()
+    sets = digit_sets(args.data, "validation")
+    calib = calibration_sets(args.data)
+    print(f"sets: {', '.join(f'{k} {len(v)}' for k, v in sets.items())}; calibration clips: "
+          f"{ {k: len(v) for k, v in calib.items()} } ({time.perf_counter() - t0:.1f} s)")  # fmt: skip
+
+    def logged(path: Path) -> dict[str, list]:
+        clf = Classifier.from_options(ClassifierOptions(model=str(path), threads=1))
+        return {name: log_digits(clf, recs) for name, recs in sets.items()}
+
+    fp32 = logged(FP32)
+    fp32_sets = {k: summarize(v) for k, v in fp32.items()}
+    info = Classifier(SHIPPED).info
+    CACHE.mkdir(parents=True, exist_ok=True)
+    rows = {}
+    for v in variants:
+        path = CACHE / f"{v.name}.onnx"
+        t = time.perf_counter()
+        quantize_ctc_int8(FP32, path, calib[v.calibration], v.setup)
+        set_metadata(path, info)
+        q_s = time.perf_counter() - t
+        got = logged(path)
+        sums = {k: summarize(x) for k, x in got.items()}
+        delta = {k: round(abs(fp32_sets[k]["digits_right"] - sums[k]["digits_right"]), 2) for k in SCORED}
+        rows[v.name] = {
+            "setup": asdict(v.setup),
+            "calibration": v.calibration,
+            "calibration_clips": len(calib[v.calibration]),
+            "file": str(path.relative_to(ROOT)),
+            "bytes": path.stat().st_size,
+            "disagreements": {k: disagreements(fp32[k], got[k]) for k in sets},
+            "disagreements_total": sum(disagreements(fp32[k], got[k]) for k in sets),
+            "max_abs_delta_digits_right": max(delta.values()),
+            "abs_delta_digits_right": delta,
+            "sets": sums,
+            "quantize_s": round(q_s, 1),
+        }
+        r = rows[v.name]
+        print(
+            f"{v.name}: {r['disagreements_total']} disagreements {r['disagreements']}, max |delta| "
+            f"{r['max_abs_delta_digits_right']} {delta}, {r['bytes']:,} bytes ({time.perf_counter() - t:.0f} s)"
+        )
+    result = {
+        "benchmark": "INT8 variants of assets/digits.fp32.onnx on the validation speakers, fidelity to FP32",
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()} {platform.release()}",
+        "command": "python -m bench.bench_digits_int8 " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "fp32": {"bytes": FP32.stat().st_size, "sets": fp32_sets},
+        "recordings": {k: len(v) for k, v in sets.items()},
+        "variants": rows,
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.out} ({result['wall_s']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
