@@ -11,6 +11,7 @@ front end (STFT, mel, log) stays FP32, and so does the head unless asked.
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +106,11 @@ def backbone_convs(path: Path, head: bool = False) -> list[str]:
 CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
 
 
+# onnxruntime's entropy defaults (128 bins, 128 quantized bins) leave one candidate range, the full one,
+# i.e. MinMax's; a 2048-bin histogram (TensorRT's) gives the KL search ranges to choose from
+ENTROPY_BINS = {"num_bins": 2048, "num_quantized_bins": 255}
+
+
 @dataclass(frozen=True)
 class Int8Setup:
     """How a CTC graph's INT8 file is quantized. The defaults make the shipped digits file; the
@@ -114,7 +120,7 @@ class Int8Setup:
     method: str = "minmax"  # activation ranges from: "minmax", "percentile" (99.999th), "entropy"
     symmetric: bool = False  # int8 activations symmetric around 0 instead of uint8 with a zero point
     reduce_range: bool = False  # 7-bit weights (for CPUs whose int8 dot products can overflow)
-    fp32_convs: tuple[int, ...] = ()  # backbone convolutions (0 = the first) left in FP32
+    fp32_convs: tuple[int, ...] = (0,)  # backbone convolutions left in FP32 (0, the first: it reads the log-mel)
 
     def __post_init__(self) -> None:
         if self.method not in CALIBRATION_METHODS:
@@ -145,6 +151,7 @@ def quantize_ctc_int8(fp32: Path, int8: Path, calibration: np.ndarray, setup: In
     """QDQ static INT8 (per-channel int8 weights) of the convolutions :func:`int8_nodes` names, with
     activation ranges calibrated on `calibration` ([N, samples] real clips)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     setup = setup or Int8Setup()
@@ -155,10 +162,18 @@ def quantize_ctc_int8(fp32: Path, int8: Path, calibration: np.ndarray, setup: In
         "percentile": CalibrationMethod.Percentile,
         "entropy": CalibrationMethod.Entropy,
     }[setup.method]
+    ops = ["Conv", "MaxPool"]
     int8 = Path(int8)
-    pre = int8.with_name(int8.stem + ".pre.onnx")
-    quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
-    try:
+    with tempfile.TemporaryDirectory(prefix="listener-int8-") as tmp:
+        pre, ranges = Path(tmp) / "pre.onnx", None
+        quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
+        if setup.method == "entropy":  # quantize_static cannot pass the histogram's size on: calibrate here
+            ranges = Path(tmp) / "ranges.json"
+            calibrator = create_calibrator(
+                pre, ops, str(Path(tmp) / "augmented.onnx"), method, extra_options=ENTROPY_BINS
+            )
+            calibrator.collect_data(ClipReader(calibration, batch_size=1))
+            save_tensors_data(calibrator.compute_data(), ranges)
         quantize_static(
             str(pre),
             str(int8),
@@ -169,12 +184,11 @@ def quantize_ctc_int8(fp32: Path, int8: Path, calibration: np.ndarray, setup: In
             per_channel=True,
             reduce_range=setup.reduce_range,
             nodes_to_quantize=int8_nodes(pre, setup),
-            op_types_to_quantize=["Conv", "MaxPool"],
+            op_types_to_quantize=ops,
             calibrate_method=method,
             extra_options={"ActivationSymmetric": setup.symmetric},
+            calibration_cache_path=ranges,
         )
-    finally:
-        pre.unlink(missing_ok=True)
     return int8
 
 
