@@ -90,7 +90,7 @@ class DigitsRecipe:
     align_window: tuple[int, int] = (-3, 2)  # frames around a timed word's end frame its token may fire in
     threshold: float = 0.5  # the metadata's threshold (the shipped value, chosen on validation: see the card)
     int8: Int8Setup = Int8Setup()  # how the INT8 file is quantized (chosen on validation, see the card)
-    int8_train_clips: int = 96  # calibration clips of each kind from training speakers and noise (see the card)
+    int8_train_clips: int = 0  # calibration clips of each kind from training speakers and noise (see the card)
     frame_tail_samples: int | None = 2560  # frames computed past the gate's close (chosen on validation, see the card)
     max_items: int | None = None  # train on this many items only, evenly spread (smoke tests)
     seed: int = 0
