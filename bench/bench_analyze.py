@@ -1,6 +1,6 @@
 """`listener analyze` real-time factor on a one-hour file, on one core.
 
-    python -m bench.bench_analyze [--model digits] [--seconds 3600] [--core 0]
+    python -m bench.bench_analyze [--model digits] [--seconds 3600] [--core 0] [--out bench/results/analyze.json]
 
 Builds (once) a one-hour 16 kHz file from FSDD / Speech Commands digits, quiet
 room noise and the Speech Commands noise beds (bench/corpus.py), then runs
@@ -31,6 +31,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=3600)
     ap.add_argument("--core", default="0")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=RESULTS / "analyze.json", help="where the JSON result goes")
     args = ap.parse_args()
     t = time.time()
     wav, truth_path = build_hour(args.seconds)
@@ -79,8 +80,8 @@ def main() -> None:
         "command": " ".join(cmd[:-2] + ["--log", "FILE"]),
         "accuracy_vs_truth": match(detections, truth["events"]),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "analyze.json").write_text(json.dumps(result, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(
         f"\n| audio | wall (best of {len(runs)}) | real-time factor | digits in file | detections | correct | recall |"
     )

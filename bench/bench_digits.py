@@ -176,6 +176,13 @@ def stamp(path: Path, sets: dict) -> None:
     set_metadata(Path(path), info)
 
 
+def write_result(out: Path, result: dict) -> None:
+    """The bench's JSON (its folder made), and a line saying where it went."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {out} ({result['wall_s']} s)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
@@ -250,9 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             entry["bytes"] = path.stat().st_size  # the metadata changed the file's size
             print(f"stamped {path}")
     result["wall_s"] = round(time.perf_counter() - t0, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {args.out} ({result['wall_s']} s)")
+    write_result(args.out, result)
     return 0
 
 

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from listener.export.ctc_export import (
+    Int8Setup,
     calibration_clips,
     check_streaming,
     ctc_model_info,
@@ -52,10 +53,17 @@ from listener.training.ctc import (
     stacked_model,
     train_ctc,
 )
-from listener.training.ctc_corpus import CtcDataConfig, noise_recordings, train_items, validation_items
+from listener.training.ctc_corpus import (
+    CtcDataConfig,
+    an4_items,
+    noise_recordings,
+    train_items,
+    validation_items,
+    word_items,
+)
 from listener.training.embedding_cache import CacheSetup, build_caches
 from listener.training.evaluate_strings import Recording, log_digits, summarize
-from listener.training.speech_embedding import export_lower, lower_dim
+from listener.training.speech_embedding import SAMPLE_RATE, export_lower, lower_dim
 from listener.training.strings import Item, StringAugment
 from listener.training.tokens import tokens_to_digits
 
@@ -82,7 +90,8 @@ class DigitsRecipe:
     backbone_lr_scale: float = 0.3
     align_window: tuple[int, int] = (-3, 2)  # frames around a timed word's end frame its token may fire in
     threshold: float = 0.5  # the metadata's threshold (the shipped value, chosen on validation: see the card)
-    int8_head: bool = True  # quantize the head's 3 convolutions too (2.4x smaller than FP32 instead of 1.6x)
+    int8: Int8Setup = Int8Setup()  # how the INT8 file is quantized (chosen on validation, see the card)
+    int8_train_clips: int = 0  # calibration clips of each kind from training speakers and noise (see the card)
     frame_tail_samples: int | None = 2560  # frames computed past the gate's close (chosen on validation, see the card)
     max_items: int | None = None  # train on this many items only, evenly spread (smoke tests)
     seed: int = 0
@@ -128,6 +137,37 @@ def validate(paths: dict[str, Path], sets: dict[str, list[Item]], threads: int =
         for name, fp in logged["fp32"].items()
     }
     return scores, agreement
+
+
+def _spread(items: list, n: int) -> list:
+    """`n` of `items`, evenly spread (all of them when there are fewer)."""
+    return [items[i] for i in np.linspace(0, len(items) - 1, min(n, len(items))).astype(int)] if items else []
+
+
+def int8_calibration(
+    cfg: CtcDataConfig,
+    val: dict[str, list[Item]],
+    items: list[Item],
+    noise: list[np.ndarray],
+    train_clips: int,
+    log: Callable[[str], None] = print,
+) -> np.ndarray:
+    """The INT8 calibration clips, as :func:`calibration_clips` shapes them: about 32 spread over each
+    validation set (the training items when there are none), and `train_clips` each of training-speaker
+    words (FSDD's 8 kHz speakers, Speech Commands, sc09, Allison), AN4 training utterances and 3-s
+    pieces of the training `noise`; never a test speaker."""
+    chosen = [it.audio for v in val.values() for it in v[:: max(1, len(v) // 32)]] or [
+        it.audio for it in items[:: max(1, len(items) // 96)]
+    ]
+    if train_clips:
+        chosen += [it.audio for it in _spread(word_items(cfg, "train", log), train_clips)]
+        chosen += [it.audio for it in _spread(an4_items(cfg, "train", log), train_clips)]
+        rng = np.random.default_rng(cfg.seed)
+        piece = 3 * SAMPLE_RATE
+        for audio in _spread(noise, train_clips):
+            start = int(rng.integers(0, max(1, len(audio) - piece)))
+            chosen.append(audio[start : start + piece])
+    return calibration_clips(chosen)
 
 
 def build_digits(
@@ -204,12 +244,8 @@ def build_digits(
         if parity > 1e-3 * max(1.0, float(np.abs(ref).max())):
             raise ParityError(f"{fp32}: ONNX logits differ from torch's by {parity:.3g}")
         streaming = check_streaming(fp32, r.k)
-        calib_items = [it for v in val.values() for it in v[:: max(1, len(v) // 32)]] or items[
-            :: max(1, len(items) // 96)
-        ]
-        int8 = quantize_ctc_int8(
-            fp32, out / "digits.onnx", calibration_clips([it.audio for it in calib_items]), r.int8_head
-        )
+        calibration = int8_calibration(cfg, val, items, noise, r.int8_train_clips, log)
+        int8 = quantize_ctc_int8(fp32, out / "digits.onnx", calibration, r.int8)
         check_streaming(int8, r.k, tolerance=1e-1)
         write_metadata({}, 0)
         carried = max(give_context(fp32)[0], give_context(int8)[0])  # after INT8: the quantizer never sees it

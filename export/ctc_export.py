@@ -11,7 +11,9 @@ front end (STFT, mel, log) stays FP32, and so does the head unless asked.
 
 from __future__ import annotations
 
+import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +103,41 @@ def backbone_convs(path: Path, head: bool = False) -> list[str]:
     return names
 
 
+CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
+
+
+# onnxruntime's entropy defaults (128 bins, 128 quantized bins) leave one candidate range, the full one,
+# i.e. MinMax's; a 2048-bin histogram (TensorRT's) gives the KL search ranges to choose from
+ENTROPY_BINS = {"num_bins": 2048, "num_quantized_bins": 255}
+
+
+@dataclass(frozen=True)
+class Int8Setup:
+    """How a CTC graph's INT8 file is quantized. The defaults make the shipped digits file; the
+    variants measured against it are in docs/models/digits.md ("INT8")."""
+
+    head: bool = True  # the head's 3 convolutions too (digits: 2.4x smaller than FP32 instead of 1.6x)
+    method: str = "minmax"  # activation ranges from: "minmax", "percentile" (99.999th), "entropy"
+    symmetric: bool = False  # int8 activations symmetric around 0 instead of uint8 with a zero point
+    reduce_range: bool = False  # 7-bit weights (for CPUs whose int8 dot products can overflow)
+    fp32_convs: tuple[int, ...] = (0,)  # backbone convolutions left in FP32 (0, the first: it reads the log-mel)
+
+    def __post_init__(self) -> None:
+        if self.method not in CALIBRATION_METHODS:
+            raise ValueError(f"calibration method must be one of {CALIBRATION_METHODS}, not {self.method!r}")
+
+
+def int8_nodes(path: Path, setup: Int8Setup) -> list[str]:
+    """:func:`backbone_convs` less the backbone convolutions `setup` keeps in FP32."""
+    names = backbone_convs(path, setup.head)
+    n_backbone = len(backbone_convs(path))
+    bad = [i for i in setup.fp32_convs if not 0 <= i < n_backbone]
+    if bad:
+        raise ValueError(f"{path}: no backbone convolution {bad} (it has {n_backbone})")
+    keep = {names[i] for i in setup.fp32_convs}
+    return [n for n in names if n not in keep]
+
+
 def calibration_clips(clips: list[np.ndarray], seconds: float = 3.0) -> np.ndarray:
     """Clips cut or zero-padded to one length, [N, samples] (the calibrator reads a batch at a time)."""
     n = int(seconds * SAMPLE_RATE)
@@ -110,32 +147,48 @@ def calibration_clips(clips: list[np.ndarray], seconds: float = 3.0) -> np.ndarr
     return out
 
 
-def quantize_ctc_int8(fp32: Path, int8: Path, calibration: np.ndarray, head: bool = False) -> Path:
-    """QDQ static INT8 of the backbone convolutions (`head`: the head's too), calibrated on
-    `calibration` ([N, samples] real clips)."""
+def quantize_ctc_int8(fp32: Path, int8: Path, calibration: np.ndarray, setup: Int8Setup | None = None) -> Path:
+    """QDQ static INT8 (per-channel int8 weights) of the convolutions :func:`int8_nodes` names, with
+    activation ranges calibrated on `calibration` ([N, samples] real clips)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    setup = setup or Int8Setup()
     if calibration.ndim != 2 or len(calibration) == 0:
         raise ValueError(f"calibration audio must be a non-empty [N, samples] array, got {calibration.shape}")
+    method = {
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+        "entropy": CalibrationMethod.Entropy,
+    }[setup.method]
+    ops = ["Conv", "MaxPool"]
     int8 = Path(int8)
-    pre = int8.with_name(int8.stem + ".pre.onnx")
-    quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
-    try:
+    with tempfile.TemporaryDirectory(prefix="listener-int8-") as tmp:
+        pre, ranges = Path(tmp) / "pre.onnx", None
+        quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
+        if setup.method == "entropy":  # quantize_static cannot pass the histogram's size on: calibrate here
+            ranges = Path(tmp) / "ranges.json"
+            calibrator = create_calibrator(
+                pre, ops, str(Path(tmp) / "augmented.onnx"), method, extra_options=ENTROPY_BINS
+            )
+            calibrator.collect_data(ClipReader(calibration, batch_size=1))
+            save_tensors_data(calibrator.compute_data(), ranges)
         quantize_static(
             str(pre),
             str(int8),
             ClipReader(calibration, batch_size=1),
             quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QUInt8,
+            activation_type=QuantType.QInt8 if setup.symmetric else QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             per_channel=True,
-            nodes_to_quantize=backbone_convs(pre, head),
-            op_types_to_quantize=["Conv", "MaxPool"],
-            calibrate_method=CalibrationMethod.MinMax,
+            reduce_range=setup.reduce_range,
+            nodes_to_quantize=int8_nodes(pre, setup),
+            op_types_to_quantize=ops,
+            calibrate_method=method,
+            extra_options={"ActivationSymmetric": setup.symmetric},
+            calibration_cache_path=ranges,
         )
-    finally:
-        pre.unlink(missing_ok=True)
     return int8
 
 

@@ -113,3 +113,24 @@ def test_missing_data_and_a_broken_dataset_are_one_line_errors(tmp_path):
     )
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines() == [run.stderr.strip()] and "an4_test.fileids is missing" in run.stderr
+
+
+def test_int8_calibration_adds_training_speakers_and_noise_pieces_never_test_speakers(tmp_path):
+    from listener.export.build_digits import int8_calibration
+    from listener.training.ctc_corpus import CtcDataConfig, validation_items
+
+    cfg = CtcDataConfig(data_root=tiny_tree(tmp_path / "data"))
+    val = validation_items(cfg, lambda _: None)
+    rng = np.random.default_rng(1)
+    noise = [rng.standard_normal(RATE * 10).astype(np.float32) * 0.01 for _ in range(3)]
+    base = int8_calibration(cfg, val, [], noise, 0, lambda _: None)
+    assert base.shape == (sum(len(v[:: max(1, len(v) // 32)]) for v in val.values()), 3 * RATE)
+    more = int8_calibration(cfg, val, [], noise, 2, lambda _: None)
+    assert np.array_equal(more[: len(base)], base)  # the validation clips first, unchanged
+    extra = more[len(base) :]
+    assert len(extra) == 2 + 2 + 2  # 2 training-speaker words, 2 AN4 training utterances, 2 noise pieces
+    for piece in extra[-2:]:  # 3-s pieces cut from the noise recordings
+        starts = [(n, i) for n in noise for i in np.flatnonzero(n == piece[0])]
+        assert any(np.array_equal(piece, n[i : i + 3 * RATE]) for n, i in starts)
+    test_speaker = say("six five", "en-gb+m2")  # what tiny_tree's AN4 test speaker says
+    assert not any(np.allclose(row[: len(test_speaker)], test_speaker, atol=1e-3) for row in more)

@@ -13,6 +13,7 @@ onnx = pytest.importorskip("onnx")
 from listener.classifier import Classifier  # noqa: E402
 from listener.contract import ModelInfo  # noqa: E402
 from listener.export.ctc_export import (  # noqa: E402
+    Int8Setup,
     StreamingError,
     backbone_convs,
     calibration_clips,
@@ -20,6 +21,7 @@ from listener.export.ctc_export import (  # noqa: E402
     ctc_model_info,
     export_ctc_onnx,
     frames_for,
+    int8_nodes,
     quantize_ctc_int8,
     session,
 )
@@ -81,13 +83,19 @@ def test_a_graph_that_hears_the_whole_clip_fails_the_streaming_check(model, tmp_
         check_streaming(path, 5)
 
 
+def int8_graph(int8: Path) -> tuple[list, set[str], set[str]]:
+    """(the Conv nodes, the names of dequantized tensors, of quantized ones) of a QDQ file."""
+    graph = onnx.load(str(int8)).graph
+    dequantized = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    quantized = {n.input[0] for n in graph.node if n.op_type == "QuantizeLinear"}
+    return [n for n in graph.node if n.op_type == "Conv"], dequantized, quantized
+
+
 def test_int8_quantizes_the_backbone_convolutions_and_agrees_with_fp32(fp32, tmp_path):
     assert len(backbone_convs(fp32)) == 20 and len(backbone_convs(fp32, head=True)) == 23
     calibration = calibration_clips([speechlike(2.5, s) for s in range(12)])
-    int8 = quantize_ctc_int8(fp32, tmp_path / "digits.onnx", calibration)
-    graph = onnx.load(str(int8)).graph
-    dequantized = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
-    convs = [n for n in graph.node if n.op_type == "Conv"]
+    int8 = quantize_ctc_int8(fp32, tmp_path / "digits.onnx", calibration, Int8Setup(head=False, fp32_convs=()))
+    convs, dequantized, _ = int8_graph(int8)
     int8_convs = [n for n in convs if n.input[1] in dequantized]
     assert len(int8_convs) == 20 < len(convs)  # the backbone's; the STFT and the head stay FP32
     assert int8.stat().st_size < 0.6 * fp32.stat().st_size
@@ -100,6 +108,100 @@ def test_int8_quantizes_the_backbone_convolutions_and_agrees_with_fp32(fp32, tmp
         agree += int((pa.argmax(-1) == pb.argmax(-1)).sum())
         total += len(pa)
     assert agree / total >= 0.9
+
+
+def test_the_default_setup_keeps_the_first_backbone_convolution_and_its_log_mel_input_fp32(fp32, tmp_path):
+    calibration = calibration_clips([speechlike(2.5, s) for s in range(6)])
+    int8 = quantize_ctc_int8(fp32, tmp_path / "digits.onnx", calibration)
+    convs, dequantized, _ = int8_graph(int8)
+    first, second = (next(n for n in convs if n.name == name) for name in backbone_convs(fp32)[:2])
+    assert first.input[1] not in dequantized and first.input[0] not in dequantized  # FP32 weights, FP32 log-mel
+    assert len([n for n in convs if n.input[1] in dequantized]) == 22  # the other 19 and the head's 3
+    assert second.input[0] in dequantized  # the second reads quantized activations
+    check_streaming(int8, 5, tolerance=0.5)
+
+
+def test_symmetric_activations_are_int8_around_zero(fp32, tmp_path):
+    calibration = calibration_clips([speechlike(2.5, s) for s in range(6)])
+    int8 = quantize_ctc_int8(fp32, tmp_path / "digits.onnx", calibration, Int8Setup(symmetric=True))
+    model = onnx.load(str(int8))
+    init = {i.name: i for i in model.graph.initializer}
+    zero_points = [init[n.input[2]] for n in model.graph.node if n.op_type == "QuantizeLinear"]
+    assert zero_points and all(z.data_type == onnx.TensorProto.INT8 for z in zero_points)
+    assert all(not onnx.numpy_helper.to_array(z).any() for z in zero_points)
+
+
+@pytest.mark.slow
+def test_entropy_calibration_chooses_narrower_ranges_than_minmax(fp32, tmp_path):
+    calibration = calibration_clips([speechlike(2.5, s) for s in range(4)])
+
+    def scales(method: str) -> dict[str, float]:
+        model = onnx.load(
+            str(quantize_ctc_int8(fp32, tmp_path / f"{method}.onnx", calibration, Int8Setup(method=method)))
+        )
+        init = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
+        return {n.input[0]: float(init[n.input[1]]) for n in model.graph.node if n.op_type == "QuantizeLinear"}
+
+    minmax, entropy = scales("minmax"), scales("entropy")
+    assert minmax.keys() == entropy.keys()
+    assert all(entropy[k] <= minmax[k] * 1.0001 for k in minmax)  # KL clips outliers, never widens
+    assert any(entropy[k] < 0.9 * minmax[k] for k in minmax)
+
+
+def toy_graph(path: Path) -> Path:
+    """A small ONNX graph shaped like the digits one: an STFT-like Conv1d over audio (1 input channel),
+    three Conv2d (the backbone), then two Conv1d (the head)."""
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(0)
+
+    def weight(name: str, *dims: int):
+        return onnx.numpy_helper.from_array(rng.standard_normal(dims).astype(np.float32), name)
+
+    nodes = [
+        helper.make_node("Conv", ["x", "stft_w"], ["spec"], name="stft", strides=[4]),
+        helper.make_node("Unsqueeze", ["spec", "axis1"], ["img"], name="unsq"),
+        helper.make_node("Conv", ["img", "w0"], ["c0"], name="conv0", pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["c0", "w1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["c1", "w2"], ["c2"], name="conv2", pads=[1, 1, 1, 1]),
+        helper.make_node("ReduceMean", ["c2", "axis2"], ["emb"], name="pool", keepdims=0),
+        helper.make_node("Conv", ["emb", "h0"], ["h"], name="head0"),
+        helper.make_node("Conv", ["h", "h1"], ["y"], name="head1"),
+    ]
+    inits = [
+        weight("stft_w", 8, 1, 16),
+        weight("w0", 4, 8, 3, 3),
+        weight("w1", 4, 4, 3, 3),
+        weight("w2", 4, 4, 3, 3),
+        weight("h0", 6, 4, 1),
+        weight("h1", 3, 6, 1),
+        onnx.numpy_helper.from_array(np.array([1], np.int64), "axis1"),
+        onnx.numpy_helper.from_array(np.array([2], np.int64), "axis2"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "toy",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 256])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        inits,
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_int8_nodes_leave_the_front_end_and_the_chosen_backbone_convolutions_out(tmp_path):
+    path = toy_graph(tmp_path / "toy.onnx")
+    assert backbone_convs(path) == ["conv0", "conv1", "conv2"]
+    assert int8_nodes(path, Int8Setup(head=False, fp32_convs=())) == ["conv0", "conv1", "conv2"]
+    assert int8_nodes(path, Int8Setup()) == ["conv1", "conv2", "head0", "head1"]  # the default: conv0 stays FP32
+    assert int8_nodes(path, Int8Setup(fp32_convs=(0, 2))) == ["conv1", "head0", "head1"]
+    with pytest.raises(ValueError, match=r"no backbone convolution \[3\] \(it has 3\)"):
+        int8_nodes(path, Int8Setup(fp32_convs=(3,)))
+
+
+def test_an_unknown_calibration_method_is_refused():
+    with pytest.raises(ValueError, match="calibration method must be one of"):
+        Int8Setup(method="kl")
 
 
 def test_metadata_is_the_contracts_and_the_runtime_loads_the_file(fp32, tmp_path):

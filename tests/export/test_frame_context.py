@@ -50,7 +50,7 @@ def plain(tmp_path_factory) -> tuple[Path, Path]:
             p.mul_(3.0)
     folder = tmp_path_factory.mktemp("context")
     fp32 = export_ctc_onnx(AudioToLogits(head).eval(), folder / "digits.fp32.onnx")
-    int8 = quantize_ctc_int8(fp32, folder / "digits.onnx", calibration_clips([noisy(3, s) for s in range(4)]), True)
+    int8 = quantize_ctc_int8(fp32, folder / "digits.onnx", calibration_clips([noisy(3, s) for s in range(4)]))
     for path, variant in ((fp32, "fp32"), (int8, "int8")):
         set_metadata(path, ctc_model_info("digits", "0", K, variant, 0.5))
     return fp32, int8
