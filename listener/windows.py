@@ -31,10 +31,11 @@ pre-roll) to the frames whose audio ends T past the gate's close (a model may em
 few frames after its end). With T = R - H (the default), every frame whose audio holds gated
 audio. Consecutive computed frames form a *region*; the model is called on a chunk of them,
 ``[f0*H, f1*H + R)``, covering only frames not computed before. ``take`` says how many
-frames a call waits for: while listening, a few (``frames_per_call``: each call also
-recomputes R - H samples of context); ``listener analyze`` one call per region (up to
-``MAX_CALL_FRAMES``). Either way each frame is computed
-from the same samples, so streamed and whole-region frames are the same.
+frames a call waits for: while listening, a few (``frames_per_call``; a model without
+``frame_context`` recomputes R - H samples of context each call, one with it gets the rows
+``FrameCarry`` kept); ``listener analyze`` one call per region (up to ``MAX_CALL_FRAMES``).
+Either way each frame is computed from the same samples, so streamed and whole-region
+frames are the same.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ class WindowOptions:
             per utterance and have no hop.
         frames_per_call: sequence (ctc) models while listening: the output frames one model
             call computes (each frame is one ``frame_hop_samples`` of audio). More frames per
-            call cost less CPU (each call recomputes ``frame_samples - frame_hop_samples`` of
-            context) and add up to ``frames_per_call - 1`` hops of latency. None:
+            call cost less CPU (a call has a cost of its own, and without ``frame_context``
+            recomputes ``frame_samples - frame_hop_samples`` of context) and add up to
+            ``frames_per_call - 1`` hops of latency. None:
             ``FRAMES_PER_CALL``. ``listener analyze`` computes each voiced region in one call.
             A tuning knob: the config file takes it, no flag does.
     """
