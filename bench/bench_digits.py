@@ -85,6 +85,17 @@ def card_tables(test: dict, validation: dict) -> str:
         (f"false digits per 100 words: Speech Commands testing list, other words ({i8['speech_commands']['words']})",
          "<= 1", f"{f32['speech_commands']['false_per_100_words']:.2f}",
          f"{i8['speech_commands']['false_per_100_words']:.2f}"),
+        *(
+            [
+                (f"AN4 test utterances that say a teen or a ten ({i8['an4']['confusable_recordings']}; "
+                 f"{i8['an4']['confusable_words']} such words, e.g. \"six thirty five\"): digits right", "reported",
+                 _pct(f32["an4"]["confusable_digits_right"]), _pct(i8["an4"]["confusable_digits_right"])),
+                ("... digits logged beyond those said, per 100 teens and tens", "<= 1",
+                 f"{f32['an4']['confusable_extra_per_100']:.2f}", f"{i8['an4']['confusable_extra_per_100']:.2f}"),
+            ]
+            if "confusable_words" in i8["an4"]
+            else []
+        ),
         (f"false digits per minute: SC background noise, test region ({i8['noise']['noise_minutes']} min)", "",
          f"{f32['noise']['false_per_minute']:.2f}", f"{i8['noise']['false_per_minute']:.2f}"),
         (f"false digits per minute: ESC-10 fold 5 ({i8['esc10']['noise_minutes']} min)", "",
@@ -124,6 +135,13 @@ def card_tables(test: dict, validation: dict) -> str:
         f"| false digits per minute, ESC-10 fold 4 | {v32['esc10']['false_per_minute']:.2f} | "
         f"{v8['esc10']['false_per_minute']:.2f} |",
     ]
+    if "confusable_words" in v8["an4"]:
+        out.append(
+            f"| AN4 utterances with a teen or a ten ({v8['an4']['confusable_recordings']}; "
+            f"{v8['an4']['confusable_words']} such words): digits right, extra digits per 100 of them | "
+            f"{_pct(v32['an4']['confusable_digits_right'])}, {v32['an4']['confusable_extra_per_100']:.2f} | "
+            f"{_pct(v8['an4']['confusable_digits_right'])}, {v8['an4']['confusable_extra_per_100']:.2f} |"
+        )
     out += ["", "The same trade on the validation speakers:", "", *_sweep_table(validation)]
     tails = validation.get("tail_sweep", {}).get("by_tail", {})
     if tails:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from listener.training.datasets.an4 import VAL_SPEAKERS
 from listener.training.datasets.base import DIGITS
 
 
@@ -93,4 +94,29 @@ def make_us8k(root: Path) -> Path:
                 rows.append(f"{file},{fs_id},{slice_n * 4.0},{slice_n * 4.0 + 4.0},1,{fold},{class_id},{name}")
     (root / "metadata").mkdir(parents=True, exist_ok=True)
     (root / "metadata" / "UrbanSound8K.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def make_an4(root: Path, drop_audio: bool = False, test: dict[str, str] | None = None) -> Path:
+    """AN4's layout: two train speakers (one of them a validation speaker), one test speaker
+    (``test``: its own fileids and transcripts instead)."""
+    etc = root / "etc"
+    etc.mkdir(parents=True)
+    train = {
+        "an4_clstk/fash/an251-fash-b": "<s> ENTER NINE ONE SIX NINE </s>",
+        "an4_clstk/fash/an253-fash-b": "<s> GO </s>",
+        f"an4_clstk/{VAL_SPEAKERS[0]}/an300-{VAL_SPEAKERS[0]}-b": "<s> OH TWO ZERO </s>",
+    }
+    test = test or {"an4test_clstk/fjlp/an417-fjlp-b": "J P E G FOUR"}
+    for part, rows in (("train", train), ("test", test)):
+        (etc / f"an4_{part}.fileids").write_text("".join(f"{f}\n" for f in rows) + "\n")
+        lines = [f"{words} ({f.rsplit('/', 1)[-1]})" for f, words in rows.items()]
+        (etc / f"an4_{part}.transcription").write_text("\n" + "\n".join(lines) + "\n")
+        for i, fileid in enumerate(rows):
+            if drop_audio and part == "test":
+                continue
+            wav = root / "wav" / f"{fileid}.sph"
+            wav.parent.mkdir(parents=True, exist_ok=True)
+            tone = 0.1 * np.sin(2 * np.pi * (200 + 50 * i) * np.arange(8000) / 16000)
+            sf.write(wav, tone, 16000, format="NIST", subtype="PCM_16")
     return root

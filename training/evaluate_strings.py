@@ -13,7 +13,10 @@ Metrics (:func:`summarize`):
   logged exactly (an isolated digit is right only when exactly its digit is logged);
 - *false digits per 100 words*: digits logged on recordings of words that hold no digit
   (AN4 names, letters and commands; Speech Commands' other words), per 100 such words;
-- *false digits per minute*: digits logged on noise (no words at all).
+- *false digits per minute*: digits logged on noise (no words at all);
+- *teens and tens* (AN4 recordings that say one, such as "six thirty five" or "nineteen
+  sixty"): digits right on them, and *extra digits*, digits logged beyond as many as were
+  said (a lower bound of the false ones), per 100 teens and tens said.
 
 Data (:func:`digit_sets`; ``part`` "validation" chooses settings, "test" is reported only):
 
@@ -45,6 +48,7 @@ from listener.training.datasets.base import DIGITS, load_audio
 from listener.training.datasets.esc import load_esc
 from listener.training.datasets.fsdd import load_fsdd
 from listener.training.datasets.speech_commands import background_noise_files, load_speech_commands
+from listener.training.strings import CONFUSABLE_WORDS
 
 PARTS = ("validation", "test")
 NOISE_TEST_FROM = 0.7  # SC background noise: the digits build trains on each file's first 70%
@@ -60,6 +64,7 @@ class Recording:
     reference: str  # the digits said, in order ("" for none)
     words: int  # words said (0: noise)
     group: str = ""  # a sub-group to report on its own (the speaker of an isolated digit)
+    confusable: int = 0  # teens and tens among the words ("nineteen", "sixty": strings.CONFUSABLE_WORDS)
 
 
 @dataclass
@@ -72,6 +77,7 @@ class Logged:
     seconds: float
     group: str = ""
     frames: int = 0  # output frames the pipeline computed (what the CPU did)
+    confusable: int = 0  # teens and tens said (Recording.confusable)
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -120,7 +126,7 @@ def log_digits(classifier, recordings: Iterable[Recording], options: PipelineOpt
         result = analyze_array(np.asarray(rec.audio, dtype=np.float32), classifier, options, source_name=rec.name)
         digits = "".join(info.symbols[d.label] for d in result.detections)
         seconds = len(rec.audio) / info.sample_rate
-        out.append(Logged(rec.reference, digits, rec.words, seconds, rec.group, len(result.windows)))
+        out.append(Logged(rec.reference, digits, rec.words, seconds, rec.group, len(result.windows), rec.confusable))
     return out
 
 
@@ -143,6 +149,18 @@ def summarize(logged: Sequence[Logged]) -> dict:
         groups = sorted({x.group for x in said if x.group})
         if len(groups) > 1:
             out["digits_right_by_group"] = {g: _digits_right([x for x in said if x.group == g]) for g in groups}
+    confusable = [x for x in logged if x.confusable]
+    if confusable:  # real speakers saying teens and tens: digits beyond those said are false ones
+        n = sum(x.confusable for x in confusable)
+        extra = sum(max(0, len(x.digits) - len(x.reference)) for x in confusable)
+        out.update(
+            confusable_recordings=len(confusable),
+            confusable_words=n,
+            confusable_extra_digits=extra,
+            confusable_extra_per_100=round(100.0 * extra / n, 2),
+        )
+        if any(x.reference for x in confusable):
+            out["confusable_digits_right"] = _digits_right([x for x in confusable if x.reference])
     words = [x for x in logged if not x.reference and x.words]
     if words:
         n_words = sum(x.words for x in words)
@@ -168,7 +186,12 @@ def summarize(logged: Sequence[Logged]) -> dict:
 
 def _an4(data: Path, part: str) -> list[Recording]:
     utts = [u for u in load_an4(data / "an4") if u.split == part]
-    return [Recording(u.uttid, u.audio(), u.digits, len(u.words), u.speaker) for u in utts]
+    return [
+        Recording(
+            u.uttid, u.audio(), u.digits, len(u.words), u.speaker, sum(w.lower() in CONFUSABLE_WORDS for w in u.words)
+        )
+        for u in utts
+    ]
 
 
 def _fsdd(data: Path, part: str) -> list[Recording]:

@@ -4,34 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from listener.training.datasets.an4 import VAL_SPEAKERS, load_an4, parse_transcription
 from listener.training.datasets.base import DatasetError
-
-
-def fake_an4(root, drop_audio: bool = False):
-    """Two train speakers (one of them a validation speaker), one test speaker."""
-    etc = root / "etc"
-    etc.mkdir(parents=True)
-    train = {
-        "an4_clstk/fash/an251-fash-b": "<s> ENTER NINE ONE SIX NINE </s>",
-        "an4_clstk/fash/an253-fash-b": "<s> GO </s>",
-        f"an4_clstk/{VAL_SPEAKERS[0]}/an300-{VAL_SPEAKERS[0]}-b": "<s> OH TWO ZERO </s>",
-    }
-    test = {"an4test_clstk/fjlp/an417-fjlp-b": "J P E G FOUR"}
-    for part, rows in (("train", train), ("test", test)):
-        (etc / f"an4_{part}.fileids").write_text("".join(f"{f}\n" for f in rows) + "\n")
-        lines = [f"{words} ({f.rsplit('/', 1)[-1]})" for f, words in rows.items()]
-        (etc / f"an4_{part}.transcription").write_text("\n" + "\n".join(lines) + "\n")
-        for i, fileid in enumerate(rows):
-            if drop_audio and part == "test":
-                continue
-            wav = root / "wav" / f"{fileid}.sph"
-            wav.parent.mkdir(parents=True, exist_ok=True)
-            tone = 0.1 * np.sin(2 * np.pi * (200 + 50 * i) * np.arange(8000) / 16000)
-            sf.write(wav, tone, 16000, format="NIST", subtype="PCM_16")
-    return root
+from tests.fakes import make_an4 as fake_an4
 
 
 def test_splits_speakers_words_digits_and_audio(tmp_path):

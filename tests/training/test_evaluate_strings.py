@@ -43,6 +43,29 @@ def test_summarize_counts_digits_right_exact_and_false_digits():
     assert (s["noise_minutes"], s["noise_false_digits"], s["false_per_minute"]) == (2.0, 2, 1.0)
 
 
+def test_summarize_counts_the_digits_logged_beyond_those_said_around_teens_and_tens():
+    logged = [
+        Logged("65", "635", 3, 1.0, confusable=1),  # "six thirty five": "3" is one too many
+        Logged("5", "5", 2, 1.0, confusable=1),  # "fifty five"
+        Logged("", "99", 2, 1.0, confusable=2),  # "nineteen ninety": two false digits
+        Logged("472", "47", 3, 1.0),  # no teen or ten: not counted here
+    ]
+    s = summarize(logged)
+    assert (s["confusable_recordings"], s["confusable_words"], s["confusable_extra_digits"]) == (3, 4, 3)
+    assert s["confusable_extra_per_100"] == 75.0
+    assert s["confusable_digits_right"] == pytest.approx(100 * (1 - 1 / 3), abs=0.01)
+    assert "confusable_words" not in summarize(logged[3:])
+
+
+def test_an4_recordings_count_their_teens_and_tens(tmp_path):
+    from listener.training.evaluate_strings import digit_sets
+    from tests.fakes import make_an4
+
+    test = {"an4test_clstk/fjlp/an417-fjlp-b": "SIX THIRTY FIVE", "an4test_clstk/fjlp/an418-fjlp-b": "NINETEEN NINETY"}
+    recs = digit_sets(make_an4(tmp_path / "data" / "an4", test=test).parent, "test", ["an4"])
+    assert {r.reference: r.confusable for r in recs["an4"]} == {"65": 1, "": 2}
+
+
 def test_log_digits_reads_what_the_pipeline_logged(tmp_path):
     """The ctc test model hears a low tone as "1" and a high one as "2"; scoring goes through the
     runtime pipeline, so its threshold (from the metadata, or with_settings) applies."""
