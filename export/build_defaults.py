@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from listener.classifier import Classifier
-from listener.export.build_digits import build_digits_from
+from listener.export.build_digits import QUICK, DigitsRecipe, build_digits_from
 from listener.training.calibrate import single
 from listener.training.corpus import (
     WaveSet,
@@ -476,7 +476,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cards", type=Path, default=CARDS, help="model cards and their results (docs/models)")
     parser.add_argument("--only", choices=("digits", "sounds"), help="build one model")
     parser.add_argument("--quick", action="store_true", help="small data and few epochs (smoke test)")
-    parser.add_argument("--epochs", type=int, help="digits epochs (default 10; --quick: 1)")
+    parser.add_argument(
+        "--epochs", type=int, help=f"digits epochs (default {DigitsRecipe.epochs}; --quick: {QUICK.epochs})"
+    )
     parser.add_argument(
         "--sound-epochs", type=int, help=f"sounds head epochs per fold and final (default {SOUNDS_EPOCHS})"
     )
