@@ -480,6 +480,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--epochs", type=int, help=f"digits epochs (default {DigitsRecipe.epochs}; --quick: {QUICK.epochs})"
     )
     parser.add_argument(
+        "--members",
+        type=int,
+        help=f"digits networks trained with seeds SEED, SEED+1, ... and averaged in one file (default "
+        f"{DigitsRecipe.members}; --quick: {QUICK.members})",
+    )
+    parser.add_argument(
         "--sound-epochs", type=int, help=f"sounds head epochs per fold and final (default {SOUNDS_EPOCHS})"
     )
     parser.add_argument("--no-cv", action="store_true", help="skip the sounds cross-validation")
@@ -499,9 +505,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
-    if args.threads < 1:
-        print("error: --threads must be >= 1", file=sys.stderr)
-        return 2
+    for flag in ("threads", "members", "epochs"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            print(f"error: --{flag} must be >= 1", file=sys.stderr)
+            return 2
     if not args.data.is_dir():
         print(f"error: data folder {args.data} not found (pass --data)", file=sys.stderr)
         return 2

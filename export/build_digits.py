@@ -10,8 +10,11 @@ Stages (each timed, the times land in ``runs/digits/results.json``):
    ``n_lower`` backbone convolutions, float16 on disk (``training.embedding_cache``; reused
    when nothing that shapes them changed);
 3. train: the last ``finetune`` convolutions + the K-window CTC head (``training.ctc``),
-   checkpoint ``runs/digits/last.pt`` after each epoch and on Ctrl-C;
-4. export: one graph audio -> logits (``export.ctc_export``), torch vs ONNX parity, the
+   once per member (``members``: the same cache, seeds ``seed``, ``seed + 1``, ...),
+   checkpoint ``runs/digits/last.pt`` (further members ``last.member2.pt``, ...) after each
+   epoch and on Ctrl-C;
+4. export: one graph audio -> logits (``export.ctc_export``; members share the front end and
+   the frozen convolutions and average their token probabilities), torch vs ONNX parity, the
    streaming check, INT8 on the backbone (and head) convolutions, the contract's metadata;
 5. validate: both files on the validation sets through ``listener analyze``'s pipeline
    (``training.evaluate_strings``): digits right, exact strings, false digits, and how often
@@ -85,6 +88,7 @@ class DigitsRecipe:
     depth: int = 2
     dropout: float = 0.15
     epochs: int = 20
+    members: int = 1  # networks trained with seeds seed, seed+1, ... on the same cache, averaged in one graph
     batch: int = 64
     lr: float = 2e-3
     backbone_lr_scale: float = 0.3
@@ -211,20 +215,28 @@ def build_digits(
         setup = CacheSetup(lower, lower_dim(r.n_lower), StringAugment(), noise, r.seed, threads, not quick)
         cached = build_caches(items, r.copies, cache, setup, {"n_lower": r.n_lower}, log)
     with _stage(times, "train", log):
-        model = stacked_model(r.n_lower, r.finetune, cached, r.k, r.hidden, r.depth, r.dropout)
-        tcfg = CtcTrainConfig(
-            epochs=r.epochs,
-            batch=r.batch,
-            lr=r.lr,
-            backbone_lr_scale=r.backbone_lr_scale,
-            align_window=r.align_window,
-            seed=r.seed,
-            progress=not quick,
-        )
-        trained = train_ctc(model, cached, tcfg, run_dir / "last.pt", log)
-    if trained.interrupted:
-        log(f"stopped: the weights so far are in {run_dir / 'last.pt'}; nothing exported")
-        return {"interrupted": True, "checkpoint": str(run_dir / "last.pt"), "times": times}
+        models, histories = [], []
+        for i in range(r.members):
+            if r.members > 1:
+                log(f"member {i + 1}/{r.members} (seed {r.seed + i})")
+            torch.manual_seed(r.seed + i)  # the head's initial weights
+            model = stacked_model(r.n_lower, r.finetune, cached, r.k, r.hidden, r.depth, r.dropout)
+            tcfg = CtcTrainConfig(
+                epochs=r.epochs,
+                batch=r.batch,
+                lr=r.lr,
+                backbone_lr_scale=r.backbone_lr_scale,
+                align_window=r.align_window,
+                seed=r.seed + i,
+                progress=not quick,
+            )
+            checkpoint = run_dir / ("last.pt" if i == 0 else f"last.member{i + 1}.pt")
+            trained = train_ctc(model, cached, tcfg, checkpoint, log)
+            if trained.interrupted:
+                log(f"stopped: the weights so far are in {checkpoint}; nothing exported")
+                return {"interrupted": True, "checkpoint": str(checkpoint), "times": times}
+            models.append(model)
+            histories.append(trained)
 
     def write_metadata(accuracy: dict, carried: int) -> None:  # the runtime reads threshold, tail, context from it
         for path, variant in ((fp32, "fp32"), (int8, "int8")):
@@ -234,7 +246,7 @@ def build_digits(
             set_metadata(path, info)
 
     with _stage(times, "export", log):
-        net = audio_model(model)
+        net = audio_model(models)
         fp32 = export_ctc_onnx(net, out / "digits.fp32.onnx")
         probe = next((it.audio for v in val.values() for it in v if it.tokens), items[0].audio)
         probe = np.concatenate([np.zeros(8000, np.float32), probe])[None]
@@ -262,7 +274,7 @@ def build_digits(
         "quick": quick,
         "items": len(items),
         "cached_vectors": int(sum(len(c.features) for c in cached)),
-        "losses": trained.losses,
+        "losses": [t.losses for t in histories],  # per member, per epoch
         "parity_max_abs": parity,
         "streaming_max_abs": streaming,
         "validation": summary,
@@ -279,10 +291,12 @@ def build_digits(
 
 
 def recipe_from(args: argparse.Namespace) -> DigitsRecipe:
-    """The recipe with the command line's overrides (``--epochs``, ``--seed``)."""
+    """The recipe with the command line's overrides (``--epochs``, ``--members``, ``--seed``)."""
     r = QUICK if args.quick else DigitsRecipe()
     if args.epochs:
         r = replace(r, epochs=args.epochs)
+    if getattr(args, "members", None):
+        r = replace(r, members=args.members)
     return replace(r, seed=args.seed)
 
 

@@ -4,7 +4,11 @@
 then 1x1 convolutions), so it depends on audio samples ``[f*1280, f*1280 + receptive_field(K))``
 and a streaming runtime computes each frame once. ``StackedModel`` puts the fine-tuned last
 convolutions of the backbone (``UpperBackbone``) under it, fed from the embedding cache;
-``AudioToLogits`` is the same network from audio, for export.
+``AudioToLogits`` is the same network from audio, for export. Several trained members (the
+same recipe, other seeds) become one network from audio with ``MembersEmbedder`` (the front
+end and the frozen convolutions once, each member's fine-tuned ones) and ``MembersHead``
+(the members' mean token probabilities): a seed alone moves validation as much as the recipe
+variants we tried, and the mean of two seeds is steadier than either (docs/training.md).
 
 Alignment windows (``alignment_mask``): when an item's word ends are known, each of its
 tokens may only be emitted within a few frames of the first frame that has heard the word
@@ -34,7 +38,9 @@ from listener.training.speech_embedding import (
     EMB_DIM,
     EMB_HOP,
     EMB_SPAN,
+    LowerBackbone,
     OwwEmbedder,
+    OwwFrontend,
     SpeechEmbedding,
     UpperBackbone,
 )
@@ -97,16 +103,56 @@ class StackedModel(nn.Module):
 
 
 class AudioToLogits(nn.Module):
-    """Audio [B, N] in [-1, 1] at 16 kHz -> logits [B, frames, n_tokens]: front end, backbone, head."""
+    """Audio [B, N] in [-1, 1] at 16 kHz -> logits [B, frames, n_tokens]: front end, backbone, head.
 
-    def __init__(self, head: WindowHead, backbone: SpeechEmbedding | None = None) -> None:
+    ``embedder`` (audio -> embeddings) defaults to the pretrained front end and backbone;
+    the export and the frame-context surgery find the two parts by these attribute names."""
+
+    def __init__(
+        self, head: nn.Module, backbone: SpeechEmbedding | None = None, embedder: nn.Module | None = None
+    ) -> None:
         super().__init__()
-        self.embedder = OwwEmbedder("window", backbone)
+        self.embedder = embedder if embedder is not None else OwwEmbedder("window", backbone)
         self.head = head
         self.k = head.k
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         return self.head(self.embedder(audio))
+
+
+class MembersEmbedder(nn.Module):
+    """Audio [B, N] -> every member's embeddings side by side [B, E, 96 * members]: the front end and
+    the frozen first ``n_lower`` convolutions once, each member's fine-tuned upper convolutions on them."""
+
+    def __init__(self, uppers: Sequence[UpperBackbone], n_lower: int) -> None:
+        super().__init__()
+        self.frontend = OwwFrontend("window")
+        self.lower = LowerBackbone(SpeechEmbedding.from_onnx(), n_lower)
+        self.uppers = nn.ModuleList(uppers)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """[B, N] -> [B, E, 96 * members]."""
+        win = self.frontend(audio)  # [B, E, 76, 32]
+        b, e = win.shape[:2]
+        feats = self.lower(win.reshape(b * e, *win.shape[2:]))
+        return torch.cat([upper(feats).reshape(b, e, EMB_DIM) for upper in self.uppers], dim=-1)
+
+
+class MembersHead(nn.Module):
+    """[B, E, 96 * members] -> the log of the members' mean token probabilities [B, E-K+1, n_tokens]
+    (the runtime's softmax of it is that mean), each member's head on its own 96 numbers."""
+
+    def __init__(self, heads: Sequence[WindowHead]) -> None:
+        super().__init__()
+        if len({h.k for h in heads}) != 1:
+            raise ValueError("the members' heads must see the same number of embeddings (k)")
+        self.heads = nn.ModuleList(heads)
+        self.k = heads[0].k
+
+    def forward(self, emb: torch.Tensor) -> torch.Tensor:
+        parts = emb.split(EMB_DIM, dim=-1)
+        logp = torch.stack([torch.log_softmax(head(x), dim=-1) for head, x in zip(self.heads, parts)])
+        return torch.logsumexp(logp, dim=0) - math.log(len(self.heads))
 
 
 def stacked_model(
@@ -135,8 +181,18 @@ def stacked_model(
     return StackedModel(upper, WindowHead(k, hidden, depth, dropout, mean, std), n_lower)
 
 
-def audio_model(model: StackedModel) -> AudioToLogits:
-    """The trained network from audio: the pretrained backbone with the tuned upper convolutions copied in."""
+def audio_model(model: StackedModel | Sequence[StackedModel]) -> AudioToLogits:
+    """The trained network from audio: the pretrained backbone with the tuned upper convolutions copied
+    in; several members (trained on the same cache) share its frozen part and average their heads."""
+    members = [model] if isinstance(model, StackedModel) else list(model)
+    if not members:
+        raise ValueError("no trained model")
+    if len(members) > 1:
+        if len({m.n_lower for m in members}) != 1:
+            raise ValueError("the members must freeze the same backbone convolutions (n_lower)")
+        embedder = MembersEmbedder([m.upper for m in members], members[0].n_lower)
+        return AudioToLogits(MembersHead([m.head for m in members]), embedder=embedder).eval()
+    model = members[0]
     backbone = SpeechEmbedding.from_onnx()
     tuned = [m for m in model.upper.modules() if isinstance(m, nn.Conv2d)]
     for dst, src in zip(backbone.convs()[model.n_lower :], tuned):

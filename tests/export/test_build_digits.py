@@ -81,9 +81,11 @@ def test_quick_build_on_a_tiny_tree(tmp_path):
     data = tiny_tree(tmp_path / "data")
     out, runs, cache = tmp_path / "out", tmp_path / "runs", tmp_path / "cache"
     run = build(
-        "--quick", "--data", str(data), "--out", str(out), "--runs", str(runs), "--cache", str(cache), "--threads", "1"
-    )
+        "--quick", "--data", str(data), "--out", str(out), "--runs", str(runs), "--cache", str(cache), "--threads", "1",
+        "--members", "2",
+    )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
+    assert "member 2/2 (seed 1)" in run.stdout
     assert "Speech Commands" in run.stdout and "skipped" in run.stdout  # what the tree lacks is said
     results = json.loads((runs / "digits" / "results.json").read_text())
     assert set(results["times_s"]) >= {"data", "cache", "train", "export", "validate", "total"}
@@ -96,7 +98,10 @@ def test_quick_build_on_a_tiny_tree(tmp_path):
         assert meta["frame_tail_samples"] == "2560" and meta["variant"] == ("int8" if name == "digits.onnx" else "fp32")
         assert meta["frame_context"] == "4"  # k - 1 embeddings carried between live calls
         assert json.loads(meta["symbols"])["oh"] == "0" and json.loads(meta["labels"])[0] == meta["blank_label"]
-    assert (runs / "digits" / "last.pt").is_file() and (cache / "copy1.npz").is_file()
+    assert (runs / "digits" / "last.pt").is_file() and (runs / "digits" / "last.member2.pt").is_file()
+    assert len(results["losses"]) == 2 and (cache / "copy1.npz").is_file()
+    names = [n.name for n in onnx.load(str(out / "digits.fp32.onnx")).graph.node]
+    assert any(n.startswith("/embedder/uppers.1/") for n in names) and any(n.startswith("/head/heads.1/") for n in names)
     clip = tmp_path / "472.wav"
     sf.write(clip, say("four seven two", "en-us"), RATE)
     analyze = [sys.executable, "-m", "listener", "analyze", "--model", str(out / "digits.onnx"), str(clip)]
@@ -107,6 +112,8 @@ def test_quick_build_on_a_tiny_tree(tmp_path):
 def test_missing_data_and_a_broken_dataset_are_one_line_errors(tmp_path):
     run = build("--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"))
     assert run.returncode == 2 and run.stderr.strip().startswith("error: data folder") and "Traceback" not in run.stderr
+    run = build("--members", "0", "--data", str(tmp_path))
+    assert run.returncode == 2 and run.stderr.strip() == "error: --members must be >= 1"
     (tmp_path / "data" / "an4").mkdir(parents=True)  # an AN4 folder without its etc/ files
     run = build(
         "--quick", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "o"), "--runs", str(tmp_path / "r")
