@@ -10,9 +10,10 @@ Stages (each timed, the times land in ``runs/digits/results.json``):
    ``n_lower`` backbone convolutions, float16 on disk (``training.embedding_cache``; reused
    when nothing that shapes them changed);
 3. train: the last ``finetune`` convolutions + the K-window CTC head (``training.ctc``),
-   once per member (``members``: the same cache, seeds ``seed``, ``seed + 1``, ...),
-   checkpoint ``runs/digits/last.pt`` (further members ``last.member2.pt``, ...) after each
-   epoch and on Ctrl-C;
+   once per member (``members``: seeds ``seed``, ``seed + 1``, ..., each with its own synthetic
+   phrases, joined strings and augmented copies, cached in ``<cache>-seed<N>``), checkpoint
+   ``runs/digits/last.pt`` (further members ``last.member2.pt``, ...) after each epoch and on
+   Ctrl-C;
 4. export: one graph audio -> logits (``export.ctc_export``; members share the front end and
    the frozen convolutions and average their token probabilities), torch vs ONNX parity, the
    streaming check, INT8 on the backbone (and head) convolutions, the contract's metadata;
@@ -88,7 +89,7 @@ class DigitsRecipe:
     depth: int = 2
     dropout: float = 0.15
     epochs: int = 20
-    members: int = 1  # networks trained with seeds seed, seed+1, ... on the same cache, averaged in one graph
+    members: int = 1  # independent trainings (seeds seed, seed+1, ...: data draw, cache, init), averaged in one graph
     batch: int = 64
     lr: float = 2e-3
     backbone_lr_scale: float = 0.3
@@ -200,10 +201,15 @@ def build_digits(
         seed=r.seed,
         workers=threads,
     )
+    seeds = [r.seed + i for i in range(r.members)]  # member i: its own data draw, cache, init and order
     with _stage(times, "data", log):
-        items = train_items(cfg, log)
-        if r.max_items and len(items) > r.max_items:
-            items = [items[i] for i in np.linspace(0, len(items) - 1, r.max_items).astype(int)]
+        member_items = []
+        for seed in seeds:
+            items = train_items(replace(cfg, seed=seed), log)
+            if r.max_items and len(items) > r.max_items:
+                items = [items[i] for i in np.linspace(0, len(items) - 1, r.max_items).astype(int)]
+            member_items.append(items)
+        items = member_items[0]
         noise = noise_recordings(cfg, log)
         val = validation_items(cfg, log)
         if quick:
@@ -212,14 +218,17 @@ def build_digits(
         with warnings.catch_warnings():  # torch's note that its TorchScript exporter is the old one
             warnings.simplefilter("ignore")
             lower = export_lower(cache / f"lower{r.n_lower}.onnx", r.n_lower)
-        setup = CacheSetup(lower, lower_dim(r.n_lower), StringAugment(), noise, r.seed, threads, not quick)
-        cached = build_caches(items, r.copies, cache, setup, {"n_lower": r.n_lower}, log)
+        member_cached = []
+        for i, (seed, its) in enumerate(zip(seeds, member_items)):
+            setup = CacheSetup(lower, lower_dim(r.n_lower), StringAugment(), noise, seed, threads, not quick)
+            where = member_cache(cache, i, seed)
+            member_cached.append(build_caches(its, r.copies, where, setup, {"n_lower": r.n_lower}, log))
     with _stage(times, "train", log):
         models, histories = [], []
-        for i in range(r.members):
+        for i, (seed, cached) in enumerate(zip(seeds, member_cached)):
             if r.members > 1:
-                log(f"member {i + 1}/{r.members} (seed {r.seed + i})")
-            torch.manual_seed(r.seed + i)  # the head's initial weights
+                log(f"member {i + 1}/{r.members} (seed {seed})")
+            torch.manual_seed(seed)  # the head's initial weights
             model = stacked_model(r.n_lower, r.finetune, cached, r.k, r.hidden, r.depth, r.dropout)
             tcfg = CtcTrainConfig(
                 epochs=r.epochs,
@@ -227,7 +236,7 @@ def build_digits(
                 lr=r.lr,
                 backbone_lr_scale=r.backbone_lr_scale,
                 align_window=r.align_window,
-                seed=r.seed + i,
+                seed=seed,
                 progress=not quick,
             )
             checkpoint = run_dir / ("last.pt" if i == 0 else f"last.member{i + 1}.pt")
@@ -273,7 +282,7 @@ def build_digits(
         "recipe": asdict(r),
         "quick": quick,
         "items": len(items),
-        "cached_vectors": int(sum(len(c.features) for c in cached)),
+        "cached_vectors": int(sum(len(c.features) for cached in member_cached for c in cached)),
         "losses": [t.losses for t in histories],  # per member, per epoch
         "parity_max_abs": parity,
         "streaming_max_abs": streaming,
@@ -288,6 +297,12 @@ def build_digits(
     (run_dir / "results.json").write_text(json.dumps(results, indent=2))
     log(f"digits: {json.dumps({'validation': accuracy, 'times_s': times, 'bytes': results['bytes']})}")
     return results
+
+
+def member_cache(cache: Path, member: int, seed: int) -> Path:
+    """Where member `member` (0-based) keeps its embedding cache: `cache` for the first, a sibling
+    folder named for its seed for the others (each member draws its own items and copies)."""
+    return cache if member == 0 else cache.parent / f"{cache.name}-seed{seed}"
 
 
 def recipe_from(args: argparse.Namespace) -> DigitsRecipe:

@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 from listener.training.ctc import (  # noqa: E402
     CtcTrainConfig,
     alignment_mask,
+    audio_model,
     first_frame_after,
     receptive_field,
     stacked_model,
@@ -89,6 +90,30 @@ def test_only_the_last_backbone_convolutions_train():
     model = stacked_model(17, 2, patterned_items(4), k=3, hidden=16, depth=1)
     convs = [m for m in model.upper.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [c.weight.requires_grad for c in convs] == [False, True, True]
+
+
+def test_members_in_one_graph_give_the_mean_of_their_probabilities():
+    torch.set_num_threads(1)
+    items = patterned_items(4)
+    members = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = stacked_model(17, 2, items, k=3, hidden=16, depth=1, dropout=0.0)
+        with torch.no_grad():  # members that differ in their tuned convolutions too, not only in their heads
+            conv = [m for m in model.upper.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+            conv.weight.mul_(1.0 + 0.2 * seed)
+        members.append(model.eval())
+    audio = torch.from_numpy(np.random.default_rng(2).standard_normal((2, R + 6 * EMB_HOP)).astype(np.float32) * 0.1)
+    with torch.no_grad():
+        alone = [torch.softmax(audio_model(m)(audio), -1) for m in members]
+        both = torch.softmax(audio_model(members)(audio), -1)
+    assert both.shape == alone[0].shape == (2, 9, N_TOKENS)  # 11 embeddings, K=3
+    assert not torch.allclose(alone[0], alone[1], atol=1e-3)
+    assert torch.allclose(both, (alone[0] + alone[1]) / 2, atol=1e-5)
+    with pytest.raises(ValueError, match="n_lower"):
+        audio_model([members[0], stacked_model(15, 1, [cached(8, [1], None, lower_dim(15))], k=3, hidden=16)])
+    with pytest.raises(ValueError, match="no trained model"):
+        audio_model([])
 
 
 def test_ctrl_c_ends_training_and_keeps_the_weights(tmp_path):
