@@ -7,9 +7,13 @@ power spectra loses the quiet bins that carry most of a word.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
@@ -40,6 +44,27 @@ class ClipReader(CalibrationDataReader):
         self.pos = 0
 
 
+def _not_advice(record: logging.LogRecord) -> bool:
+    """False for onnxruntime's advice to pre-process, logged on every call (its wording varies by
+    call site): a window model's graph is already what pre-processing would make."""
+    message = record.getMessage()
+    return not (message.startswith("Please consider") and "pre-processing" in message)
+
+
+@contextmanager
+def quiet_quantizer() -> Iterator[None]:
+    """onnxruntime's calibration sessions without their warnings (initializers they drop, the
+    pre-processing advice): a build's log keeps its own progress lines; errors still show."""
+    root = logging.getLogger()
+    root.addFilter(_not_advice)
+    ort.set_default_logger_severity(3)
+    try:
+        yield
+    finally:
+        ort.set_default_logger_severity(2)
+        root.removeFilter(_not_advice)
+
+
 def quantize_int8(
     fp32_path: Path,
     int8_path: Path,
@@ -52,17 +77,18 @@ def quantize_int8(
         raise ValueError(f"calibration audio must be a non-empty [N, samples] array, got {calibration.shape}")
     int8_path = Path(int8_path)
     int8_path.parent.mkdir(parents=True, exist_ok=True)
-    quantize_static(
-        str(fp32_path),
-        str(int8_path),
-        ClipReader(calibration),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QInt8,
-        weight_type=QuantType.QInt8,
-        calibrate_method=CalibrationMethod.MinMax,
-        nodes_to_exclude=frontend_nodes(Path(fp32_path)),
-        extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
-    )
+    with quiet_quantizer():
+        quantize_static(
+            str(fp32_path),
+            str(int8_path),
+            ClipReader(calibration),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+            nodes_to_exclude=frontend_nodes(Path(fp32_path)),
+            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+        )
     set_metadata(int8_path, spec.model_info("int8", accuracy))
     return int8_path

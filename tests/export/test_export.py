@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,20 @@ def test_int8_quantizes_the_network_not_the_front_end(tmp_path: Path, trained) -
         produced_by.get(n.input[0]) is None or produced_by[n.input[0]].op_type != "DequantizeLinear" for n in dft
     )
     assert all(produced_by[n.input[0]].op_type == "DequantizeLinear" for n in net)
+
+
+def test_int8_keeps_the_build_log_free_of_onnxruntime_warnings(tmp_path: Path, trained, caplog, capfd) -> None:
+    model, spec = trained
+    fp32 = export_onnx(model, spec, tmp_path / "m.fp32.onnx")
+    filters = list(logging.getLogger().filters)
+    with caplog.at_level(logging.WARNING):
+        quantize_int8(fp32, tmp_path / "m.onnx", tone_set(5, seed=13).audio, spec)
+    assert not [r for r in caplog.records if "pre-processing" in r.getMessage()]
+    assert "W:onnxruntime" not in capfd.readouterr().err
+    assert logging.getLogger().filters == filters  # the filter is gone again
+    caplog.clear()
+    logging.warning("Please consider pre-processing (logged after the call)")
+    assert [r.getMessage() for r in caplog.records] == ["Please consider pre-processing (logged after the call)"]
 
 
 def test_int8_agrees_with_fp32_on_fresh_clips(tmp_path: Path, trained) -> None:
