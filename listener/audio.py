@@ -145,7 +145,8 @@ def find_input_device(spec: int | str | None = None, rescan: bool = False) -> In
     """Pick an input device by index, by a case-insensitive name substring, or the default."""
     devices = list_input_devices(rescan=rescan)
     if not devices:
-        raise AudioError("no audio input device found (plug in a microphone; see 'listener devices')")
+        asked = "" if spec is None or spec == "" else f"no input device matching '{spec}': "
+        raise AudioError(f"{asked}no audio input device found (plug in a microphone; see 'listener devices')")
     if spec is None or spec == "":
         for d in devices:
             if d.is_default:

@@ -137,6 +137,7 @@ def test_run_from_stdin(work, rate):
         (["analyze", "corrupt.wav", "--model", "m.onnx"], {}, 4, "corrupt.wav"),
         (["run", "--model", "m.onnx", "--source", "mic"], NO_AUDIO, 4, "no audio input device"),
         (["run", "--model", "m.onnx", "--source", "mic", "--device", "no-such-mic"], {}, 4, "no-such-mic"),
+        (["run", "--model", "m.onnx", "--source", "mic", "--device", "no-such-mic"], NO_AUDIO, 4, "no-such-mic"),
         (["devices"], NO_AUDIO, 4, "no audio input device"),
         (["run", "--model", "m.onnx", "--source", "tones.wav", "--log", "."], {}, 5, "cannot write log"),
         (["analyze", "tones.wav", "--model", "m.onnx", "--log", "no/dir/x.jsonl"], {}, 5, "does not exist"),
