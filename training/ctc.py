@@ -7,8 +7,8 @@ convolutions of the backbone (``UpperBackbone``) under it, fed from the embeddin
 ``AudioToLogits`` is the same network from audio, for export. Several trained members (the
 same recipe, other seeds) become one network from audio with ``MembersEmbedder`` (the front
 end and the frozen convolutions once, each member's fine-tuned ones) and ``MembersHead``
-(the members' mean token probabilities): a seed alone moves validation as much as the recipe
-variants we tried, and the mean of two seeds is steadier than either (docs/training.md).
+(the members' mean token probabilities): a recipe option (``DigitsRecipe.members``), tried
+with two members and not adopted for the shipped model (docs/training.md).
 
 Alignment windows (``alignment_mask``): when an item's word ends are known, each of its
 tokens may only be emitted within a few frames of the first frame that has heard the word
@@ -183,7 +183,7 @@ def stacked_model(
 
 def audio_model(model: StackedModel | Sequence[StackedModel]) -> AudioToLogits:
     """The trained network from audio: the pretrained backbone with the tuned upper convolutions copied
-    in; several members (trained on the same cache) share its frozen part and average their heads."""
+    in; several members share its frozen part and average their token probabilities."""
     members = [model] if isinstance(model, StackedModel) else list(model)
     if not members:
         raise ValueError("no trained model")
