@@ -310,7 +310,7 @@ def recipe_from(args: argparse.Namespace) -> DigitsRecipe:
     r = QUICK if args.quick else DigitsRecipe()
     if args.epochs:
         r = replace(r, epochs=args.epochs)
-    if getattr(args, "members", None):
+    if args.members:
         r = replace(r, members=args.members)
     return replace(r, seed=args.seed)
 
