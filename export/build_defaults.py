@@ -129,7 +129,7 @@ class SoundsData:
     esc: WaveSet
     negatives: list[np.ndarray]
     neg_source: list[str]
-    neg_folds: np.ndarray  # 1..5 per negative clip (hash of the clip index: every fold holds every source)
+    neg_folds: np.ndarray  # 1..5 per negative clip: each source in 5 blocks, a mixture in its two clips' fold
     inputs: dict[str, np.ndarray]  # head kind -> [windows, D]: ESC copies' windows, then the negatives'
     y: np.ndarray  # label index per window (other for negatives)
     folds: np.ndarray  # fold of the clip each window came from
@@ -138,18 +138,18 @@ class SoundsData:
 
 def sounds_data(args: argparse.Namespace) -> SoundsData:
     """Decode, augment and window everything the recipe trains on, and run the frozen backbone on it once."""
-    from listener.training.datasets.negatives import build_pool, mixtures
+    from listener.training.datasets.negatives import build_pool, fold_mixtures, source_folds
     from listener.training.heads import augmented_copies, cut_windows, window_inputs
 
     quick = args.quick
     esc = build_esc_set(args.data)
     classes = list(esc.label_names)
     pool = build_pool("train", negative_roots(args), seed=args.seed, scale=negative_scale(args), log=_log)
-    rng = np.random.default_rng(99)
-    mixed = mixtures(pool, 20 if quick else SOUNDS_MIXTURES, rng)
+    pool_folds = source_folds(pool.source)
+    mixed, mixed_folds = fold_mixtures(pool, pool_folds, 20 if quick else SOUNDS_MIXTURES, np.random.default_rng(99))
     negatives = pool.clips + mixed
     neg_source = pool.source + ["mixture"] * len(mixed)
-    neg_folds = rng.integers(1, 6, len(negatives))
+    neg_folds = np.concatenate([pool_folds, mixed_folds])
     step = SOUNDS_STEP * (6 if quick else 1)
     bank = np.concatenate(pool.clips)
     copies = augmented_copies(np.asarray(esc.audio), bank, 1 if quick else SOUNDS_COPIES, seed=args.seed + 1234)
@@ -203,7 +203,8 @@ def train_sounds_heads(args: argparse.Namespace, data: SoundsData, spec: ModelSp
 
 def cross_validate_sounds(args: argparse.Namespace, data: SoundsData, folds: list[int]) -> dict:
     """ESC's official folds: heads trained on the other folds (ESC and negatives), each test fold's clips
-    through the runtime pipeline (clip accuracy), and the out-of-fold peak scores for the thresholds."""
+    through the runtime pipeline (clip accuracy), and the out-of-fold peak scores for the thresholds (ESC
+    and the fold's recorded negatives; mixtures only train)."""
     from listener.training.calibrate import class_balanced, peak_scores, rates
 
     esc = data.esc
@@ -220,7 +221,7 @@ def cross_validate_sounds(args: argparse.Namespace, data: SoundsData, folds: lis
         results = run_clips(clf, test.audio)
         open_pred = predictions(results, labels)
         closed = np.array([-1 if r.probs is None else int(np.argmax(r.probs[: len(classes)])) for r in results])
-        neg_idx = np.flatnonzero(data.neg_folds == k)
+        neg_idx = np.flatnonzero((data.neg_folds == k) & (np.asarray(data.neg_source) != "mixture"))
         oof_pos.append(peak_scores(clf, list(test.audio), seed=1))
         oof_neg.append(peak_scores(clf, [data.negatives[i] for i in neg_idx], seed=2))
         pos_truth.append(test.labels)

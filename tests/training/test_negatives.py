@@ -18,7 +18,9 @@ from listener.training.datasets.negatives import (
     Roots,
     build_pool,
     credits_table,
+    fold_mixtures,
     mixtures,
+    source_folds,
 )
 
 RATE = 16000
@@ -101,8 +103,34 @@ def test_mixtures_sum_two_sources_and_stay_in_range() -> None:
     rng = np.random.default_rng(1)
     pool = Pool([_tone(300, 1.0).astype(np.float32), (rng.standard_normal(RATE) * 0.2).astype(np.float32)], ["a", "b"])
     mixed = mixtures(pool, 50, np.random.default_rng(2))
-    assert mixed and all(np.abs(m).max() == pytest.approx(0.7, abs=1e-3) for m in mixed)
+    assert len(mixed) == 50  # as many as asked, though half the draws pair a source with itself
+    assert all(np.abs(m).max() == pytest.approx(0.7, abs=1e-3) for m in mixed)
     assert all(len(m) == RATE for m in mixed)
+    assert mixtures(Pool(pool.clips, ["a", "a"]), 5, rng) == []  # one source: nothing to mix, no endless loop
+
+
+def test_source_folds_keep_each_sources_neighbours_together() -> None:
+    source = ["a"] * 10 + ["b"] * 7 + ["c"] * 3
+    folds = source_folds(source)
+    assert folds[:10].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]  # consecutive pieces share a fold
+    assert (np.diff(folds[10:17]) >= 0).all() and set(folds[10:17].tolist()) == {1, 2, 3, 4, 5}
+    assert folds[17:].tolist() == [1, 2, 4]  # a source with fewer clips than folds: some folds lack it
+
+
+def test_fold_mixtures_never_mix_two_folds() -> None:
+    source = ["a"] * 10 + ["b"] * 10
+    folds = source_folds(source)
+    clips = []  # clip i is one click at sample 100 * (i + 1), so a mixture shows which two clips it holds
+    for i in range(len(source)):
+        x = np.zeros(RATE, np.float32)
+        x[100 * (i + 1)] = 0.5
+        clips.append(x)
+    mixed, of = fold_mixtures(Pool(clips, source), folds, 23, np.random.default_rng(3))
+    assert len(mixed) == len(of) == 23 and np.bincount(of)[1:].tolist() == [5, 5, 5, 4, 4]
+    for m, k in zip(mixed, of):
+        held = np.flatnonzero(np.abs(m) > 1e-6) // 100 - 1
+        assert len(held) == 2 and {source[i] for i in held} == {"a", "b"}
+        assert folds[held].tolist() == [k, k]
 
 
 def test_credits_list_every_source_with_its_licence() -> None:
