@@ -4,6 +4,7 @@
     python -m bench.bench_digits [--data ../shared/data (or LISTENER_DATA)] [--part test]
                                  [--models assets/digits.fp32.onnx assets/digits.onnx]
                                  [--sweep 0.5 0.6 0.7 0.8 0.9] [--tails 1280 2560 3840 16352]
+                                 [--blank-penalties 0 0.5 1 2]
                                  [--out docs/models/digits/bench_digits.json]
 
 Each recording goes through the runtime's own pipeline (gate, frames, CTC decoder at the
@@ -15,7 +16,8 @@ without digits and SC's other words; false digits per minute on the SC backgroun
 test region and ESC-10 fold 5). ``--sweep``: the INT8 file again at other thresholds (the
 trade between digits and false digits); ``--tails``: the INT8 file again with other
 ``frame_tail_samples`` (how far past each voiced region frames are computed: the digits
-found against the frames computed, i.e. the CPU). ``--part validation`` scores the
+found against the frames computed, i.e. the CPU); ``--blank-penalties``: every file again
+with the decoder's ``blank_penalty`` at each value (the config file's tuning knob). ``--part validation`` scores the
 validation speakers instead (what the settings were chosen on). ``--stamp`` (test part only)
 writes each file's test figures into its own ``accuracy`` metadata (:func:`test_accuracy`), so a
 user reading the model's metadata sees the card's numbers.
@@ -33,6 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from listener.classifier import Classifier, ClassifierOptions
+from listener.config import PipelineOptions
 from listener.export.onnx_export import set_metadata
 from listener.training.evaluate import CachedClassifier
 from listener.training.evaluate_strings import PARTS, digit_sets, log_digits, score_sets, summarize, with_settings
@@ -62,6 +65,24 @@ def _sweep_table(result: dict) -> list[str]:
             f"{_pct(s['speech_commands']['digits_right'])} | {s['an4']['false_per_100_words']:.2f} | "
             f"{s['speech_commands']['false_per_100_words']:.2f} | {s['esc10']['false_per_minute']:.2f} |"
         )
+    return out
+
+
+def penalty_table(result: dict) -> list[str]:
+    """Digits right and false digits at each ``blank_penalty`` of a ``--blank-penalties`` run, per file."""
+    out = [
+        "| blank_penalty | file | AN4 digits right | FSDD | SC digits | false digits in AN4 / SC words | "
+        "ESC-10 false / min | AN4 teens and tens: extra digits |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for b, by_file in result.get("blank_penalty_sweep", {}).items():
+        for variant, s in by_file.items():
+            out.append(
+                f"| {float(b):g} | {variant} | {_pct(s['an4']['digits_right'])} | {_pct(s['fsdd']['digits_right'])} | "
+                f"{_pct(s['speech_commands']['digits_right'])} | {s['an4']['false_digits']} / "
+                f"{s['speech_commands']['false_digits']} | {s['esc10']['false_per_minute']:.2f} | "
+                f"{s['an4'].get('confusable_extra_digits', '-')} |"
+            )
     return out
 
 
@@ -208,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", type=Path, nargs="+", default=list(MODELS))
     ap.add_argument("--sweep", type=float, nargs="*", default=[0.5, 0.6, 0.7, 0.8, 0.9])
     ap.add_argument("--tails", type=int, nargs="*", default=[])
+    ap.add_argument("--blank-penalties", type=float, nargs="*", default=[])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--card", action="store_true", help="print the card's tables from the JSON files and exit")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "models" / "digits" / "bench_digits.json")
@@ -234,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     last = None
     scored: list[tuple[Path, dict]] = []  # (file, its entry)
+    penalised: dict[str, dict] = {str(b): {} for b in args.blank_penalties}
     for path in args.models:
         clf = Classifier.from_options(ClassifierOptions(model=str(path), threads=args.threads))
         info = clf.info
@@ -252,7 +275,16 @@ def main(argv: list[str] | None = None) -> int:
         }
         result["models"][info.variant] = entry
         scored.append((Path(path), entry))
+        for b in args.blank_penalties:
+            options = PipelineOptions(blank_penalty=b)
+            penalised[str(b)][info.variant] = {n: summarize(log_digits(cached, r, options)) for n, r in sets.items()}
+            got = penalised[str(b)][info.variant]
+            print(
+                f"  {info.variant} blank_penalty {b}: " + json.dumps({k: v.get("digits_right") for k, v in got.items()})
+            )
         last = (cached, info)
+    if penalised:
+        result["blank_penalty_sweep"] = penalised
     if args.sweep and last is not None:
         cached, info = last
         sweep = {}

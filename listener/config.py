@@ -6,7 +6,7 @@ code that uses them:
     ClassifierOptions (classifier.py)  model, threads, batch_size, providers
     GateOptions       (gate.py)        gate, vad, hangover_ms
     WindowOptions     (windows.py)     hop, frames_per_call
-    DeciderOptions    (decider.py)     threshold, min_margin, refractory_s
+    DeciderOptions    (decider.py)     threshold, min_margin, refractory_s, blank_penalty
     GroupingOptions   (grouping.py)    sequence_pause, max_event
     LogOptions        (sinks.py)       log, log_format, log_max_bytes, log_backups
     SourceOptions     (audio.py)       source, device, block_ms, input_rate, input_channels
@@ -131,7 +131,15 @@ def _key(name: str) -> str:
 # Options whose flag is not their field's name, and fields that are tuning knobs with no
 # flag: a config file may set them, but the options a user is told about are the flags'.
 _FLAG_NAMES = {"log_format": "format", "batch_size": "batch"}
-_UNLISTED = {"providers", "hangover_ms", "refractory_s", "min_margin", "log_backups", "frames_per_call"}
+_UNLISTED = {
+    "providers",
+    "hangover_ms",
+    "refractory_s",
+    "min_margin",
+    "blank_penalty",
+    "log_backups",
+    "frames_per_call",
+}
 _NOT_IN_FILES = {"providers"}
 
 

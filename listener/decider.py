@@ -40,11 +40,17 @@ class DeciderOptions:
             the kind's own (``SPEECH_REFRACTORY_S`` for speech words; 0 for sounds, whose
             windows merge into events). Not used by sequence (ctc) models. A tuning knob, as
             ``min_margin``.
+        blank_penalty: sequence (ctc) models only: each frame's blank probability is divided
+            by e to this power before the decoder picks the frame's best label. Above 0 a
+            voice the model is unsure of (every frame blank) gets its digits back, and noise
+            and other words get more false ones; docs/models/digits.md measures the trade.
+            A tuning knob, as ``min_margin``.
     """
 
     threshold: float | None = None
     min_margin: float = 0.1
     refractory_s: float | None = None
+    blank_penalty: float = 0.0
 
 
 # The decider's defaults per kind of model (the threshold and the reject labels are the model's own).
@@ -174,6 +180,7 @@ class CtcDecoder(_Thresholds):
     reaches the label's threshold, with that posterior as its confidence; the rest of the run
     emits nothing (one spike, one detection). A run that never reaches it emits nothing (a
     low-confidence spike), nor does the blank or a label without a symbol (``<other>``).
+    ``blank_penalty`` (:class:`DeciderOptions`) scales the blank down before all of this.
     """
 
     def __init__(
@@ -184,11 +191,13 @@ class CtcDecoder(_Thresholds):
         threshold: float = DEFAULT_THRESHOLD,
         top_k: int = TOP_K,
         thresholds: dict[str, float] | None = None,
+        blank_penalty: float = DeciderOptions.blank_penalty,
     ) -> None:
         """``emit``: the labels that may become detections (``ModelInfo.detection_labels``: those
         with a symbol, no reject label, never the blank)."""
         super().__init__(labels, threshold, thresholds, top_k)
         self.blank = self.labels.index(blank)
+        self.blank_scale = float(np.exp(-blank_penalty))
         allowed = set(emit) - {blank}
         self.emits = [label in allowed for label in self.labels]
         self._run = self.blank  # the best label of the previous frame
@@ -203,6 +212,10 @@ class CtcDecoder(_Thresholds):
         if not np.isfinite(probs).all():
             self.reset()  # a model that overflowed has no answer
             return None
+        if self.blank_scale != 1.0:
+            probs = np.array(probs, dtype=np.float64)
+            probs[self.blank] *= self.blank_scale
+            probs /= probs.sum()
         best = int(np.argmax(probs))
         if best != self._run:
             self._run, self._emitted = best, False
@@ -223,9 +236,16 @@ def decider_for(info: ModelInfo, options: DeciderOptions | None = None) -> Decid
     options = options or DeciderOptions()
     if options.threshold is not None and not 0.0 <= options.threshold <= 1.0:
         raise UsageError(f"--threshold must be between 0 and 1, not {options.threshold}")
+    if not options.blank_penalty >= 0.0:
+        raise UsageError(f"blank_penalty must be 0 or more, not {options.blank_penalty}")
     if info.is_ctc:
         decoder = CtcDecoder(
-            info.labels, info.blank_label, info.detection_labels, threshold=info.threshold, thresholds=info.thresholds
+            info.labels,
+            info.blank_label,
+            info.detection_labels,
+            threshold=info.threshold,
+            thresholds=info.thresholds,
+            blank_penalty=options.blank_penalty,
         )
         decoder.set_threshold(options.threshold)
         return decoder

@@ -150,6 +150,7 @@ def test_run_from_stdin(work, rate):
             "--block-ms must be between 10 and 1000",
         ),
         (["run", "--config", "block.toml"], {}, 2, "--block-ms must be between 10 and 1000"),
+        (["analyze", "tones.wav", "--config", "penalty.toml"], {}, 2, "blank_penalty must be 0 or more, not -1.0"),
     ],
 )
 def test_error_paths(work, args, env, code, fragment):
@@ -157,6 +158,7 @@ def test_error_paths(work, args, env, code, fragment):
     (work / "corrupt.wav").write_bytes(b"RIFF\xff\xff\x00\x00WAVEfmt \x10\x00\x00\x00" + os.urandom(64))
     (work / "bad.toml").write_text('colour = "blue"\n')
     (work / "block.toml").write_text('model = "m.onnx"\nsource = "tones.wav"\nblock_ms = 5000\n')
+    (work / "penalty.toml").write_text('model = "m.onnx"\nblank_penalty = -1.0\n')
     if args[0] == "run" and "--device" in args:
         pytest.importorskip("sounddevice")
     res = run_cli(*args, env=env, cwd=work)
@@ -641,7 +643,8 @@ def test_unknown_config_key_lists_the_options_a_user_knows(work):
     line = res.stderr.decode().strip()
     for name in ("threshold", "format", "block-ms", "log-max-bytes", "batch"):
         assert name in line
-    for internal in ("log_format", "hangover_ms", "refractory_s", "min_margin", "log_backups", "providers", "extra"):
+    internals = ("log_format", "hangover_ms", "refractory_s", "min_margin", "blank_penalty", "log_backups", "providers")
+    for internal in internals:
         assert internal not in line
 
 

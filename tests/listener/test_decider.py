@@ -202,3 +202,37 @@ def test_ctc_a_non_finite_frame_is_no_answer():
     x = frames("one", "one")
     x[0, :] = np.nan
     assert decode(ctc(), x) == [(1, "one", 0.9)]
+
+
+def test_ctc_blank_penalty_lets_a_digit_under_the_blank_through():
+    # "one" is heard but never beats the blank: nothing, until the blank is scaled down
+    x = frames("<blank>", "<blank>:0.5", "<blank>", sure=0.9)
+    x[1] = [0.5, 0.35, 0.05, 0.05, 0.05]
+    assert decode(ctc(), x) == []
+    # e**-1 * 0.5 = 0.184 < 0.35; renormalised, "one" has 0.35 / 0.684 = 0.512 (below 0.7: still nothing)
+    assert decode(ctc(blank_penalty=1.0), x) == []
+    assert decode(ctc(blank_penalty=1.0, threshold=0.5), x) == [(1, "one", 0.512)]
+    # a frame that is surely blank stays blank: the penalty moves close calls only
+    assert decode(ctc(blank_penalty=1.0, threshold=0.0), frames("<blank>", "<blank>")) == []
+
+
+def test_decider_for_gives_sequence_models_the_blank_penalty_and_refuses_a_negative_one():
+    from listener.config import PipelineOptions
+    from listener.contract import ModelInfo
+    from listener.decider import DeciderOptions, decider_for
+    from listener.errors import UsageError
+
+    info = ModelInfo(
+        labels=CTC,
+        sample_rate=16000,
+        kind="speech",
+        decoder="ctc",
+        frame_hop_samples=1280,
+        frame_samples=17632,
+        blank_label="<blank>",
+        symbols=SYMBOLS,
+    )
+    assert decider_for(info).blank_scale == 1.0
+    assert decider_for(info, PipelineOptions(blank_penalty=2.0)).blank_scale == pytest.approx(np.exp(-2.0))
+    with pytest.raises(UsageError, match="blank_penalty must be 0 or more"):
+        decider_for(info, DeciderOptions(blank_penalty=-0.5))
