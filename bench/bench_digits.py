@@ -184,10 +184,25 @@ def card_tables(test: dict, validation: dict) -> str:
 
 
 def published_tables() -> str:
-    """:func:`card_tables` of the committed JSON files."""
+    """:func:`card_tables` of the committed JSON files, and the ``blank_penalty`` trade where it was run."""
     test = json.loads((RESULTS / "bench_digits.json").read_text())
     validation = json.loads((RESULTS / "bench_digits_validation.json").read_text())
-    return card_tables(test, validation)
+    tables = card_tables(test, validation)
+    extra = []
+    for part, name in (
+        ("validation", "bench_digits_blank_penalty.json"),
+        ("test", "bench_digits_blank_penalty_test.json"),
+    ):
+        path = RESULTS / name
+        if path.is_file():
+            r = json.loads(path.read_text())
+            extra += [
+                "",
+                f"`blank_penalty` on the {part} speakers ({r['date']}; `{r['command'].strip()}`):",
+                "",
+                *penalty_table(r),
+            ]
+    return tables.replace(f"\n\n{CARD_END}", "\n" + "\n".join(extra) + f"\n\n{CARD_END}") if extra else tables
 
 
 def test_accuracy(sets: dict) -> dict:
