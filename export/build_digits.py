@@ -32,7 +32,7 @@ import time
 import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +98,7 @@ class DigitsRecipe:
     int8: Int8Setup = Int8Setup()  # how the INT8 file is quantized (chosen on validation, see the card)
     int8_train_clips: int = 0  # calibration clips of each kind from training speakers and noise (see the card)
     frame_tail_samples: int | None = 2560  # frames computed past the gate's close (chosen on validation, see the card)
+    augment: StringAugment = field(default_factory=StringAugment)  # the augmented copies' waveform changes
     max_items: int | None = None  # train on this many items only, evenly spread (smoke tests)
     seed: int = 0
 
@@ -220,7 +221,7 @@ def build_digits(
             lower = export_lower(cache / f"lower{r.n_lower}.onnx", r.n_lower)
         member_cached = []
         for i, (seed, its) in enumerate(zip(seeds, member_items)):
-            setup = CacheSetup(lower, lower_dim(r.n_lower), StringAugment(), noise, seed, threads, not quick)
+            setup = CacheSetup(lower, lower_dim(r.n_lower), r.augment, noise, seed, threads, not quick)
             where = member_cache(cache, i, seed)
             member_cached.append(build_caches(its, r.copies, where, setup, {"n_lower": r.n_lower}, log))
     with _stage(times, "train", log):

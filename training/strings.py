@@ -498,6 +498,7 @@ class StringAugment:
     lead_s: tuple[float, float] = (0.3, 1.4)  # room before the words (long enough for frame 0 to see them end)
     trail_s: tuple[float, float] = (0.3, 1.0)
     floor_db: tuple[float, float] = (-75.0, -50.0)  # white noise floor: no stretch is digital silence
+    quantize_p: float = 0.0  # an 8-bit recording (linear or mu-law), the last step: see ``quantize_8bit``
 
 
 def min_samples(embeddings: int) -> int:
@@ -557,10 +558,23 @@ def add_noise(
     return (audio + gain * noise).astype(np.float32)
 
 
+def quantize_8bit(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The clip as an 8-bit recorder or a phone line keeps it: 256 linear levels (FSDD has a speaker
+    recorded so) or 8-bit mu-law (G.711), half of the time each. Quiet stretches become steps or
+    digital zeros, which a 16-bit microphone never gives."""
+    x = np.clip(audio.astype(np.float64), -1.0, 1.0)
+    if rng.random() < 0.5:
+        return (np.round(x * 128) / 128).astype(np.float32)
+    mu = 255.0
+    y = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
+    y = np.round(y * 127.5) / 127.5
+    return (np.sign(y) * np.expm1(np.abs(y) * np.log1p(mu)) / mu).astype(np.float32)
+
+
 def augment_clip(
     audio: np.ndarray, rng: np.random.Generator, cfg: StringAugment, noise: Sequence[np.ndarray] = ()
 ) -> np.ndarray:
-    """One random draw of speed, reverb, band limit, noise and gain (clipped to [-1, 1]).
+    """One random draw of speed, reverb, band limit, noise and gain (clipped to [-1, 1]), then 8 bits.
     A speed change changes the length: times scale by ``len(out) / len(audio)``."""
     if rng.random() < cfg.speed_p:
         audio = soxr.resample(audio, RATE, int(RATE / rng.uniform(*cfg.speed))).astype(np.float32)
@@ -572,7 +586,10 @@ def augment_clip(
         audio = add_noise(audio, rng, noise, cfg.snr_db)
     if rng.random() < cfg.gain_p:
         audio = audio * (10 ** (rng.uniform(*cfg.gain_db) / 20) / (np.abs(audio).max() + 1e-9))
-    return np.clip(audio, -1.0, 1.0).astype(np.float32)
+    audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
+    if cfg.quantize_p and rng.random() < cfg.quantize_p:  # no draw at 0: the other steps' draws stay as they were
+        audio = quantize_8bit(audio, rng)
+    return audio
 
 
 def prepare(

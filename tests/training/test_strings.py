@@ -21,6 +21,7 @@ from listener.training.strings import (
     phrase_tokens,
     phrase_words,
     prepare,
+    quantize_8bit,
     synthesize_phrases,
     word_bank,
     word_item,
@@ -78,6 +79,32 @@ def test_full_augmentation_keeps_audio_finite_and_bounded():
     cfg = StringAugment(speed_p=1.0, reverb_p=1.0, band_p=1.0, noise_p=1.0, gain_p=1.0)
     audio, ends = prepare(item, 5, cfg, noise)
     assert ends is None and np.isfinite(audio).all() and np.abs(audio).max() <= 1.0
+
+
+def test_quantize_8bit_keeps_256_levels_linear_or_mu_law():
+    x = (0.3 * np.sin(np.linspace(0, 60, RATE)) * np.linspace(0, 1, RATE)).astype(np.float32)  # a fade in
+    rng = np.random.default_rng(0)
+    kinds = set()
+    for _ in range(8):
+        y = quantize_8bit(x, rng)
+        assert y.dtype == np.float32 and len(np.unique(y)) <= 256 and np.abs(y - x).max() < 0.05
+        linear = np.allclose(y * 128, np.round(y * 128), atol=1e-4)
+        kinds.add(linear)
+        if linear:
+            assert (y == 0).mean() > 0.005  # the quiet start becomes digital zeros, as in an 8-bit recording
+        else:  # mu-law: fine steps near zero, coarse ones at the peaks
+            steps = np.diff(np.unique(y))
+            assert steps.min() < 1e-3 and steps.max() > 5e-3
+    assert kinds == {True, False}  # half of each
+
+
+def test_quantize_p_zero_leaves_the_other_draws_unchanged():
+    item = Item(tone(0.6), ("six",), [7], "synth", "x")
+    noise = [np.random.default_rng(0).standard_normal(RATE).astype(np.float32)]
+    base, _ = prepare(item, 9, StringAugment(), noise)
+    assert np.array_equal(prepare(item, 9, StringAugment(quantize_p=0.0), noise)[0], base)
+    quantized, _ = prepare(item, 9, StringAugment(quantize_p=1.0), noise)
+    assert len(np.unique(quantized)) <= 256 and np.abs(quantized - base).max() < 0.05
 
 
 def _non_digit_words(confusable_p: float) -> list[str]:
