@@ -41,9 +41,9 @@ class DeciderOptions:
             windows merge into events). Not used by sequence (ctc) models. A tuning knob, as
             ``min_margin``.
         blank_penalty: sequence (ctc) models only: each frame's blank probability is divided
-            by e to this power before the decoder picks the frame's best label. Above 0 a
-            voice the model is unsure of (every frame blank) gets its digits back, and noise
-            and other words get more false ones; docs/models/digits.md measures the trade.
+            by e to this power before the decoder picks the frame's best label. Above 0,
+            digits the model heard but ranked just below the blank come back, and noise and
+            other words give more false ones; docs/models/digits.md measures the trade.
             A tuning knob, as ``min_margin``.
     """
 
