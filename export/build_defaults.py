@@ -56,7 +56,7 @@ OPERATING_POINTS = (0.5, 0.6, 0.7, 0.8, 0.9)  # thresholds the card tabulates fo
 
 # Sounds recipe (docs/models/sounds.md): a frozen speech embedding + log-mel band statistics, two heads
 # averaged, an ``other`` class of permissively licensed negatives, per-class thresholds.
-SOUNDS_VERSION = "2.0"
+SOUNDS_VERSION = "2.1"
 OTHER = "other"
 SOUNDS_HEADS = ({"kind": "speech"}, {"kind": "hybrid"})
 SOUNDS_EPOCHS = 30

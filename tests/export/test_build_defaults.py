@@ -10,7 +10,7 @@ import numpy as np
 import soundfile as sf
 
 from listener.classifier import Classifier
-from listener.export.build_defaults import main
+from listener.export.build_defaults import SOUNDS_VERSION, main
 
 RATE = 16000
 CLASSES = {"001 - Low tone": 400.0, "002 - High tone": 2200.0, "003 - Chirp": None}
@@ -46,7 +46,8 @@ def test_the_sounds_recipe_builds_a_model_the_runtime_reads(tmp_path: Path, monk
     assert main([*args, "--cards", str(cards)]) == 0
     info = Classifier(out / "sounds.onnx").info
     classes = ["chirp", "high tone", "low tone"]
-    assert info.model_id == "sounds-2.0" and info.labels == [*classes, "other"] and info.reject_labels == ["other"]
+    assert info.model_id == f"sounds-{SOUNDS_VERSION}" and info.labels == [*classes, "other"]
+    assert info.reject_labels == ["other"]
     assert set(info.thresholds) == set(classes) and info.hop_seconds == 0.5 and info.variant == "int8"
     assert Classifier(out / "sounds.fp32.onnx").info.thresholds == info.thresholds
     record = json.loads((cards / "sounds" / "results.json").read_text())

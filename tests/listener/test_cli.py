@@ -32,6 +32,8 @@ from conftest import (
     wait_for,
 )
 
+from listener.classifier import Classifier
+
 RATE = 16000
 NO_AUDIO = {"PULSE_SERVER": "unix:/nonexistent/pulse"}  # PortAudio then sees no input device
 
@@ -439,7 +441,7 @@ def test_shipped_sounds_model_tones_and_noise_log_nothing_a_dog_bark_logs_one_ev
     rows = read_jsonl(tmp_path / "out.jsonl")
     assert [r["source"] for r in rows] == ["bark.wav"], rows  # nothing from the tones and noise
     (event,) = rows
-    assert event["label"] == "dog bark" and event["model"] == "sounds-2.0"
+    assert event["label"] == "dog bark" and event["model"] == Classifier(ROOT / "assets" / "sounds.onnx").info.model_id
     assert 0.5 <= event["stream_s"] < event["end_s"] <= 3.3
 
 
