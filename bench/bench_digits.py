@@ -4,7 +4,7 @@
     python -m bench.bench_digits [--data ../shared/data (or LISTENER_DATA)] [--part test]
                                  [--models assets/digits.fp32.onnx assets/digits.onnx]
                                  [--sweep 0.5 0.6 0.7 0.8 0.9] [--tails 1280 2560 3840 16352]
-                                 [--blank-penalties 0 0.5 1 2]
+                                 [--blank-penalties 0 0.5 1 2] [--eight-bit]
                                  [--out docs/models/digits/bench_digits.json]
 
 Each recording goes through the runtime's own pipeline (gate, frames, CTC decoder at the
@@ -17,10 +17,11 @@ test region and ESC-10 fold 5). ``--sweep``: the INT8 file again at other thresh
 trade between digits and false digits); ``--tails``: the INT8 file again with other
 ``frame_tail_samples`` (how far past each voiced region frames are computed: the digits
 found against the frames computed, i.e. the CPU); ``--blank-penalties``: every file again
-with the decoder's ``blank_penalty`` at each value (the config file's tuning knob). ``--part validation`` scores the
-validation speakers instead (what the settings were chosen on). ``--stamp`` (test part only)
-writes each file's test figures into its own ``accuracy`` metadata (:func:`test_accuracy`), so a
-user reading the model's metadata sees the card's numbers.
+with the decoder's ``blank_penalty`` at each value (the config file's tuning knob);
+``--eight-bit``: AN4 and FSDD again as 8-bit recordings (``evaluate_strings.eight_bit_versions``).
+``--part validation`` scores the validation speakers instead (what the settings were chosen
+on). ``--stamp`` (test part only) writes each file's test figures into its own ``accuracy``
+metadata (:func:`test_accuracy`), so a user reading the model's metadata sees the card's numbers.
 """
 
 from __future__ import annotations
@@ -38,7 +39,15 @@ from listener.classifier import Classifier, ClassifierOptions
 from listener.config import PipelineOptions
 from listener.export.onnx_export import set_metadata
 from listener.training.evaluate import CachedClassifier
-from listener.training.evaluate_strings import PARTS, digit_sets, log_digits, score_sets, summarize, with_settings
+from listener.training.evaluate_strings import (
+    PARTS,
+    digit_sets,
+    log_digits,
+    score_eight_bit,
+    score_sets,
+    summarize,
+    with_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("LISTENER_DATA", ROOT.parent / "shared" / "data"))
@@ -245,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", type=float, nargs="*", default=[0.5, 0.6, 0.7, 0.8, 0.9])
     ap.add_argument("--tails", type=int, nargs="*", default=[])
     ap.add_argument("--blank-penalties", type=float, nargs="*", default=[])
+    ap.add_argument("--eight-bit", action="store_true", help="also score AN4 and FSDD as 8-bit recordings")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--card", action="store_true", help="print the card's tables from the JSON files and exit")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "models" / "digits" / "bench_digits.json")
@@ -288,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
             "frame_tail_samples": info.frame_tail_samples,
             "sets": score_sets(cached, sets),
         }
+        if args.eight_bit:
+            entry["eight_bit"] = score_eight_bit(cached, sets)
+            print(f"  {info.variant} 8-bit: {json.dumps(entry['eight_bit'])}")
         result["models"][info.variant] = entry
         scored.append((Path(path), entry))
         for b in args.blank_penalties:

@@ -48,7 +48,7 @@ from listener.training.datasets.base import DIGITS, load_audio
 from listener.training.datasets.esc import load_esc
 from listener.training.datasets.fsdd import load_fsdd
 from listener.training.datasets.speech_commands import background_noise_files, load_speech_commands
-from listener.training.strings import CONFUSABLE_WORDS
+from listener.training.strings import CONFUSABLE_WORDS, eight_bit
 
 PARTS = ("validation", "test")
 NOISE_TEST_FROM = 0.7  # SC background noise: the digits build trains on each file's first 70%
@@ -258,3 +258,32 @@ def score_sets(
         out[name] = res
         log(f"  {classifier.info.variant} {name}: {json.dumps(res)}")
     return out
+
+
+EIGHT_BIT_SETS = ("an4", "fsdd")  # the sets scored again as 8-bit recordings (connected and isolated digits)
+EIGHT_BIT_PEAK_DB = -13.0  # the level of an 8-bit FSDD speaker's loudest samples (nicolas: about -13 dBFS)
+
+
+def eight_bit_versions(recordings: Sequence[Recording]) -> dict[str, list[Recording]]:
+    """The recordings as 8-bit recorders and phone lines keep them: 256 linear levels at their own
+    level (a quiet recording keeps few levels), at a peak of ``EIGHT_BIT_PEAK_DB``, and mu-law."""
+
+    def at_peak(a: np.ndarray) -> np.ndarray:
+        return a * np.float32(10 ** (EIGHT_BIT_PEAK_DB / 20) / (np.abs(a).max() + 1e-9))
+
+    change = {
+        "linear": lambda a: eight_bit(a),
+        f"linear_peak_{EIGHT_BIT_PEAK_DB:g}dB": lambda a: eight_bit(at_peak(a)),
+        "mu_law": lambda a: eight_bit(a, mu_law=True),
+    }
+    return {k: [dataclasses.replace(r, audio=f(r.audio)) for r in recordings] for k, f in change.items()}
+
+
+def score_eight_bit(classifier, sets: dict[str, list[Recording]]) -> dict:
+    """Digits right on the 8-bit versions of ``EIGHT_BIT_SETS`` (``set/version`` keys) and their mean."""
+    out: dict = {}
+    for name in EIGHT_BIT_SETS:
+        for version, recs in eight_bit_versions(sets.get(name, [])).items():
+            if recs:
+                out[f"{name}/{version}"] = summarize(log_digits(classifier, recs))["digits_right"]
+    return {"digits_right": out, "mean": round(float(np.mean(list(out.values()))), 2) if out else None}

@@ -558,17 +558,22 @@ def add_noise(
     return (audio + gain * noise).astype(np.float32)
 
 
-def quantize_8bit(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The clip as an 8-bit recorder or a phone line keeps it: 256 linear levels (FSDD has a speaker
-    recorded so) or 8-bit mu-law (G.711), half of the time each. Quiet stretches become steps or
-    digital zeros, which a 16-bit microphone never gives."""
+def eight_bit(audio: np.ndarray, mu_law: bool = False) -> np.ndarray:
+    """The clip as an 8-bit recorder keeps it (256 linear levels: FSDD has a speaker recorded so)
+    or as a phone line does (8-bit G.711 mu-law). Quiet stretches become steps or digital zeros,
+    which a 16-bit microphone never gives."""
     x = np.clip(audio.astype(np.float64), -1.0, 1.0)
-    if rng.random() < 0.5:
+    if not mu_law:
         return (np.round(x * 128) / 128).astype(np.float32)
     mu = 255.0
     y = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
     y = np.round(y * 127.5) / 127.5
     return (np.sign(y) * np.expm1(np.abs(y) * np.log1p(mu)) / mu).astype(np.float32)
+
+
+def quantize_8bit(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """:func:`eight_bit`, linear or mu-law half of the time each (the augmentation's draw)."""
+    return eight_bit(audio, mu_law=rng.random() >= 0.5)
 
 
 def augment_clip(

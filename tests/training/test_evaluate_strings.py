@@ -12,7 +12,9 @@ from listener.training.evaluate_strings import (
     Recording,
     digit_sets,
     edit_distance,
+    eight_bit_versions,
     log_digits,
+    score_eight_bit,
     summarize,
     with_settings,
 )
@@ -90,3 +92,20 @@ def test_log_digits_refuses_a_window_model(tmp_path):
 def test_digit_sets_refuses_an_unknown_part(tmp_path):
     with pytest.raises(ValueError, match="part must be one of"):
         digit_sets(tmp_path, "train")
+
+
+def test_eight_bit_versions_keep_256_levels_and_score_through_the_pipeline(tmp_path):
+    clf = Classifier(make_ctc_model(tmp_path))
+    quiet = np.concatenate([silence(0.5), 0.02 * tone(300, 0.4), silence(0.15), tone(3000, 0.4), silence(0.5)])
+    versions = eight_bit_versions([Recording("a", quiet.astype(np.float32), "12", 2)])
+    assert list(versions) == ["linear", "linear_peak_-13dB", "mu_law"]
+    linear, peak, mu = (versions[k][0].audio for k in versions)
+    assert np.allclose(linear * 128, np.round(linear * 128)) and len(np.unique(linear)) <= 256
+    assert np.abs(peak).max() == pytest.approx(10 ** (-13 / 20), abs=1 / 128)  # loud enough for many levels
+    assert len(np.unique(mu)) <= 256 and len(np.unique(mu)) > len(np.unique(linear))  # fine steps when quiet
+    assert versions["linear"][0].reference == "12"  # what was said is unchanged
+    sets = {"an4": [Recording("a", quiet.astype(np.float32), "12", 2)]}
+    scored = score_eight_bit(clf, sets)
+    assert set(scored["digits_right"]) == {"an4/linear", "an4/linear_peak_-13dB", "an4/mu_law"}
+    assert scored["mean"] == pytest.approx(np.mean(list(scored["digits_right"].values())), abs=0.01)
+    assert score_eight_bit(clf, {}) == {"digits_right": {}, "mean": None}
