@@ -189,7 +189,7 @@ def test_shipped_int8_agrees_with_fp32_on_the_sample_clip(name: str) -> None:
         pytest.skip(f"no shipped {name} model or sample clip")
     import soundfile as sf
 
-    from listener.pipeline import gated_chunks, gated_windows
+    from listener.pipeline import analyze_array, gated_chunks, gated_windows
 
     audio, rate = sf.read(sample, dtype="float32")
     assert rate == 16000
@@ -200,8 +200,14 @@ def test_shipped_int8_agrees_with_fp32_on_the_sample_clip(name: str) -> None:
         p8 = np.concatenate([c8.predict(c.samples[None])[0][0] for c in chunks])
         p32 = np.concatenate([c32.predict(c.samples[None])[0][0] for c in chunks])
         assert len(chunks) >= 5  # one region per digit of the clip
+        assert (p8.argmax(-1) == p32.argmax(-1)).mean() >= 0.9
     else:
         windows = np.stack([w.samples for w in gated_windows(audio, info)])  # what the runtime classifies
         p8, p32 = c8.predict(windows)[0], c32.predict(windows)[0]
-        assert len(windows) >= 5
-    assert (p8.argmax(-1) == p32.argmax(-1)).mean() >= 0.9
+        # at a sound's edges a window is a near tie between the sound and `other` (best < 0.5), and
+        # INT8 may tip it either way; the windows that can become detections must agree
+        sure = p32.max(-1) >= 0.5
+        assert sure.sum() >= 5 and (p8.argmax(-1) == p32.argmax(-1))[sure].mean() >= 0.9
+        # and both files log the same sounds, in the same order
+        logged = [[d.label for d in analyze_array(audio, c).detections] for c in (c8, c32)]
+        assert logged[0] == logged[1] and len(logged[0]) >= 4, logged
