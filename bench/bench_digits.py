@@ -95,8 +95,9 @@ def penalty_table(result: dict) -> list[str]:
     return out
 
 
-def card_tables(test: dict, validation: dict) -> str:
-    """The digits card's accuracy tables, rendered from bench_digits.json and its validation twin."""
+def card_tables(test: dict, validation: dict, extra: list[str] | tuple[str, ...] = ()) -> str:
+    """The digits card's accuracy tables, rendered from bench_digits.json and its validation twin
+    (``extra``: more lines at the end, inside the card's markers)."""
     f32, i8 = test["models"]["fp32"]["sets"], test["models"]["int8"]["sets"]
     fsdd8, fsdd32 = i8["fsdd"]["digits_right_by_group"], f32["fsdd"]["digits_right_by_group"]
     rows = [
@@ -189,14 +190,13 @@ def card_tables(test: dict, validation: dict) -> str:
                 f"| {t} | {_pct(s['an4']['digits_right'])} | {_pct(s['fsdd']['digits_right'])} | "
                 f"{s['an4']['false_per_100_words']:.2f} | {frames:,} |"
             )
-    return "\n".join([CARD_BEGIN, "", *out, "", CARD_END])
+    return "\n".join([CARD_BEGIN, "", *out, *extra, "", CARD_END])
 
 
 def published_tables() -> str:
     """:func:`card_tables` of the committed JSON files, and the ``blank_penalty`` trade where it was run."""
     test = json.loads((RESULTS / "bench_digits.json").read_text())
     validation = json.loads((RESULTS / "bench_digits_validation.json").read_text())
-    tables = card_tables(test, validation)
     extra = []
     for part, name in (
         ("validation", "bench_digits_blank_penalty.json"),
@@ -211,7 +211,7 @@ def published_tables() -> str:
                 "",
                 *penalty_table(r),
             ]
-    return tables.replace(f"\n\n{CARD_END}", "\n" + "\n".join(extra) + f"\n\n{CARD_END}") if extra else tables
+    return card_tables(test, validation, extra)
 
 
 def test_accuracy(sets: dict) -> dict:

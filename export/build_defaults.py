@@ -138,7 +138,7 @@ class SoundsData:
 
 def sounds_data(args: argparse.Namespace) -> SoundsData:
     """Decode, augment and window everything the recipe trains on, and run the frozen backbone on it once."""
-    from listener.training.datasets.negatives import build_pool, fold_mixtures, source_folds
+    from listener.training.datasets.negatives import MIXTURE, build_pool, fold_mixtures, source_folds
     from listener.training.heads import augmented_copies, cut_windows, window_inputs
 
     quick = args.quick
@@ -148,7 +148,7 @@ def sounds_data(args: argparse.Namespace) -> SoundsData:
     pool_folds = source_folds(pool.source)
     mixed, mixed_folds = fold_mixtures(pool, pool_folds, 20 if quick else SOUNDS_MIXTURES, np.random.default_rng(99))
     negatives = pool.clips + mixed
-    neg_source = pool.source + ["mixture"] * len(mixed)
+    neg_source = pool.source + [MIXTURE] * len(mixed)
     neg_folds = np.concatenate([pool_folds, mixed_folds])
     step = SOUNDS_STEP * (6 if quick else 1)
     bank = np.concatenate(pool.clips)
@@ -206,6 +206,7 @@ def cross_validate_sounds(args: argparse.Namespace, data: SoundsData, folds: lis
     through the runtime pipeline (clip accuracy), and the out-of-fold peak scores for the thresholds (ESC
     and the fold's recorded negatives; mixtures only train)."""
     from listener.training.calibrate import class_balanced, peak_scores, rates
+    from listener.training.datasets.negatives import MIXTURE
 
     esc = data.esc
     classes = list(esc.label_names)
@@ -221,7 +222,7 @@ def cross_validate_sounds(args: argparse.Namespace, data: SoundsData, folds: lis
         results = run_clips(clf, test.audio)
         open_pred = predictions(results, labels)
         closed = np.array([-1 if r.probs is None else int(np.argmax(r.probs[: len(classes)])) for r in results])
-        neg_idx = np.flatnonzero((data.neg_folds == k) & (np.asarray(data.neg_source) != "mixture"))
+        neg_idx = np.flatnonzero((data.neg_folds == k) & (np.asarray(data.neg_source) != MIXTURE))
         oof_pos.append(peak_scores(clf, list(test.audio), seed=1))
         oof_neg.append(peak_scores(clf, [data.negatives[i] for i in neg_idx], seed=2))
         pos_truth.append(test.labels)

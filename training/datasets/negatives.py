@@ -703,6 +703,9 @@ def build_pool(
     return Pool(clips, names)
 
 
+MIXTURE = "mixture"  # the source name of a mixture among the training negatives
+
+
 def mixtures(pool: Pool, n: int, rng: np.random.Generator) -> list[np.ndarray]:
     """``n`` sums of two clips of different sources at -10..+10 dB (a room rarely holds one sound);
     fewer only when the pool holds a single source."""
