@@ -4,6 +4,7 @@
     python -m listener.export.build_defaults --only digits
     python -m listener.export.build_defaults --quick          # minutes; a smoke-test model
     python -m listener.export.build_defaults --evaluate-only  # re-score the files in assets/, rewrite the cards
+    python -m listener.export.build_defaults --only sounds --requantize  # INT8 again from the FP32 file, re-score
 
 Digits: the CTC recipe of ``listener.export.build_digits`` (data, embedding cache,
 training, export with the streaming check, validation). Sounds: build the corpus,
@@ -22,7 +23,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ import torch
 
 from listener.classifier import Classifier
 from listener.export.build_digits import QUICK, DigitsRecipe, build_digits_from
+from listener.export.onnx_export import set_metadata
 from listener.training.calibrate import single
 from listener.training.corpus import (
     WaveSet,
@@ -138,18 +140,16 @@ class SoundsData:
 
 def sounds_data(args: argparse.Namespace) -> SoundsData:
     """Decode, augment and window everything the recipe trains on, and run the frozen backbone on it once."""
-    from listener.training.datasets.negatives import MIXTURE, build_pool, fold_mixtures, source_folds
+    from listener.training.datasets.negatives import MIXTURE, source_folds
     from listener.training.heads import augmented_copies, cut_windows, window_inputs
 
     quick = args.quick
     esc = build_esc_set(args.data)
     classes = list(esc.label_names)
-    pool = build_pool("train", negative_roots(args), seed=args.seed, scale=negative_scale(args), log=_log)
-    pool_folds = source_folds(pool.source)
-    mixed, mixed_folds = fold_mixtures(pool, pool_folds, 20 if quick else SOUNDS_MIXTURES, np.random.default_rng(99))
+    pool, mixed, mixed_folds = sounds_negatives(args)
     negatives = pool.clips + mixed
     neg_source = pool.source + [MIXTURE] * len(mixed)
-    neg_folds = np.concatenate([pool_folds, mixed_folds])
+    neg_folds = np.concatenate([source_folds(pool.source), mixed_folds])
     step = SOUNDS_STEP * (6 if quick else 1)
     bank = np.concatenate(pool.clips)
     copies = augmented_copies(np.asarray(esc.audio), bank, 1 if quick else SOUNDS_COPIES, seed=args.seed + 1234)
@@ -172,6 +172,24 @@ def sounds_data(args: argparse.Namespace) -> SoundsData:
     return SoundsData(
         esc, negatives, neg_source, neg_folds, inputs, np.concatenate(ys), np.concatenate(folds), np.concatenate(neg)
     )
+
+
+def sounds_negatives(args: argparse.Namespace):
+    """The training negatives: the pool of recorded clips, and the two-source mixtures with their CV
+    folds (both clips of a mixture from one fold)."""
+    from listener.training.datasets.negatives import build_pool, fold_mixtures, source_folds
+
+    pool = build_pool("train", negative_roots(args), seed=args.seed, scale=negative_scale(args), log=_log)
+    n = 20 if args.quick else SOUNDS_MIXTURES
+    mixed, mixed_folds = fold_mixtures(pool, source_folds(pool.source), n, np.random.default_rng(99))
+    return pool, mixed, mixed_folds
+
+
+def sounds_calibration_set(esc: WaveSet, negatives: list[np.ndarray]) -> WaveSet:
+    """What INT8 calibration draws from: both sides of the decision, ESC clips and negatives."""
+    n = len(esc.label_names)
+    labels = np.concatenate([esc.labels, np.full(len(negatives), n)])
+    return WaveSet(list(esc.audio) + negatives, labels, (*esc.label_names, OTHER))
 
 
 def negative_roots(args: argparse.Namespace):
@@ -312,12 +330,7 @@ def train_sounds(args: argparse.Namespace) -> Trained:
         model=model,
         spec=spec,
         result=result,
-        # INT8 calibration from both sides of the decision: ESC clips and negatives
-        calibration_from=WaveSet(
-            list(esc.audio) + data.negatives,
-            np.concatenate([esc.labels, np.full(len(data.negatives), len(classes))]),
-            tuple(spec.labels),
-        ),
+        calibration_from=sounds_calibration_set(esc, data.negatives),
         parity_set=parity,
         val_eval=evaluate_model(model, spec, parity),
         float_eval=float_eval,
@@ -348,7 +361,6 @@ def export_and_report(args: argparse.Namespace, t: Trained, t0: float) -> dict:
     """Export FP32 + INT8 (parity-checked), evaluate the INT8 file, write results, plots and the card."""
     from listener.export.bundle import export_bundle
     from listener.export.card import machine
-    from listener.export.onnx_export import set_metadata
     from listener.export.parity import runtime_classifier
 
     spec = t.spec
@@ -414,13 +426,22 @@ def publish(
         write_card(cards / f"{spec.name}.md", spec, summary, float_eval, int8_eval, result, extra)
 
 
-def _sounds_record(path: Path) -> dict:
-    """A results record for sounds files no build of this code wrote (the shipped 2.0: the research
-    scripts built it; docs/models/sounds.md): the spec from the file's own metadata."""
+def _file_spec(path: Path) -> ModelSpec:
+    """The recipe's sounds spec with a shipped file's own classes, thresholds and training data."""
     info = Classifier(path).info
     spec = sounds_spec([x for x in info.labels if x != OTHER], info.thresholds, info.threshold)
     spec.training_data = info.training_data
-    return {"spec": spec.to_dict(), "training": None, "evaluation": {}, "summary": {"accuracy": {}}}
+    return spec
+
+
+def _sounds_record(path: Path) -> dict:
+    """A results record for sounds files no build of this code wrote (the shipped 2.0: the research
+    scripts built it; docs/models/sounds.md): the spec from the file's own metadata."""
+    return {"spec": _file_spec(path).to_dict(), "training": None, "evaluation": {}, "summary": {"accuracy": {}}}
+
+
+def _rescore_flag(args: argparse.Namespace) -> str:
+    return "--requantize" if getattr(args, "requantize", False) else "--evaluate-only"
 
 
 def reevaluate(args: argparse.Namespace, name: str) -> dict:
@@ -447,14 +468,35 @@ def reevaluate(args: argparse.Namespace, name: str) -> dict:
         data["summary"]["accuracy"][variant] = summarise(ev, variant)
     data["reevaluated"] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "command": f"python -m listener.export.build_defaults --evaluate-only --only {name}",
+        "command": f"python -m listener.export.build_defaults {_rescore_flag(args)} --only {name}",
         "fp32": f"assets/{name}.fp32.onnx",
     }
+    for path in (args.out / f"{name}.fp32.onnx", args.out / f"{name}.onnx"):  # the files say what was measured
+        set_metadata(path, replace(Classifier(path).info, accuracy=data["summary"]["accuracy"]))
     card_dir.mkdir(parents=True, exist_ok=True)
     (card_dir / "results.json").write_text(json.dumps(data, indent=2))
     # the sounds card is written from bench/ (docs/models/sounds.md says which commands)
     _log(f"{name}: re-evaluated: {json.dumps(data['summary']['accuracy'])}")
     return data["summary"]
+
+
+def requantize(args: argparse.Namespace, name: str) -> dict:
+    """The INT8 file again from ``--out``'s FP32 file, no training: the recipe's INT8 settings and
+    calibration clips, as a build's export step makes them (a build with ``--seed S`` is matched by
+    the same ``--seed``); then :func:`reevaluate` scores both files and writes their ``accuracy``."""
+    from listener.export.quantize import quantize_int8
+
+    fp32 = args.out / f"{name}.fp32.onnx"
+    if not fp32.is_file():
+        raise OSError(f"{fp32} not found: --requantize reads the FP32 file a build wrote (pass --out)")
+    spec = _file_spec(fp32)
+    pool, mixed, _ = sounds_negatives(args)
+    calibration = _calibration(
+        sounds_calibration_set(build_esc_set(args.data), pool.clips + mixed), 256, args.seed, spec.window_samples
+    )
+    quantize_int8(fp32, args.out / f"{name}.onnx", calibration, spec, Classifier(fp32).info.accuracy)
+    _log(f"{name}: {args.out / f'{name}.onnx'} quantized again from {fp32}")
+    return reevaluate(args, name)
 
 
 # ----------------------------------------------------------------------------- command line
@@ -502,6 +544,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="no training: score the files already in --out through the runtime pipeline and rewrite the cards",
     )
+    parser.add_argument(
+        "--requantize",
+        action="store_true",
+        help="sounds, no training: quantize --out's FP32 file again with the recipe's INT8 settings, then "
+        "score both files as --evaluate-only does",
+    )
     return parser.parse_args(argv)
 
 
@@ -524,11 +572,12 @@ def main(argv: list[str] | None = None) -> int:
     summaries = {}
     try:
         for name in names:
-            if args.evaluate_only:
-                if name == "digits":  # a CTC model: bench/ scores it as the runtime runs it
-                    _log("digits: --evaluate-only re-scores window models only; skipped")
+            if args.evaluate_only or args.requantize:
+                flag = _rescore_flag(args)
+                if name == "digits":  # a CTC model: bench/ scores it (and bench_digits_int8 re-quantizes it)
+                    _log(f"digits: {flag} is for window models only; skipped")
                     continue
-                summaries[name] = reevaluate(args, name)
+                summaries[name] = (requantize if args.requantize else reevaluate)(args, name)
                 continue
             start = time.time()
             if name == "digits":

@@ -24,7 +24,7 @@ import torch
 from listener.contract import CTC, INPUT, LOGITS, ModelInfo
 from listener.export.onnx_export import OPSET
 from listener.export.parity import ParityError
-from listener.export.quantize import ClipReader
+from listener.export.quantize import FP32_CONVS, ClipReader, backbone_convs, fp32_conv_names
 from listener.training.ctc import AudioToLogits, receptive_field
 from listener.training.speech_embedding import EMB_HOP, SAMPLE_RATE
 from listener.training.tokens import BLANK_LABEL, SYMBOLS, TOKENS
@@ -90,19 +90,6 @@ def check_streaming(path: Path, k: int, seconds: float = 6.0, seed: int = 0, tol
     return worst
 
 
-def backbone_convs(path: Path, head: bool = False) -> list[str]:
-    """Conv nodes to quantize: the backbone's (4-D weights); with `head`, the head's Conv1d layers too
-    (3-D weights with more than one input channel, which leaves out the front end's STFT)."""
-    graph = onnx.load(str(path)).graph
-    weights = {i.name: list(i.dims) for i in graph.initializer}
-    names = []
-    for node in graph.node:
-        dims = weights.get(node.input[1]) if node.op_type == "Conv" and len(node.input) > 1 else None
-        if dims is not None and (len(dims) == 4 or (head and len(dims) == 3 and dims[1] > 1)):
-            names.append(node.name)
-    return names
-
-
 CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
 
 
@@ -120,7 +107,7 @@ class Int8Setup:
     method: str = "minmax"  # activation ranges from: "minmax", "percentile" (99.999th), "entropy"
     symmetric: bool = False  # int8 activations symmetric around 0 instead of uint8 with a zero point
     reduce_range: bool = False  # 7-bit weights (for CPUs whose int8 dot products can overflow)
-    fp32_convs: tuple[int, ...] = (0,)  # backbone convolutions left in FP32 (0, the first: it reads the log-mel)
+    fp32_convs: tuple[int, ...] = FP32_CONVS  # backbone convolutions left in FP32 (the first: it reads the log-mel)
 
     def __post_init__(self) -> None:
         if self.method not in CALIBRATION_METHODS:
@@ -129,13 +116,8 @@ class Int8Setup:
 
 def int8_nodes(path: Path, setup: Int8Setup) -> list[str]:
     """:func:`backbone_convs` less the backbone convolutions `setup` keeps in FP32."""
-    names = backbone_convs(path, setup.head)
-    n_backbone = len(backbone_convs(path))
-    bad = [i for i in setup.fp32_convs if not 0 <= i < n_backbone]
-    if bad:
-        raise ValueError(f"{path}: no backbone convolution {bad} (it has {n_backbone})")
-    keep = {names[i] for i in setup.fp32_convs}
-    return [n for n in names if n not in keep]
+    keep = set(fp32_conv_names(path, setup.fp32_convs))
+    return [n for n in backbone_convs(path, setup.head) if n not in keep]
 
 
 def calibration_clips(clips: list[np.ndarray], seconds: float = 3.0) -> np.ndarray:

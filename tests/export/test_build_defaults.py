@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import onnx
 import soundfile as sf
 
 from listener.classifier import Classifier
@@ -62,3 +63,28 @@ def test_the_sounds_recipe_builds_a_model_the_runtime_reads(tmp_path: Path, monk
     assert again["spec"]["thresholds"] == info.thresholds and again["spec"]["labels"] == info.labels
     assert set(again["summary"]["accuracy"]) == {"int8", "fp32"}
     assert again["evaluation"]["heldout_int8"]["n"] == record["evaluation"]["heldout_int8"]["n"] > 0
+    # --requantize makes the build's INT8 graph again from its FP32 file (same settings, same calibration
+    # clips) and writes what it measured into both files
+    built = _graph(out / "sounds.onnx")
+    (out / "sounds.onnx").unlink()
+    assert main(["--requantize", *args, "--cards", str(fresh)]) == 0
+    assert _graph(out / "sounds.onnx") == built
+    redone = json.loads((fresh / "sounds" / "results.json").read_text())
+    assert redone["reevaluated"]["command"].endswith("--requantize --only sounds")
+    for variant in ("sounds.onnx", "sounds.fp32.onnx"):
+        assert Classifier(out / variant).info.accuracy == redone["summary"]["accuracy"]
+
+
+def _graph(path: Path) -> bytes:
+    """The file without its metadata."""
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    return model.SerializeToString()
+
+
+def test_requantize_without_a_fp32_file_is_a_one_line_error(tmp_path: Path, capsys) -> None:
+    (tmp_path / "data").mkdir()
+    args = ["--only", "sounds", "--requantize", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "none")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "sounds.fp32.onnx not found" in err[0] and "--requantize" in err[0]

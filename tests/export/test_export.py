@@ -17,7 +17,7 @@ from listener.contract import FEATURES, INPUT, LOGITS, metadata_keys
 from listener.export.bundle import export_bundle
 from listener.export.onnx_export import export_onnx, frontend_nodes
 from listener.export.parity import ParityError, check_parity
-from listener.export.quantize import quantize_int8
+from listener.export.quantize import backbone_convs, quantize_int8
 from listener.training.models.registry import ModelSpec, build_model
 from listener.training.train import TrainConfig, fit
 from tests.tones import TONE_LABELS, tone, tone_set
@@ -82,14 +82,25 @@ def test_int8_quantizes_the_network_not_the_front_end(tmp_path: Path, trained) -
     graph = onnx.load(str(int8)).graph
     produced_by = {o: n for n in graph.node for o in n.output}
     convs = [n for n in graph.node if n.op_type == "Conv"]
-    # the DFT conv reads the raw audio; every network conv reads a dequantized tensor
+    # the DFT conv and the first network conv (it reads the log-mel) read FP32 tensors with FP32 weights;
+    # every other network conv reads a dequantized tensor
     dft = [n for n in convs if "frontend" in n.name]
     net = [n for n in convs if n.name.startswith("/net/")]
-    assert dft and net
-    assert all(
-        produced_by.get(n.input[0]) is None or produced_by[n.input[0]].op_type != "DequantizeLinear" for n in dft
-    )
-    assert all(produced_by[n.input[0]].op_type == "DequantizeLinear" for n in net)
+    assert dft and len(net) > 1 and backbone_convs(fp32)[0] == net[0].name
+
+    def dequantized(name: str) -> bool:
+        return name in produced_by and produced_by[name].op_type == "DequantizeLinear"
+
+    assert not any(dequantized(n.input[0]) or dequantized(n.input[1]) for n in [*dft, net[0]])
+    assert all(dequantized(n.input[0]) and dequantized(n.input[1]) for n in net[1:])
+    # asked to, it quantizes the first one too
+    every = quantize_int8(fp32, tmp_path / "all.onnx", tone_set(5, seed=13).audio, spec, fp32_convs=())
+    graph = onnx.load(str(every)).graph
+    produced_by = {o: n for n in graph.node for o in n.output}
+    first = next(n for n in graph.node if n.name == net[0].name)
+    assert dequantized(first.input[0]) and dequantized(first.input[1])
+    with pytest.raises(ValueError, match="no backbone convolution"):
+        quantize_int8(fp32, tmp_path / "bad.onnx", tone_set(5, seed=13).audio, spec, fp32_convs=(99,))
 
 
 def test_int8_keeps_the_build_log_free_of_onnxruntime_warnings(tmp_path: Path, trained, caplog, capfd) -> None:
