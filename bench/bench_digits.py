@@ -4,7 +4,7 @@
     python -m bench.bench_digits [--data ../shared/data (or LISTENER_DATA)] [--part test]
                                  [--models assets/digits.fp32.onnx assets/digits.onnx]
                                  [--sweep 0.5 0.6 0.7 0.8 0.9] [--tails 1280 2560 3840 16352]
-                                 [--blank-penalties 0 0.5 1 2] [--eight-bit]
+                                 [--blank-penalties 0 0.5 1 2] [--eight-bit] [--levels -30 -40 -50 [--no-vad-gain]]
                                  [--out docs/models/digits/bench_digits.json]
 
 Each recording goes through the runtime's own pipeline (gate, frames, CTC decoder at the
@@ -18,7 +18,10 @@ trade between digits and false digits); ``--tails``: the INT8 file again with ot
 ``frame_tail_samples`` (how far past each voiced region frames are computed: the digits
 found against the frames computed, i.e. the CPU); ``--blank-penalties``: every file again
 with the decoder's ``blank_penalty`` at each value (the config file's tuning knob);
-``--eight-bit``: AN4 and FSDD again as 8-bit recordings (``evaluate_strings.eight_bit_versions``).
+``--eight-bit``: AN4 and FSDD again as 8-bit recordings (``evaluate_strings.eight_bit_versions``);
+``--levels``: AN4 and FSDD again with every recording's peak at each level (dBFS: a quiet microphone,
+``evaluate_strings.score_levels``); ``--no-vad-gain``: every score with the gate's ``vad_gain`` off
+(webrtcvad hears the audio as it is, as before 2026-11-30).
 ``--part validation`` scores the validation speakers instead (what the settings were chosen
 on). ``--stamp`` (test part only) writes each file's test figures into its own ``accuracy``
 metadata (:func:`test_accuracy`), so a user reading the model's metadata sees the card's numbers.
@@ -44,6 +47,7 @@ from listener.training.evaluate_strings import (
     digit_sets,
     log_digits,
     score_eight_bit,
+    score_levels,
     score_sets,
     summarize,
     with_settings,
@@ -255,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tails", type=int, nargs="*", default=[])
     ap.add_argument("--blank-penalties", type=float, nargs="*", default=[])
     ap.add_argument("--eight-bit", action="store_true", help="also score AN4 and FSDD as 8-bit recordings")
+    ap.add_argument("--levels", type=float, nargs="*", default=[], help="also score AN4 and FSDD at these peaks (dBFS)")
+    ap.add_argument("--no-vad-gain", action="store_true", help="webrtcvad hears the audio as it is (vad_gain off)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--card", action="store_true", help="print the card's tables from the JSON files and exit")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "models" / "digits" / "bench_digits.json")
@@ -280,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         "models": {},
     }
     last = None
+    options = PipelineOptions(vad_gain=not args.no_vad_gain)
+    result["vad_gain"] = options.vad_gain
     scored: list[tuple[Path, dict]] = []  # (file, its entry)
     penalised: dict[str, dict] = {str(b): {} for b in args.blank_penalties}
     for path in args.models:
@@ -296,16 +304,20 @@ def main(argv: list[str] | None = None) -> int:
             "threshold": info.threshold,
             "thresholds": info.thresholds,
             "frame_tail_samples": info.frame_tail_samples,
-            "sets": score_sets(cached, sets),
+            "sets": score_sets(cached, sets, options),
         }
+        if args.levels:
+            entry["levels"] = score_levels(cached, sets, args.levels, options)
+            got = {db: {k: v["digits_right"] for k, v in by.items()} for db, by in entry["levels"].items()}
+            print(f"  {info.variant} levels: {json.dumps(got)}")
         if args.eight_bit:
-            entry["eight_bit"] = score_eight_bit(cached, sets)
+            entry["eight_bit"] = score_eight_bit(cached, sets, options)
             print(f"  {info.variant} 8-bit: {json.dumps(entry['eight_bit'])}")
         result["models"][info.variant] = entry
         scored.append((Path(path), entry))
         for b in args.blank_penalties:
-            options = PipelineOptions(blank_penalty=b)
-            penalised[str(b)][info.variant] = {n: summarize(log_digits(cached, r, options)) for n, r in sets.items()}
+            penalty = PipelineOptions(blank_penalty=b, vad_gain=options.vad_gain)
+            penalised[str(b)][info.variant] = {n: summarize(log_digits(cached, r, penalty)) for n, r in sets.items()}
             got = penalised[str(b)][info.variant]
             print(
                 f"  {info.variant} blank_penalty {b}: " + json.dumps({k: v.get("digits_right") for k, v in got.items()})
@@ -318,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         sweep = {}
         for t in args.sweep:
             tuned = with_settings(cached, threshold=t)
-            sweep[str(t)] = {name: summarize(log_digits(tuned, recs)) for name, recs in sets.items()}
+            sweep[str(t)] = {name: summarize(log_digits(tuned, recs, options)) for name, recs in sets.items()}
         result["threshold_sweep"] = {"variant": info.variant, "by_threshold": sweep}
     if args.tails and last is not None:
         _, info = last
@@ -326,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         tails = {}
         for t in args.tails:
             tuned = with_settings(clf, tail=t)
-            tails[str(t)] = {name: summarize(log_digits(tuned, recs)) for name, recs in sets.items()}
+            tails[str(t)] = {name: summarize(log_digits(tuned, recs, options)) for name, recs in sets.items()}
             print(f"  tail {t}: " + json.dumps({k: v.get("digits_right") for k, v in tails[str(t)].items()}))
         result["tail_sweep"] = {"variant": info.variant, "threshold": info.threshold, "by_tail": tails}
     if args.stamp:

@@ -4,7 +4,7 @@ Each stage owns its options and their defaults, documented field by field, next 
 code that uses them:
 
     ClassifierOptions (classifier.py)  model, threads, batch_size, providers
-    GateOptions       (gate.py)        gate, vad, hangover_ms
+    GateOptions       (gate.py)        gate, vad, hangover_ms, vad_gain
     WindowOptions     (windows.py)     hop, frames_per_call
     DeciderOptions    (decider.py)     threshold, min_margin, refractory_s, blank_penalty
     GroupingOptions   (grouping.py)    sequence_pause, max_event
@@ -134,6 +134,7 @@ _FLAG_NAMES = {"log_format": "format", "batch_size": "batch"}
 _UNLISTED = {
     "providers",
     "hangover_ms",
+    "vad_gain",
     "refractory_s",
     "min_margin",
     "blank_penalty",

@@ -23,6 +23,9 @@ PRIME_DB = -80.0  # the background webrtcvad hears first (see VadGate)
 FRAME_MS = 30  # both gates decide on 30 ms frames (webrtcvad takes 10, 20 or 30)
 MARGIN_DB = 10.0  # a frame is active this far above the noise floor
 VAD_HANGOVER_MS = 120.0  # the VAD gate stays open this long after the last voiced frame
+VAD_TARGET_DB = -35.0  # webrtcvad hears each frame as if the loudest recent one were at least this loud
+VAD_MAX_GAIN_DB = 30.0  # ... but lifted by at most this much
+PEAK_DECAY_DB_PER_S = 3.0  # how fast the loudest recent frame is forgotten
 ENERGY_HANGOVER_MS = 300.0  # the energy gate's: sounds fade out more slowly than words
 
 
@@ -38,11 +41,14 @@ class GateOptions:
         hangover_ms: how long the gate stays open after the last active frame; None: the
             gate's own (``VAD_HANGOVER_MS``, ``ENERGY_HANGOVER_MS``). A tuning knob: the
             config file takes it, no flag does.
+        vad_gain: webrtcvad hears a quiet talker lifted to a normal level (:class:`VadGate`,
+            ``VAD_TARGET_DB``); false: it hears the audio as it is. A tuning knob, as above.
     """
 
     gate: str | None = None
     vad: int = 2
     hangover_ms: float | None = None
+    vad_gain: bool = True
 
 
 def gate_for(info: ModelInfo, options: GateOptions) -> VadGate | EnergyGate:
@@ -50,7 +56,8 @@ def gate_for(info: ModelInfo, options: GateOptions) -> VadGate | EnergyGate:
     kind = options.gate or info.gate
     hangover = {} if options.hangover_ms is None else {"hangover_ms": options.hangover_ms}
     if kind == "vad":
-        return VadGate(info.sample_rate, aggressiveness=options.vad, **hangover)
+        target = VAD_TARGET_DB if options.vad_gain else None
+        return VadGate(info.sample_rate, aggressiveness=options.vad, target_db=target, **hangover)
     if kind == "energy":
         return EnergyGate(info.sample_rate, **hangover)
     raise UsageError(f"--gate must be {' or '.join(repr(g) for g in GATES)}, not '{kind}'")
@@ -175,6 +182,27 @@ class NoiseFloor:
         return out
 
 
+class RecentPeak:
+    """The level (dBFS) of the loudest recent frame: jumps up at once, falls ``decay_db_per_s``.
+
+    ``gains`` says, per frame, how many dB lift that peak to ``target_db`` (0 when it is
+    already there, at most ``max_gain_db``): a quiet talker's frames are heard at a normal
+    level, while a normal one's are left as they are."""
+
+    def __init__(self, frame_ms: int, decay_db_per_s: float = PEAK_DECAY_DB_PER_S) -> None:
+        self.db: float | None = None
+        self._decay = decay_db_per_s * frame_ms / 1000.0
+
+    def gains(self, levels: np.ndarray, target_db: float, max_gain_db: float) -> np.ndarray:
+        out = np.zeros(len(levels), np.float32)
+        peak, decay = self.db, self._decay
+        for i, lv in enumerate(levels.tolist()):
+            peak = lv if peak is None else max(lv, peak - decay)
+            out[i] = min(max(target_db - peak, 0.0), max_gain_db)
+        self.db = peak
+        return out
+
+
 class VadGate(_FramedGate):
     """webrtcvad speech detector (aggressiveness 0-3, 10/20/30 ms frames) with a hangover.
 
@@ -189,8 +217,14 @@ class VadGate(_FramedGate):
     (-65 dBFS: speech peaking at -40 dBFS has its loudest 30 ms frames near
     -51 dBFS, 10 dB above it), and webrtcvad, whose own noise model adapts
     to what it hears first, is first shown 0.3 s of background noise at
-    ``prime_db`` (-80 dBFS, a quiet 16-bit input). See docs/usage.md, "How a
-    detection happens".
+    ``prime_db`` (-80 dBFS, a quiet 16-bit input).
+
+    webrtcvad's speech model expects speech at a normal level: a talker whose
+    loudest frames sit near -50 dBFS (a quiet microphone) was voiced in a third
+    of their frames. So webrtcvad hears each frame lifted by the gain that brings
+    the loudest recent frame (:class:`RecentPeak`) to ``target_db`` (at most
+    ``max_gain_db``; None: no gain); the level tests above, and the model, see
+    the audio as it is. See docs/usage.md, "How a detection happens".
     """
 
     PRIME_FRAMES = 10
@@ -205,6 +239,8 @@ class VadGate(_FramedGate):
         margin_db: float = MARGIN_DB,
         start_floor_db: float = -65.0,
         prime_db: float | None = PRIME_DB,
+        target_db: float | None = VAD_TARGET_DB,
+        max_gain_db: float = VAD_MAX_GAIN_DB,
     ) -> None:
         import webrtcvad
 
@@ -223,6 +259,8 @@ class VadGate(_FramedGate):
         self._lock = threading.Lock()
         self.min_level_db = min_level_db
         self.floor = NoiseFloor(frame_ms, initial_db=start_floor_db, lowest_db=min_level_db - 10.0, margin_db=margin_db)
+        self.target_db, self.max_gain_db = target_db, max_gain_db
+        self.peak = RecentPeak(frame_ms)
         if prime_db is not None:
             self._prime(prime_db)
 
@@ -246,9 +284,12 @@ class VadGate(_FramedGate):
                 self._vad.set_mode(self._wanted)
                 self.aggressiveness = self._wanted
         candidates = self.floor.update(levels, self.min_level_db)
+        gains = None if self.target_db is None else self.peak.gains(levels, self.target_db, self.max_gain_db)
         out = np.zeros(len(frames), dtype=bool)
         if not candidates.any():
             return out
+        if gains is not None and gains.any():
+            frames = frames * (10.0 ** (gains / 20.0))[:, None]
         pcm = (np.clip(frames, -1.0, 1.0) * 32767.0).astype("<i2")
         is_speech = self._vad.is_speech
         rate = self.sample_rate

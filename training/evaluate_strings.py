@@ -262,28 +262,46 @@ def score_sets(
 
 EIGHT_BIT_SETS = ("an4", "fsdd")  # the sets scored again as 8-bit recordings (connected and isolated digits)
 EIGHT_BIT_PEAK_DB = -13.0  # the level of an 8-bit FSDD speaker's loudest samples (nicolas: about -13 dBFS)
+LEVEL_SETS = EIGHT_BIT_SETS  # the sets scored again at other recording levels
+
+
+def at_peak(audio: np.ndarray, peak_db: float) -> np.ndarray:
+    """``audio`` scaled so that its loudest sample is at ``peak_db`` dBFS."""
+    return audio * np.float32(10 ** (peak_db / 20) / (np.abs(audio).max() + 1e-9))
 
 
 def eight_bit_versions(recordings: Sequence[Recording]) -> dict[str, list[Recording]]:
     """The recordings as 8-bit recorders and phone lines keep them: 256 linear levels at their own
     level (a quiet recording keeps few levels), at a peak of ``EIGHT_BIT_PEAK_DB``, and mu-law."""
 
-    def at_peak(a: np.ndarray) -> np.ndarray:
-        return a * np.float32(10 ** (EIGHT_BIT_PEAK_DB / 20) / (np.abs(a).max() + 1e-9))
-
     change = {
         "linear": lambda a: eight_bit(a),
-        f"linear_peak_{EIGHT_BIT_PEAK_DB:g}dB": lambda a: eight_bit(at_peak(a)),
+        f"linear_peak_{EIGHT_BIT_PEAK_DB:g}dB": lambda a: eight_bit(at_peak(a, EIGHT_BIT_PEAK_DB)),
         "mu_law": lambda a: eight_bit(a, mu_law=True),
     }
     return {k: [dataclasses.replace(r, audio=f(r.audio)) for r in recordings] for k, f in change.items()}
 
 
-def score_eight_bit(classifier, sets: dict[str, list[Recording]]) -> dict:
+def score_eight_bit(classifier, sets: dict[str, list[Recording]], options: PipelineOptions | None = None) -> dict:
     """Digits right on the 8-bit versions of ``EIGHT_BIT_SETS`` (``set/version`` keys) and their mean."""
     out: dict = {}
     for name in EIGHT_BIT_SETS:
         for version, recs in eight_bit_versions(sets.get(name, [])).items():
             if recs:
-                out[f"{name}/{version}"] = summarize(log_digits(classifier, recs))["digits_right"]
+                out[f"{name}/{version}"] = summarize(log_digits(classifier, recs, options))["digits_right"]
     return {"digits_right": out, "mean": round(float(np.mean(list(out.values()))), 2) if out else None}
+
+
+def score_levels(
+    classifier, sets: dict[str, list[Recording]], levels: Sequence[float], options: PipelineOptions | None = None
+) -> dict:
+    """:func:`summarize` of ``LEVEL_SETS`` with every recording's peak at each of ``levels`` dBFS (a quiet
+    microphone, a talker far from it): ``{"-40": {"an4": {...}, "fsdd": {...}}, ...}``."""
+    out: dict = {}
+    for db in levels:
+        out[f"{db:g}"] = {}
+        for name in LEVEL_SETS:
+            quieter = [dataclasses.replace(r, audio=at_peak(r.audio, db)) for r in sets.get(name, [])]
+            if quieter:
+                out[f"{db:g}"][name] = summarize(log_digits(classifier, quieter, options))
+    return out

@@ -153,6 +153,7 @@ def test_run_from_stdin(work, rate):
         ),
         (["run", "--config", "block.toml"], {}, 2, "--block-ms must be between 10 and 1000"),
         (["analyze", "tones.wav", "--config", "penalty.toml"], {}, 2, "blank_penalty must be 0 or more, not -1.0"),
+        (["analyze", "tones.wav", "--config", "gain.toml"], {}, 2, "'vad_gain' must be true or false, not 'yes'"),
     ],
 )
 def test_error_paths(work, args, env, code, fragment):
@@ -161,6 +162,7 @@ def test_error_paths(work, args, env, code, fragment):
     (work / "bad.toml").write_text('colour = "blue"\n')
     (work / "block.toml").write_text('model = "m.onnx"\nsource = "tones.wav"\nblock_ms = 5000\n')
     (work / "penalty.toml").write_text('model = "m.onnx"\nblank_penalty = -1.0\n')
+    (work / "gain.toml").write_text('model = "m.onnx"\nvad_gain = "yes"\n')
     if args[0] == "run" and "--device" in args:
         pytest.importorskip("sounddevice")
     res = run_cli(*args, env=env, cwd=work)

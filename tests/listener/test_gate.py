@@ -5,8 +5,10 @@ import pytest
 import soundfile as sf
 from conftest import tone
 
+from listener.config import PipelineOptions, load_config
+from listener.contract import ModelInfo
 from listener.errors import UsageError
-from listener.gate import EnergyGate, VadGate, level_db
+from listener.gate import VAD_TARGET_DB, EnergyGate, RecentPeak, VadGate, gate_for, level_db
 
 RATE = 16000
 
@@ -124,3 +126,36 @@ def test_vad_priming_gives_the_same_decisions_every_time(speech_dir):
     x, _ = sf.read(speech_dir / "four.wav", dtype="float32")
     runs = [VadGate(RATE).process(at_peak(x, -40)).voiced for _ in range(3)]
     assert all((r == runs[0]).all() for r in runs)
+
+
+def test_recent_peak_lifts_quiet_frames_to_the_target_and_leaves_loud_ones():
+    peak = RecentPeak(frame_ms=30, decay_db_per_s=3.0)
+    gains = peak.gains(np.array([-80.0, -50.0, -20.0, -25.0], np.float32), target_db=-35.0, max_gain_db=30.0)
+    assert gains.tolist() == [30.0, 15.0, 0.0, 0.0]  # capped; a quiet talker lifted; a loud one left as it is
+    silence = peak.gains(np.full(600, -90.0, np.float32), target_db=-35.0, max_gain_db=30.0)  # 18 s of silence
+    # the peak (-20.09 after the -25 dB frame) falls 0.09 dB a frame: no gain for 5 s, then up to the cap
+    assert silence[0] == 0.0 and silence[150] == 0.0 and silence[-1] == 30.0
+    assert silence[300] == pytest.approx(-35.0 - (-20.09 - 0.09 * 301), abs=1e-3)
+
+
+def test_a_quiet_talker_is_heard_as_a_normal_one(speech_dir):
+    """A string said 25 dB quieter than usual (a microphone with its gain turned down): webrtcvad
+    hears it lifted, the frames the model gets are the audio as it was."""
+    x, _ = sf.read(speech_dir / "phrase.wav", dtype="float32")
+    rng = np.random.default_rng(4)
+    noise = (rng.standard_normal(len(x)) * 10 ** (-80 / 20)).astype(np.float32)
+    normal = VadGate(RATE).process(at_peak(x, -20) + noise).voiced.sum()
+    quiet_audio = at_peak(x, -45) + noise
+    heard = VadGate(RATE).process(quiet_audio)
+    unlifted = VadGate(RATE, target_db=None).process(quiet_audio).voiced.sum()
+    assert heard.voiced.sum() >= 0.6 * normal > unlifted, (normal, heard.voiced.sum(), unlifted)
+    assert np.array_equal(heard.frames.ravel(), quiet_audio[: heard.frames.size])
+
+
+def test_the_vad_gain_is_a_config_knob_the_gate_follows(tmp_path):
+    (tmp_path / "c.toml").write_text("vad_gain = false\n")
+    off = PipelineOptions(**load_config(tmp_path / "c.toml"))
+    info = ModelInfo(labels=["a", "b"], sample_rate=RATE, window_seconds=1.0, kind="speech", gate="vad")
+    assert gate_for(info, off).target_db is None
+    assert gate_for(info, PipelineOptions()).target_db == VAD_TARGET_DB  # on unless a file turns it off
+    assert gate_for(info, PipelineOptions(gate="energy")).__class__ is EnergyGate  # sounds: no webrtcvad

@@ -10,11 +10,13 @@ from listener.classifier import Classifier
 from listener.training.evaluate_strings import (
     Logged,
     Recording,
+    at_peak,
     digit_sets,
     edit_distance,
     eight_bit_versions,
     log_digits,
     score_eight_bit,
+    score_levels,
     summarize,
     with_settings,
 )
@@ -109,3 +111,14 @@ def test_eight_bit_versions_keep_256_levels_and_score_through_the_pipeline(tmp_p
     assert set(scored["digits_right"]) == {"an4/linear", "an4/linear_peak_-13dB", "an4/mu_law"}
     assert scored["mean"] == pytest.approx(np.mean(list(scored["digits_right"].values())), abs=0.01)
     assert score_eight_bit(clf, {}) == {"digits_right": {}, "mean": None}
+
+
+def test_score_levels_scores_each_set_with_its_peak_at_each_level(tmp_path):
+    clf = Classifier(make_ctc_model(tmp_path))
+    said = np.concatenate([silence(0.5), 0.3 * tone(300, 0.4), silence(0.15), 0.5 * tone(3000, 0.4), silence(0.5)])
+    rec = Recording("a", said.astype(np.float32), "12", 2)
+    assert np.abs(at_peak(rec.audio, -40)).max() == pytest.approx(10 ** (-40 / 20), rel=1e-5)
+    scored = score_levels(clf, {"an4": [rec], "esc10": [rec]}, [-20, -45.5])
+    assert list(scored) == ["-20", "-45.5"] and all(list(by) == ["an4"] for by in scored.values())  # LEVEL_SETS only
+    quiet = [Recording("a", at_peak(rec.audio, -45.5), "12", 2)]
+    assert scored["-45.5"]["an4"] == summarize(log_digits(clf, quiet))
