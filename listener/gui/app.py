@@ -84,9 +84,16 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
     app.setOrganizationName("listener")
     window = create_window(args)
     window.show()
+
     # Ctrl-C in the terminal or SIGTERM close the window properly (settings saved,
-    # log closed). Python only sees signals when it runs, hence the idle timer.
-    previous = {sig: signal.signal(sig, lambda *_: window.close()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # log closed). Python only sees signals when it runs, hence the idle timer; and it may
+    # run the handler in the middle of a widget's paintEvent, so the handler only posts the
+    # close to the event loop (closing mid-paint destroys the native window under the
+    # painter: "QBackingStore::flush() called for ... which does not have a handle").
+    def close_soon(*_: object) -> None:
+        QTimer.singleShot(0, window.close)
+
+    previous = {sig: signal.signal(sig, close_soon) for sig in (signal.SIGINT, signal.SIGTERM)}
     wake = QTimer()
     wake.timeout.connect(lambda: None)
     wake.start(250)
