@@ -6,7 +6,8 @@ R = ``ctc.receptive_field(K)``), which ``check_streaming`` verifies on the file 
 
 INT8: onnxruntime static quantization, QDQ, per-channel int8 weights, uint8 activations,
 MinMax calibration on real clips, on the backbone's convolutions (most of the compute); the
-front end (STFT, mel, log) stays FP32, and so does the head unless asked.
+front end (STFT, mel, log) and the first backbone convolution (``quantize.FP32_CONVS``) stay
+FP32, and so does the head unless asked.
 """
 
 from __future__ import annotations
