@@ -441,7 +441,7 @@ def _sounds_record(path: Path) -> dict:
 
 
 def _rescore_flag(args: argparse.Namespace) -> str:
-    return "--requantize" if getattr(args, "requantize", False) else "--evaluate-only"
+    return "--requantize" if args.requantize else "--evaluate-only"
 
 
 def reevaluate(args: argparse.Namespace, name: str) -> dict:

@@ -194,13 +194,16 @@ class RecentPeak:
         self._decay = decay_db_per_s * frame_ms / 1000.0
 
     def gains(self, levels: np.ndarray, target_db: float, max_gain_db: float) -> np.ndarray:
-        out = np.zeros(len(levels), np.float32)
-        peak, decay = self.db, self._decay
-        for i, lv in enumerate(levels.tolist()):
-            peak = lv if peak is None else max(lv, peak - decay)
-            out[i] = min(max(target_db - peak, 0.0), max_gain_db)
-        self.db = peak
-        return out
+        if not len(levels):
+            return np.zeros(0, np.float32)
+        # peak_i = max(previous peak - decay * (i + 1), max over j <= i of level_j - decay * (i - j))
+        ramp = self._decay * np.arange(len(levels))
+        best = np.maximum.accumulate(levels.astype(np.float64) + ramp)
+        if self.db is not None:
+            best = np.maximum(best, self.db - self._decay)
+        peak = best - ramp
+        self.db = float(peak[-1])
+        return np.clip(target_db - peak, 0.0, max_gain_db).astype(np.float32)
 
 
 class VadGate(_FramedGate):
