@@ -5,6 +5,7 @@
                                  [--models assets/digits.fp32.onnx assets/digits.onnx]
                                  [--sweep 0.5 0.6 0.7 0.8 0.9] [--tails 1280 2560 3840 16352]
                                  [--blank-penalties 0 0.5 1 2] [--eight-bit] [--levels -30 -40 -50 [--no-vad-gain]]
+                                 [--voice-shifts 0.85 0.92 1.08 1.2]
                                  [--out docs/models/digits/bench_digits.json]
 
 Each recording goes through the runtime's own pipeline (gate, frames, CTC decoder at the
@@ -21,7 +22,9 @@ with the decoder's ``blank_penalty`` at each value (the config file's tuning kno
 ``--eight-bit``: AN4 and FSDD again as 8-bit recordings (``evaluate_strings.eight_bit_versions``);
 ``--levels``: AN4 and FSDD again with every recording's peak at each level (dBFS: a quiet microphone,
 ``evaluate_strings.score_levels``); ``--no-vad-gain``: every score with the gate's ``vad_gain`` off
-(webrtcvad hears the audio as it is, as before 2026-11-30).
+(webrtcvad hears the audio as it is, as before 2026-11-30); ``--voice-shifts``: AN4 and FSDD again
+with every voice's pitch and formants scaled by each factor, tempo kept (a deeper or higher voice than
+the training speakers; ``evaluate_strings.score_voice_shifts``, needs the ``sox`` program).
 ``--part validation`` scores the validation speakers instead (what the settings were chosen
 on). ``--stamp`` (test part only) writes each file's test figures into its own ``accuracy``
 metadata (:func:`test_accuracy`), so a user reading the model's metadata sees the card's numbers.
@@ -33,6 +36,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from datetime import datetime, timezone
@@ -49,6 +53,7 @@ from listener.training.evaluate_strings import (
     score_eight_bit,
     score_levels,
     score_sets,
+    score_voice_shifts,
     summarize,
     with_settings,
 )
@@ -260,6 +265,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--blank-penalties", type=float, nargs="*", default=[])
     ap.add_argument("--eight-bit", action="store_true", help="also score AN4 and FSDD as 8-bit recordings")
     ap.add_argument("--levels", type=float, nargs="*", default=[], help="also score AN4 and FSDD at these peaks (dBFS)")
+    ap.add_argument(
+        "--voice-shifts",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also score AN4 and FSDD with deeper / higher voices (0.85 1.2)",
+    )
     ap.add_argument("--no-vad-gain", action="store_true", help="webrtcvad hears the audio as it is (vad_gain off)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--card", action="store_true", help="print the card's tables from the JSON files and exit")
@@ -271,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.stamp and args.part != "test":
         raise SystemExit("bench_digits: --stamp writes test figures; it needs --part test")
+    if any(f <= 0 for f in args.voice_shifts):
+        raise SystemExit("bench_digits: --voice-shifts takes factors above 0 (0.85: a deeper voice, 1.2: a higher one)")
+    if args.voice_shifts and shutil.which("sox") is None:
+        raise SystemExit("bench_digits: --voice-shifts needs the sox program (apt install sox)")
     if not args.data.is_dir():
         raise SystemExit(f"bench_digits: no data folder {args.data} (pass --data or set LISTENER_DATA)")
     t0 = time.perf_counter()
@@ -310,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
             entry["levels"] = score_levels(cached, sets, args.levels, options)
             got = {db: {k: v["digits_right"] for k, v in by.items()} for db, by in entry["levels"].items()}
             print(f"  {info.variant} levels: {json.dumps(got)}")
+        if args.voice_shifts:
+            entry["voice_shifts"] = score_voice_shifts(cached, sets, args.voice_shifts, options)
+            print(f"  {info.variant} voice shifts: {json.dumps(entry['voice_shifts'])}")
         if args.eight_bit:
             entry["eight_bit"] = score_eight_bit(cached, sets, options)
             print(f"  {info.variant} 8-bit: {json.dumps(entry['eight_bit'])}")

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -290,6 +292,51 @@ def score_eight_bit(classifier, sets: dict[str, list[Recording]], options: Pipel
             if recs:
                 out[f"{name}/{version}"] = summarize(log_digits(classifier, recs, options))["digits_right"]
     return {"digits_right": out, "mean": round(float(np.mean(list(out.values()))), 2) if out else None}
+
+
+VOICE_SHIFT_SETS = EIGHT_BIT_SETS  # the sets scored again with their voices made deeper or higher
+
+
+def shift_voice(audio: np.ndarray, factor: float, rate: int = 16000) -> np.ndarray:
+    """``audio`` said by a deeper (``factor`` < 1) or higher (> 1) voice: pitch and formants scaled by
+    ``factor``, the tempo kept (sox's ``pitch`` effect; a stranger with another vocal tract, not the
+    training's speed change, which moves the tempo too). Needs the ``sox`` program."""
+    sox = shutil.which("sox")
+    if sox is None:
+        raise RuntimeError("shifting voices needs the sox program (apt install sox)")
+    raw = ["-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1", "-r", str(rate)]
+    cents = f"{1200 * np.log2(factor):.0f}"
+    done = subprocess.run(
+        [sox, "-V1", *raw, "-", *raw, "-", "pitch", cents],
+        input=np.ascontiguousarray(audio, dtype="<f4").tobytes(),
+        capture_output=True,
+        check=True,
+    )
+    return np.frombuffer(done.stdout, dtype="<f4").astype(np.float32)
+
+
+def score_voice_shifts(
+    classifier, sets: dict[str, list[Recording]], factors: Sequence[float], options: PipelineOptions | None = None
+) -> dict:
+    """Digits right on ``VOICE_SHIFT_SETS`` with every voice shifted by each of ``factors``
+    (:func:`shift_voice`), by set and by AN4 speaker sex (AN4 speaker ids begin with f or m), and the
+    mean over sets and factors: ``{"digits_right": {"0.85": {"an4": .., "an4/f": .., ...}}, "mean": ..}``."""
+    out: dict = {}
+    for factor in factors:
+        row = out[f"{factor:g}"] = {}
+        for name in VOICE_SHIFT_SETS:
+            recs = [dataclasses.replace(r, audio=shift_voice(r.audio, factor)) for r in sets.get(name, [])]
+            if not recs:
+                continue
+            logged = log_digits(classifier, recs, options)
+            row[name] = summarize(logged)["digits_right"]
+            if name == "an4":
+                for sex in ("f", "m"):
+                    theirs = [x for x in logged if x.group.startswith(sex)]
+                    if theirs:
+                        row[f"an4/{sex}"] = summarize(theirs)["digits_right"]
+    whole = [v for row in out.values() for k, v in row.items() if "/" not in k]
+    return {"digits_right": out, "mean": round(float(np.mean(whole)), 2) if whole else None}
 
 
 def score_levels(

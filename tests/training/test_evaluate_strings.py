@@ -17,6 +17,8 @@ from listener.training.evaluate_strings import (
     log_digits,
     score_eight_bit,
     score_levels,
+    score_voice_shifts,
+    shift_voice,
     summarize,
     with_settings,
 )
@@ -122,3 +124,40 @@ def test_score_levels_scores_each_set_with_its_peak_at_each_level(tmp_path):
     assert list(scored) == ["-20", "-45.5"] and all(list(by) == ["an4"] for by in scored.values())  # LEVEL_SETS only
     quiet = [Recording("a", at_peak(rec.audio, -45.5), "12", 2)]
     assert scored["-45.5"]["an4"] == summarize(log_digits(clf, quiet))
+
+
+def _pitch(x: np.ndarray) -> float:
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return float(np.argmax(spectrum) * 16000 / len(x))
+
+
+@pytest.mark.parametrize("factor", [0.85, 1.2])
+def test_shift_voice_scales_the_pitch_and_keeps_the_tempo(factor):
+    said = np.concatenate([silence(0.3), 0.5 * tone(200, 0.6), silence(0.3)]).astype(np.float32)
+    shifted = shift_voice(said, factor)
+    assert shifted.dtype == np.float32 and abs(len(shifted) - len(said)) <= 160  # the tempo is kept
+    assert _pitch(shifted[6400:12800]) == pytest.approx(200 * factor, rel=0.03)
+    assert np.abs(shifted[:3000]).max() < 0.05  # the silence before the tone stays where it was
+
+
+def test_shift_voice_says_what_it_needs_when_sox_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH without sox on it
+    with pytest.raises(RuntimeError, match="needs the sox program"):
+        shift_voice(tone(200, 0.2), 1.1)
+
+
+def test_score_voice_shifts_scores_each_set_and_sex_with_the_voices_shifted(tmp_path):
+    clf = Classifier(make_ctc_model(tmp_path))
+    said = np.concatenate([silence(0.5), 0.3 * tone(300, 0.4), silence(0.15), 0.5 * tone(3000, 0.4), silence(0.5)])
+    woman = Recording("a", said.astype(np.float32), "12", 2, group="fxyz")
+    man = Recording("b", said.astype(np.float32), "21", 2, group="mxyz")
+    scored = score_voice_shifts(clf, {"an4": [woman, man], "fsdd": [woman], "esc10": [man]}, [0.9, 1.1])
+    assert list(scored["digits_right"]) == ["0.9", "1.1"]
+    row = scored["digits_right"]["1.1"]
+    assert set(row) == {"an4", "an4/f", "an4/m", "fsdd"}  # VOICE_SHIFT_SETS only, AN4 by sex
+    higher = [Recording(r.name, shift_voice(r.audio, 1.1), r.reference, 2, r.group) for r in (woman, man)]
+    assert row["an4"] == summarize(log_digits(clf, higher))["digits_right"]
+    assert row["an4/m"] == summarize(log_digits(clf, higher[1:]))["digits_right"]
+    whole = [v for r in scored["digits_right"].values() for k, v in r.items() if "/" not in k]
+    assert scored["mean"] == pytest.approx(np.mean(whole), abs=0.01)
+    assert score_voice_shifts(clf, {}, [1.1]) == {"digits_right": {"1.1": {}}, "mean": None}
