@@ -5,7 +5,7 @@
                                  [--models assets/digits.fp32.onnx assets/digits.onnx]
                                  [--sweep 0.5 0.6 0.7 0.8 0.9] [--tails 1280 2560 3840 16352]
                                  [--blank-penalties 0 0.5 1 2] [--eight-bit] [--levels -30 -40 -50 [--no-vad-gain]]
-                                 [--voice-shifts 0.85 0.92 1.08 1.2]
+                                 [--voice-shifts 0.85 0.92 1.08 1.2 [--there-and-back]]
                                  [--out docs/models/digits/bench_digits.json]
 
 Each recording goes through the runtime's own pipeline (gate, frames, CTC decoder at the
@@ -24,7 +24,9 @@ with the decoder's ``blank_penalty`` at each value (the config file's tuning kno
 ``evaluate_strings.score_levels``); ``--no-vad-gain``: every score with the gate's ``vad_gain`` off
 (webrtcvad hears the audio as it is, as before 2026-11-30); ``--voice-shifts``: AN4 and FSDD again
 with every voice's pitch and formants scaled by each factor, tempo kept (a deeper or higher voice than
-the training speakers; ``evaluate_strings.score_voice_shifts``, needs the ``sox`` program).
+the training speakers; ``evaluate_strings.score_voice_shifts``, needs the ``sox`` program);
+``--there-and-back``: the control as well, every voice shifted by each factor and back (the voice
+unchanged: what the pitch effect's artifacts alone cost).
 ``--part validation`` scores the validation speakers instead (what the settings were chosen
 on). ``--stamp`` (test part only) writes each file's test figures into its own ``accuracy``
 metadata (:func:`test_accuracy`), so a user reading the model's metadata sees the card's numbers.
@@ -272,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="also score AN4 and FSDD with deeper / higher voices (0.85 1.2)",
     )
+    ap.add_argument("--there-and-back", action="store_true", help="--voice-shifts' control: shift and shift back")
     ap.add_argument("--no-vad-gain", action="store_true", help="webrtcvad hears the audio as it is (vad_gain off)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--card", action="store_true", help="print the card's tables from the JSON files and exit")
@@ -285,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("bench_digits: --stamp writes test figures; it needs --part test")
     if any(f <= 0 for f in args.voice_shifts):
         raise SystemExit("bench_digits: --voice-shifts takes factors above 0 (0.85: a deeper voice, 1.2: a higher one)")
+    if args.there_and_back and not args.voice_shifts:
+        raise SystemExit("bench_digits: --there-and-back is the control of --voice-shifts; give the factors too")
     if args.voice_shifts and shutil.which("sox") is None:
         raise SystemExit("bench_digits: --voice-shifts needs the sox program (apt install sox)")
     if not args.data.is_dir():
@@ -329,6 +334,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.voice_shifts:
             entry["voice_shifts"] = score_voice_shifts(cached, sets, args.voice_shifts, options)
             print(f"  {info.variant} voice shifts: {json.dumps(entry['voice_shifts'])}")
+            if args.there_and_back:
+                back = score_voice_shifts(cached, sets, args.voice_shifts, options, there_and_back=True)
+                entry["voice_shifts_there_and_back"] = back
+                print(f"  {info.variant} voice shifts there and back: {json.dumps(back)}")
         if args.eight_bit:
             entry["eight_bit"] = score_eight_bit(cached, sets, options)
             print(f"  {info.variant} 8-bit: {json.dumps(entry['eight_bit'])}")

@@ -316,16 +316,27 @@ def shift_voice(audio: np.ndarray, factor: float, rate: int = 16000) -> np.ndarr
 
 
 def score_voice_shifts(
-    classifier, sets: dict[str, list[Recording]], factors: Sequence[float], options: PipelineOptions | None = None
+    classifier,
+    sets: dict[str, list[Recording]],
+    factors: Sequence[float],
+    options: PipelineOptions | None = None,
+    there_and_back: bool = False,
 ) -> dict:
     """Digits right on ``VOICE_SHIFT_SETS`` with every voice shifted by each of ``factors``
     (:func:`shift_voice`), by set and by AN4 speaker sex (AN4 speaker ids begin with f or m), and the
-    mean over sets and factors: ``{"digits_right": {"0.85": {"an4": .., "an4/f": .., ...}}, "mean": ..}``."""
+    mean over sets and factors: ``{"digits_right": {"0.85": {"an4": .., "an4/f": .., ...}}, "mean": ..}``.
+    ``there_and_back``: the control, each voice shifted by the factor and back by its inverse (the
+    voice unchanged, the pitch effect's own artifacts twice)."""
+
+    def change(audio: np.ndarray, factor: float) -> np.ndarray:
+        shifted = shift_voice(audio, factor)
+        return shift_voice(shifted, 1.0 / factor) if there_and_back else shifted
+
     out: dict = {}
     for factor in factors:
         row = out[f"{factor:g}"] = {}
         for name in VOICE_SHIFT_SETS:
-            recs = [dataclasses.replace(r, audio=shift_voice(r.audio, factor)) for r in sets.get(name, [])]
+            recs = [dataclasses.replace(r, audio=change(r.audio, factor)) for r in sets.get(name, [])]
             if not recs:
                 continue
             logged = log_digits(classifier, recs, options)

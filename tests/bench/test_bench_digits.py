@@ -21,6 +21,11 @@ def test_voice_shifts_say_they_need_sox(tmp_path: Path, monkeypatch: pytest.Monk
         main(["--data", str(tmp_path), "--voice-shifts", "0.85"])
 
 
+def test_there_and_back_needs_the_factors(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="give the factors too"):
+        main(["--data", str(tmp_path), "--there-and-back"])
+
+
 def test_a_missing_data_folder_is_named(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="no data folder"):
         main(["--data", str(tmp_path / "nowhere"), "--part", "validation"])

@@ -161,3 +161,12 @@ def test_score_voice_shifts_scores_each_set_and_sex_with_the_voices_shifted(tmp_
     whole = [v for r in scored["digits_right"].values() for k, v in r.items() if "/" not in k]
     assert scored["mean"] == pytest.approx(np.mean(whole), abs=0.01)
     assert score_voice_shifts(clf, {}, [1.1]) == {"digits_right": {"1.1": {}}, "mean": None}
+    back = score_voice_shifts(clf, {"an4": [man]}, [1.2], there_and_back=True)["digits_right"]["1.2"]
+    unchanged = [Recording("b", shift_voice(shift_voice(man.audio, 1.2), 1 / 1.2), "21", 2, "mxyz")]
+    assert back["an4"] == summarize(log_digits(clf, unchanged))["digits_right"]
+
+
+def test_there_and_back_gives_the_voice_back():
+    said = np.concatenate([silence(0.3), 0.5 * tone(200, 0.6), silence(0.3)]).astype(np.float32)
+    back = shift_voice(shift_voice(said, 1.2), 1 / 1.2)
+    assert _pitch(back[6400:12800]) == pytest.approx(200, rel=0.03)
