@@ -14,7 +14,10 @@ on each side, faint pink noise) through the runtime's own pipeline
 - the curve: every class threshold moved by the same offset, false alarms on the held-out pool
   against recall on ESC-10 clips played the same way. The shipped model trained on every ESC-10
   clip, so that recall is an upper bound (recall on unseen clips: the cross-validation);
-- ``--variants``: the INT8 and FP32 files side by side.
+- ``--variants``: the INT8 and FP32 files side by side;
+- ``--levels``: every held-out and ESC-10 clip again at each fixed level (RMS of its loudest second,
+  dBFS) instead of a random one in -32..-12: held-out false alarms and ESC-10 recall (trained clips, an
+  upper bound) by class at each level (a microphone with its gain up, a sound close to it or far away).
 
 Writes bench/results/sounds_negatives.json.
 """
@@ -33,7 +36,7 @@ import numpy as np
 from listener.classifier import CPU, Classifier
 from listener.config import PipelineOptions
 from listener.pipeline import analyze_array
-from listener.training.calibrate import as_stream, peak_scores, rates
+from listener.training.calibrate import LEVEL_DB, as_stream, peak_scores, rates
 from listener.training.corpus import build_esc_set
 from listener.training.datasets.negatives import Roots, build_pool
 
@@ -43,16 +46,39 @@ OFFSETS = (-0.3, -0.2, -0.15, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
 SEEDS = {"heldout": 3, "seen-corpus": 4, "esc": 1}  # one stream level per clip, the same every run
 
 
-def logged(classifier: Classifier, clips: list[np.ndarray], seed: int) -> list[list[str]]:
+def logged(
+    classifier: Classifier, clips: list[np.ndarray], seed: int, level_db: tuple[float, float] = LEVEL_DB
+) -> list[list[str]]:
     """The labels ``listener analyze`` logs for each clip played as a stream (the model's own thresholds)."""
     out = []
     for i, clip in enumerate(clips):
-        result = analyze_array(as_stream(clip, seed * 100003 + i), classifier, PipelineOptions())
+        result = analyze_array(as_stream(clip, seed * 100003 + i, level_db), classifier, PipelineOptions())
         out.append([d.label for d in result.detections])
     return out
 
 
-def measure(path: Path, pools: dict, esc, threads: int) -> dict:
+def at_levels(classifier: Classifier, heldout, esc, levels: list[float]) -> dict:
+    """Held-out false alarms and ESC-10 recall (by class) with every clip at each fixed level."""
+    out = {}
+    for level in levels:
+        t0 = time.time()
+        fired = [bool(d) for d in logged(classifier, heldout.clips, SEEDS["heldout"], (level, level))]
+        said = [esc.label_names[y] for y in esc.labels]
+        found = [name in d for name, d in zip(said, logged(classifier, list(esc.audio), SEEDS["esc"], (level, level)))]
+        by_class = {c: float(np.mean([f for f, n in zip(found, said) if n == c])) for c in sorted(set(said))}
+        out[f"{level:g}"] = {
+            "false_alarm": float(np.mean(fired)),
+            "recall_esc10_trained": float(np.mean(found)),
+            "recall_by_class_esc10_trained": by_class,
+            "seconds": round(time.time() - t0, 1),
+        }
+        print(
+            f"  level {level:g} dBFS: false alarms {np.mean(fired):.4f}, ESC-10 recall {np.mean(found):.4f}", flush=True
+        )
+    return out
+
+
+def measure(path: Path, pools: dict, esc, threads: int, levels: list[float] | None = None) -> dict:
     clf = Classifier(path, threads=threads, providers=[CPU])
     info = clf.info
     classes = info.detection_labels
@@ -99,6 +125,8 @@ def measure(path: Path, pools: dict, esc, threads: int) -> dict:
     single = rates(m, labels, truth, neg.source, {k: info.threshold for k in classes})
     out["single_threshold"] = {"threshold": info.threshold, "false_alarm": single.false_alarm}
     out["curve"] = curve
+    if levels:
+        out["levels"] = at_levels(clf, neg, esc, levels)
     return out
 
 
@@ -108,8 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data", help="the shared data folder")
     parser.add_argument("--variants", action="store_true", help="also the .fp32.onnx next to --model")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads (default 1)")
+    parser.add_argument(
+        "--levels", type=float, nargs="*", default=[], help="also play every clip at these levels (dBFS, e.g. -45 -6)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "sounds_negatives.json")
     args = parser.parse_args(argv)
+    if any(level > 0 for level in args.levels):
+        print("error: --levels are dBFS, at most 0 (the RMS of a clip's loudest second)", file=sys.stderr)
+        return 2
     if not args.model.is_file() or not (args.data / "esc10").is_dir():
         print(f"error: need --model {args.model} and --data with esc10/ ({args.data})", file=sys.stderr)
         return 2
@@ -131,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()} {len(__import__('os').sched_getaffinity(0))} cores {platform.system()}",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "skipped_sources": skipped,
-        "results": [measure(p, pools, esc, args.threads) for p in paths],
+        "results": [measure(p, pools, esc, args.threads, args.levels) for p in paths],
         "seconds": round(time.time() - t0, 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
