@@ -5,7 +5,7 @@
                                  [--models assets/digits.fp32.onnx assets/digits.onnx]
                                  [--sweep 0.5 0.6 0.7 0.8 0.9] [--tails 1280 2560 3840 16352]
                                  [--blank-penalties 0 0.5 1 2] [--eight-bit] [--levels -30 -40 -50 [--no-vad-gain]]
-                                 [--voice-shifts 0.85 0.92 1.08 1.2 [--there-and-back]]
+                                 [--voice-shifts 0.85 0.92 1.08 1.2 [--there-and-back]] [--tempos 0.8 1.2 1.5]
                                  [--out docs/models/digits/bench_digits.json]
 
 Each recording goes through the runtime's own pipeline (gate, frames, CTC decoder at the
@@ -26,7 +26,8 @@ with the decoder's ``blank_penalty`` at each value (the config file's tuning kno
 with every voice's pitch and formants scaled by each factor, tempo kept (a deeper or higher voice than
 the training speakers; ``evaluate_strings.score_voice_shifts``, needs the ``sox`` program);
 ``--there-and-back``: the control as well, every voice shifted by each factor and back (the voice
-unchanged: what the pitch effect's artifacts alone cost).
+unchanged: what the pitch effect's artifacts alone cost); ``--tempos``: AN4 and FSDD again said
+faster or slower by each factor, the voice kept (``evaluate_strings.score_tempos``, sox too).
 ``--part validation`` scores the validation speakers instead (what the settings were chosen
 on). ``--stamp`` (test part only) writes each file's test figures into its own ``accuracy``
 metadata (:func:`test_accuracy`), so a user reading the model's metadata sees the card's numbers.
@@ -55,6 +56,7 @@ from listener.training.evaluate_strings import (
     score_eight_bit,
     score_levels,
     score_sets,
+    score_tempos,
     score_voice_shifts,
     summarize,
     with_settings,
@@ -274,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="also score AN4 and FSDD with deeper / higher voices (0.85 1.2)",
     )
+    ap.add_argument("--tempos", type=float, nargs="*", default=[], help="also score AN4 and FSDD said faster / slower")
     ap.add_argument("--there-and-back", action="store_true", help="--voice-shifts' control: shift and shift back")
     ap.add_argument("--no-vad-gain", action="store_true", help="webrtcvad hears the audio as it is (vad_gain off)")
     ap.add_argument("--threads", type=int, default=1)
@@ -288,10 +291,12 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("bench_digits: --stamp writes test figures; it needs --part test")
     if any(f <= 0 for f in args.voice_shifts):
         raise SystemExit("bench_digits: --voice-shifts takes factors above 0 (0.85: a deeper voice, 1.2: a higher one)")
+    if any(f <= 0 for f in args.tempos):
+        raise SystemExit("bench_digits: --tempos takes factors above 0 (1.3: 30% faster, 0.8: slower)")
     if args.there_and_back and not args.voice_shifts:
         raise SystemExit("bench_digits: --there-and-back is the control of --voice-shifts; give the factors too")
-    if args.voice_shifts and shutil.which("sox") is None:
-        raise SystemExit("bench_digits: --voice-shifts needs the sox program (apt install sox)")
+    if (args.voice_shifts or args.tempos) and shutil.which("sox") is None:
+        raise SystemExit("bench_digits: --voice-shifts and --tempos need the sox program (apt install sox)")
     if not args.data.is_dir():
         raise SystemExit(f"bench_digits: no data folder {args.data} (pass --data or set LISTENER_DATA)")
     t0 = time.perf_counter()
@@ -338,6 +343,9 @@ def main(argv: list[str] | None = None) -> int:
                 back = score_voice_shifts(cached, sets, args.voice_shifts, options, there_and_back=True)
                 entry["voice_shifts_there_and_back"] = back
                 print(f"  {info.variant} voice shifts there and back: {json.dumps(back)}")
+        if args.tempos:
+            entry["tempos"] = score_tempos(cached, sets, args.tempos, options)
+            print(f"  {info.variant} tempos: {json.dumps(entry['tempos'])}")
         if args.eight_bit:
             entry["eight_bit"] = score_eight_bit(cached, sets, options)
             print(f"  {info.variant} 8-bit: {json.dumps(entry['eight_bit'])}")

@@ -294,20 +294,17 @@ def score_eight_bit(classifier, sets: dict[str, list[Recording]], options: Pipel
     return {"digits_right": out, "mean": round(float(np.mean(list(out.values()))), 2) if out else None}
 
 
-VOICE_SHIFT_SETS = EIGHT_BIT_SETS  # the sets scored again with their voices made deeper or higher
+VOICE_SHIFT_SETS = EIGHT_BIT_SETS  # the sets scored again with other voices and speaking rates
 
 
-def shift_voice(audio: np.ndarray, factor: float, rate: int = 16000) -> np.ndarray:
-    """``audio`` said by a deeper (``factor`` < 1) or higher (> 1) voice: pitch and formants scaled by
-    ``factor``, the tempo kept (sox's ``pitch`` effect; a stranger with another vocal tract, not the
-    training's speed change, which moves the tempo too). Needs the ``sox`` program."""
+def sox_effect(audio: np.ndarray, *effect: str, rate: int = 16000) -> np.ndarray:
+    """``audio`` through one sox effect (``"pitch", "-100"``; float32 in and out). Needs the ``sox`` program."""
     sox = shutil.which("sox")
     if sox is None:
-        raise RuntimeError("shifting voices needs the sox program (apt install sox)")
+        raise RuntimeError(f"the {effect[0]} change needs the sox program (apt install sox)")
     raw = ["-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1", "-r", str(rate)]
-    cents = f"{1200 * np.log2(factor):.0f}"
     done = subprocess.run(
-        [sox, "-V1", *raw, "-", *raw, "-", "pitch", cents],
+        [sox, "-V1", *raw, "-", *raw, "-", *effect],
         input=np.ascontiguousarray(audio, dtype="<f4").tobytes(),
         capture_output=True,
         check=True,
@@ -315,28 +312,27 @@ def shift_voice(audio: np.ndarray, factor: float, rate: int = 16000) -> np.ndarr
     return np.frombuffer(done.stdout, dtype="<f4").astype(np.float32)
 
 
-def score_voice_shifts(
-    classifier,
-    sets: dict[str, list[Recording]],
-    factors: Sequence[float],
-    options: PipelineOptions | None = None,
-    there_and_back: bool = False,
-) -> dict:
-    """Digits right on ``VOICE_SHIFT_SETS`` with every voice shifted by each of ``factors``
-    (:func:`shift_voice`), by set and by AN4 speaker sex (AN4 speaker ids begin with f or m), and the
-    mean over sets and factors: ``{"digits_right": {"0.85": {"an4": .., "an4/f": .., ...}}, "mean": ..}``.
-    ``there_and_back``: the control, each voice shifted by the factor and back by its inverse (the
-    voice unchanged, the pitch effect's own artifacts twice)."""
+def shift_voice(audio: np.ndarray, factor: float, rate: int = 16000) -> np.ndarray:
+    """``audio`` said by a deeper (``factor`` < 1) or higher (> 1) voice: pitch and formants scaled by
+    ``factor``, the tempo kept (sox's ``pitch`` effect; a stranger with another vocal tract, not the
+    training's speed change, which moves the tempo too)."""
+    return sox_effect(audio, "pitch", f"{1200 * np.log2(factor):.0f}", rate=rate)
 
-    def change(audio: np.ndarray, factor: float) -> np.ndarray:
-        shifted = shift_voice(audio, factor)
-        return shift_voice(shifted, 1.0 / factor) if there_and_back else shifted
 
+def change_tempo(audio: np.ndarray, factor: float, rate: int = 16000) -> np.ndarray:
+    """``audio`` said ``factor`` times as fast (> 1: a fast talker), the voice kept (sox's ``tempo -s``,
+    tuned for speech)."""
+    return sox_effect(audio, "tempo", "-s", f"{factor:g}", rate=rate)
+
+
+def _score_changed(classifier, sets, changes: dict[str, Callable], options: PipelineOptions | None) -> dict:
+    """Digits right on ``VOICE_SHIFT_SETS`` under each named change, by set and by AN4 speaker sex
+    (AN4 speaker ids begin with f or m), and the mean over sets and changes."""
     out: dict = {}
-    for factor in factors:
-        row = out[f"{factor:g}"] = {}
+    for key, change in changes.items():
+        row = out[key] = {}
         for name in VOICE_SHIFT_SETS:
-            recs = [dataclasses.replace(r, audio=change(r.audio, factor)) for r in sets.get(name, [])]
+            recs = [dataclasses.replace(r, audio=change(r.audio)) for r in sets.get(name, [])]
             if not recs:
                 continue
             logged = log_digits(classifier, recs, options)
@@ -348,6 +344,35 @@ def score_voice_shifts(
                         row[f"an4/{sex}"] = summarize(theirs)["digits_right"]
     whole = [v for row in out.values() for k, v in row.items() if "/" not in k]
     return {"digits_right": out, "mean": round(float(np.mean(whole)), 2) if whole else None}
+
+
+def score_voice_shifts(
+    classifier,
+    sets: dict[str, list[Recording]],
+    factors: Sequence[float],
+    options: PipelineOptions | None = None,
+    there_and_back: bool = False,
+) -> dict:
+    """Digits right on ``VOICE_SHIFT_SETS`` with every voice shifted by each of ``factors``
+    (:func:`shift_voice`), by set and by AN4 speaker sex, and the mean over sets and factors:
+    ``{"digits_right": {"0.85": {"an4": .., "an4/f": .., ...}}, "mean": ..}``.
+    ``there_and_back``: the control, each voice shifted by the factor and back by its inverse (the
+    voice unchanged, the pitch effect's own artifacts twice)."""
+
+    def change(factor: float) -> Callable[[np.ndarray], np.ndarray]:
+        if there_and_back:
+            return lambda a: shift_voice(shift_voice(a, factor), 1.0 / factor)
+        return lambda a: shift_voice(a, factor)
+
+    return _score_changed(classifier, sets, {f"{f:g}": change(f) for f in factors}, options)
+
+
+def score_tempos(
+    classifier, sets: dict[str, list[Recording]], factors: Sequence[float], options: PipelineOptions | None = None
+) -> dict:
+    """:func:`score_voice_shifts`' figures with every recording said ``factor`` times as fast
+    (:func:`change_tempo`) instead."""
+    return _score_changed(classifier, sets, {f"{f:g}": (lambda a, f=f: change_tempo(a, f)) for f in factors}, options)
 
 
 def score_levels(

@@ -15,10 +15,17 @@ def test_voice_shifts_must_be_positive_factors(factor: str, tmp_path: Path) -> N
         main(["--data", str(tmp_path), "--voice-shifts", "1.1", factor])
 
 
+def test_tempos_must_be_positive_factors(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="--tempos takes factors above 0"):
+        main(["--data", str(tmp_path), "--tempos", "0"])
+
+
 def test_voice_shifts_say_they_need_sox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # a PATH without sox on it
-    with pytest.raises(SystemExit, match="needs the sox program"):
+    with pytest.raises(SystemExit, match="need the sox program"):
         main(["--data", str(tmp_path), "--voice-shifts", "0.85"])
+    with pytest.raises(SystemExit, match="need the sox program"):
+        main(["--data", str(tmp_path), "--tempos", "1.3"])
 
 
 def test_there_and_back_needs_the_factors(tmp_path: Path) -> None:

@@ -11,12 +11,14 @@ from listener.training.evaluate_strings import (
     Logged,
     Recording,
     at_peak,
+    change_tempo,
     digit_sets,
     edit_distance,
     eight_bit_versions,
     log_digits,
     score_eight_bit,
     score_levels,
+    score_tempos,
     score_voice_shifts,
     shift_voice,
     summarize,
@@ -144,6 +146,8 @@ def test_shift_voice_says_what_it_needs_when_sox_is_missing(tmp_path, monkeypatc
     monkeypatch.setenv("PATH", str(tmp_path))  # a PATH without sox on it
     with pytest.raises(RuntimeError, match="needs the sox program"):
         shift_voice(tone(200, 0.2), 1.1)
+    with pytest.raises(RuntimeError, match="tempo change needs the sox program"):
+        change_tempo(tone(200, 0.2), 1.3)
 
 
 def test_score_voice_shifts_scores_each_set_and_sex_with_the_voices_shifted(tmp_path):
@@ -170,3 +174,21 @@ def test_there_and_back_gives_the_voice_back():
     said = np.concatenate([silence(0.3), 0.5 * tone(200, 0.6), silence(0.3)]).astype(np.float32)
     back = shift_voice(shift_voice(said, 1.2), 1 / 1.2)
     assert _pitch(back[6400:12800]) == pytest.approx(200, rel=0.03)
+
+
+def test_change_tempo_shortens_the_speech_and_keeps_the_voice():
+    said = np.concatenate([silence(0.3), 0.5 * tone(200, 0.8), silence(0.3)]).astype(np.float32)
+    fast = change_tempo(said, 1.25)
+    assert len(fast) == pytest.approx(len(said) / 1.25, rel=0.02)
+    middle = len(fast) // 2
+    assert _pitch(fast[middle - 3200 : middle + 3200]) == pytest.approx(200, rel=0.03)
+
+
+def test_score_tempos_scores_the_sets_said_faster(tmp_path):
+    clf = Classifier(make_ctc_model(tmp_path))
+    said = np.concatenate([silence(0.5), 0.3 * tone(300, 0.4), silence(0.15), 0.5 * tone(3000, 0.4), silence(0.5)])
+    rec = Recording("a", said.astype(np.float32), "12", 2, group="mabc")
+    scored = score_tempos(clf, {"an4": [rec], "esc10": [rec]}, [1.3])
+    assert set(scored["digits_right"]["1.3"]) == {"an4", "an4/m"}
+    faster = [Recording("a", change_tempo(rec.audio, 1.3), "12", 2, group="mabc")]
+    assert scored["digits_right"]["1.3"]["an4"] == summarize(log_digits(clf, faster))["digits_right"]
