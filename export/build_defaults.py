@@ -22,7 +22,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -152,7 +152,9 @@ def sounds_data(args: argparse.Namespace) -> SoundsData:
     neg_folds = np.concatenate([source_folds(pool.source), mixed_folds])
     step = SOUNDS_STEP * (6 if quick else 1)
     bank = np.concatenate(pool.clips)
-    copies = augmented_copies(np.asarray(esc.audio), bank, 1 if quick else SOUNDS_COPIES, seed=args.seed + 1234)
+    levels = copy_levels(args)
+    n_copies = 1 if quick else SOUNDS_COPIES
+    copies = augmented_copies(np.asarray(esc.audio), bank, n_copies, seed=args.seed + 1234, level_db=levels)
     model = build_model(sounds_spec(classes), seed=args.seed)
     parts, ys, folds, neg = [], [], [], []
     for k, audio in enumerate(copies):
@@ -172,6 +174,17 @@ def sounds_data(args: argparse.Namespace) -> SoundsData:
     return SoundsData(
         esc, negatives, neg_source, neg_folds, inputs, np.concatenate(ys), np.concatenate(folds), np.concatenate(neg)
     )
+
+
+def copy_levels(args: argparse.Namespace) -> tuple[float, float] | None:
+    """``--copy-levels`` as a checked (low, high) in dBFS, or None (off)."""
+    levels = getattr(args, "copy_levels", None)
+    if levels is None:
+        return None
+    low, high = levels
+    if not low <= high <= 0:
+        raise ValueError(f"--copy-levels {low:g} {high:g}: need LOW <= HIGH <= 0 (dBFS)")
+    return float(low), float(high)
 
 
 def sounds_negatives(args: argparse.Namespace):
@@ -219,11 +232,14 @@ def train_sounds_heads(args: argparse.Namespace, data: SoundsData, spec: ModelSp
     return fit_heads(model, {k: v[keep] for k, v in data.inputs.items()}, data.y[keep], sounds_head_training(args))
 
 
-def cross_validate_sounds(args: argparse.Namespace, data: SoundsData, folds: list[int]) -> dict:
+def cross_validate_sounds(
+    args: argparse.Namespace, data: SoundsData, folds: list[int], levels: Sequence[float] = ()
+) -> dict:
     """ESC's official folds: heads trained on the other folds (ESC and negatives), each test fold's clips
     through the runtime pipeline (clip accuracy), and the out-of-fold peak scores for the thresholds (ESC
-    and the fold's recorded negatives; mixtures only train)."""
-    from listener.training.calibrate import class_balanced, peak_scores, rates
+    and the fold's recorded negatives; mixtures only train). ``levels``: each test fold's clips again with
+    their loudest second at each level (dBFS, clipped at full scale), closed-set clip accuracy."""
+    from listener.training.calibrate import at_loudness, class_balanced, peak_scores, rates
     from listener.training.datasets.negatives import MIXTURE
 
     esc = data.esc
@@ -248,8 +264,12 @@ def cross_validate_sounds(args: argparse.Namespace, data: SoundsData, folds: lis
         cv[f"fold{k}"] = {
             "accuracy": float((closed == test.labels).mean()),
             "open_set_accuracy": float((open_pred == test.labels).mean()),
-            "seconds": round(time.time() - t0, 1),
         }
+        for level in levels:
+            louder = run_clips(clf, [at_loudness(np.asarray(c, np.float32), level) for c in test.audio])
+            heard = np.array([-1 if r.probs is None else int(np.argmax(r.probs[: len(classes)])) for r in louder])
+            cv[f"fold{k}"][f"accuracy_at_{level:g}dB"] = float((heard == test.labels).mean())
+        cv[f"fold{k}"]["seconds"] = round(time.time() - t0, 1)
         _log(f"sounds fold {k}: {cv[f'fold{k}']}")
     if not cv:
         return {}
@@ -264,8 +284,10 @@ def cross_validate_sounds(args: argparse.Namespace, data: SoundsData, folds: lis
         r = rates(pos_m[mine], labels, pos_truth_all[mine], [], th)
         per_fold[f"fold{k}"] = {"recall": r.recall, "wrong_label": r.confusion}
     thresholds, budget = class_balanced(neg_m, labels, classes, SOUNDS_TARGET_FA)
+    at_levels = {f"{x:g}": float(np.mean([v[f"accuracy_at_{x:g}dB"] for v in cv.values()])) for x in levels}
     return {
         "protocol": "runtime pipeline",
+        **({"mean_accuracy_at_levels": at_levels} if levels else {}),
         "folds": cv,
         "mean_accuracy": float(np.mean([v["accuracy"] for v in cv.values()])),
         "mean_open_set_accuracy": float(np.mean([v["open_set_accuracy"] for v in cv.values()])),
@@ -532,6 +554,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--sound-epochs", type=int, help=f"sounds head epochs per fold and final (default {SOUNDS_EPOCHS})"
     )
+    parser.add_argument(
+        "--copy-levels",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="sounds: every augmented ESC copy's loudest second at a random level in LOW..HIGH dBFS (e.g. -45 -6) "
+        "instead of the relative gain only (default: off; tried in CV, docs/models/sounds.md)",
+    )
     parser.add_argument("--no-cv", action="store_true", help="skip the sounds cross-validation")
     parser.add_argument("--max-minutes", type=float, help="time budget per training run")
     parser.add_argument(
@@ -562,6 +592,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if not args.data.is_dir():
         print(f"error: data folder {args.data} not found (pass --data)", file=sys.stderr)
+        return 2
+    try:
+        copy_levels(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     from listener.errors import ListenerError
     from listener.export.parity import ParityError

@@ -54,6 +54,13 @@ def loudest_second_db(x: np.ndarray, window: int = SAMPLE_RATE) -> float:
     return float(10 * np.log10(((c[window:] - c[:-window]) / window).max() + 1e-12))
 
 
+def at_loudness(clip: np.ndarray, level_db: float) -> np.ndarray:
+    """``clip`` scaled so that its loudest second is at ``level_db`` dBFS RMS, clipped at full scale
+    (what a microphone gives for a sound that loud)."""
+    gain = 10 ** ((level_db - loudest_second_db(clip)) / 20)
+    return np.clip(clip.astype(np.float32) * np.float32(gain), -1.0, 1.0).astype(np.float32)
+
+
 def as_stream(clip: np.ndarray, seed: int, level_db: tuple[float, float] = LEVEL_DB) -> np.ndarray:
     """The clip at a random level inside 1 s of background on each side, background noise added."""
     rng = np.random.default_rng(seed)

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from listener.training.augment import AugmentConfig, Augmenter
+from listener.training.calibrate import at_loudness
 from listener.training.corpus import SAMPLE_RATE, WINDOW
 from listener.training.models.sounds import Head, SoundsModel
 
@@ -42,6 +43,7 @@ SOUNDS_AUGMENT = AugmentConfig(
 )
 GATE_DB = 20.0  # a training window counts when within this many dB of its clip's loudest second
 AUG_SEED = 1234
+LEVEL_SEED_OFFSET = 777  # the absolute levels' draw (augmented_copies' level_db)
 
 
 @dataclass
@@ -60,8 +62,17 @@ class HeadTraining:
         return asdict(self)
 
 
-def augmented_copies(audio: np.ndarray, noise: np.ndarray, copies: int, seed: int = AUG_SEED) -> list[np.ndarray]:
-    """``audio`` ``[N, S]`` and ``copies`` augmented versions of it (copy k seeded ``seed + k``)."""
+def augmented_copies(
+    audio: np.ndarray,
+    noise: np.ndarray,
+    copies: int,
+    seed: int = AUG_SEED,
+    level_db: tuple[float, float] | None = None,
+) -> list[np.ndarray]:
+    """``audio`` ``[N, S]`` and ``copies`` augmented versions of it (copy k seeded ``seed + k``).
+    ``level_db``: each augmented clip's loudest second then set to a random level in that range
+    (dBFS; :func:`calibrate.at_loudness`), so that loudness stops telling the classes apart (ESC-10's
+    recordings differ in level by class); None keeps the augmentation's relative gain only."""
     out = [audio]
     for k in range(1, copies + 1):
         aug = Augmenter(SOUNDS_AUGMENT, noise, sample_rate=SAMPLE_RATE, seed=seed + k)
@@ -69,6 +80,11 @@ def augmented_copies(audio: np.ndarray, noise: np.ndarray, copies: int, seed: in
         for i in range(0, len(audio), 50):
             copy[i : i + 50] = aug(torch.from_numpy(np.ascontiguousarray(audio[i : i + 50]))).numpy()
         out.append(copy)
+    if level_db is not None:
+        rng = np.random.default_rng(seed + LEVEL_SEED_OFFSET)
+        for copy in out[1:]:
+            for i in range(len(copy)):
+                copy[i] = at_loudness(copy[i], rng.uniform(*level_db))
     return out
 
 

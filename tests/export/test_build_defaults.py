@@ -27,10 +27,10 @@ def _clip(freq: float | None, rng: np.random.Generator) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def test_the_sounds_recipe_builds_a_model_the_runtime_reads(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("LISTENER_CACHE", str(tmp_path / "cache"))
+def esc_tree(data: Path) -> Path:
+    """A small ESC-10-shaped tree of tones and chirps (two clips a class and fold) and three Speech
+    Commands background noises under ``data``."""
     rng = np.random.default_rng(0)
-    data = tmp_path / "data"
     for k, (folder, freq) in enumerate(CLASSES.items()):
         for fold in range(1, 6):
             for take in "AB":
@@ -41,6 +41,12 @@ def test_the_sounds_recipe_builds_a_model_the_runtime_reads(tmp_path: Path, monk
     noise.mkdir(parents=True)
     for name in ("white_noise.wav", "pink_noise.wav", "running_tap.wav"):
         sf.write(noise / name, (rng.standard_normal(10 * RATE) * 0.05).astype(np.float32), RATE)
+    return data
+
+
+def test_the_sounds_recipe_builds_a_model_the_runtime_reads(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LISTENER_CACHE", str(tmp_path / "cache"))
+    data = esc_tree(tmp_path / "data")
     out, cards = tmp_path / "assets", tmp_path / "cards"
     args = ["--only", "sounds", "--quick", "--sound-epochs", "20", "--threads", "1", "--data", str(data)]
     args += ["--system-root", str(tmp_path / "system"), "--out", str(out), "--runs", str(tmp_path / "runs")]
@@ -88,3 +94,11 @@ def test_requantize_without_a_fp32_file_is_a_one_line_error(tmp_path: Path, caps
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "sounds.fp32.onnx not found" in err[0] and "--requantize" in err[0]
+
+
+def test_copy_levels_must_be_an_ordered_range_below_full_scale(tmp_path: Path, capsys) -> None:
+    (tmp_path / "data").mkdir()
+    for bad in (["-6", "-45"], ["-20", "3"]):
+        assert main(["--only", "sounds", "--data", str(tmp_path / "data"), "--copy-levels", *bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--copy-levels" in err[0] and "LOW <= HIGH <= 0" in err[0]

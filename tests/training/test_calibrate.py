@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from listener.training.calibrate import CEIL, FLOOR, transfer
+from listener.training.calibrate import CEIL, FLOOR, at_loudness, loudest_second_db, transfer
 
 LABELS = ["a", "b", "other"]
 
@@ -96,3 +96,13 @@ def test_random_scores_give_the_reference_recall_at_the_nearest_threshold() -> N
                 assert got >= need
                 assert got == need or count(var, c, rows, step(th[k], 1)) < need
                 assert got > need or count(var, c, rows, step(th[k], -1)) > need
+
+
+def test_at_loudness_sets_the_loudest_second_and_clips_at_full_scale() -> None:
+    rng = np.random.default_rng(0)
+    clip = np.concatenate([rng.standard_normal(16000) * 0.001, rng.standard_normal(16000) * 0.05]).astype(np.float32)
+    quiet = at_loudness(clip, -40.0)
+    assert quiet.dtype == np.float32 and loudest_second_db(quiet) == pytest.approx(-40.0, abs=0.01)
+    assert np.allclose(quiet / quiet[16000:].std(), clip / clip[16000:].std(), rtol=1e-4)  # a gain, nothing else
+    loud = at_loudness(clip, -3.0)
+    assert np.abs(loud).max() == 1.0 and loudest_second_db(loud) < -3.0  # its peaks clipped, as a microphone would

@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from listener.training.heads import HeadTraining, cut_windows, fit_heads, gated_starts, padded, window_inputs
+from listener.training.calibrate import loudest_second_db
+from listener.training.heads import (
+    HeadTraining,
+    augmented_copies,
+    cut_windows,
+    fit_heads,
+    gated_starts,
+    padded,
+    window_inputs,
+)
 from listener.training.models.sounds import STATS_DIM
 from listener.training.speech_embedding import EMB_DIM
 from tests.tones import SOUND_LABELS as LABELS
@@ -60,3 +69,21 @@ def test_heads_learn_tones_from_noise_on_the_frozen_backbone() -> None:
     with torch.no_grad():
         pred = model(torch.from_numpy(np.concatenate(test_wins)))[0].argmax(1).numpy()
     assert (pred == np.concatenate(test_y)).mean() >= 0.9
+
+
+def test_augmented_copies_at_absolute_levels_lose_the_recordings_own_level() -> None:
+    rng = np.random.default_rng(1)
+    audio = np.stack([rng.standard_normal(2 * RATE) * g for g in (0.001, 0.01, 0.1)]).astype(np.float32)
+    noise = (rng.standard_normal(4 * RATE) * 0.01).astype(np.float32)
+    relative = augmented_copies(audio, noise, 2, seed=5)
+    absolute = augmented_copies(audio, noise, 2, seed=5, level_db=(-40.0, -20.0))
+    assert np.array_equal(absolute[0], audio)  # copy 0 stays as recorded
+    for rel, ab in zip(relative[1:], absolute[1:]):
+        levels = [loudest_second_db(c) for c in ab]
+        assert all(-40.01 <= x <= -19.99 for x in levels)  # each clip at its drawn level
+        assert np.allclose(
+            ab / np.abs(ab).max(axis=1, keepdims=True), rel / np.abs(rel).max(axis=1, keepdims=True), atol=1e-5
+        )
+    # without the option, the quiet recording stays 40 dB under the loud one in some copy
+    spread = [loudest_second_db(c[2]) - loudest_second_db(c[0]) for c in relative[1:]]
+    assert max(spread) > 20.0
