@@ -361,6 +361,7 @@ def train_sounds(args: argparse.Namespace) -> Trained:
         extra={
             "cross_validation": cv,
             "head_training": sounds_head_training(args).to_dict(),
+            "copy_levels_db": copy_levels(args),  # None: the augmentation's relative gain only
             "negatives": held.by_source(),
         },
         card=False,

@@ -60,6 +60,7 @@ def test_the_sounds_recipe_builds_a_model_the_runtime_reads(tmp_path: Path, monk
     record = json.loads((cards / "sounds" / "results.json").read_text())
     cv = record["cross_validation"]
     assert list(cv["folds"]) == ["fold1"] and cv["thresholds"] == info.thresholds
+    assert record["copy_levels_db"] is None  # the recipe's default: relative gains only
     assert 0.0 <= record["summary"]["accuracy"]["int8"]["heldout_false_alarm_rate"] <= 1.0
     assert not (cards / "sounds.md").exists()  # the sounds card is written from bench/, not rendered
     # the shipped files of no build of this code: --evaluate-only starts their record from the metadata
