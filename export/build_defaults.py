@@ -141,18 +141,20 @@ class SoundsData:
 def sounds_data(args: argparse.Namespace) -> SoundsData:
     """Decode, augment and window everything the recipe trains on, and run the frozen backbone on it once."""
     from listener.training.datasets.negatives import MIXTURE, source_folds
-    from listener.training.heads import augmented_copies, cut_windows, window_inputs
+    from listener.training.heads import at_random_levels, augmented_copies, cut_windows, window_inputs
 
     quick = args.quick
     esc = build_esc_set(args.data)
     classes = list(esc.label_names)
     pool, mixed, mixed_folds = sounds_negatives(args)
     negatives = pool.clips + mixed
+    levels = copy_levels(args)
+    if levels is not None and getattr(args, "negative_levels", False):
+        negatives = at_random_levels(negatives, levels, seed=args.seed + 4321)
     neg_source = pool.source + [MIXTURE] * len(mixed)
     neg_folds = np.concatenate([source_folds(pool.source), mixed_folds])
     step = SOUNDS_STEP * (6 if quick else 1)
     bank = np.concatenate(pool.clips)
-    levels = copy_levels(args)
     n_copies = 1 if quick else SOUNDS_COPIES
     copies = augmented_copies(np.asarray(esc.audio), bank, n_copies, seed=args.seed + 1234, level_db=levels)
     model = build_model(sounds_spec(classes), seed=args.seed)
@@ -180,6 +182,8 @@ def copy_levels(args: argparse.Namespace) -> tuple[float, float] | None:
     """``--copy-levels`` as a checked (low, high) in dBFS, or None (off)."""
     levels = getattr(args, "copy_levels", None)
     if levels is None:
+        if getattr(args, "negative_levels", False):
+            raise ValueError("--negative-levels needs --copy-levels LOW HIGH (the range to draw from)")
         return None
     low, high = levels
     if not low <= high <= 0:
@@ -362,6 +366,7 @@ def train_sounds(args: argparse.Namespace) -> Trained:
             "cross_validation": cv,
             "head_training": sounds_head_training(args).to_dict(),
             "copy_levels_db": copy_levels(args),  # None: the augmentation's relative gain only
+            "negative_levels": bool(copy_levels(args) and getattr(args, "negative_levels", False)),
             "negatives": held.by_source(),
         },
         card=False,
@@ -562,6 +567,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         metavar=("LOW", "HIGH"),
         help="sounds: every augmented ESC copy's loudest second at a random level in LOW..HIGH dBFS (e.g. -45 -6) "
         "instead of the relative gain only (default: off; tried in CV, docs/models/sounds.md)",
+    )
+    parser.add_argument(
+        "--negative-levels",
+        action="store_true",
+        help="sounds, with --copy-levels: every training negative also at a random level in LOW..HIGH dBFS",
     )
     parser.add_argument("--no-cv", action="store_true", help="skip the sounds cross-validation")
     parser.add_argument("--max-minutes", type=float, help="time budget per training run")

@@ -88,6 +88,19 @@ def augmented_copies(
     return out
 
 
+def at_random_levels(clips: Sequence[np.ndarray], level_db: tuple[float, float], seed: int) -> list[np.ndarray]:
+    """Each clip with its loudest second at a random level in ``level_db`` (dBFS, one seeded draw per
+    clip), so the training negatives span the same loudness as the ESC copies and loudness alone
+    cannot say "not other". Silent clips are kept as they are."""
+    rng = np.random.default_rng(seed + LEVEL_SEED_OFFSET)
+    out = []
+    for clip in clips:
+        level = rng.uniform(*level_db)
+        silent = not np.any(np.asarray(clip))
+        out.append(np.asarray(clip, np.float32) if silent else at_loudness(clip, level))
+    return out
+
+
 def gated_starts(clip: np.ndarray, step: int, window: int = WINDOW, db_below_max: float = GATE_DB) -> np.ndarray:
     """Starts of the ``window``-sample windows every ``step`` samples within ``db_below_max`` of the loudest."""
     if len(clip) < window:

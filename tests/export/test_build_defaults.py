@@ -60,7 +60,7 @@ def test_the_sounds_recipe_builds_a_model_the_runtime_reads(tmp_path: Path, monk
     record = json.loads((cards / "sounds" / "results.json").read_text())
     cv = record["cross_validation"]
     assert list(cv["folds"]) == ["fold1"] and cv["thresholds"] == info.thresholds
-    assert record["copy_levels_db"] is None  # the recipe's default: relative gains only
+    assert record["copy_levels_db"] is None and record["negative_levels"] is False  # the default: relative gains
     assert 0.0 <= record["summary"]["accuracy"]["int8"]["heldout_false_alarm_rate"] <= 1.0
     assert not (cards / "sounds.md").exists()  # the sounds card is written from bench/, not rendered
     # the shipped files of no build of this code: --evaluate-only starts their record from the metadata
@@ -103,3 +103,10 @@ def test_copy_levels_must_be_an_ordered_range_below_full_scale(tmp_path: Path, c
         assert main(["--only", "sounds", "--data", str(tmp_path / "data"), "--copy-levels", *bad]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "--copy-levels" in err[0] and "LOW <= HIGH <= 0" in err[0]
+
+
+def test_negative_levels_without_copy_levels_is_a_one_line_error(tmp_path: Path, capsys) -> None:
+    (tmp_path / "data").mkdir()
+    assert main(["--only", "sounds", "--data", str(tmp_path / "data"), "--negative-levels"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--negative-levels needs --copy-levels" in err[0]
