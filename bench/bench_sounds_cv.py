@@ -1,14 +1,16 @@
 """ESC-10 5-fold cross-validation of the sounds recipe, without the final model or export.
 
     .venv/bin/python -m bench.bench_sounds_cv [--folds 1,2,3,4,5] [--epochs 30] [--threads 1] [--quick]
-                                              [--copy-levels -45 -6] [--levels -45 -32 -22 -12 -6]
+                                              [--copy-levels -45 -6 [--negative-levels]]
+                                              [--levels -45 -32 -22 -12 -6]
 
 The recipe and loop of ``python -m listener.export.build_defaults --only sounds`` (official folds;
 heads trained on the other folds' ESC windows and negatives, a fixed epoch count; each test clip
 through the runtime's pipeline; per-class thresholds for each test fold chosen on the other folds'
 out-of-fold negatives at the recipe's false-alarm target, and the recall they give on the test fold).
 ``--copy-levels``: the recipe variant whose augmented ESC copies sit at random absolute levels
-(``build_defaults --copy-levels``); ``--levels``: each test fold's clips again at these fixed levels
+(``build_defaults --copy-levels``), ``--negative-levels`` the training negatives too;
+``--levels``: each test fold's clips again at these fixed levels
 (loudest second, dBFS), closed-set accuracy per level (``mean_accuracy_at_levels``).
 Appends one JSON line per run to ``bench/results/sounds_cv.jsonl``.
 """
@@ -22,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from listener.export.build_defaults import DEFAULT_DATA, copy_levels, cross_validate_sounds, sounds_data
+from listener.export.build_defaults import DEFAULT_DATA, SOUNDS_VERSION, copy_levels, cross_validate_sounds, sounds_data
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="the recipe's small data (a smoke test)")
     parser.add_argument(
         "--copy-levels", type=float, nargs=2, metavar=("LOW", "HIGH"), help="augmented copies at absolute levels"
+    )
+    parser.add_argument(
+        "--negative-levels", action="store_true", help="with --copy-levels: the training negatives at such levels too"
     )
     parser.add_argument("--levels", type=float, nargs="*", default=[], help="also score each test fold at these dBFS")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sounds_cv.jsonl")
@@ -60,9 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     cv = cross_validate_sounds(args, sounds_data(args), folds, args.levels)
     rec = {
-        "recipe": "sounds 2.0 (listener.export.build_defaults)",
+        "recipe": f"sounds {SOUNDS_VERSION} (listener.export.build_defaults)",
         "quick": args.quick,
         "copy_levels": copy_levels(args),
+        "negative_levels": args.negative_levels,
         "machine": f"{platform.machine()} {platform.system()}",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         **cv,

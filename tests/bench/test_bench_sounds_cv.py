@@ -17,9 +17,10 @@ def test_cv_scores_each_fold_at_fixed_levels_with_absolute_level_copies(tmp_path
     data = esc_tree(tmp_path / "data")
     out = tmp_path / "cv.jsonl"
     args = ["--data", str(data), "--quick", "--folds", "1", "--epochs", "5", "--copy-levels", "-40", "-10"]
+    args.append("--negative-levels")
     assert main([*args, "--levels", "-30", "-10", "--out", str(out)]) == 0
     rec = json.loads(out.read_text().splitlines()[-1])
-    assert rec["copy_levels"] == [-40.0, -10.0]
+    assert rec["copy_levels"] == [-40.0, -10.0] and rec["negative_levels"] is True
     assert list(rec["mean_accuracy_at_levels"]) == ["-30", "-10"]
     fold = rec["folds"]["fold1"]
     assert rec["mean_accuracy_at_levels"]["-30"] == fold["accuracy_at_-30dB"]
@@ -28,7 +29,11 @@ def test_cv_scores_each_fold_at_fixed_levels_with_absolute_level_copies(tmp_path
 
 @pytest.mark.parametrize(
     "bad, message",
-    [(["--copy-levels", "-6", "-45"], "LOW <= HIGH <= 0"), (["--levels", "-20", "2"], "--levels are dBFS")],
+    [
+        (["--copy-levels", "-6", "-45"], "LOW <= HIGH <= 0"),
+        (["--levels", "-20", "2"], "--levels are dBFS"),
+        (["--negative-levels"], "--negative-levels needs --copy-levels"),
+    ],
 )
 def test_bad_levels_are_one_line_and_exit_2(bad: list[str], message: str, tmp_path: Path, capsys) -> None:
     assert main(["--data", str(tmp_path), *bad]) == 2
