@@ -566,7 +566,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         nargs=2,
         metavar=("LOW", "HIGH"),
         help="sounds: every augmented ESC copy's loudest second at a random level in LOW..HIGH dBFS (e.g. -45 -6) "
-        "instead of the relative gain only (default: off; tried in CV, docs/models/sounds.md)",
+        "instead of the relative gain only (default: off; tried in CV and two builds, not shipped: "
+        "docs/models/sounds.md)",
     )
     parser.add_argument(
         "--negative-levels",
