@@ -65,6 +65,7 @@ SOUNDS_EPOCHS = 30
 SOUNDS_COPIES = 4  # augmented copies of each ESC clip besides the clean one
 SOUNDS_MIXTURES = 600  # two-source mixtures added to the training negatives
 SOUNDS_STEP = 1280  # samples between training windows (80 ms)
+NEGATIVE_LEVEL_SEED = 5098  # --negative-levels draws from default_rng(seed + this) (build 2 in docs/models/sounds.md)
 SOUNDS_HOP_S = 0.5  # the model's hop: half the windows of 0.25 s at the same recall per false alarm
 SOUNDS_TARGET_FA = 0.02  # false alarms the thresholds allow on out-of-fold negatives
 SOUNDS_SINGLE_DEFAULT = 0.7  # the single threshold before calibration
@@ -150,7 +151,7 @@ def sounds_data(args: argparse.Namespace) -> SoundsData:
     negatives = pool.clips + mixed
     levels = copy_levels(args)
     if levels is not None and getattr(args, "negative_levels", False):
-        negatives = at_random_levels(negatives, levels, seed=args.seed + 4321)
+        negatives = at_random_levels(negatives, levels, np.random.default_rng(args.seed + NEGATIVE_LEVEL_SEED))
     neg_source = pool.source + [MIXTURE] * len(mixed)
     neg_folds = np.concatenate([source_folds(pool.source), mixed_folds])
     step = SOUNDS_STEP * (6 if quick else 1)

@@ -83,16 +83,16 @@ def augmented_copies(
     if level_db is not None:
         rng = np.random.default_rng(seed + LEVEL_SEED_OFFSET)
         for copy in out[1:]:
-            for i in range(len(copy)):
-                copy[i] = at_loudness(copy[i], rng.uniform(*level_db))
+            copy[:] = at_random_levels(copy, level_db, rng)
     return out
 
 
-def at_random_levels(clips: Sequence[np.ndarray], level_db: tuple[float, float], seed: int) -> list[np.ndarray]:
-    """Each clip with its loudest second at a random level in ``level_db`` (dBFS, one seeded draw per
-    clip), so the training negatives span the same loudness as the ESC copies and loudness alone
-    cannot say "not other". Silent clips are kept as they are."""
-    rng = np.random.default_rng(seed + LEVEL_SEED_OFFSET)
+def at_random_levels(
+    clips: Sequence[np.ndarray], level_db: tuple[float, float], rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Each clip with its loudest second at a random level in ``level_db`` (dBFS, one draw from ``rng``
+    per clip, in order), so that loudness cannot tell the classes apart: the augmented ESC copies and,
+    with ``--negative-levels``, the training negatives. Silent clips are kept as they are."""
     out = []
     for clip in clips:
         level = rng.uniform(*level_db)
