@@ -1,12 +1,13 @@
 """Which clips a CTC digits model trains on, validates on and augments with.
 
 Every source is read from the data root with the project's own loaders and the project's
-fixed speaker splits (never crossed):
+fixed speaker splits (never crossed; a final fit, chosen after the recipe, also trains on the
+validation speakers of AN4 and FSDD):
 
 | source | trains | validates (recipe choice, INT8 calibration) |
 |---|---|---|
-| AN4 (``an4/``) | official train minus ``an4.VAL_SPEAKERS`` | those ten speakers |
-| FSDD (``fsdd/``) | every speaker but validation and test | ``fsdd.VAL_SPEAKERS`` |
+| AN4 (``an4/``) | official train minus ``an4.VAL_SPEAKERS`` (a final fit: all of it) | those ten speakers |
+| FSDD (``fsdd/``) | every speaker but validation and test (a final fit: but test) | ``fsdd.VAL_SPEAKERS`` |
 | Speech Commands sample (``speech_commands_v0.01_sample/``) | clips on neither list | ``validation_list`` |
 | sc09 sample (``sc09_sample/``) | clips on neither list | - |
 | Allison prompts (``allison/``, else Debian's asterisk-core-sounds-en-wav) | all | - |
@@ -58,6 +59,9 @@ class CtcDataConfig:
     # AN4's spelled letter O sounds like "oh": "other" trains it as <other> (the shipped model's
     # recipe), "skip" leaves out the utterances that contain a digit homophone.
     an4_homophones: str = "other"
+    # A final fit: AN4's validation speakers and FSDD's (``VAL_SPEAKERS``) train too, once the recipe has
+    # been chosen without them; the Speech Commands validation list and ESC-10 fold 4 stay held out.
+    train_validation_speakers: bool = False
     noise_piece_s: tuple[float, float] = (1.0, 3.0)  # background noise cut into pieces of this length (blank)
     seed: int = 0
     workers: int = 2
@@ -91,12 +95,17 @@ def _sc_word(c: Clip) -> str:
     return c.path.parent.name
 
 
+def _splits(cfg: CtcDataConfig, split: str) -> tuple[str, ...]:
+    """The speaker splits of AN4 and FSDD that make up `split` (a final fit trains on validation speakers)."""
+    return ("train", "validation") if split == "train" and cfg.train_validation_speakers else (split,)
+
+
 def an4_items(cfg: CtcDataConfig, split: str, log: Callable[[str], None]) -> list[Item]:
     """AN4 utterances of one split (``train`` / ``validation`` / ``test``)."""
     root = cfg.data_root / "an4"
     if not _present(root, "AN4", log):
         return []
-    utts = [u for u in load_an4(root) if u.split == split]
+    utts = [u for u in load_an4(root) if u.split in _splits(cfg, split)]
     if cfg.an4_homophones == "skip":
         utts = [u for u in utts if not any(w.lower() in HOMOPHONES for w in u.words)]
     return [an4_item(u) for u in utts]
@@ -108,7 +117,7 @@ def word_items(cfg: CtcDataConfig, split: str, log: Callable[[str], None]) -> li
     items: list[Item] = []
     fsdd = cfg.data_root / "fsdd"
     if "fsdd" in cfg.sources and _present(fsdd, "FSDD", log):
-        items += _word_items([c for c in load_fsdd(fsdd) if c.split == split], "fsdd", lambda c: c.label)
+        items += _word_items([c for c in load_fsdd(fsdd) if c.split in _splits(cfg, split)], "fsdd", lambda c: c.label)
     sc = cfg.data_root / SPEECH_COMMANDS
     if "speech_commands" in cfg.sources and _present(sc, "Speech Commands", log):
         clips = load_speech_commands(sc, silence=False)

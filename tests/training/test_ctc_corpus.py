@@ -72,3 +72,11 @@ def test_no_speech_at_all_is_an_error(tmp_path):
         train_items(cfg, lambda m: None)
     with pytest.raises(ValueError, match="an4_homophones"):
         CtcDataConfig(tmp_path, an4_homophones="drop")
+
+
+def test_a_final_fit_trains_on_the_validation_speakers_but_never_the_test_speakers(tmp_path):
+    cfg = CtcDataConfig(tree(tmp_path / "data"), sources=("an4", "fsdd", "allison"), train_validation_speakers=True)
+    speakers = {it.speaker for it in train_items(cfg, lambda m: None)}
+    assert {"jackson", "yweweler", "fash", "fbbh"} <= speakers and not {"nicolas", "fjlp"} & speakers
+    val = validation_items(cfg, lambda m: None)  # still scored (INT8 calibration, the record), now trained on
+    assert {it.speaker for it in val["an4"]} == {"fbbh"} and {it.speaker for it in val["words"]} == {"yweweler"}
