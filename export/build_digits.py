@@ -103,6 +103,7 @@ class DigitsRecipe:
     # AN4's and FSDD's validation speakers train too (CtcDataConfig.train_validation_speakers); their
     # validation figures are then on trained speakers (see the card)
     final_fit: bool = False
+    leave_out_speakers: tuple[str, ...] = ()  # AN4 / FSDD training speakers left out (what speakers are worth)
     seed: int = 0
 
 
@@ -212,6 +213,7 @@ def build_digits(
         seed=r.seed,
         workers=threads,
         train_validation_speakers=r.final_fit,
+        leave_out_speakers=r.leave_out_speakers,
     )
     seeds = [r.seed + i for i in range(r.members)]  # member i: its own data draw, cache, init and order
     with _stage(times, "data", log):

@@ -62,6 +62,8 @@ class CtcDataConfig:
     # A final fit: AN4's validation speakers and FSDD's (``VAL_SPEAKERS``) train too, once the recipe has
     # been chosen without them; the Speech Commands validation list and ESC-10 fold 4 stay held out.
     train_validation_speakers: bool = False
+    # AN4 / FSDD training speakers that do not train (nor validate): what fewer speakers cost, measured
+    leave_out_speakers: tuple[str, ...] = ()
     noise_piece_s: tuple[float, float] = (1.0, 3.0)  # background noise cut into pieces of this length (blank)
     seed: int = 0
     workers: int = 2
@@ -95,9 +97,19 @@ def _sc_word(c: Clip) -> str:
     return c.path.parent.name
 
 
-def _splits(cfg: CtcDataConfig, split: str) -> tuple[str, ...]:
-    """The speaker splits of AN4 and FSDD that make up `split` (a final fit trains on validation speakers)."""
-    return ("train", "validation") if split == "train" and cfg.train_validation_speakers else (split,)
+def _in_split(cfg: CtcDataConfig, split: str, its_split: str, speaker: str) -> bool:
+    """Whether an AN4 / FSDD recording of `speaker` in the loader's `its_split` belongs to the recipe's
+    `split` (a final fit trains on the validation speakers; left-out speakers never train)."""
+    if split != "train":
+        return its_split == split
+    if speaker in cfg.leave_out_speakers:
+        return False
+    return its_split == "train" or (cfg.train_validation_speakers and its_split == "validation")
+
+
+def _left_out(what: str, speakers: set[str], log: Callable[[str], None]) -> None:
+    if speakers:
+        log(f"{what}: left out of training: {', '.join(sorted(speakers))}")
 
 
 def an4_items(cfg: CtcDataConfig, split: str, log: Callable[[str], None]) -> list[Item]:
@@ -105,7 +117,10 @@ def an4_items(cfg: CtcDataConfig, split: str, log: Callable[[str], None]) -> lis
     root = cfg.data_root / "an4"
     if not _present(root, "AN4", log):
         return []
-    utts = [u for u in load_an4(root) if u.split in _splits(cfg, split)]
+    every = load_an4(root)
+    utts = [u for u in every if _in_split(cfg, split, u.split, u.speaker)]
+    if split == "train":
+        _left_out("AN4", {u.speaker for u in every if u.split == "train"} & set(cfg.leave_out_speakers), log)
     if cfg.an4_homophones == "skip":
         utts = [u for u in utts if not any(w.lower() in HOMOPHONES for w in u.words)]
     return [an4_item(u) for u in utts]
@@ -117,7 +132,10 @@ def word_items(cfg: CtcDataConfig, split: str, log: Callable[[str], None]) -> li
     items: list[Item] = []
     fsdd = cfg.data_root / "fsdd"
     if "fsdd" in cfg.sources and _present(fsdd, "FSDD", log):
-        items += _word_items([c for c in load_fsdd(fsdd) if c.split in _splits(cfg, split)], "fsdd", lambda c: c.label)
+        every = load_fsdd(fsdd)
+        items += _word_items([c for c in every if _in_split(cfg, split, c.split, c.speaker)], "fsdd", lambda c: c.label)
+        if split == "train":
+            _left_out("FSDD", {c.speaker for c in every if c.split == "train"} & set(cfg.leave_out_speakers), log)
     sc = cfg.data_root / SPEECH_COMMANDS
     if "speech_commands" in cfg.sources and _present(sc, "Speech Commands", log):
         clips = load_speech_commands(sc, silence=False)

@@ -80,3 +80,15 @@ def test_a_final_fit_trains_on_the_validation_speakers_but_never_the_test_speake
     assert {"jackson", "yweweler", "fash", "fbbh"} <= speakers and not {"nicolas", "fjlp"} & speakers
     val = validation_items(cfg, lambda m: None)  # still scored (INT8 calibration, the record), now trained on
     assert {it.speaker for it in val["an4"]} == {"fbbh"} and {it.speaker for it in val["words"]} == {"yweweler"}
+
+
+def test_left_out_speakers_neither_train_nor_validate_and_the_log_names_them(tmp_path):
+    logs: list[str] = []
+    cfg = CtcDataConfig(
+        tree(tmp_path / "data"), sources=("an4", "fsdd", "allison"), leave_out_speakers=("fash", "jackson")
+    )
+    speakers = {it.speaker for it in train_items(cfg, logs.append)}
+    assert "allison" in speakers and not {"fash", "jackson", "fbbh", "yweweler"} & speakers
+    assert "AN4: left out of training: fash" in logs and "FSDD: left out of training: jackson" in logs
+    val = validation_items(cfg, logs.append)
+    assert {it.speaker for it in val["an4"]} == {"fbbh"} and {it.speaker for it in val["words"]} == {"yweweler"}
