@@ -356,10 +356,6 @@ TRAIN_SYNTH = ("noise", "tone", "chirp", "beeps", "clicks", "hum", "dtmf")
 HELDOUT_SYNTH = ("siren", "am_noise", "square")
 
 
-TRAIN_SYNTH = ("noise", "tone", "chirp", "beeps", "clicks", "hum", "dtmf")
-HELDOUT_SYNTH = ("siren", "am_noise", "square")
-
-
 def _synthetic(kinds: tuple[str, ...], n: int) -> Loader:
     def load(roots: Roots, rng: np.random.Generator) -> Iterator[np.ndarray]:
         for _ in range(n):
