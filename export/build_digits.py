@@ -104,6 +104,7 @@ class DigitsRecipe:
     # validation figures are then on trained speakers (see the card)
     final_fit: bool = False
     leave_out_speakers: tuple[str, ...] = ()  # AN4 / FSDD training speakers left out (what speakers are worth)
+    n_sound_negatives: int = CtcDataConfig.n_sound_negatives  # non-speech sounds as blank items
     seed: int = 0
 
 
@@ -214,6 +215,7 @@ def build_digits(
         workers=threads,
         train_validation_speakers=r.final_fit,
         leave_out_speakers=r.leave_out_speakers,
+        n_sound_negatives=r.n_sound_negatives,
     )
     seeds = [r.seed + i for i in range(r.members)]  # member i: its own data draw, cache, init and order
     with _stage(times, "data", log):

@@ -14,6 +14,7 @@ validation speakers of AN4 and FSDD):
 | espeak-ng / flite / festival phrases, joined strings | generated | - |
 | SC background noise | the first 70% of each file (the rest is ``evaluate_strings``' test noise) | - |
 | ESC-10 (``esc10/``) | folds 1-3 (as silence, and as noise) | fold 4 |
+| the sounds model's non-speech negatives (``negatives.build_pool``) | ``n_sound_negatives`` clips, as silence | - |
 
 A source that is not there is skipped with a message (a user rebuilding with less data gets
 a model, and the log says what it lacked); with no speech at all the build stops.
@@ -64,6 +65,9 @@ class CtcDataConfig:
     train_validation_speakers: bool = False
     # AN4 / FSDD training speakers that do not train (nor validate): what fewer speakers cost, measured
     leave_out_speakers: tuple[str, ...] = ()
+    # non-speech training negatives of the sounds model (music, effects, synthetic sounds) as blank items
+    n_sound_negatives: int = 0
+    system_root: Path = Path("/")  # where usr/share holds the Debian sound packages those come from
     noise_piece_s: tuple[float, float] = (1.0, 3.0)  # background noise cut into pieces of this length (blank)
     seed: int = 0
     workers: int = 2
@@ -160,6 +164,25 @@ def esc_items(cfg: CtcDataConfig, folds: tuple[int, ...], log: Callable[[str], N
     return [Item(load_audio(c.path, RATE), (), [], "esc10", c.speaker or "esc10") for c in clips]
 
 
+NON_SPEECH_KINDS = ("music", "sfx", "synthetic")  # the sounds negatives' kinds that say no word at all
+
+
+def sound_items(cfg: CtcDataConfig, log: Callable[[str], None]) -> list[Item]:
+    """``cfg.n_sound_negatives`` clips of the sounds model's training negatives that are not speech, as
+    blank items (drawn with the recipe's seed). Its Speech Commands noise is left out: the digits recipe
+    trains on that file's first 70% only (``noise_pieces``)."""
+    if cfg.n_sound_negatives <= 0:
+        return []
+    from listener.training.datasets.negatives import SOURCES, Roots, build_pool
+
+    kinds = {s.name: s.kind for s in SOURCES}
+    pool = build_pool("train", Roots(cfg.data_root, cfg.system_root), log=log)
+    idx = [i for i, name in enumerate(pool.source) if kinds.get(name) in NON_SPEECH_KINDS]
+    rng = np.random.default_rng([cfg.seed, 11])
+    take = sorted(rng.choice(idx, min(cfg.n_sound_negatives, len(idx)), replace=False)) if idx else []
+    return [Item(pool.clips[i], (), [], "sounds", pool.source[i]) for i in take]
+
+
 def noise_train_regions(cfg: CtcDataConfig) -> list[np.ndarray]:
     """The part of each SC background-noise file that trains: before ``evaluate_strings.NOISE_TEST_FROM``."""
     sc = cfg.data_root / SPEECH_COMMANDS
@@ -205,7 +228,7 @@ def train_items(cfg: CtcDataConfig, log: Callable[[str], None] = print) -> list[
     if "synth" in cfg.sources:
         items += synthesize_phrases(cfg.n_synth, cfg.seed, cfg.engines, cfg.workers, log, cfg.confusable_p)
     if "noise" in cfg.sources:
-        items += noise_pieces(cfg) + esc_items(cfg, ESC_TRAIN, log)
+        items += noise_pieces(cfg) + esc_items(cfg, ESC_TRAIN, log) + sound_items(cfg, log)
     if not any(it.tokens for it in items):
         raise DatasetError(f"no speech to train on under {cfg.data_root} (see docs/training.md for the data)")
     counts: dict[str, int] = {}

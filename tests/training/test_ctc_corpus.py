@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -92,3 +93,17 @@ def test_left_out_speakers_neither_train_nor_validate_and_the_log_names_them(tmp
     assert "AN4: left out of training: fash" in logs and "FSDD: left out of training: jackson" in logs
     val = validation_items(cfg, logs.append)
     assert {it.speaker for it in val["an4"]} == {"fbbh"} and {it.speaker for it in val["words"]} == {"yweweler"}
+
+
+def test_sound_negatives_are_blank_items_of_non_speech_sources_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("LISTENER_CACHE", str(tmp_path / "cache"))
+    data = tree(tmp_path / "data")  # AN4 and FSDD are there: speech sources of the pool, never drawn here
+    cfg = CtcDataConfig(data, system_root=tmp_path / "system", n_sound_negatives=40, sources=("an4", "noise"))
+    logs: list[str] = []
+    items = [it for it in train_items(cfg, logs.append) if it.source == "sounds"]
+    assert len(items) == 40 and {it.speaker for it in items} == {"synthetic_train"}  # the one source a bare tree has
+    assert all(not it.tokens and not it.words and len(it.audio) >= 0.3 * RATE for it in items)
+    assert any("skipping freedoom_sfx" in m for m in logs)  # a missing Debian package is said
+    again = [it for it in train_items(cfg, lambda m: None) if it.source == "sounds"]
+    assert all(np.array_equal(a.audio, b.audio) for a, b in zip(items, again))  # the recipe's seed decides the draw
+    assert not [it for it in train_items(replace(cfg, n_sound_negatives=0), lambda m: None) if it.source == "sounds"]
