@@ -542,7 +542,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--system-root",
         type=Path,
         default=Path("/"),
-        help="sounds: where usr/share/... holds the Debian sound packages the negatives come from (default /)",
+        help="sounds (and digits' --sound-negatives): where usr/share/... holds the Debian sound packages the "
+        "negatives come from (default /)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "assets", help="where the .onnx files go")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="checkpoints, results.json and plots")
@@ -557,6 +558,19 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         help=f"digits networks trained with seeds SEED, SEED+1, ... and averaged in one file (default "
         f"{DigitsRecipe.members}; --quick: {QUICK.members})",
+    )
+    parser.add_argument(
+        "--final-fit",
+        action="store_true",
+        help="digits: AN4's and FSDD's validation speakers train too (their validation figures then mean nothing; "
+        "tried, not shipped: docs/training.md)",
+    )
+    parser.add_argument(
+        "--sound-negatives",
+        type=int,
+        metavar="N",
+        help="digits: N clips of the sounds model's non-speech training negatives (music, effects, synthetic) as "
+        f"silence (default {DigitsRecipe.n_sound_negatives}; 600 tried, not shipped: docs/training.md)",
     )
     parser.add_argument(
         "--sound-epochs", type=int, help=f"sounds head epochs per fold and final (default {SOUNDS_EPOCHS})"
@@ -603,6 +617,9 @@ def main(argv: list[str] | None = None) -> int:
         if value is not None and value < 1:
             print(f"error: --{flag} must be >= 1", file=sys.stderr)
             return 2
+    if args.sound_negatives is not None and args.sound_negatives < 0:
+        print("error: --sound-negatives must be >= 0", file=sys.stderr)
+        return 2
     if not args.data.is_dir():
         print(f"error: data folder {args.data} not found (pass --data)", file=sys.stderr)
         return 2

@@ -197,8 +197,10 @@ def build_digits(
     recipe: DigitsRecipe | None = None,
     threads: int = 2,
     log: Callable[[str], None] = print,
+    system_root: Path = Path("/"),
 ) -> dict:
-    """Build the digits model from scratch; returns (and writes to ``runs/digits/results.json``) what it measured."""
+    """Build the digits model from scratch; returns (and writes to ``runs/digits/results.json``) what it measured.
+    ``system_root`` is where usr/share holds the Debian sound packages of ``n_sound_negatives``."""
     r = recipe or (QUICK if quick else DigitsRecipe())
     torch.set_num_threads(threads)
     run_dir = runs / "digits"
@@ -216,6 +218,7 @@ def build_digits(
         train_validation_speakers=r.final_fit,
         leave_out_speakers=r.leave_out_speakers,
         n_sound_negatives=r.n_sound_negatives,
+        system_root=system_root,
     )
     seeds = [r.seed + i for i in range(r.members)]  # member i: its own data draw, cache, init and order
     with _stage(times, "data", log):
@@ -330,16 +333,23 @@ def member_cache(cache: Path, member: int, seed: int) -> Path:
 
 
 def recipe_from(args: argparse.Namespace) -> DigitsRecipe:
-    """The recipe with the command line's overrides (``--epochs``, ``--members``, ``--seed``)."""
+    """The recipe with the command line's overrides (``--epochs``, ``--members``, ``--final-fit``,
+    ``--sound-negatives``, ``--seed``)."""
     r = QUICK if args.quick else DigitsRecipe()
     if args.epochs:
         r = replace(r, epochs=args.epochs)
     if args.members:
         r = replace(r, members=args.members)
+    if getattr(args, "final_fit", False):
+        r = replace(r, final_fit=True)
+    if getattr(args, "sound_negatives", None) is not None:
+        r = replace(r, n_sound_negatives=args.sound_negatives)
     return replace(r, seed=args.seed)
 
 
 def build_digits_from(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict:
     """``build_defaults``' digits entry: its flags (--data, --out, --runs, --cache, --quick, --epochs,
     --seed, --threads) to ``build_digits``."""
-    return build_digits(args.data, args.out, args.runs, args.cache, args.quick, recipe_from(args), args.threads, log)
+    r = recipe_from(args)
+    system = getattr(args, "system_root", Path("/"))
+    return build_digits(args.data, args.out, args.runs, args.cache, args.quick, r, args.threads, log, system)

@@ -143,3 +143,15 @@ def test_int8_calibration_adds_training_speakers_and_noise_pieces_never_test_spe
         assert any(np.array_equal(piece, n[i : i + 3 * RATE]) for n, i in starts)
     test_speaker = say("six five", "en-gb+m2")  # what tiny_tree's AN4 test speaker says
     assert not any(np.allclose(row[: len(test_speaker)], test_speaker, atol=1e-3) for row in more)
+
+
+def test_the_command_line_sets_the_final_fit_and_the_sound_negatives(tmp_path):
+    from listener.export.build_defaults import _arguments
+    from listener.export.build_digits import DigitsRecipe, recipe_from
+
+    r = recipe_from(_arguments(["--only", "digits", "--final-fit", "--sound-negatives", "600", "--seed", "3"]))
+    assert r.final_fit and r.n_sound_negatives == 600 and r.seed == 3 and r.epochs == DigitsRecipe.epochs
+    plain = recipe_from(_arguments(["--only", "digits"]))
+    assert not plain.final_fit and plain.n_sound_negatives == 0  # the shipped recipe: neither
+    run = build("--sound-negatives", "-1", "--data", str(tmp_path))
+    assert run.returncode == 2 and run.stderr.strip() == "error: --sound-negatives must be >= 0"
