@@ -102,8 +102,8 @@ class DigitsRecipe:
     max_items: int | None = None  # train on this many items only, evenly spread (smoke tests)
     # AN4's and FSDD's validation speakers train too (CtcDataConfig.train_validation_speakers); their
     # validation figures are then on trained speakers (see the card)
-    final_fit: bool = False
-    leave_out_speakers: tuple[str, ...] = ()  # AN4 / FSDD training speakers left out (what speakers are worth)
+    final_fit: bool = CtcDataConfig.train_validation_speakers
+    leave_out_speakers: tuple[str, ...] = CtcDataConfig.leave_out_speakers  # AN4 / FSDD speakers that never train
     n_sound_negatives: int = CtcDataConfig.n_sound_negatives  # non-speech sounds as blank items
     seed: int = 0
 
@@ -112,18 +112,21 @@ class DigitsRecipe:
 QUICK = DigitsRecipe(n_synth=12, n_concat=24, copies=2, hidden=32, epochs=1, batch=16, max_items=150)
 
 
-def training_data(final_fit: bool) -> str:
-    """The metadata's ``training_data``: which speakers and sources a build trained on."""
-    speakers = (
-        "CMU AN4 train speakers (the 10 validation speakers too: a final fit); FSDD speakers other than nicolas/theo; "
-        if final_fit
-        else "CMU AN4 train speakers (minus 10 validation speakers); FSDD speakers other than yweweler/nicolas/theo; "
-    )
-    return speakers + (
+def training_data(r: DigitsRecipe) -> str:
+    """The metadata's ``training_data``: which speakers and sources a build of recipe `r` trained on."""
+    an4 = "the 10 validation speakers too: a final fit" if r.final_fit else "minus 10 validation speakers"
+    fsdd = "nicolas/theo" if r.final_fit else "yweweler/nicolas/theo"
+    text = (
+        f"CMU AN4 train speakers ({an4}); FSDD speakers other than {fsdd}; "
         "Speech Commands v0.01 sample + sc09 sample (clips on no list); the Allison prompts "
         "(asterisk-core-sounds-en-wav); espeak-ng, flite and festival phrases; strings joined from the isolated "
         "words; Speech Commands background noise (train region) and ESC-10 folds 1-3 as silence and noise"
     )
+    if r.n_sound_negatives:
+        text += f"; {r.n_sound_negatives} non-speech clips of the sounds model's training negatives as silence"
+    if r.leave_out_speakers:
+        text += f"; left out: {', '.join(r.leave_out_speakers)}"
+    return text
 
 
 @contextmanager
@@ -274,7 +277,7 @@ def build_digits(
                 r.k,
                 variant,
                 r.threshold,
-                training_data(r.final_fit),
+                training_data(r),
                 accuracy,
                 r.frame_tail_samples,
                 carried,
@@ -348,8 +351,8 @@ def recipe_from(args: argparse.Namespace) -> DigitsRecipe:
 
 
 def build_digits_from(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict:
-    """``build_defaults``' digits entry: its flags (--data, --out, --runs, --cache, --quick, --epochs,
-    --seed, --threads) to ``build_digits``."""
+    """``build_defaults``' digits entry: its flags (--data, --system-root, --out, --runs, --cache, --quick,
+    --epochs, --members, --final-fit, --sound-negatives, --seed, --threads) to ``build_digits``."""
     r = recipe_from(args)
     system = getattr(args, "system_root", Path("/"))
     return build_digits(args.data, args.out, args.runs, args.cache, args.quick, r, args.threads, log, system)

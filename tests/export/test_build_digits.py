@@ -155,3 +155,15 @@ def test_the_command_line_sets_the_final_fit_and_the_sound_negatives(tmp_path):
     assert not plain.final_fit and plain.n_sound_negatives == 0  # the shipped recipe: neither
     run = build("--sound-negatives", "-1", "--data", str(tmp_path))
     assert run.returncode == 2 and run.stderr.strip() == "error: --sound-negatives must be >= 0"
+
+
+def test_the_metadata_says_what_a_build_trained_on():
+    from dataclasses import replace
+
+    from listener.export.build_digits import DigitsRecipe, training_data
+
+    plain = training_data(DigitsRecipe())
+    assert "minus 10 validation speakers" in plain and "yweweler" in plain and "sounds model" not in plain
+    fit = training_data(replace(DigitsRecipe(), final_fit=True, n_sound_negatives=600, leave_out_speakers=("fash",)))
+    assert "validation speakers too" in fit and "yweweler" not in fit and "600 non-speech clips" in fit
+    assert fit.endswith("left out: fash")
