@@ -6,6 +6,7 @@
                                  [--sweep 0.5 0.6 0.7 0.8 0.9] [--tails 1280 2560 3840 16352]
                                  [--blank-penalties 0 0.5 1 2] [--eight-bit] [--levels -30 -40 -50 [--no-vad-gain]]
                                  [--voice-shifts 0.85 0.92 1.08 1.2 [--there-and-back]] [--tempos 0.8 1.2 1.5]
+                                 [--non-speech]
                                  [--out docs/models/digits/bench_digits.json]
 
 Each recording goes through the runtime's own pipeline (gate, frames, CTC decoder at the
@@ -28,9 +29,13 @@ the training speakers; ``evaluate_strings.score_voice_shifts``, needs the ``sox`
 ``--there-and-back``: the control as well, every voice shifted by each factor and back (the voice
 unchanged: what the pitch effect's artifacts alone cost); ``--tempos``: AN4 and FSDD again said
 faster or slower by each factor, the voice kept (``evaluate_strings.score_tempos``, sox too).
-``--part validation`` scores the validation speakers instead (what the settings were chosen
-on). ``--stamp`` (test part only) writes each file's test figures into its own ``accuracy``
-metadata (:func:`test_accuracy`), so a user reading the model's metadata sees the card's numbers.
+``--non-speech``: also music, sound effects and synthetic sounds that neither model trains on
+(``evaluate_strings.non_speech_recordings``: the sounds model's held-out pool without its speech),
+false digits a minute in sounds beyond one ESC-10 fold; the same set for either part (recipes are
+judged on it, so it is validation data). ``--part validation`` scores the validation speakers
+instead (what the settings were chosen on). ``--stamp`` (test part only) writes each file's test
+figures into its own ``accuracy`` metadata (:func:`test_accuracy`), so a user reading the model's
+metadata sees the card's numbers.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from listener.training.evaluate_strings import (
     PARTS,
     digit_sets,
     log_digits,
+    non_speech_recordings,
     score_eight_bit,
     score_levels,
     score_sets,
@@ -279,6 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tempos", type=float, nargs="*", default=[], help="also score AN4 and FSDD said faster / slower")
     ap.add_argument("--there-and-back", action="store_true", help="--voice-shifts' control: shift and shift back")
     ap.add_argument("--no-vad-gain", action="store_true", help="webrtcvad hears the audio as it is (vad_gain off)")
+    ap.add_argument(
+        "--non-speech",
+        action="store_true",
+        help="also score music, effects and synthetic sounds no model trains on (the sounds model's held-out pool)",
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--card", action="store_true", help="print the card's tables from the JSON files and exit")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "models" / "digits" / "bench_digits.json")
@@ -301,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"bench_digits: no data folder {args.data} (pass --data or set LISTENER_DATA)")
     t0 = time.perf_counter()
     sets = digit_sets(args.data, args.part)
+    if args.non_speech:
+        sets["non_speech"] = non_speech_recordings(args.data, log=lambda m: None)
     print(f"{args.part} sets: {', '.join(f'{k} {len(v)}' for k, v in sets.items())} ({time.perf_counter() - t0:.1f} s)")
     result: dict = {
         "benchmark": "digits card accuracy through listener analyze's pipeline (listener.training.evaluate_strings)",

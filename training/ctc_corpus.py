@@ -164,20 +164,15 @@ def esc_items(cfg: CtcDataConfig, folds: tuple[int, ...], log: Callable[[str], N
     return [Item(load_audio(c.path, RATE), (), [], "esc10", c.speaker or "esc10") for c in clips]
 
 
-NON_SPEECH_KINDS = ("music", "sfx", "synthetic")  # the sounds negatives' kinds that say no word at all
-
-
 def sound_items(cfg: CtcDataConfig, log: Callable[[str], None]) -> list[Item]:
-    """``cfg.n_sound_negatives`` clips of the sounds model's training negatives that are not speech, as
-    blank items (drawn with the recipe's seed). Its Speech Commands noise is left out: the digits recipe
-    trains on that file's first 70% only (``noise_pieces``)."""
+    """``cfg.n_sound_negatives`` clips of the sounds model's training negatives that say no word
+    (``negatives.non_speech``), as blank items, drawn with the recipe's seed."""
     if cfg.n_sound_negatives <= 0:
         return []
-    from listener.training.datasets.negatives import SOURCES, Roots, build_pool
+    from listener.training.datasets.negatives import Roots, build_pool, non_speech
 
-    kinds = {s.name: s.kind for s in SOURCES}
     pool = build_pool("train", Roots(cfg.data_root, cfg.system_root), log=log)
-    idx = [i for i, name in enumerate(pool.source) if kinds.get(name) in NON_SPEECH_KINDS]
+    idx = non_speech(pool)
     rng = np.random.default_rng([cfg.seed, 11])
     take = sorted(rng.choice(idx, min(cfg.n_sound_negatives, len(idx)), replace=False)) if idx else []
     return [Item(pool.clips[i], (), [], "sounds", pool.source[i]) for i in take]

@@ -226,6 +226,18 @@ def _esc(data: Path, part: str) -> list[Recording]:
     return [Recording(c.path.name, load_audio(c.path), "", 0) for c in clips]
 
 
+def non_speech_recordings(
+    data: Path, system_root: Path = Path("/"), log: Callable[[str], None] = print
+) -> list[Recording]:
+    """Music, sound effects and synthetic sounds that neither model trains on: the sounds model's held-out
+    pool, its speech and noise files left out (``negatives.non_speech``); false digits a minute in
+    sounds beyond one ESC-10 fold. Each recording's group is its source."""
+    from listener.training.datasets.negatives import Roots, build_pool, non_speech
+
+    pool = build_pool("heldout", Roots(Path(data).resolve(), system_root), log=log)
+    return [Recording(f"{pool.source[i]}:{i}", pool.clips[i], "", 0, pool.source[i]) for i in non_speech(pool)]
+
+
 SETS: dict[str, Callable[[Path, str], list[Recording]]] = {
     "an4": _an4,
     "fsdd": _fsdd,

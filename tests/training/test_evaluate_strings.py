@@ -192,3 +192,25 @@ def test_score_tempos_scores_the_sets_said_faster(tmp_path):
     assert set(scored["digits_right"]["1.3"]) == {"an4", "an4/m"}
     faster = [Recording("a", change_tempo(rec.audio, 1.3), "12", 2, group="mabc")]
     assert scored["digits_right"]["1.3"]["an4"] == summarize(log_digits(clf, faster))["digits_right"]
+
+
+def test_non_speech_recordings_are_sounds_no_model_trains_on_and_never_speech(tmp_path, monkeypatch):
+    from listener.training.evaluate_strings import non_speech_recordings
+
+    monkeypatch.setenv("LISTENER_CACHE", str(tmp_path / "cache"))
+    said: list[str] = []
+    recs = non_speech_recordings(tmp_path / "data", tmp_path / "system", said.append)
+    assert recs and {r.group for r in recs} == {"synthetic_heldout"}  # the one held-out source a bare tree has
+    assert all(r.reference == "" and r.words == 0 and r.audio.dtype == np.float32 for r in recs)
+    assert any("skipping game_music" in m for m in said)  # what the machine lacks is said
+    out = summarize([Logged(r.reference, "", r.words, len(r.audio) / 16000, r.group) for r in recs[:3]])
+    assert out["noise_false_digits"] == 0 and out["noise_minutes"] > 0
+
+
+def test_non_speech_keeps_music_effects_and_synthetic_sounds_only():
+    from listener.training.datasets.negatives import Pool, non_speech
+
+    pool = Pool(
+        [np.zeros(8000, np.float32)] * 6, ["fsdd", "freedoom_music", "sc_noise_train", "game_sfx", "tts", "mixture"]
+    )
+    assert non_speech(pool) == [1, 3]

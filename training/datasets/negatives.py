@@ -699,6 +699,17 @@ def build_pool(
     return Pool(clips, names)
 
 
+NON_SPEECH_KINDS = ("music", "sfx", "synthetic")  # the kinds that say no word at all (and are not noise files)
+
+
+def non_speech(pool: Pool) -> list[int]:
+    """The clips of `pool` whose source says no word (music, sound effects, synthetic sounds): what a
+    speech model may train or be checked on as silence. Speech and the Speech Commands noise files are
+    left out (the digits recipe trains on part of those files and tests on the rest)."""
+    kinds = {s.name: s.kind for s in SOURCES}
+    return [i for i, name in enumerate(pool.source) if kinds.get(name) in NON_SPEECH_KINDS]
+
+
 MIXTURE = "mixture"  # the source name of a mixture among the training negatives
 
 
