@@ -114,6 +114,17 @@ def penalty_table(result: dict) -> list[str]:
     return out
 
 
+def _non_speech_row(f32: dict, i8: dict) -> tuple[str, str, str, str]:
+    """The card's row for ``--non-speech``: false digits a minute in sounds no model trains on."""
+    return (
+        f"false digits per minute: music, effects and synthetic sounds no model trains on "
+        f"({i8['non_speech']['noise_minutes']} min; `--non-speech`)",
+        "",
+        f"{f32['non_speech']['false_per_minute']:.2f}",
+        f"{i8['non_speech']['false_per_minute']:.2f}",
+    )
+
+
 def card_tables(test: dict, validation: dict, extra: list[str] | tuple[str, ...] = ()) -> str:
     """The digits card's accuracy tables, rendered from bench_digits.json and its validation twin
     (``extra``: more lines at the end, inside the card's markers)."""
@@ -150,6 +161,7 @@ def card_tables(test: dict, validation: dict, extra: list[str] | tuple[str, ...]
          f"{f32['noise']['false_per_minute']:.2f}", f"{i8['noise']['false_per_minute']:.2f}"),
         (f"false digits per minute: ESC-10 fold 5 ({i8['esc10']['noise_minutes']} min)", "",
          f"{f32['esc10']['false_per_minute']:.2f}", f"{i8['esc10']['false_per_minute']:.2f}"),
+        *([_non_speech_row(f32, i8)] if "non_speech" in i8 else []),
     ]  # fmt: skip
     m32, m8 = test["models"]["fp32"], test["models"]["int8"]
     out = [
@@ -185,6 +197,9 @@ def card_tables(test: dict, validation: dict, extra: list[str] | tuple[str, ...]
         f"| false digits per minute, ESC-10 fold 4 | {v32['esc10']['false_per_minute']:.2f} | "
         f"{v8['esc10']['false_per_minute']:.2f} |",
     ]
+    if "non_speech" in v8:
+        name, _, a, b = _non_speech_row(v32, v8)
+        out.append(f"| {name} | {a} | {b} |")
     if "confusable_words" in v8["an4"]:
         out.append(
             f"| AN4 utterances with a teen or a ten ({v8['an4']['confusable_recordings']}; "

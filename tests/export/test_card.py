@@ -74,3 +74,17 @@ def test_bench_digits_stamps_test_figures_into_a_copy_and_keeps_the_rest(tmp_pat
     assert {k: v for k, v in after.to_metadata().items() if k != "accuracy"} == {
         k: v for k, v in before.to_metadata().items() if k != "accuracy"
     }
+
+
+def test_the_digits_card_gains_a_non_speech_row_when_the_bench_scored_one() -> None:
+    from bench.bench_digits import card_tables
+
+    results = ROOT / "docs" / "models" / "digits"
+    test = json.loads((results / "bench_digits.json").read_text())
+    validation = json.loads((results / "bench_digits_validation.json").read_text())
+    assert "no model trains on" not in card_tables(test, validation)
+    for part, rate in ((test, 1.25), (validation, 2.5)):
+        for variant in ("fp32", "int8"):
+            part["models"][variant]["sets"]["non_speech"] = {"noise_minutes": 11.85, "false_per_minute": rate}
+    rows = [r for r in card_tables(test, validation).splitlines() if "no model trains on (11.85 min" in r]
+    assert len(rows) == 2 and rows[0].endswith("| 1.25 | 1.25 |") and rows[1].endswith("| 2.50 | 2.50 |")
