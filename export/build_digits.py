@@ -343,9 +343,9 @@ def recipe_from(args: argparse.Namespace) -> DigitsRecipe:
         r = replace(r, epochs=args.epochs)
     if args.members:
         r = replace(r, members=args.members)
-    if getattr(args, "final_fit", False):
+    if args.final_fit:
         r = replace(r, final_fit=True)
-    if getattr(args, "sound_negatives", None) is not None:
+    if args.sound_negatives is not None:
         r = replace(r, n_sound_negatives=args.sound_negatives)
     return replace(r, seed=args.seed)
 
@@ -354,5 +354,4 @@ def build_digits_from(args: argparse.Namespace, log: Callable[[str], None] = pri
     """``build_defaults``' digits entry: its flags (--data, --system-root, --out, --runs, --cache, --quick,
     --epochs, --members, --final-fit, --sound-negatives, --seed, --threads) to ``build_digits``."""
     r = recipe_from(args)
-    system = getattr(args, "system_root", Path("/"))
-    return build_digits(args.data, args.out, args.runs, args.cache, args.quick, r, args.threads, log, system)
+    return build_digits(args.data, args.out, args.runs, args.cache, args.quick, r, args.threads, log, args.system_root)

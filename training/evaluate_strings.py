@@ -234,7 +234,7 @@ def non_speech_recordings(
     sounds beyond one ESC-10 fold. Each recording's group is its source."""
     from listener.training.datasets.negatives import Roots, build_pool, non_speech
 
-    pool = build_pool("heldout", Roots(Path(data).resolve(), system_root), log=log)
+    pool = build_pool("heldout", Roots(Path(data), system_root), log=log)
     return [Recording(f"{pool.source[i]}:{i}", pool.clips[i], "", 0, pool.source[i]) for i in non_speech(pool)]
 
 

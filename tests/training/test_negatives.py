@@ -143,3 +143,11 @@ def test_credits_list_every_source_with_its_licence() -> None:
 def test_the_sounds_model_card_credits_every_source_as_the_registry_says() -> None:
     card = (Path(__file__).resolve().parents[2] / "docs" / "models" / "sounds.md").read_text()
     assert credits_table() in card, "docs/models/sounds.md: paste credits_table() again"
+
+
+def test_the_pool_cache_is_one_file_however_the_data_folder_is_spelt(tmp_path, monkeypatch):
+    monkeypatch.setenv("LISTENER_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "a" / "data").mkdir(parents=True)
+    first = build_pool("heldout", Roots(tmp_path / "a" / "data", tmp_path), log=lambda m: None)
+    again = build_pool("heldout", Roots(tmp_path / "a" / ".." / "a" / "data", tmp_path), log=lambda m: None)
+    assert len(list((tmp_path / "cache" / "negatives").glob("*.npz"))) == 1 and len(first) == len(again) > 0

@@ -672,7 +672,8 @@ def build_pool(
             log(f"negatives: skipping {src.name} ({src.origin}): not found: {', '.join(map(str, lack))}")
         else:
             chosen.append(src)
-    key = hashlib.sha1(f"{split}|{roots}|{seed}|{scale}|{[s.name for s in chosen]}".encode()).hexdigest()[:16]
+    where = Roots(roots.data.resolve(), roots.system.resolve())  # one key however the folders are spelt
+    key = hashlib.sha1(f"{split}|{where}|{seed}|{scale}|{[s.name for s in chosen]}".encode()).hexdigest()[:16]
     path = cache_root() / "negatives" / f"{split}-{key}.npz"
     if cache and path.is_file():
         with np.load(path) as z:
