@@ -26,6 +26,7 @@ from listener.export.ctc_export import (  # noqa: E402
     session,
 )
 from listener.export.onnx_export import set_metadata  # noqa: E402
+from listener.export.quantize import FP32_CONVS  # noqa: E402
 from listener.training.ctc import AudioToLogits, WindowHead, receptive_field  # noqa: E402
 from listener.training.tokens import N_TOKENS  # noqa: E402
 
@@ -92,13 +93,19 @@ def int8_graph(int8: Path) -> tuple[list, set[str], set[str]]:
 
 
 def test_int8_quantizes_the_backbone_convolutions_and_agrees_with_fp32(fp32, tmp_path):
+    """All 20 backbone convolutions can be INT8; the agreement with FP32 is checked on the package's own
+    setup, the first convolution (it reads the log-mel) in FP32 (``FP32_CONVS``): with that one in INT8
+    too, ONNX Runtime's uint8 x int8 kernels on a CPU without VNNI (AVX2 only) agreed on 111 of these
+    144 frames, where earlier machines passed 90% (docs/architecture.md, "INT8 on CPUs")."""
     assert len(backbone_convs(fp32)) == 20 and len(backbone_convs(fp32, head=True)) == 23
     calibration = calibration_clips([speechlike(2.5, s) for s in range(12)])
-    int8 = quantize_ctc_int8(fp32, tmp_path / "digits.onnx", calibration, Int8Setup(head=False, fp32_convs=()))
+    every = quantize_ctc_int8(fp32, tmp_path / "every.onnx", calibration, Int8Setup(head=False, fp32_convs=()))
+    convs, dequantized, _ = int8_graph(every)
+    assert len([n for n in convs if n.input[1] in dequantized]) == 20 < len(convs)  # the STFT and head stay FP32
+    assert every.stat().st_size < 0.6 * fp32.stat().st_size
+    int8 = quantize_ctc_int8(fp32, tmp_path / "digits.onnx", calibration, Int8Setup(head=False))
     convs, dequantized, _ = int8_graph(int8)
-    int8_convs = [n for n in convs if n.input[1] in dequantized]
-    assert len(int8_convs) == 20 < len(convs)  # the backbone's; the STFT and the head stay FP32
-    assert int8.stat().st_size < 0.6 * fp32.stat().st_size
+    assert len([n for n in convs if n.input[1] in dequantized]) == 20 - len(FP32_CONVS)
     check_streaming(int8, 5, tolerance=0.5)
     a, b = session(fp32), session(int8)
     agree, total = 0, 0
