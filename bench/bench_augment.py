@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from bench.machine import machine
 from listener.training.augment import AugmentConfig, Augmenter
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "augmentation CPU time, 64 x 1 s, one thread (best of --rounds)",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()} {platform.release()}",
+        "machine": machine(),
         "load_average": round(os.getloadavg()[0], 2),
         "ms": {name: round(best_cpu_ms(cfg, args.rounds), 1) for name, cfg in CONFIGS.items()},
     }

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ import psutil
 import soundfile as sf
 
 from bench.corpus import CACHE, RATE, build_hour, read_detections
+from bench.machine import machine
 from listener.config import RunOptions
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -217,7 +217,7 @@ def main() -> None:
     dets = read_detections(log)
     result = {
         "benchmark": "listener run, CPU % of one core on a live stream",
-        "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()} {platform.release()}",
+        "machine": machine(),
         "stream": ("PulseAudio null sink -> PortAudio (mic path)" if args.mic else "real-time paced file")
         + (f", {Path(args.input).name} looped" if args.input else ", digits every 2-10 s over noise (bench/corpus.py)"),
         "model": args.model,

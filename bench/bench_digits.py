@@ -43,13 +43,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench.machine import machine
 from listener.classifier import Classifier, ClassifierOptions
 from listener.config import PipelineOptions
 from listener.export.onnx_export import set_metadata
@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {
         "benchmark": "digits card accuracy through listener analyze's pipeline (listener.training.evaluate_strings)",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()} {platform.release()}",
+        "machine": machine(),
         "command": "python -m bench.bench_digits " + " ".join(argv if argv is not None else sys.argv[1:]),
         "part": args.part,
         "audio_minutes": {k: round(sum(len(r.audio) for r in v) / 16000 / 60, 2) for k, v in sets.items()},

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -42,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.bench_digits import write_result
+from bench.machine import machine
 from listener.classifier import Classifier, ClassifierOptions
 from listener.export.build_digits import int8_calibration
 from listener.export.ctc_export import Int8Setup, quantize_ctc_int8
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": f"INT8 variants of assets/digits.fp32.onnx on the {args.part} speakers, fidelity to FP32",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()} {platform.release()}",
+        "machine": machine(),
         "command": "python -m bench.bench_digits_int8 " + " ".join(argv if argv is not None else sys.argv[1:]),
         "fp32": {"bytes": FP32.stat().st_size, "sets": fp32_sets},
         "part": args.part,

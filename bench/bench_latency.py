@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import threading
 import time
 from pathlib import Path
@@ -38,6 +36,7 @@ import numpy as np
 import soundfile as sf
 
 from bench.corpus import CACHE, RATE, digit_clips, load16k, trim
+from bench.machine import machine
 from listener.audio import FileSource
 from listener.config import PipelineOptions, RunOptions
 from listener.pipeline import build_pipeline, run_stream
@@ -171,7 +170,7 @@ def main() -> None:
     p = lambda a, q: round(float(np.percentile(a, q)), 1) if a else None  # noqa: E731
     result = {
         "benchmark": "end of spoken digit -> log line written",
-        "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()} {platform.release()}",
+        "machine": machine(),
         "model": args.model,
         "threads": args.threads,
         "block_ms": args.block_ms,
@@ -225,7 +224,7 @@ def strings_main(args: argparse.Namespace) -> None:
     seq_lat = [s.latency_ms for _, s in sequences if s.latency_ms is not None]
     result = {
         "benchmark": "end of each spoken digit of a string said in one breath -> its log line",
-        "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()} {platform.release()}",
+        "machine": machine(),
         "model": args.model,
         "threads": args.threads,
         "block_ms": args.block_ms,

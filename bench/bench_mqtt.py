@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import subprocess
 import sys
@@ -37,6 +35,7 @@ import numpy as np
 import soundfile as sf
 
 from bench.bench_cpu import measure_run
+from bench.machine import machine
 from listener.events import Detection
 from listener.mqtt import MqttOptions, MqttSink
 from tests.broker import Mosquitto, Subscriber  # the test suite's mosquitto launcher (run from the repo root)
@@ -247,7 +246,7 @@ def main() -> None:
     result.update(
         {
             "benchmark": "MQTT sink (listener/mqtt.py) with a local mosquitto",
-            "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()} {platform.release()}",
+            "machine": machine(),
             "mosquitto": _mosquitto_version(),
             "date": time.strftime("%Y-%m-%d %H:%M"),
         }

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -24,6 +22,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench.machine import machine
 from listener.classifier import Classifier, ClassifierOptions
 from listener.config import PipelineOptions
 from listener.pipeline import analyze_array
@@ -86,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "phrases said by espeak-ng voices through listener analyze's pipeline",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()} {platform.release()}",
+        "machine": machine(),
         "command": "python -m bench.bench_phrases " + " ".join(argv if argv is not None else sys.argv[1:]),
         "model": info.model_id,
         "threshold": info.threshold,

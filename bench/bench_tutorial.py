@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -27,6 +26,7 @@ import time
 from pathlib import Path
 
 from bench.corpus import digit_clips
+from bench.machine import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -99,7 +99,7 @@ def main() -> None:
     audio_s = float(re.search(r"([0-9.]+) s of audio", res.stdout).group(1))
     result = {
         "benchmark": "tutorial (librosa MFCC-mean + torch MLP, per clip) vs listener analyze",
-        "machine": f"{platform.machine()} {os.cpu_count()} cores {platform.system()} {platform.release()}",
+        "machine": machine(),
         "clips": len(files),
         "audio_seconds": audio_s,
         "tutorial_loop_s": round(tut["seconds"], 3),
