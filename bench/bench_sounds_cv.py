@@ -24,7 +24,14 @@ import sys
 import time
 from pathlib import Path
 
-from listener.export.build_defaults import DEFAULT_DATA, SOUNDS_VERSION, copy_levels, cross_validate_sounds, sounds_data
+from listener.export.build_defaults import (
+    DEFAULT_DATA,
+    SOUNDS_SEED,
+    SOUNDS_VERSION,
+    copy_levels,
+    cross_validate_sounds,
+    sounds_data,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sound-epochs", "--epochs", type=int, dest="sound_epochs", help="head epochs per fold")
     parser.add_argument("--folds", default="1,2,3,4,5", help="comma-separated test folds")
     parser.add_argument("--threads", type=int, default=1, help="PyTorch CPU threads")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=SOUNDS_SEED)
     parser.add_argument("--quick", action="store_true", help="the recipe's small data (a smoke test)")
     parser.add_argument(
         "--copy-levels", type=float, nargs=2, metavar=("LOW", "HIGH"), help="augmented copies at absolute levels"

@@ -59,6 +59,7 @@ OPERATING_POINTS = (0.5, 0.6, 0.7, 0.8, 0.9)  # thresholds the card tabulates fo
 # Sounds recipe (docs/models/sounds.md): a frozen speech embedding + log-mel band statistics, two heads
 # averaged, an ``other`` class of permissively licensed negatives, per-class thresholds.
 SOUNDS_VERSION = "2.1"
+SOUNDS_SEED = 0  # the sounds build's seed when --seed is not given (digits: DigitsRecipe.seed)
 OTHER = "other"
 SOUNDS_HEADS = ({"kind": "speech"}, {"kind": "hybrid"})
 SOUNDS_EPOCHS = 30
@@ -561,16 +562,18 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--final-fit",
-        action="store_true",
-        help="digits: AN4's and FSDD's validation speakers train too (their validation figures then mean nothing; "
-        "tried, not shipped: docs/training.md)",
+        action=argparse.BooleanOptionalAction,
+        help="digits: AN4's and FSDD's validation speakers train too, so their validation figures are on trained "
+        f"speakers (default {'on' if DigitsRecipe.final_fit else 'off'}; --quick: off; --no-final-fit holds them out "
+        "to compare recipes: docs/training.md)",
     )
     parser.add_argument(
         "--sound-negatives",
         type=int,
         metavar="N",
         help="digits: N clips of the sounds model's non-speech training negatives (music, effects, synthetic) as "
-        f"silence (default {DigitsRecipe.n_sound_negatives}; 600 tried, not shipped: docs/training.md)",
+        f"silence (default {DigitsRecipe.n_sound_negatives}; --quick: {QUICK.n_sound_negatives}; they need the Debian "
+        "sound packages of docs/training.md, a missing one is skipped with a message)",
     )
     parser.add_argument(
         "--sound-epochs", type=int, help=f"sounds head epochs per fold and final (default {SOUNDS_EPOCHS})"
@@ -594,7 +597,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--cache", type=Path, help="digits embedding cache (default ~/.cache/listener/digits-ctc, or $LISTENER_CACHE)"
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help=f"seed of every random draw (default: each model's own, digits {DigitsRecipe.seed}, sounds {SOUNDS_SEED})",
+    )
     parser.add_argument("--threads", type=int, default=2, help="PyTorch CPU threads per training run (default 2)")
     parser.add_argument(
         "--evaluate-only",
@@ -635,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     names = [n for n in ("digits", "sounds") if args.only in (None, n)]
     summaries = {}
+    sounds_args = args if args.seed is not None else argparse.Namespace(**{**vars(args), "seed": SOUNDS_SEED})
     try:
         for name in names:
             if args.evaluate_only or args.requantize:
@@ -642,7 +650,7 @@ def main(argv: list[str] | None = None) -> int:
                 if name == "digits":  # a CTC model: bench/ scores it (and bench_digits_int8 re-quantizes it)
                     _log(f"digits: {flag} is for window models only; skipped")
                     continue
-                summaries[name] = (requantize if args.requantize else reevaluate)(args, name)
+                summaries[name] = (requantize if args.requantize else reevaluate)(sounds_args, name)
                 continue
             start = time.time()
             if name == "digits":
@@ -651,8 +659,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"interrupted: digits weights so far in {summaries[name]['checkpoint']}", file=sys.stderr)
                     return 130
                 continue
-            trained = train_sounds(args)
-            summaries[name] = export_and_report(args, trained, start)
+            trained = train_sounds(sounds_args)
+            summaries[name] = export_and_report(sounds_args, trained, start)
     except (DatasetError, ListenerError, ParityError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

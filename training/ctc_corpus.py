@@ -44,6 +44,11 @@ ESC_VAL = (ESC_FOLD["validation"],)
 ESC_TRAIN = tuple(f for f in range(1, 6) if f not in ESC_FOLD.values())  # folds 1-3
 
 
+# How a build's `training_data` metadata says it was a final fit (train_validation_speakers): the
+# digits card reads it to say which validation rows are held out.
+FINAL_FIT_NOTE = "the 10 validation speakers too: a final fit"
+
+
 @dataclass
 class CtcDataConfig:
     """How much of each kind of item a recipe trains on, and where the data is."""

@@ -41,3 +41,23 @@ def test_a_missing_data_folder_is_named(tmp_path: Path) -> None:
 def test_stamp_needs_the_test_part(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="needs --part test"):
         main(["--data", str(tmp_path), "--part", "validation", "--stamp"])
+
+
+def test_the_card_says_when_the_validation_speakers_trained() -> None:
+    """A final fit's AN4 and FSDD validation rows are on trained speakers: the card's caption says so
+    from the files' ``training_data``, and only then."""
+    import copy
+    import json
+
+    from bench.bench_digits import RESULTS, card_tables
+    from listener.training.ctc_corpus import FINAL_FIT_NOTE
+
+    test = json.loads((RESULTS / "bench_digits.json").read_text())
+    validation = json.loads((RESULTS / "bench_digits_validation.json").read_text())
+    held, fit = copy.deepcopy(validation), copy.deepcopy(validation)
+    for m in held["models"].values():
+        m["training_data"] = "CMU AN4 train speakers (minus 10 validation speakers); ..."
+    for m in fit["models"].values():
+        m["training_data"] = f"CMU AN4 train speakers ({FINAL_FIT_NOTE}); ..."
+    assert "final fit" not in card_tables(test, held)
+    assert "These files are a final fit" in card_tables(test, fit)

@@ -85,7 +85,10 @@ def test_quick_build_on_a_tiny_tree(tmp_path):
         "--members", "2",
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "member 2/2 (seed 1)" in run.stdout
+    from listener.export.build_digits import QUICK
+
+    second = QUICK.seed + 1  # the second member's seed
+    assert f"member 2/2 (seed {second})" in run.stdout
     assert "Speech Commands" in run.stdout and "skipped" in run.stdout  # what the tree lacks is said
     results = json.loads((runs / "digits" / "results.json").read_text())
     assert set(results["times_s"]) >= {"data", "cache", "train", "export", "validate", "total"}
@@ -100,7 +103,7 @@ def test_quick_build_on_a_tiny_tree(tmp_path):
         assert json.loads(meta["symbols"])["oh"] == "0" and json.loads(meta["labels"])[0] == meta["blank_label"]
     assert (runs / "digits" / "last.pt").is_file() and (runs / "digits" / "last.member2.pt").is_file()
     assert len(results["losses"]) == 2 and (cache / "copy1.npz").is_file()
-    assert (tmp_path / "cache-seed1" / "copy1.npz").is_file()  # the second member's own draw and copies
+    assert (tmp_path / f"cache-seed{second}" / "copy1.npz").is_file()  # the second member's own draw and copies
     names = [n.name for n in onnx.load(str(out / "digits.fp32.onnx")).graph.node]
     assert any(n.startswith("/embedder/uppers.1/") for n in names)  # one graph: each member's convolutions
     assert any(n.startswith("/head/heads.1/") for n in names)  # and head
@@ -145,14 +148,18 @@ def test_int8_calibration_adds_training_speakers_and_noise_pieces_never_test_spe
     assert not any(np.allclose(row[: len(test_speaker)], test_speaker, atol=1e-3) for row in more)
 
 
-def test_the_command_line_sets_the_final_fit_and_the_sound_negatives(tmp_path):
+def test_the_command_line_sets_or_clears_the_final_fit_the_sound_negatives_and_the_seed(tmp_path):
     from listener.export.build_defaults import _arguments
     from listener.export.build_digits import DigitsRecipe, recipe_from
 
-    r = recipe_from(_arguments(["--only", "digits", "--final-fit", "--sound-negatives", "600", "--seed", "3"]))
-    assert r.final_fit and r.n_sound_negatives == 600 and r.seed == 3 and r.epochs == DigitsRecipe.epochs
     plain = recipe_from(_arguments(["--only", "digits"]))
-    assert not plain.final_fit and plain.n_sound_negatives == 0  # the shipped recipe: neither
+    assert plain == DigitsRecipe() and plain.final_fit and plain.n_sound_negatives == 600  # the shipped 2.2 recipe
+    assert plain.seed == 2  # its own seed, not the sounds build's
+    r = recipe_from(_arguments(["--only", "digits", "--no-final-fit", "--sound-negatives", "0", "--seed", "3"]))
+    assert not r.final_fit and r.n_sound_negatives == 0 and r.seed == 3 and r.epochs == DigitsRecipe.epochs
+    quick = recipe_from(_arguments(["--only", "digits", "--quick"]))
+    assert not quick.final_fit and quick.n_sound_negatives == 0  # a tiny tree: neither
+    assert recipe_from(_arguments(["--quick", "--final-fit"])).final_fit
     run = build("--sound-negatives", "-1", "--data", str(tmp_path))
     assert run.returncode == 2 and run.stderr.strip() == "error: --sound-negatives must be >= 0"
 
@@ -162,8 +169,8 @@ def test_the_metadata_says_what_a_build_trained_on():
 
     from listener.export.build_digits import DigitsRecipe, training_data
 
-    plain = training_data(DigitsRecipe())
+    plain = training_data(replace(DigitsRecipe(), final_fit=False, n_sound_negatives=0))
     assert "minus 10 validation speakers" in plain and "yweweler" in plain and "sounds model" not in plain
-    fit = training_data(replace(DigitsRecipe(), final_fit=True, n_sound_negatives=600, leave_out_speakers=("fash",)))
+    fit = training_data(replace(DigitsRecipe(), leave_out_speakers=("fash",)))  # the shipped recipe's two
     assert "validation speakers too" in fit and "yweweler" not in fit and "600 non-speech clips" in fit
     assert fit.endswith("left out: fash")
