@@ -82,6 +82,9 @@ def test_the_digits_card_gains_a_non_speech_row_when_the_bench_scored_one() -> N
     results = ROOT / "docs" / "models" / "digits"
     test = json.loads((results / "bench_digits.json").read_text())
     validation = json.loads((results / "bench_digits_validation.json").read_text())
+    for part in (test, validation):  # a bench run without --non-speech
+        for variant in ("fp32", "int8"):
+            part["models"][variant]["sets"].pop("non_speech", None)
     assert "no model trains on" not in card_tables(test, validation)
     for part, rate in ((test, 1.25), (validation, 2.5)):
         for variant in ("fp32", "int8"):
