@@ -617,6 +617,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def with_sounds_seed(args: argparse.Namespace) -> argparse.Namespace:
+    """The sounds build's arguments: ``--seed`` if given, else ``SOUNDS_SEED`` (the digits build reads
+    ``None`` as its recipe's own seed, ``DigitsRecipe.seed``)."""
+    return args if args.seed is not None else argparse.Namespace(**{**vars(args), "seed": SOUNDS_SEED})
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     for flag in ("threads", "members", "epochs"):
@@ -642,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     names = [n for n in ("digits", "sounds") if args.only in (None, n)]
     summaries = {}
-    sounds_args = args if args.seed is not None else argparse.Namespace(**{**vars(args), "seed": SOUNDS_SEED})
+    sounds_args = with_sounds_seed(args)
     try:
         for name in names:
             if args.evaluate_only or args.requantize:

@@ -157,6 +157,11 @@ def test_the_command_line_sets_or_clears_the_final_fit_the_sound_negatives_and_t
     assert plain.seed == 2  # its own seed, not the sounds build's
     r = recipe_from(_arguments(["--only", "digits", "--no-final-fit", "--sound-negatives", "0", "--seed", "3"]))
     assert not r.final_fit and r.n_sound_negatives == 0 and r.seed == 3 and r.epochs == DigitsRecipe.epochs
+    from listener.export.build_defaults import SOUNDS_SEED, with_sounds_seed
+
+    both = _arguments([])  # one command line builds both models: each keeps its own seed
+    assert recipe_from(both).seed == DigitsRecipe.seed and with_sounds_seed(both).seed == SOUNDS_SEED == 0
+    assert with_sounds_seed(_arguments(["--seed", "7"])).seed == recipe_from(_arguments(["--seed", "7"])).seed == 7
     quick = recipe_from(_arguments(["--only", "digits", "--quick"]))
     assert not quick.final_fit and quick.n_sound_negatives == 0  # a tiny tree: neither
     assert recipe_from(_arguments(["--quick", "--final-fit"])).final_fit
