@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -59,11 +60,21 @@ def wakeup_floor(period: float) -> float:
 
 
 def pipeline_only(
-    x: np.ndarray, model: str, threads: str, hop: str | None, block_s: float, frames_per_call: int | None = None
+    x: np.ndarray,
+    model: str,
+    threads: str,
+    hop: str | None,
+    block_s: float,
+    frames_per_call: int | None = None,
+    paced: bool = False,
 ) -> float:
     """CPU % of one core the pipeline itself (gate, windows, model, decider) needs for
     ``x``, fed in blocks of ``block_s`` as fast as it goes, with no pacing and no file reads:
-    the part of the live figure that is our processing rather than streaming."""
+    the part of the live figure that is our processing rather than streaming.
+
+    ``paced``: the same blocks, each after a wait until its time as in a live stream (in this
+    process, still no file reads). What that adds is the price of doing the work right after a
+    wake-up (cold caches, a clock that idled), which some machines charge much more than others."""
     from listener.config import PipelineOptions
     from listener.pipeline import build_pipeline
 
@@ -75,8 +86,12 @@ def pipeline_only(
     )
     pipeline = build_pipeline(opts, "bench")
     block = int(block_s * RATE)
+    wait = threading.Event()
+    start = time.monotonic()
     t0 = time.process_time()
     for i in range(0, len(x), block):
+        if paced and (delay := start + (i + block) / RATE - time.monotonic()) > 0:
+            wait.wait(delay)
         pipeline.feed(x[i : i + block], time.monotonic())  # live: a sequence model computes its frames as they come
     pipeline.finish()
     return round(100.0 * (time.process_time() - t0) / (len(x) / RATE), 2)
@@ -96,6 +111,11 @@ def _arguments() -> argparse.Namespace:
     ap.add_argument("--block-ms", type=int, help="passed to listener run (audio per block); default: listener run's")
     ap.add_argument(
         "--frames-per-call", type=int, help="sequence models: frames per model call (written to a --config file)"
+    )
+    ap.add_argument(
+        "--paced-pipeline",
+        action="store_true",
+        help="also time the pipeline's own work paced in this process (what wake-ups cost this machine; +SECONDS)",
     )
     return ap.parse_args()
 
@@ -206,6 +226,11 @@ def main() -> None:
     block_s = (args.block_ms or RunOptions.block_ms) / 1000.0
     floor = wakeup_floor(block_s)
     own = pipeline_only(x, args.model, args.threads, args.hop, block_s, args.frames_per_call)
+    own_paced = (
+        pipeline_only(x, args.model, args.threads, args.hop, block_s, args.frames_per_call, paced=True)
+        if args.paced_pipeline
+        else None
+    )
     try:
         cmd = listener_command(args, clip, log) + ["--log", str(log), "--quiet"]
         play = (lambda: subprocess.Popen(["paplay", f"--device={SINK}", str(clip)])) if args.mic else None
@@ -233,13 +258,16 @@ def main() -> None:
         "wakeup_floor_percent": floor,
         "pipeline_only_percent": own,
     }
+    if own_paced is not None:
+        result["pipeline_paced_percent"] = own_paced
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / result_name(args)).write_text(json.dumps(result, indent=2) + "\n")
     print("| stream | seconds | CPU % of one core (mean) | per-second p50 | per-second max | detections |")
     print("|---|---|---|---|---|---|")
     print(
         f"A Python process that only wakes every {block_s * 1000:.0f} ms (as the stream does) uses {floor} % here; "
-        f"the pipeline's own work on the same audio, unpaced, {own} %."
+        f"the pipeline's own work on the same audio, unpaced, {own} %"
+        + (f"; the same work paced in this process (no file reads), {own_paced} %." if own_paced is not None else ".")
     )
     print(
         f"| {result['stream']} | {result['seconds']} | {result['cpu_percent_of_one_core']} | "
