@@ -6,7 +6,7 @@
                                  [--sweep 0.5 0.6 0.7 0.8 0.9] [--tails 1280 2560 3840 16352]
                                  [--blank-penalties 0 0.5 1 2] [--eight-bit] [--levels -30 -40 -50 [--no-vad-gain]]
                                  [--voice-shifts 0.85 0.92 1.08 1.2 [--there-and-back]] [--tempos 0.8 1.2 1.5]
-                                 [--non-speech]
+                                 [--codecs opus_0.9 opus_0.95 opus_0.99 vorbis_0.8 mp3_0.5] [--non-speech]
                                  [--out docs/models/digits/bench_digits.json]
 
 Each recording goes through the runtime's own pipeline (gate, frames, CTC decoder at the
@@ -28,7 +28,9 @@ with every voice's pitch and formants scaled by each factor, tempo kept (a deepe
 the training speakers; ``evaluate_strings.score_voice_shifts``, needs the ``sox`` program);
 ``--there-and-back``: the control as well, every voice shifted by each factor and back (the voice
 unchanged: what the pitch effect's artifacts alone cost); ``--tempos``: AN4 and FSDD again said
-faster or slower by each factor, the voice kept (``evaluate_strings.score_tempos``, sox too).
+faster or slower by each factor, the voice kept (``evaluate_strings.score_tempos``, sox too);
+``--codecs``: AN4 and FSDD again coded and decoded by lossy codecs, as voice notes, calls and
+compressed uploads reach a user (``evaluate_strings.CODECS``: Opus, Vorbis, MP3 through libsndfile).
 ``--non-speech``: also music, sound effects and synthetic sounds that neither model trains on
 (``evaluate_strings.non_speech_recordings``: the sounds model's held-out pool without its speech),
 false digits a minute in sounds beyond one ESC-10 fold; the same set for either part (recipes are
@@ -56,10 +58,12 @@ from listener.export.onnx_export import set_metadata
 from listener.training.ctc_corpus import FINAL_FIT_NOTE
 from listener.training.evaluate import CachedClassifier
 from listener.training.evaluate_strings import (
+    CODECS,
     PARTS,
     digit_sets,
     log_digits,
     non_speech_recordings,
+    score_codecs,
     score_eight_bit,
     score_levels,
     score_sets,
@@ -310,6 +314,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--tempos", type=float, nargs="*", default=[], help="also score AN4 and FSDD said faster / slower")
     ap.add_argument("--there-and-back", action="store_true", help="--voice-shifts' control: shift and shift back")
+    ap.add_argument(
+        "--codecs",
+        nargs="*",
+        default=[],
+        choices=list(CODECS),
+        help="also score AN4 and FSDD coded and decoded by these lossy codecs (voice notes, calls)",
+    )
     ap.add_argument("--no-vad-gain", action="store_true", help="webrtcvad hears the audio as it is (vad_gain off)")
     ap.add_argument(
         "--non-speech",
@@ -387,6 +398,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.tempos:
             entry["tempos"] = score_tempos(cached, sets, args.tempos, options)
             print(f"  {info.variant} tempos: {json.dumps(entry['tempos'])}")
+        if args.codecs:
+            entry["codecs"] = score_codecs(cached, sets, args.codecs, options)
+            print(f"  {info.variant} codecs: {json.dumps(entry['codecs'])}")
         if args.eight_bit:
             entry["eight_bit"] = score_eight_bit(cached, sets, options)
             print(f"  {info.variant} 8-bit: {json.dumps(entry['eight_bit'])}")

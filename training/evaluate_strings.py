@@ -387,6 +387,48 @@ def score_tempos(
     return _score_changed(classifier, sets, {f"{f:g}": (lambda a, f=f: change_tempo(a, f)) for f in factors}, options)
 
 
+CODECS: dict[str, tuple[str, str, float]] = {
+    # name: (libsndfile format, subtype, compression level); what each keeps of 16 kHz speech is in
+    # ``score_codecs``' kbps (voice notes and calls are coded at about 10-30 kbps)
+    "opus_0.9": ("OGG", "OPUS", 0.9),
+    "opus_0.95": ("OGG", "OPUS", 0.95),
+    "opus_0.99": ("OGG", "OPUS", 0.99),
+    "vorbis_0.8": ("OGG", "VORBIS", 0.8),
+    "mp3_0.5": ("MP3", "MPEG_LAYER_III", 0.5),
+}
+
+
+def codec_round_trip(audio: np.ndarray, codec: str, rate: int = 16000) -> tuple[np.ndarray, int]:
+    """``audio`` encoded with one of ``CODECS`` (libsndfile, in memory) and decoded again; and its size in bytes."""
+    import io
+
+    import soundfile as sf
+
+    fmt, subtype, level = CODECS[codec]
+    buf = io.BytesIO()
+    sf.write(buf, audio, rate, format=fmt, subtype=subtype, compression_level=level)
+    size = buf.tell()
+    buf.seek(0)
+    decoded, _ = sf.read(buf, dtype="float32")
+    out = np.zeros(len(audio), np.float32)  # the decoder's length can differ by a frame
+    out[: min(len(audio), len(decoded))] = decoded[: len(audio)]
+    return out, size
+
+
+def score_codecs(
+    classifier, sets: dict[str, list[Recording]], codecs: Sequence[str], options: PipelineOptions | None = None
+) -> dict:
+    """:func:`score_voice_shifts`' figures with every recording coded and decoded by each of ``codecs`` (a voice
+    note, a call, a compressed upload), plus each codec's bitrate (``kbps``) on the first two minutes of
+    those recordings joined into one stream (a short clip's size is mostly its container's headers; much
+    longer streams crash libsndfile's Vorbis encoder in memory)."""
+    result = _score_changed(classifier, sets, {c: (lambda a, c=c: codec_round_trip(a, c)[0]) for c in codecs}, options)
+    joined = np.concatenate([r.audio for name in VOICE_SHIFT_SETS for r in sets.get(name, [])] or [np.zeros(16000)])
+    joined = joined[: 120 * 16000]
+    result["kbps"] = {c: round(8 * codec_round_trip(joined, c)[1] / (len(joined) / 16000) / 1000, 1) for c in codecs}
+    return result
+
+
 def score_levels(
     classifier, sets: dict[str, list[Recording]], levels: Sequence[float], options: PipelineOptions | None = None
 ) -> dict:

@@ -33,6 +33,13 @@ def test_there_and_back_needs_the_factors(tmp_path: Path) -> None:
         main(["--data", str(tmp_path), "--there-and-back"])
 
 
+def test_codecs_are_named_from_the_list(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--data", str(tmp_path), "--codecs", "opus_0.9", "aac"])
+    assert stop.value.code == 2
+    assert "invalid choice: 'aac'" in capsys.readouterr().err
+
+
 def test_a_missing_data_folder_is_named(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="no data folder"):
         main(["--data", str(tmp_path / "nowhere"), "--part", "validation"])

@@ -8,14 +8,17 @@ from conftest import make_ctc_model, silence, tone
 
 from listener.classifier import Classifier
 from listener.training.evaluate_strings import (
+    CODECS,
     Logged,
     Recording,
     at_peak,
     change_tempo,
+    codec_round_trip,
     digit_sets,
     edit_distance,
     eight_bit_versions,
     log_digits,
+    score_codecs,
     score_eight_bit,
     score_levels,
     score_tempos,
@@ -192,6 +195,30 @@ def test_score_tempos_scores_the_sets_said_faster(tmp_path):
     assert set(scored["digits_right"]["1.3"]) == {"an4", "an4/m"}
     faster = [Recording("a", change_tempo(rec.audio, 1.3), "12", 2, group="mabc")]
     assert scored["digits_right"]["1.3"]["an4"] == summarize(log_digits(clf, faster))["digits_right"]
+
+
+@pytest.mark.parametrize("codec", list(CODECS))
+def test_a_codec_round_trip_keeps_the_length_and_the_tone_and_costs_fewer_bytes(codec):
+    said = np.concatenate([silence(0.3), 0.5 * tone(440, 1.0), silence(0.3)]).astype(np.float32)
+    coded, size = codec_round_trip(said, codec)
+    assert len(coded) == len(said) and coded.dtype == np.float32
+    assert size < said.size * 2 / 4  # a quarter of 16-bit PCM at most
+    middle = slice(8000, 16000)
+    spectrum = np.abs(np.fft.rfft(coded[middle]))
+    assert np.fft.rfftfreq(8000, 1 / 16000)[spectrum.argmax()] == pytest.approx(440, abs=4)
+    assert np.corrcoef(said[middle], coded[middle])[0, 1] > 0.9  # not shifted in time
+
+
+def test_score_codecs_scores_the_coded_sets_and_gives_each_bitrate(tmp_path):
+    clf = Classifier(make_ctc_model(tmp_path))
+    said = np.concatenate([silence(0.5), 0.3 * tone(300, 0.4), silence(0.15), 0.5 * tone(3000, 0.4), silence(0.5)])
+    rec = Recording("a", said.astype(np.float32), "12", 2, group="fabc")
+    scored = score_codecs(clf, {"an4": [rec], "esc10": [rec]}, ["opus_0.9", "mp3_0.5"])
+    assert set(scored["digits_right"]) == {"opus_0.9", "mp3_0.5"}
+    assert set(scored["digits_right"]["opus_0.9"]) == {"an4", "an4/f"}
+    coded = [Recording("a", codec_round_trip(rec.audio, "opus_0.9")[0], "12", 2, group="fabc")]
+    assert scored["digits_right"]["opus_0.9"]["an4"] == summarize(log_digits(clf, coded))["digits_right"]
+    assert 4 < scored["kbps"]["opus_0.9"] < 128 and 4 < scored["kbps"]["mp3_0.5"] < 128
 
 
 def test_non_speech_recordings_are_sounds_no_model_trains_on_and_never_speech(tmp_path, monkeypatch):
