@@ -470,6 +470,8 @@ class FileSource(Source):
             reason = str(exc).replace("\n", " ")
             if isinstance(exc, sf.LibsndfileError) and getattr(exc, "error_string", None):
                 reason = exc.error_string
+            if Path(path).suffix.lower().lstrip(".") in UNREAD_EXTENSIONS:
+                reason += f" (libsndfile reads no AAC/AMR/WMA: convert it, e.g. ffmpeg -i '{path}' out.wav)"
             raise AudioError(f"cannot read audio file '{path}': {reason}") from None
         self.input_rate = int(self._file.samplerate)
         self.channels = int(self._file.channels)
@@ -588,6 +590,11 @@ AUDIO_EXTENSIONS = {
     "NIST": ("sph", "nist"),
     "VOC": ("voc",),
 }
+
+
+# Formats phones and other programs save that libsndfile does not read (AAC, AMR, WMA): a file
+# named so gets a hint to convert it.
+UNREAD_EXTENSIONS = ("m4a", "aac", "mp4", "3gp", "amr", "wma", "webm")
 
 
 def audio_extensions() -> set[str]:

@@ -137,6 +137,7 @@ def test_run_from_stdin(work, rate):
         (["run", "--model", "m.onnx", "--source", "nope.wav"], {}, 4, "not found"),
         (["run", "--model", "m.onnx", "--source", "corrupt.wav"], {}, 4, "cannot read audio file 'corrupt.wav'"),
         (["analyze", "corrupt.wav", "--model", "m.onnx"], {}, 4, "corrupt.wav"),
+        (["analyze", "memo.m4a", "--model", "m.onnx"], {}, 4, "convert it, e.g. ffmpeg -i 'memo.m4a' out.wav"),
         (["run", "--model", "m.onnx", "--source", "mic"], NO_AUDIO, 4, "no audio input device"),
         (["run", "--model", "m.onnx", "--source", "mic", "--device", "no-such-mic"], {}, 4, "no-such-mic"),
         (["run", "--model", "m.onnx", "--source", "mic", "--device", "no-such-mic"], NO_AUDIO, 4, "no-such-mic"),
@@ -159,6 +160,7 @@ def test_run_from_stdin(work, rate):
 def test_error_paths(work, args, env, code, fragment):
     make_test_model(work, filename="nometa.onnx", drop=("labels",))
     (work / "corrupt.wav").write_bytes(b"RIFF\xff\xff\x00\x00WAVEfmt \x10\x00\x00\x00" + os.urandom(64))
+    (work / "memo.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00M4A isommp42" + os.urandom(64))
     (work / "bad.toml").write_text('colour = "blue"\n')
     (work / "block.toml").write_text('model = "m.onnx"\nsource = "tones.wav"\nblock_ms = 5000\n')
     (work / "penalty.toml").write_text('model = "m.onnx"\nblank_penalty = -1.0\n')
