@@ -30,7 +30,7 @@ the training speakers; ``evaluate_strings.score_voice_shifts``, needs the ``sox`
 unchanged: what the pitch effect's artifacts alone cost); ``--tempos``: AN4 and FSDD again said
 faster or slower by each factor, the voice kept (``evaluate_strings.score_tempos``, sox too);
 ``--codecs``: AN4 and FSDD again coded and decoded by lossy codecs, as voice notes, calls and
-compressed uploads reach a user (``evaluate_strings.CODECS``: Opus, Vorbis, MP3 through libsndfile).
+compressed uploads reach a user (``strings.CODECS``: Opus, Vorbis, MP3 through libsndfile).
 ``--non-speech``: also music, sound effects and synthetic sounds that neither model trains on
 (``evaluate_strings.non_speech_recordings``: the sounds model's held-out pool without its speech),
 false digits a minute in sounds beyond one ESC-10 fold; the same set for either part (recipes are
@@ -58,7 +58,6 @@ from listener.export.onnx_export import set_metadata
 from listener.training.ctc_corpus import FINAL_FIT_NOTE
 from listener.training.evaluate import CachedClassifier
 from listener.training.evaluate_strings import (
-    CODECS,
     PARTS,
     digit_sets,
     log_digits,
@@ -72,6 +71,7 @@ from listener.training.evaluate_strings import (
     summarize,
     with_settings,
 )
+from listener.training.strings import CODECS
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("LISTENER_DATA", ROOT.parent / "shared" / "data"))

@@ -47,6 +47,7 @@ from listener.training.frontend import SOUNDS_FRONTEND
 from listener.training.models.kws import count_parameters
 from listener.training.models.registry import ModelSpec, build_model
 from listener.training.report import write_report
+from listener.training.strings import StringAugment
 from listener.training.train import TorchClassifier, TrainResult, evaluate_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -576,6 +577,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "sound packages of docs/training.md, a missing one is skipped with a message)",
     )
     parser.add_argument(
+        "--codec-p",
+        type=float,
+        metavar="P",
+        help="digits: the share of augmented copies coded by a lossy codec, Opus 8-29 kbps or MP3, as voice notes "
+        f"are (default {StringAugment.codec_p:g}: off; tried by a rule, docs/training.md)",
+    )
+    parser.add_argument(
         "--sound-epochs", type=int, help=f"sounds head epochs per fold and final (default {SOUNDS_EPOCHS})"
     )
     parser.add_argument(
@@ -632,6 +640,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if args.sound_negatives is not None and args.sound_negatives < 0:
         print("error: --sound-negatives must be >= 0", file=sys.stderr)
+        return 2
+    if args.codec_p is not None and not 0.0 <= args.codec_p <= 1.0:
+        print("error: --codec-p must be between 0 and 1", file=sys.stderr)
         return 2
     if not args.data.is_dir():
         print(f"error: data folder {args.data} not found (pass --data)", file=sys.stderr)

@@ -344,7 +344,7 @@ def member_cache(cache: Path, member: int, seed: int) -> Path:
 
 def recipe_from(args: argparse.Namespace) -> DigitsRecipe:
     """The recipe with the command line's overrides (``--epochs``, ``--members``, ``--final-fit``,
-    ``--sound-negatives``, ``--seed``; one not given keeps the recipe's)."""
+    ``--sound-negatives``, ``--codec-p``, ``--seed``; one not given keeps the recipe's)."""
     r = QUICK if args.quick else DigitsRecipe()
     if args.epochs:
         r = replace(r, epochs=args.epochs)
@@ -354,11 +354,13 @@ def recipe_from(args: argparse.Namespace) -> DigitsRecipe:
         r = replace(r, final_fit=args.final_fit)
     if args.sound_negatives is not None:
         r = replace(r, n_sound_negatives=args.sound_negatives)
+    if getattr(args, "codec_p", None) is not None:
+        r = replace(r, augment=replace(r.augment, codec_p=args.codec_p))
     return r if args.seed is None else replace(r, seed=args.seed)
 
 
 def build_digits_from(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict:
     """``build_defaults``' digits entry: its flags (--data, --system-root, --out, --runs, --cache, --quick,
-    --epochs, --members, --final-fit, --sound-negatives, --seed, --threads) to ``build_digits``."""
+    --epochs, --members, --final-fit, --sound-negatives, --codec-p, --seed, --threads) to ``build_digits``."""
     r = recipe_from(args)
     return build_digits(args.data, args.out, args.runs, args.cache, args.quick, r, args.threads, log, args.system_root)

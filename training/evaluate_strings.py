@@ -50,7 +50,7 @@ from listener.training.datasets.base import DIGITS, load_audio
 from listener.training.datasets.esc import load_esc
 from listener.training.datasets.fsdd import load_fsdd
 from listener.training.datasets.speech_commands import background_noise_files, load_speech_commands
-from listener.training.strings import CONFUSABLE_WORDS, eight_bit
+from listener.training.strings import CONFUSABLE_WORDS, codec_round_trip, eight_bit
 
 PARTS = ("validation", "test")
 NOISE_TEST_FROM = 0.7  # SC background noise: the digits build trains on each file's first 70%
@@ -385,34 +385,6 @@ def score_tempos(
     """:func:`score_voice_shifts`' figures with every recording said ``factor`` times as fast
     (:func:`change_tempo`) instead."""
     return _score_changed(classifier, sets, {f"{f:g}": (lambda a, f=f: change_tempo(a, f)) for f in factors}, options)
-
-
-CODECS: dict[str, tuple[str, str, float]] = {
-    # name: (libsndfile format, subtype, compression level); what each keeps of 16 kHz speech is in
-    # ``score_codecs``' kbps (voice notes and calls are coded at about 10-30 kbps)
-    "opus_0.9": ("OGG", "OPUS", 0.9),
-    "opus_0.95": ("OGG", "OPUS", 0.95),
-    "opus_0.99": ("OGG", "OPUS", 0.99),
-    "vorbis_0.8": ("OGG", "VORBIS", 0.8),
-    "mp3_0.5": ("MP3", "MPEG_LAYER_III", 0.5),
-}
-
-
-def codec_round_trip(audio: np.ndarray, codec: str, rate: int = 16000) -> tuple[np.ndarray, int]:
-    """``audio`` encoded with one of ``CODECS`` (libsndfile, in memory) and decoded again; and its size in bytes."""
-    import io
-
-    import soundfile as sf
-
-    fmt, subtype, level = CODECS[codec]
-    buf = io.BytesIO()
-    sf.write(buf, audio, rate, format=fmt, subtype=subtype, compression_level=level)
-    size = buf.tell()
-    buf.seek(0)
-    decoded, _ = sf.read(buf, dtype="float32")
-    out = np.zeros(len(audio), np.float32)  # the decoder's length can differ by a frame
-    out[: min(len(audio), len(decoded))] = decoded[: len(audio)]
-    return out, size
 
 
 def score_codecs(

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 import shutil
 import subprocess
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.signal as ss
+import soundfile as sf
 import soxr
 
 from listener.training.datasets.base import DIGITS, load_audio
@@ -499,6 +501,8 @@ class StringAugment:
     trail_s: tuple[float, float] = (0.3, 1.0)
     floor_db: tuple[float, float] = (-75.0, -50.0)  # white noise floor: no stretch is digital silence
     quantize_p: float = 0.0  # an 8-bit recording (linear or mu-law), the last step: see ``quantize_8bit``
+    codec_p: float = 0.0  # a lossy codec (Opus or MP3, a voice note), after the 8 bits: see ``lossy_codec``
+    codec_levels: tuple[float, float] = (0.9, 0.99)  # Opus compression levels drawn from
 
 
 def min_samples(embeddings: int) -> int:
@@ -571,6 +575,45 @@ def eight_bit(audio: np.ndarray, mu_law: bool = False) -> np.ndarray:
     return (np.sign(y) * np.expm1(np.abs(y) * np.log1p(mu)) / mu).astype(np.float32)
 
 
+CODECS: dict[str, tuple[str, str, float]] = {
+    # name: (libsndfile format, subtype, compression level); what each keeps of 16 kHz speech is in
+    # ``evaluate_strings.score_codecs``' kbps (voice notes and calls are coded at about 10-30 kbps)
+    "opus_0.9": ("OGG", "OPUS", 0.9),
+    "opus_0.95": ("OGG", "OPUS", 0.95),
+    "opus_0.99": ("OGG", "OPUS", 0.99),
+    "vorbis_0.8": ("OGG", "VORBIS", 0.8),
+    "mp3_0.5": ("MP3", "MPEG_LAYER_III", 0.5),
+}
+
+
+def lossy_round_trip(
+    audio: np.ndarray, fmt: str, subtype: str, level: float, rate: int = RATE
+) -> tuple[np.ndarray, int]:
+    """``audio`` encoded by libsndfile (in memory; ``level`` its compression level, 0 best .. 1 smallest) and
+    decoded again, the same length; and the coded size in bytes. What a voice note or an upload keeps."""
+    buf = io.BytesIO()
+    sf.write(buf, audio, rate, format=fmt, subtype=subtype, compression_level=level)
+    size = buf.tell()
+    buf.seek(0)
+    decoded, _ = sf.read(buf, dtype="float32")
+    out = np.zeros(len(audio), np.float32)  # the decoder's length can differ by a frame
+    out[: min(len(audio), len(decoded))] = decoded[: len(audio)]
+    return out, size
+
+
+def codec_round_trip(audio: np.ndarray, codec: str, rate: int = RATE) -> tuple[np.ndarray, int]:
+    """:func:`lossy_round_trip` with one of ``CODECS``."""
+    return lossy_round_trip(audio, *CODECS[codec], rate=rate)
+
+
+def lossy_codec(audio: np.ndarray, rng: np.random.Generator, cfg: StringAugment) -> np.ndarray:
+    """The augmentation's draw: Opus or MP3 at a compression level from ``cfg.codec_levels`` (Opus 0.9-0.99 is
+    about 29-8 kbps on speech, MP3 0.5-0.9 about 38-13 kbps)."""
+    if rng.random() < 0.5:
+        return lossy_round_trip(audio, "OGG", "OPUS", float(rng.uniform(*cfg.codec_levels)))[0]
+    return lossy_round_trip(audio, "MP3", "MPEG_LAYER_III", float(rng.uniform(0.5, 0.9)))[0]
+
+
 def quantize_8bit(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """:func:`eight_bit`, linear or mu-law half of the time each (the augmentation's draw)."""
     return eight_bit(audio, mu_law=rng.random() >= 0.5)
@@ -594,6 +637,8 @@ def augment_clip(
     audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
     if cfg.quantize_p and rng.random() < cfg.quantize_p:  # no draw at 0: the other steps' draws stay as they were
         audio = quantize_8bit(audio, rng)
+    if cfg.codec_p and rng.random() < cfg.codec_p:  # likewise
+        audio = lossy_codec(audio, rng, cfg)
     return audio
 
 

@@ -167,6 +167,11 @@ def test_the_command_line_sets_or_clears_the_final_fit_the_sound_negatives_and_t
     assert recipe_from(_arguments(["--quick", "--final-fit"])).final_fit
     run = build("--sound-negatives", "-1", "--data", str(tmp_path))
     assert run.returncode == 2 and run.stderr.strip() == "error: --sound-negatives must be >= 0"
+    coded = recipe_from(_arguments(["--only", "digits", "--codec-p", "0.3"]))
+    assert coded.augment.codec_p == 0.3 and coded.augment.speed == DigitsRecipe().augment.speed
+    assert plain.augment.codec_p == 0.0  # off in the shipped recipe
+    run = build("--codec-p", "1.5", "--data", str(tmp_path))
+    assert run.returncode == 2 and run.stderr.strip() == "error: --codec-p must be between 0 and 1"
 
 
 def test_the_metadata_says_what_a_build_trained_on():

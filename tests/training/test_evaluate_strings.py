@@ -8,12 +8,10 @@ from conftest import make_ctc_model, silence, tone
 
 from listener.classifier import Classifier
 from listener.training.evaluate_strings import (
-    CODECS,
     Logged,
     Recording,
     at_peak,
     change_tempo,
-    codec_round_trip,
     digit_sets,
     edit_distance,
     eight_bit_versions,
@@ -27,6 +25,7 @@ from listener.training.evaluate_strings import (
     summarize,
     with_settings,
 )
+from listener.training.strings import CODECS, codec_round_trip
 
 
 @pytest.mark.parametrize(

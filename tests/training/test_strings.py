@@ -15,8 +15,10 @@ from listener.training.strings import (
     Item,
     StringAugment,
     available_engines,
+    codec_round_trip,
     concat_strings,
     join,
+    lossy_codec,
     loud_bounds,
     phrase_tokens,
     phrase_words,
@@ -105,6 +107,26 @@ def test_quantize_p_zero_leaves_the_other_draws_unchanged():
     assert np.array_equal(prepare(item, 9, StringAugment(quantize_p=0.0), noise)[0], base)
     quantized, _ = prepare(item, 9, StringAugment(quantize_p=1.0), noise)
     assert len(np.unique(quantized)) <= 256 and np.abs(quantized - base).max() < 0.05
+
+
+def test_codec_p_codes_the_copy_and_zero_leaves_the_other_draws_unchanged():
+    item = Item(tone(0.6), ("six",), [7], "synth", "x")
+    noise = [np.random.default_rng(0).standard_normal(RATE).astype(np.float32)]
+    base, ends = prepare(item, 9, StringAugment(), noise)
+    assert np.array_equal(prepare(item, 9, StringAugment(codec_p=0.0), noise)[0], base)
+    coded, coded_ends = prepare(item, 9, StringAugment(codec_p=1.0), noise)
+    assert len(coded) == len(base) and coded_ends == ends  # a codec moves no word end
+    assert not np.array_equal(coded, base)
+    assert np.corrcoef(coded, base)[0, 1] > 0.8  # the same sound, coded
+
+
+def test_lossy_codec_draws_opus_or_mp3_at_a_level_in_range():
+    x = (0.3 * np.sin(2 * np.pi * 300 * np.arange(RATE) / RATE)).astype(np.float32)
+    rng = np.random.default_rng(1)
+    sizes = {lossy_codec(x, rng, StringAugment()).tobytes() for _ in range(6)}
+    assert len(sizes) > 1  # not one fixed coding
+    with pytest.raises(KeyError):
+        codec_round_trip(x, "aac")
 
 
 def _non_digit_words(confusable_p: float) -> list[str]:
