@@ -502,7 +502,8 @@ class StringAugment:
     floor_db: tuple[float, float] = (-75.0, -50.0)  # white noise floor: no stretch is digital silence
     quantize_p: float = 0.0  # an 8-bit recording (linear or mu-law), the last step: see ``quantize_8bit``
     codec_p: float = 0.0  # a lossy codec (Opus or MP3, a voice note), after the 8 bits: see ``lossy_codec``
-    codec_levels: tuple[float, float] = (0.9, 0.99)  # Opus compression levels drawn from
+    opus_levels: tuple[float, float] = (0.9, 0.99)  # libsndfile compression levels drawn for Opus (~29-8 kbps)
+    mp3_levels: tuple[float, float] = (0.5, 0.9)  # and for MP3 (~38-13 kbps)
 
 
 def min_samples(embeddings: int) -> int:
@@ -607,11 +608,11 @@ def codec_round_trip(audio: np.ndarray, codec: str, rate: int = RATE) -> tuple[n
 
 
 def lossy_codec(audio: np.ndarray, rng: np.random.Generator, cfg: StringAugment) -> np.ndarray:
-    """The augmentation's draw: Opus or MP3 at a compression level from ``cfg.codec_levels`` (Opus 0.9-0.99 is
-    about 29-8 kbps on speech, MP3 0.5-0.9 about 38-13 kbps)."""
+    """The augmentation's draw: Opus or MP3, half of the time each, at a compression level from
+    ``cfg.opus_levels`` / ``cfg.mp3_levels``."""
     if rng.random() < 0.5:
-        return lossy_round_trip(audio, "OGG", "OPUS", float(rng.uniform(*cfg.codec_levels)))[0]
-    return lossy_round_trip(audio, "MP3", "MPEG_LAYER_III", float(rng.uniform(0.5, 0.9)))[0]
+        return lossy_round_trip(audio, "OGG", "OPUS", float(rng.uniform(*cfg.opus_levels)))[0]
+    return lossy_round_trip(audio, "MP3", "MPEG_LAYER_III", float(rng.uniform(*cfg.mp3_levels)))[0]
 
 
 def quantize_8bit(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
