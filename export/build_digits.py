@@ -354,7 +354,7 @@ def recipe_from(args: argparse.Namespace) -> DigitsRecipe:
         r = replace(r, final_fit=args.final_fit)
     if args.sound_negatives is not None:
         r = replace(r, n_sound_negatives=args.sound_negatives)
-    if getattr(args, "codec_p", None) is not None:
+    if args.codec_p is not None:
         r = replace(r, augment=replace(r.augment, codec_p=args.codec_p))
     return r if args.seed is None else replace(r, seed=args.seed)
 
