@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from listener.classifier import Classifier
-from listener.export.build_digits import QUICK, DigitsRecipe, build_digits_from
+from listener.export.build_digits import OFF, QUICK, DigitsRecipe, NotADigitsFile, build_digits_from, floor_arg
 from listener.export.onnx_export import set_metadata
 from listener.training.calibrate import single
 from listener.training.corpus import (
@@ -584,6 +584,22 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         f"are (default {StringAugment.codec_p:g}: off; tried by a rule, docs/training.md)",
     )
     parser.add_argument(
+        "--input-floor-db",
+        type=floor_arg,
+        metavar="DB",
+        help="digits: the front end adds the mel power of white noise at DB dBFS to every frame, so digital silence "
+        "(8-bit files, noise gates) reads as the faint noise training copies have; 'off' for none (default "
+        f"{DigitsRecipe.input_floor_db if DigitsRecipe.input_floor_db is not None else OFF}; docs/training.md)",
+    )
+    parser.add_argument(
+        "--reexport",
+        type=Path,
+        metavar="FILE",
+        help="digits, no training: the weights of FILE (an FP32 digits file a build of this recipe wrote, e.g. "
+        "assets/digits.fp32.onnx) exported again with the recipe's front end and INT8 settings into --out, "
+        "then validated as a build is",
+    )
+    parser.add_argument(
         "--sound-epochs", type=int, help=f"sounds head epochs per fold and final (default {SOUNDS_EPOCHS})"
     )
     parser.add_argument(
@@ -644,6 +660,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.codec_p is not None and not 0.0 <= args.codec_p <= 1.0:
         print("error: --codec-p must be between 0 and 1", file=sys.stderr)
         return 2
+    if args.reexport is not None:
+        if args.only != "digits":
+            print("error: --reexport is for the digits model (add --only digits)", file=sys.stderr)
+            return 2
+        if not args.reexport.is_file():
+            print(f"error: --reexport: {args.reexport} not found", file=sys.stderr)
+            return 2
     if not args.data.is_dir():
         print(f"error: data folder {args.data} not found (pass --data)", file=sys.stderr)
         return 2
@@ -678,7 +701,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             trained = train_sounds(sounds_args)
             summaries[name] = export_and_report(sounds_args, trained, start)
-    except (DatasetError, ListenerError, ParityError, OSError) as exc:
+    except (DatasetError, ListenerError, ParityError, NotADigitsFile, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _log(f"all done in {(time.time() - t0) / 60:.1f} min")

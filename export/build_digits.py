@@ -22,6 +22,11 @@ Stages (each timed, the times land in ``runs/digits/results.json``):
    INT8 logs what FP32 logs.
 
 Files: ``<out>/digits.fp32.onnx`` and ``<out>/digits.onnx`` (INT8).
+
+``reexport`` (``build_defaults --reexport FILE``): no cache and no training; the weights of an FP32
+digits file a build wrote (:func:`file_network`) go through stages 4 and 5 with this recipe's
+front end and INT8 settings: what a change to the export alone (the input floor) makes of a
+trained network.
 """
 
 from __future__ import annotations
@@ -52,7 +57,11 @@ from listener.export.onnx_export import set_metadata
 from listener.export.parity import ParityError, runtime_classifier
 from listener.training.corpus import cache_root
 from listener.training.ctc import (
+    AudioToLogits,
     CtcTrainConfig,
+    MembersEmbedder,
+    MembersHead,
+    WindowHead,
     audio_model,
     stacked_model,
     train_ctc,
@@ -68,7 +77,13 @@ from listener.training.ctc_corpus import (
 )
 from listener.training.embedding_cache import CacheSetup, build_caches
 from listener.training.evaluate_strings import Recording, log_digits, summarize
-from listener.training.speech_embedding import SAMPLE_RATE, export_lower, lower_dim
+from listener.training.speech_embedding import (
+    SAMPLE_RATE,
+    SpeechEmbedding,
+    UpperBackbone,
+    export_lower,
+    lower_dim,
+)
 from listener.training.strings import Item, StringAugment
 from listener.training.tokens import tokens_to_digits
 
@@ -99,6 +114,9 @@ class DigitsRecipe:
     int8: Int8Setup = Int8Setup()  # how the INT8 file is quantized (chosen on validation, see the card)
     int8_train_clips: int = 0  # calibration clips of each kind from training speakers and noise (see the card)
     frame_tail_samples: int | None = 2560  # frames computed past the gate's close (chosen on validation, see the card)
+    # the exported front end's noise floor (OwwFrontend.floor_db; None: off). The graph only: every training
+    # copy already has a noise floor of its own (StringAugment.floor_db), so the cache stays as it was
+    input_floor_db: float | None = None
     augment: StringAugment = field(default_factory=StringAugment)  # the augmented copies' waveform changes
     max_items: int | None = None  # train on this many items only, evenly spread (smoke tests)
     # AN4's and FSDD's validation speakers train too (CtcDataConfig.train_validation_speakers): a final
@@ -198,6 +216,42 @@ def int8_calibration(
     return calibration_clips(chosen)
 
 
+class NotADigitsFile(ValueError):
+    """A file ``--reexport`` cannot read as a digits network of the recipe."""
+
+
+def file_network(path: Path, r: DigitsRecipe) -> AudioToLogits:
+    """The network of FP32 digits file `path` in torch, shaped by recipe `r` (its members, head, frozen
+    convolutions) under `r`'s front end: every weight and head statistic by its name in the file (the
+    front end's kernels, fixed numbers, are `r`'s own). A file of another shape is an error that says so."""
+    import onnx
+    from onnx import numpy_helper
+
+    try:
+        graph = onnx.load(str(path)).graph
+    except Exception as exc:  # noqa: BLE001  (onnx raises several kinds on a file that is not ONNX)
+        raise NotADigitsFile(f"{path}: not an ONNX file ({exc})") from exc
+    weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    heads = [WindowHead(r.k, r.hidden, r.depth, r.dropout) for _ in range(r.members)]
+    if r.members == 1:
+        net = AudioToLogits(heads[0], SpeechEmbedding.from_onnx(), floor_db=r.input_floor_db)
+    else:
+        uppers = [UpperBackbone(SpeechEmbedding.from_onnx(), r.n_lower) for _ in range(r.members)]
+        net = AudioToLogits(MembersHead(heads), embedder=MembersEmbedder(uppers, r.n_lower, r.input_floor_db))
+    state = net.state_dict()
+    for name, tensor in state.items():
+        if name.startswith("embedder.frontend."):
+            continue
+        if name not in weights or tuple(weights[name].shape) != tuple(tensor.shape):
+            raise NotADigitsFile(
+                f"{path} is not a digits file of this recipe ({r.members} member(s), head {r.k}x{r.hidden}, "
+                f"depth {r.depth}): {name} {'has another shape' if name in weights else 'is missing'}"
+            )
+        state[name] = torch.from_numpy(weights[name].copy())
+    net.load_state_dict(state)
+    return net.eval()
+
+
 def build_digits(
     data: Path,
     out: Path,
@@ -208,11 +262,14 @@ def build_digits(
     threads: int = 2,
     log: Callable[[str], None] = print,
     system_root: Path = Path("/"),
+    reexport: Path | None = None,
 ) -> dict:
     """Build the digits model from scratch; returns (and writes to ``runs/digits/results.json``) what it measured.
-    ``system_root`` is where usr/share holds the Debian sound packages of ``n_sound_negatives``."""
+    ``system_root`` is where usr/share holds the Debian sound packages of ``n_sound_negatives``;
+    ``reexport``: an FP32 digits file whose weights are exported again instead of training (module doc)."""
     r = recipe or (QUICK if quick else DigitsRecipe())
     torch.set_num_threads(threads)
+    reused = file_network(reexport, r) if reexport is not None else None  # read first: it may be `out`'s own file
     run_dir = runs / "digits"
     run_dir.mkdir(parents=True, exist_ok=True)
     cache = cache or cache_root() / ("digits-ctc-quick" if quick else "digits-ctc")
@@ -243,17 +300,16 @@ def build_digits(
         val = validation_items(cfg, log)
         if quick:
             val = {k: v[:: max(1, len(v) // 8)] for k, v in val.items()}
+    models, histories, member_cached = [], [], []
     with _stage(times, "cache", log):
         with warnings.catch_warnings():  # torch's note that its TorchScript exporter is the old one
             warnings.simplefilter("ignore")
             lower = export_lower(cache / f"lower{r.n_lower}.onnx", r.n_lower)
-        member_cached = []
-        for i, (seed, its) in enumerate(zip(seeds, member_items)):
+        for i, (seed, its) in enumerate(zip(seeds, member_items) if reused is None else ()):
             setup = CacheSetup(lower, lower_dim(r.n_lower), r.augment, noise, seed, threads, not quick)
             where = member_cache(cache, i, seed)
             member_cached.append(build_caches(its, r.copies, where, setup, {"n_lower": r.n_lower}, log))
     with _stage(times, "train", log):
-        models, histories = [], []
         for i, (seed, cached) in enumerate(zip(seeds, member_cached)):
             if r.members > 1:
                 log(f"member {i + 1}/{r.members} (seed {seed})")
@@ -292,7 +348,7 @@ def build_digits(
             set_metadata(path, info)
 
     with _stage(times, "export", log):
-        net = audio_model(models)
+        net = reused if reused is not None else audio_model(models, r.input_floor_db)
         fp32 = export_ctc_onnx(net, out / "digits.fp32.onnx")
         probe = next((it.audio for v in val.values() for it in v if it.tokens), items[0].audio)
         probe = np.concatenate([np.zeros(8000, np.float32), probe])[None]
@@ -318,6 +374,7 @@ def build_digits(
     results = {
         "recipe": asdict(r),
         "quick": quick,
+        "reexported_from": None if reexport is None else str(reexport),
         "items": len(items),
         "cached_vectors": int(sum(len(c.features) for cached in member_cached for c in cached)),
         "losses": [t.losses for t in histories],  # per member, per epoch
@@ -336,6 +393,22 @@ def build_digits(
     return results
 
 
+OFF = "off"  # --input-floor-db's value for no floor
+
+
+def floor_arg(text: str) -> float | str:
+    """``--input-floor-db``'s value: a level in dBFS (-120 to -20) or ``off``."""
+    if text == OFF:
+        return OFF
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a level in dBFS or {OFF}") from None
+    if not -120.0 <= value <= -20.0:
+        raise argparse.ArgumentTypeError(f"{value:g} dBFS is outside -120..-20 (or {OFF})")
+    return value
+
+
 def member_cache(cache: Path, member: int, seed: int) -> Path:
     """Where member `member` (0-based) keeps its embedding cache: `cache` for the first, a sibling
     folder named for its seed for the others (each member draws its own items and copies)."""
@@ -344,7 +417,7 @@ def member_cache(cache: Path, member: int, seed: int) -> Path:
 
 def recipe_from(args: argparse.Namespace) -> DigitsRecipe:
     """The recipe with the command line's overrides (``--epochs``, ``--members``, ``--final-fit``,
-    ``--sound-negatives``, ``--codec-p``, ``--seed``; one not given keeps the recipe's)."""
+    ``--sound-negatives``, ``--codec-p``, ``--input-floor-db``, ``--seed``; one not given keeps the recipe's)."""
     r = QUICK if args.quick else DigitsRecipe()
     if args.epochs:
         r = replace(r, epochs=args.epochs)
@@ -356,11 +429,16 @@ def recipe_from(args: argparse.Namespace) -> DigitsRecipe:
         r = replace(r, n_sound_negatives=args.sound_negatives)
     if args.codec_p is not None:
         r = replace(r, augment=replace(r.augment, codec_p=args.codec_p))
+    if args.input_floor_db is not None:
+        r = replace(r, input_floor_db=None if args.input_floor_db == OFF else args.input_floor_db)
     return r if args.seed is None else replace(r, seed=args.seed)
 
 
 def build_digits_from(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict:
     """``build_defaults``' digits entry: its flags (--data, --system-root, --out, --runs, --cache, --quick,
-    --epochs, --members, --final-fit, --sound-negatives, --codec-p, --seed, --threads) to ``build_digits``."""
+    --epochs, --members, --final-fit, --sound-negatives, --codec-p, --input-floor-db, --seed, --threads,
+    --reexport) to ``build_digits``."""
     r = recipe_from(args)
-    return build_digits(args.data, args.out, args.runs, args.cache, args.quick, r, args.threads, log, args.system_root)
+    return build_digits(
+        args.data, args.out, args.runs, args.cache, args.quick, r, args.threads, log, args.system_root, args.reexport
+    )

@@ -105,14 +105,19 @@ class StackedModel(nn.Module):
 class AudioToLogits(nn.Module):
     """Audio [B, N] in [-1, 1] at 16 kHz -> logits [B, frames, n_tokens]: front end, backbone, head.
 
-    ``embedder`` (audio -> embeddings) defaults to the pretrained front end and backbone;
-    the export and the frame-context surgery find the two parts by these attribute names."""
+    ``embedder`` (audio -> embeddings) defaults to the pretrained front end (with ``floor_db``,
+    see ``OwwFrontend``) and backbone; the export and the frame-context surgery find the two parts
+    by these attribute names."""
 
     def __init__(
-        self, head: nn.Module, backbone: SpeechEmbedding | None = None, embedder: nn.Module | None = None
+        self,
+        head: nn.Module,
+        backbone: SpeechEmbedding | None = None,
+        embedder: nn.Module | None = None,
+        floor_db: float | None = None,
     ) -> None:
         super().__init__()
-        self.embedder = embedder if embedder is not None else OwwEmbedder("window", backbone)
+        self.embedder = embedder if embedder is not None else OwwEmbedder("window", backbone, floor_db)
         self.head = head
         self.k = head.k
 
@@ -124,9 +129,9 @@ class MembersEmbedder(nn.Module):
     """Audio [B, N] -> every member's embeddings side by side [B, E, 96 * members]: the front end and
     the frozen first ``n_lower`` convolutions once, each member's fine-tuned upper convolutions on them."""
 
-    def __init__(self, uppers: Sequence[UpperBackbone], n_lower: int) -> None:
+    def __init__(self, uppers: Sequence[UpperBackbone], n_lower: int, floor_db: float | None = None) -> None:
         super().__init__()
-        self.frontend = OwwFrontend("window")
+        self.frontend = OwwFrontend("window", floor_db)
         self.lower = LowerBackbone(SpeechEmbedding.from_onnx(), n_lower)
         self.uppers = nn.ModuleList(uppers)
 
@@ -181,23 +186,24 @@ def stacked_model(
     return StackedModel(upper, WindowHead(k, hidden, depth, dropout, mean, std), n_lower)
 
 
-def audio_model(model: StackedModel | Sequence[StackedModel]) -> AudioToLogits:
-    """The trained network from audio: the pretrained backbone with the tuned upper convolutions copied
-    in; several members share its frozen part and average their token probabilities."""
+def audio_model(model: StackedModel | Sequence[StackedModel], floor_db: float | None = None) -> AudioToLogits:
+    """The trained network from audio: the front end (``floor_db``: ``OwwFrontend``'s), the pretrained
+    backbone with the tuned upper convolutions copied in; several members share its frozen part and
+    average their token probabilities."""
     members = [model] if isinstance(model, StackedModel) else list(model)
     if not members:
         raise ValueError("no trained model")
     if len(members) > 1:
         if len({m.n_lower for m in members}) != 1:
             raise ValueError("the members must freeze the same backbone convolutions (n_lower)")
-        embedder = MembersEmbedder([m.upper for m in members], members[0].n_lower)
+        embedder = MembersEmbedder([m.upper for m in members], members[0].n_lower, floor_db)
         return AudioToLogits(MembersHead([m.head for m in members]), embedder=embedder).eval()
     model = members[0]
     backbone = SpeechEmbedding.from_onnx()
     tuned = [m for m in model.upper.modules() if isinstance(m, nn.Conv2d)]
     for dst, src in zip(backbone.convs()[model.n_lower :], tuned):
         dst.load_state_dict(src.state_dict())
-    return AudioToLogits(model.head, backbone).eval()
+    return AudioToLogits(model.head, backbone, floor_db=floor_db).eval()
 
 
 # ----------------------------------------------------------------------------- alignment, loss

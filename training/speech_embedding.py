@@ -19,6 +19,12 @@ which no streaming runtime can reproduce; ``clip_mode="window"`` (the default) t
 *embedding window* (76 mel frames stepped by 8), exactly what ``melspectrogram.onnx`` gives on
 that window's own 12,512 samples. ``clip_mode="utterance"`` is the ONNX file on a batch of one.
 
+``floor_db`` (off by default, where the front end is ``melspectrogram.onnx``): the mel power that
+white noise at that RMS level (dBFS) has on average is added to every frame before the log.
+Digital silence (an 8-bit file's quiet stretches, a phone's noise gate) then reads as the faint
+noise every training copy has (``strings.StringAugment.floor_db``) instead of ``log(1e-10)``; real
+microphones' own noise is louder and barely changes. A constant, so the graph stays deterministic.
+
 Backbone (``SpeechEmbedding``): ``embedding_model.onnx``'s 20 convolutions (batch norm fused),
 each but the last followed by ``LeakyRelu(0.2)`` and ``max(x, -0.4)``, five max-pools; 76 mel
 frames x 32 bands -> one 96-d vector, one every 80 ms (``EMB_HOP`` samples). The weights are
@@ -85,6 +91,16 @@ def n_embeddings(n_samples: int) -> int:
     return max(0, (frames - WINDOW_FRAMES) // WINDOW_STEP + 1)
 
 
+def noise_mel_power(db: float, stft: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
+    """[32] mean mel power of white noise at RMS `db` dBFS through the STFT kernels `stft` ([2*bins, 1, taps],
+    real rows then imaginary) and the bank `mel` ([bins, 32]): each bin's power is the noise variance at
+    int16 scale times its kernels' summed squares."""
+    bins = mel.shape[0]
+    taps = stft[:, 0].double() ** 2
+    per_bin = (taps[:bins] + taps[bins:]).sum(1) * (INT16_SCALE * 10.0 ** (db / 20.0)) ** 2
+    return (per_bin @ mel.double()).float()
+
+
 class OwwFrontend(nn.Module):
     """Audio [B, N] in [-1, 1] -> embedding-model input windows [B, E, 76, 32] (already ``x/10+2``).
 
@@ -92,13 +108,14 @@ class OwwFrontend(nn.Module):
     "utterance" (per clip, = ``melspectrogram.onnx`` on a batch of one), "none" (no top-db clip).
     """
 
-    def __init__(self, clip_mode: str = "window") -> None:
+    def __init__(self, clip_mode: str = "window", floor_db: float | None = None) -> None:
         """Only the DFT bins the mel bank uses (62.5-3781 Hz) and the 400 non-zero window
         taps are kept: the same numbers as the full 257 x 512 STFT, at 0.37 of its cost."""
         super().__init__()
         if clip_mode not in ("window", "utterance", "none"):
             raise ValueError(f"clip_mode must be window, utterance or none, got {clip_mode!r}")
         self.clip_mode = clip_mode
+        self.floor_db = floor_db
         mel = slaney_mel_matrix()
         used = torch.nonzero(mel.abs().sum(1) > 0).flatten()
         lo, hi = int(used.min()), int(used.max()) + 1
@@ -107,6 +124,8 @@ class OwwFrontend(nn.Module):
         self.register_buffer("stft", torch.cat([real[lo:hi, :, taps], imag[lo:hi, :, taps]]))  # [2*bins, 1, 400]
         self.register_buffer("mel", mel[lo:hi].contiguous())
         self.bins = hi - lo
+        if floor_db is not None:
+            self.register_buffer("floor", noise_mel_power(floor_db, self.stft, self.mel))
 
     def log_mel(self, audio: torch.Tensor) -> torch.Tensor:
         """[B, N] audio in [-1, 1] -> [B, T, 32] dB mel (before any top-db clip), T = (N-512)//160+1."""
@@ -116,6 +135,8 @@ class OwwFrontend(nn.Module):
         re, im = spec[:, : self.bins], spec[:, self.bins :]
         power = (re * re + im * im).transpose(1, 2)  # [B, T, bins]
         mel = torch.matmul(power, self.mel)
+        if self.floor_db is not None:
+            mel = mel + self.floor
         return 10.0 * torch.log10(torch.clamp(mel, min=AMIN))
 
     def windows(self, db: torch.Tensor) -> torch.Tensor:
@@ -299,9 +320,11 @@ class UpperBackbone(nn.Module):
 class OwwEmbedder(nn.Module):
     """Audio [B, N] in [-1, 1] at 16 kHz -> embeddings [B, E, 96] (E = ``n_embeddings(N)``)."""
 
-    def __init__(self, clip_mode: str = "window", backbone: SpeechEmbedding | None = None) -> None:
+    def __init__(
+        self, clip_mode: str = "window", backbone: SpeechEmbedding | None = None, floor_db: float | None = None
+    ) -> None:
         super().__init__()
-        self.frontend = OwwFrontend(clip_mode)
+        self.frontend = OwwFrontend(clip_mode, floor_db)
         self.backbone = backbone if backbone is not None else SpeechEmbedding.from_onnx()
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:

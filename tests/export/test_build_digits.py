@@ -184,3 +184,50 @@ def test_the_metadata_says_what_a_build_trained_on():
     fit = training_data(replace(DigitsRecipe(), leave_out_speakers=("fash",)))  # the shipped recipe's two
     assert "validation speakers too" in fit and "yweweler" not in fit and "600 non-speech clips" in fit
     assert fit.endswith("left out: fash")
+
+
+def test_reexport_reads_a_files_weights_back_and_refuses_other_files(tmp_path):
+    """``--reexport``: an exported digits network, read back from its FP32 file, computes what the file
+    computes; a front end with the input floor is the recipe's, not the file's; other files are refused."""
+    from dataclasses import replace
+
+    import torch
+
+    from listener.export.build_digits import DigitsRecipe, NotADigitsFile, file_network
+    from listener.export.ctc_export import export_ctc_onnx, session
+    from listener.training.ctc import AudioToLogits, WindowHead
+
+    r = replace(DigitsRecipe(), hidden=16)
+    torch.manual_seed(0)
+    head = WindowHead(r.k, r.hidden, r.depth, r.dropout, np.full(96, 0.1), np.full(96, 2.0))
+    net = AudioToLogits(head).eval()
+    path = export_ctc_onnx(net, tmp_path / "digits.fp32.onnx")
+    audio = (np.random.default_rng(0).standard_normal((1, 24000)) * 0.05).astype(np.float32)
+    audio[0, :8000] = 0.0  # digital silence, where the floor changes what the network sees
+    back = file_network(path, r)
+    with torch.no_grad():
+        mine = back(torch.from_numpy(audio)).numpy()
+        floored = file_network(path, replace(r, input_floor_db=-60.0))(torch.from_numpy(audio)).numpy()
+    np.testing.assert_allclose(mine, session(path).run(None, {"audio": audio})[0], atol=1e-4)
+    assert np.abs(floored - mine).max() > 1e-3
+    with pytest.raises(NotADigitsFile, match="is missing|has another shape"):
+        file_network(path, replace(r, hidden=32))
+    (tmp_path / "x.onnx").write_text("not a model")
+    with pytest.raises(NotADigitsFile, match="not an ONNX file"):
+        file_network(tmp_path / "x.onnx", r)
+
+
+def test_the_input_floor_and_reexport_flags(tmp_path):
+    from listener.export.build_defaults import _arguments
+    from listener.export.build_digits import DigitsRecipe, recipe_from
+
+    assert recipe_from(_arguments(["--only", "digits", "--input-floor-db", "-70"])).input_floor_db == -70.0
+    assert recipe_from(_arguments(["--only", "digits", "--input-floor-db", "off"])).input_floor_db is None
+    assert recipe_from(_arguments(["--only", "digits"])).input_floor_db == DigitsRecipe.input_floor_db
+    for bad, why in (("loud", "is not a level in dBFS or off"), ("-5", "outside -120..-20")):
+        run = build("--input-floor-db", bad, "--data", str(tmp_path))
+        assert run.returncode == 2 and why in run.stderr and "Traceback" not in run.stderr
+    run = build("--only", "sounds", "--reexport", str(tmp_path / "none.onnx"), "--data", str(tmp_path))
+    assert run.returncode == 2 and run.stderr.strip() == "error: --reexport is for the digits model (add --only digits)"
+    run = build("--reexport", str(tmp_path / "none.onnx"), "--data", str(tmp_path))
+    assert run.returncode == 2 and run.stderr.strip() == f"error: --reexport: {tmp_path / 'none.onnx'} not found"

@@ -102,3 +102,20 @@ def test_a_file_with_other_convolutions_is_refused(tmp_path):
     onnx.save(model, tmp_path / "bad.onnx")
     with pytest.raises(ValueError, match="Conv nodes"):
         SpeechEmbedding.from_onnx(tmp_path / "bad.onnx")
+
+
+def test_the_input_floor_is_the_mean_mel_power_of_noise_at_that_level():
+    """``floor_db``: a white-noise recording at -65 dBFS has, on average, the mel power the floor adds, so
+    digital silence reads as that noise's level and loud audio barely moves."""
+    noise = np.random.default_rng(3).standard_normal(16000 * 60).astype(np.float32) * 10 ** (-65 / 20)
+    with torch.no_grad():
+        plain, floored = OwwFrontend(), OwwFrontend(floor_db=-65.0)
+        measured = (10 ** (plain.log_mel(torch.from_numpy(noise)[None])[0].numpy() / 10)).mean(0)
+        np.testing.assert_allclose(floored.floor.numpy(), measured, rtol=0.05)
+        silence = floored.log_mel(torch.zeros(1, 16000))[0].numpy()
+        assert np.allclose(silence, 10 * np.log10(floored.floor.numpy()), atol=1e-4)  # not log10(1e-10)
+        assert plain.log_mel(torch.zeros(1, 16000)).max() == pytest.approx(-100.0)
+        loud = torch.from_numpy(voiced(1.0, seed=4))[None]
+        shift = floored.log_mel(loud) - plain.log_mel(loud)
+        assert 0 <= float(shift.min()) and float(shift.median()) < 0.5  # voice over -50 dBFS noise: under 0.5 dB
+    assert "floor" not in OwwFrontend().state_dict()  # off: melspectrogram.onnx's front end, nothing added
