@@ -112,6 +112,21 @@ def test_quick_build_on_a_tiny_tree(tmp_path):
     analyze = [sys.executable, "-m", "listener", "analyze", "--model", str(out / "digits.onnx"), str(clip)]
     done = subprocess.run(analyze, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+    # --reexport: the two members' weights again, with a floor in the front end, no cache and no training
+    again, runs2 = tmp_path / "again", tmp_path / "runs2"
+    run = build(
+        "--quick", "--data", str(data), "--out", str(again), "--runs", str(runs2), "--threads", "1", "--members", "2",
+        "--reexport", str(out / "digits.fp32.onnx"), "--input-floor-db", "-60",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    redone = json.loads((runs2 / "digits" / "results.json").read_text())
+    assert redone["reexported_from"] == str(out / "digits.fp32.onnx") and redone["losses"] == []
+    assert redone["cached_vectors"] == 0 and redone["parity_max_abs"] < 1e-3 and redone["streaming_max_abs"] < 1e-3
+    assert redone["recipe"]["input_floor_db"] == -60.0 and results["recipe"]["input_floor_db"] is None
+    inits = {i.name for i in onnx.load(str(again / "digits.fp32.onnx")).graph.initializer}
+    assert "embedder.frontend.floor" in inits and "embedder.frontend.floor" not in {
+        i.name for i in onnx.load(str(out / "digits.fp32.onnx")).graph.initializer
+    }
 
 
 def test_missing_data_and_a_broken_dataset_are_one_line_errors(tmp_path):
