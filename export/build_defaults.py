@@ -704,6 +704,12 @@ def main(argv: list[str] | None = None) -> int:
     except (DatasetError, ListenerError, ParityError, NotADigitsFile, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # train_ctc saves its checkpoint first; the sounds runs write theirs every epoch
+        print(
+            "interrupted: the build stopped; the cache copies and checkpoints it had finished are kept",
+            file=sys.stderr,
+        )
+        return 130
     _log(f"all done in {(time.time() - t0) / 60:.1f} min")
     print(json.dumps({k: v["accuracy"] for k, v in summaries.items()}, indent=2))
     return 0

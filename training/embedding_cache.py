@@ -53,10 +53,13 @@ class CacheSetup:
 
 
 def _init_worker(lower_onnx: str, out_dim: int, noise: list[np.ndarray], cfg: StringAugment) -> None:
+    import signal
+
     import torch
 
     from listener.training.speech_embedding import OrtEmbedder
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the pool, one message
     torch.set_num_threads(1)
     _WORKER.update(embedder=OrtEmbedder(threads=1, path=lower_onnx, out_dim=out_dim), noise=noise, cfg=cfg)
 

@@ -142,6 +142,26 @@ def test_missing_data_and_a_broken_dataset_are_one_line_errors(tmp_path):
     assert run.stderr.strip().splitlines() == [run.stderr.strip()] and "an4_test.fileids is missing" in run.stderr
 
 
+@pytest.mark.slow
+def test_ctrl_c_stops_a_build_with_one_line_and_exit_130(tmp_path):
+    """A real SIGINT, as Ctrl-C sends it, once the build has started logging: whatever stage it is in,
+    one line on stderr and exit 130, no traceback (the cache workers leave Ctrl-C to the parent)."""
+    import signal
+    import time
+
+    data = tiny_tree(tmp_path / "data")
+    cmd = [sys.executable, "-m", "listener.export.build_defaults", "--only", "digits", "--quick", "--data", str(data)]
+    cmd += ["--out", str(tmp_path / "o"), "--runs", str(tmp_path / "r"), "--cache", str(tmp_path / "c")]
+    restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731  (a shell's background jobs ignore it)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=restore)
+    assert proc.stdout.readline()  # the data stage has begun
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("interrupted")
+
+
 def test_int8_calibration_adds_training_speakers_and_noise_pieces_never_test_speakers(tmp_path):
     from listener.export.build_digits import int8_calibration
     from listener.training.ctc_corpus import CtcDataConfig, validation_items
