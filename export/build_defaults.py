@@ -664,6 +664,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.only != "digits":
             print("error: --reexport is for the digits model (add --only digits)", file=sys.stderr)
             return 2
+        if args.evaluate_only or args.requantize:
+            print(f"error: --reexport exports and validates by itself; drop {_rescore_flag(args)}", file=sys.stderr)
+            return 2
         if not args.reexport.is_file():
             print(f"error: --reexport: {args.reexport} not found", file=sys.stderr)
             return 2

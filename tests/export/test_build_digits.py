@@ -264,5 +264,10 @@ def test_the_input_floor_and_reexport_flags(tmp_path):
         assert run.returncode == 2 and why in run.stderr and "Traceback" not in run.stderr
     run = build("--only", "sounds", "--reexport", str(tmp_path / "none.onnx"), "--data", str(tmp_path))
     assert run.returncode == 2 and run.stderr.strip() == "error: --reexport is for the digits model (add --only digits)"
+    run = build("--reexport", str(tmp_path / "none.onnx"), "--evaluate-only", "--data", str(tmp_path))
+    assert (
+        run.returncode == 2
+        and run.stderr.strip() == "error: --reexport exports and validates by itself; drop --evaluate-only"
+    )
     run = build("--reexport", str(tmp_path / "none.onnx"), "--data", str(tmp_path))
     assert run.returncode == 2 and run.stderr.strip() == f"error: --reexport: {tmp_path / 'none.onnx'} not found"
