@@ -22,8 +22,9 @@ that window's own 12,512 samples. ``clip_mode="utterance"`` is the ONNX file on 
 ``floor_db`` (off by default, where the front end is ``melspectrogram.onnx``): the mel power that
 white noise at that RMS level (dBFS) has on average is added to every frame before the log.
 Digital silence (an 8-bit file's quiet stretches, a phone's noise gate) then reads as the faint
-noise every training copy has (``strings.StringAugment.floor_db``) instead of ``log(1e-10)``; real
-microphones' own noise is louder and barely changes. A constant, so the graph stays deterministic.
+noise every training copy has (``strings.StringAugment.floor_db``) instead of ``log(1e-10)``; audio
+whose own noise is well above the floor barely changes. A constant, so the graph stays deterministic.
+Tried for the digits model and not adopted (it buries quiet speech: docs/training.md).
 
 Backbone (``SpeechEmbedding``): ``embedding_model.onnx``'s 20 convolutions (batch norm fused),
 each but the last followed by ``LeakyRelu(0.2)`` and ``max(x, -0.4)``, five max-pools; 76 mel
