@@ -290,7 +290,7 @@ def build_digits(
     seeds = [r.seed + i for i in range(r.members)]  # member i: its own data draw, cache, init and order
     with _stage(times, "data", log):
         member_items = []
-        for seed in seeds:
+        for seed in seeds if reused is None else seeds[:1]:  # a re-export calibrates on the first member's items
             items = train_items(replace(cfg, seed=seed), log)
             if r.max_items and len(items) > r.max_items:
                 items = [items[i] for i in np.linspace(0, len(items) - 1, r.max_items).astype(int)]
@@ -301,36 +301,37 @@ def build_digits(
         if quick:
             val = {k: v[:: max(1, len(v) // 8)] for k, v in val.items()}
     models, histories, member_cached = [], [], []
-    with _stage(times, "cache", log):
-        with warnings.catch_warnings():  # torch's note that its TorchScript exporter is the old one
-            warnings.simplefilter("ignore")
-            lower = export_lower(cache / f"lower{r.n_lower}.onnx", r.n_lower)
-        for i, (seed, its) in enumerate(zip(seeds, member_items) if reused is None else ()):
-            setup = CacheSetup(lower, lower_dim(r.n_lower), r.augment, noise, seed, threads, not quick)
-            where = member_cache(cache, i, seed)
-            member_cached.append(build_caches(its, r.copies, where, setup, {"n_lower": r.n_lower}, log))
-    with _stage(times, "train", log):
-        for i, (seed, cached) in enumerate(zip(seeds, member_cached)):
-            if r.members > 1:
-                log(f"member {i + 1}/{r.members} (seed {seed})")
-            torch.manual_seed(seed)  # the head's initial weights
-            model = stacked_model(r.n_lower, r.finetune, cached, r.k, r.hidden, r.depth, r.dropout)
-            tcfg = CtcTrainConfig(
-                epochs=r.epochs,
-                batch=r.batch,
-                lr=r.lr,
-                backbone_lr_scale=r.backbone_lr_scale,
-                align_window=r.align_window,
-                seed=seed,
-                progress=not quick,
-            )
-            checkpoint = run_dir / ("last.pt" if i == 0 else f"last.member{i + 1}.pt")
-            trained = train_ctc(model, cached, tcfg, checkpoint, log)
-            if trained.interrupted:
-                log(f"stopped: the weights so far are in {checkpoint}; nothing exported")
-                return {"interrupted": True, "checkpoint": str(checkpoint), "times": times}
-            models.append(model)
-            histories.append(trained)
+    if reused is None:  # --reexport: the file's weights, so no cache and no training
+        with _stage(times, "cache", log):
+            with warnings.catch_warnings():  # torch's note that its TorchScript exporter is the old one
+                warnings.simplefilter("ignore")
+                lower = export_lower(cache / f"lower{r.n_lower}.onnx", r.n_lower)
+            for i, (seed, its) in enumerate(zip(seeds, member_items)):
+                setup = CacheSetup(lower, lower_dim(r.n_lower), r.augment, noise, seed, threads, not quick)
+                where = member_cache(cache, i, seed)
+                member_cached.append(build_caches(its, r.copies, where, setup, {"n_lower": r.n_lower}, log))
+        with _stage(times, "train", log):
+            for i, (seed, cached) in enumerate(zip(seeds, member_cached)):
+                if r.members > 1:
+                    log(f"member {i + 1}/{r.members} (seed {seed})")
+                torch.manual_seed(seed)  # the head's initial weights
+                model = stacked_model(r.n_lower, r.finetune, cached, r.k, r.hidden, r.depth, r.dropout)
+                tcfg = CtcTrainConfig(
+                    epochs=r.epochs,
+                    batch=r.batch,
+                    lr=r.lr,
+                    backbone_lr_scale=r.backbone_lr_scale,
+                    align_window=r.align_window,
+                    seed=seed,
+                    progress=not quick,
+                )
+                checkpoint = run_dir / ("last.pt" if i == 0 else f"last.member{i + 1}.pt")
+                trained = train_ctc(model, cached, tcfg, checkpoint, log)
+                if trained.interrupted:
+                    log(f"stopped: the weights so far are in {checkpoint}; nothing exported")
+                    return {"interrupted": True, "checkpoint": str(checkpoint), "times": times}
+                models.append(model)
+                histories.append(trained)
 
     def write_metadata(accuracy: dict, carried: int) -> None:  # the runtime reads threshold, tail, context from it
         for path, variant in ((fp32, "fp32"), (int8, "int8")):

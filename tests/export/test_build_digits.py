@@ -122,6 +122,7 @@ def test_quick_build_on_a_tiny_tree(tmp_path):
     redone = json.loads((runs2 / "digits" / "results.json").read_text())
     assert redone["reexported_from"] == str(out / "digits.fp32.onnx") and redone["losses"] == []
     assert redone["cached_vectors"] == 0 and redone["parity_max_abs"] < 1e-3 and redone["streaming_max_abs"] < 1e-3
+    assert "cache" not in redone["times_s"] and "train" not in redone["times_s"]  # neither stage ran
     assert redone["recipe"]["input_floor_db"] == -60.0 and results["recipe"]["input_floor_db"] is None
     inits = {i.name for i in onnx.load(str(again / "digits.fp32.onnx")).graph.initializer}
     assert "embedder.frontend.floor" in inits and "embedder.frontend.floor" not in {
