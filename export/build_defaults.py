@@ -592,6 +592,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         f"{DigitsRecipe.input_floor_db if DigitsRecipe.input_floor_db is not None else OFF}; docs/training.md)",
     )
     parser.add_argument(
+        "--clip-mode",
+        choices=("window", "none"),
+        help="digits: the front end's top-db clip, per embedding window as training saw it, or none (the embedding's "
+        "convolutions then run once over a call, several times faster; pair it with --input-floor-db) (default "
+        f"{DigitsRecipe.clip_mode}; tried by a rule and not adopted, docs/training.md)",
+    )
+    parser.add_argument(
         "--reexport",
         type=Path,
         metavar="FILE",

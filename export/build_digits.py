@@ -117,6 +117,11 @@ class DigitsRecipe:
     # the exported front end's noise floor (OwwFrontend.floor_db; None: off). The graph only: every training
     # copy already has a noise floor of its own (StringAugment.floor_db), so the cache stays as it was
     input_floor_db: float | None = None
+    # the exported front end's top-db clip (OwwFrontend.clip_mode): "window" (each embedding window's own maximum,
+    # as the cache has it) or "none" (the backbone's convolutions then run once over a call's frames instead of
+    # window by window; digital silence needs input_floor_db then). The graph only, like input_floor_db. A clip
+    # per call ("utterance") would make frames depend on where a call starts: the streaming check refuses it
+    clip_mode: str = "window"
     augment: StringAugment = field(default_factory=StringAugment)  # the augmented copies' waveform changes
     max_items: int | None = None  # train on this many items only, evenly spread (smoke tests)
     # AN4's and FSDD's validation speakers train too (CtcDataConfig.train_validation_speakers): a final
@@ -234,10 +239,11 @@ def file_network(path: Path, r: DigitsRecipe) -> AudioToLogits:
     weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     heads = [WindowHead(r.k, r.hidden, r.depth, r.dropout) for _ in range(r.members)]
     if r.members == 1:
-        net = AudioToLogits(heads[0], SpeechEmbedding.from_onnx(), floor_db=r.input_floor_db)
+        net = AudioToLogits(heads[0], SpeechEmbedding.from_onnx(), floor_db=r.input_floor_db, clip_mode=r.clip_mode)
     else:
         uppers = [UpperBackbone(SpeechEmbedding.from_onnx(), r.n_lower) for _ in range(r.members)]
-        net = AudioToLogits(MembersHead(heads), embedder=MembersEmbedder(uppers, r.n_lower, r.input_floor_db))
+        embedder = MembersEmbedder(uppers, r.n_lower, r.input_floor_db, r.clip_mode)
+        net = AudioToLogits(MembersHead(heads), embedder=embedder)
     state = net.state_dict()
     for name, tensor in state.items():
         if name.startswith("embedder.frontend."):
@@ -349,7 +355,7 @@ def build_digits(
             set_metadata(path, info)
 
     with _stage(times, "export", log):
-        net = reused if reused is not None else audio_model(models, r.input_floor_db)
+        net = reused if reused is not None else audio_model(models, r.input_floor_db, r.clip_mode)
         fp32 = export_ctc_onnx(net, out / "digits.fp32.onnx")
         probe = next((it.audio for v in val.values() for it in v if it.tokens), items[0].audio)
         probe = np.concatenate([np.zeros(8000, np.float32), probe])[None]
@@ -418,7 +424,8 @@ def member_cache(cache: Path, member: int, seed: int) -> Path:
 
 def recipe_from(args: argparse.Namespace) -> DigitsRecipe:
     """The recipe with the command line's overrides (``--epochs``, ``--members``, ``--final-fit``,
-    ``--sound-negatives``, ``--codec-p``, ``--input-floor-db``, ``--seed``; one not given keeps the recipe's)."""
+    ``--sound-negatives``, ``--codec-p``, ``--input-floor-db``, ``--clip-mode``, ``--seed``; one not given keeps
+    the recipe's)."""
     r = QUICK if args.quick else DigitsRecipe()
     if args.epochs:
         r = replace(r, epochs=args.epochs)
@@ -432,12 +439,14 @@ def recipe_from(args: argparse.Namespace) -> DigitsRecipe:
         r = replace(r, augment=replace(r.augment, codec_p=args.codec_p))
     if args.input_floor_db is not None:
         r = replace(r, input_floor_db=None if args.input_floor_db == OFF else args.input_floor_db)
+    if args.clip_mode is not None:
+        r = replace(r, clip_mode=args.clip_mode)
     return r if args.seed is None else replace(r, seed=args.seed)
 
 
 def build_digits_from(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict:
     """``build_defaults``' digits entry: its flags (--data, --system-root, --out, --runs, --cache, --quick,
-    --epochs, --members, --final-fit, --sound-negatives, --codec-p, --input-floor-db, --seed, --threads,
+    --epochs, --members, --final-fit, --sound-negatives, --codec-p, --input-floor-db, --clip-mode, --seed, --threads,
     --reexport) to ``build_digits``."""
     r = recipe_from(args)
     return build_digits(

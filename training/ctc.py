@@ -115,9 +115,10 @@ class AudioToLogits(nn.Module):
         backbone: SpeechEmbedding | None = None,
         embedder: nn.Module | None = None,
         floor_db: float | None = None,
+        clip_mode: str = "window",
     ) -> None:
         super().__init__()
-        self.embedder = embedder if embedder is not None else OwwEmbedder("window", backbone, floor_db)
+        self.embedder = embedder if embedder is not None else OwwEmbedder(clip_mode, backbone, floor_db)
         self.head = head
         self.k = head.k
 
@@ -129,14 +130,23 @@ class MembersEmbedder(nn.Module):
     """Audio [B, N] -> every member's embeddings side by side [B, E, 96 * members]: the front end and
     the frozen first ``n_lower`` convolutions once, each member's fine-tuned upper convolutions on them."""
 
-    def __init__(self, uppers: Sequence[UpperBackbone], n_lower: int, floor_db: float | None = None) -> None:
+    def __init__(
+        self,
+        uppers: Sequence[UpperBackbone],
+        n_lower: int,
+        floor_db: float | None = None,
+        clip_mode: str = "window",
+    ) -> None:
         super().__init__()
-        self.frontend = OwwFrontend("window", floor_db)
+        self.frontend = OwwFrontend(clip_mode, floor_db)
         self.lower = LowerBackbone(SpeechEmbedding.from_onnx(), n_lower)
         self.uppers = nn.ModuleList(uppers)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """[B, N] -> [B, E, 96 * members]."""
+        if self.frontend.clip_mode != "window":
+            feats = self.lower.over_frames(self.frontend.sequence(audio))  # [B, E, lower_dim]
+            return torch.cat([upper(feats) for upper in self.uppers], dim=-1)
         win = self.frontend(audio)  # [B, E, 76, 32]
         b, e = win.shape[:2]
         feats = self.lower(win.reshape(b * e, *win.shape[2:]))
@@ -186,8 +196,10 @@ def stacked_model(
     return StackedModel(upper, WindowHead(k, hidden, depth, dropout, mean, std), n_lower)
 
 
-def audio_model(model: StackedModel | Sequence[StackedModel], floor_db: float | None = None) -> AudioToLogits:
-    """The trained network from audio: the front end (``floor_db``: ``OwwFrontend``'s), the pretrained
+def audio_model(
+    model: StackedModel | Sequence[StackedModel], floor_db: float | None = None, clip_mode: str = "window"
+) -> AudioToLogits:
+    """The trained network from audio: the front end (``floor_db``, ``clip_mode``: ``OwwFrontend``'s), the pretrained
     backbone with the tuned upper convolutions copied in; several members share its frozen part and
     average their token probabilities."""
     members = [model] if isinstance(model, StackedModel) else list(model)
@@ -196,14 +208,14 @@ def audio_model(model: StackedModel | Sequence[StackedModel], floor_db: float | 
     if len(members) > 1:
         if len({m.n_lower for m in members}) != 1:
             raise ValueError("the members must freeze the same backbone convolutions (n_lower)")
-        embedder = MembersEmbedder([m.upper for m in members], members[0].n_lower, floor_db)
+        embedder = MembersEmbedder([m.upper for m in members], members[0].n_lower, floor_db, clip_mode)
         return AudioToLogits(MembersHead([m.head for m in members]), embedder=embedder).eval()
     model = members[0]
     backbone = SpeechEmbedding.from_onnx()
     tuned = [m for m in model.upper.modules() if isinstance(m, nn.Conv2d)]
     for dst, src in zip(backbone.convs()[model.n_lower :], tuned):
         dst.load_state_dict(src.state_dict())
-    return AudioToLogits(model.head, backbone, floor_db=floor_db).eval()
+    return AudioToLogits(model.head, backbone, floor_db=floor_db, clip_mode=clip_mode).eval()
 
 
 # ----------------------------------------------------------------------------- alignment, loss

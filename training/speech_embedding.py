@@ -18,6 +18,9 @@ Front end (``OwwFrontend``): ``melspectrogram.onnx`` re-implemented, read off it
 which no streaming runtime can reproduce; ``clip_mode="window"`` (the default) takes it per
 *embedding window* (76 mel frames stepped by 8), exactly what ``melspectrogram.onnx`` gives on
 that window's own 12,512 samples. ``clip_mode="utterance"`` is the ONNX file on a batch of one.
+Without a per-window clip ("utterance", "none") every window holds the same numbers where windows
+overlap, and ``OwwFrontend.sequence`` + ``SpeechEmbedding.over_frames`` compute all the embeddings in
+one pass over the frames (several times less work; tried for the digits graph: docs/training.md).
 
 ``floor_db`` (off by default, where the front end is ``melspectrogram.onnx``): the mel power that
 white noise at that RMS level (dBFS) has on average is added to every frame before the log.
@@ -143,8 +146,7 @@ class OwwFrontend(nn.Module):
     def windows(self, db: torch.Tensor) -> torch.Tensor:
         """[B, T, 32] dB mel -> [B, E, 76, 32] clipped, ``x/10+2`` scaled embedding windows."""
         if self.clip_mode == "utterance":
-            top = db.amax(dim=(1, 2), keepdim=True)
-            db = torch.maximum(db, top - TOP_DB)
+            db = self._clip_utterance(db)
         n_win = torch.div(db.shape[1] - WINDOW_FRAMES, WINDOW_STEP, rounding_mode="floor") + 1
         starts = torch.arange(n_win) * WINDOW_STEP
         idx = starts[:, None] + torch.arange(WINDOW_FRAMES)[None, :]  # [E, 76] (Gather: ONNX-exportable)
@@ -157,6 +159,23 @@ class OwwFrontend(nn.Module):
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """[B, N] audio in [-1, 1] -> [B, E, 76, 32] embedding-model input."""
         return self.windows(self.log_mel(audio))
+
+    @staticmethod
+    def _clip_utterance(db: torch.Tensor) -> torch.Tensor:
+        top = db.amax(dim=(1, 2), keepdim=True)
+        return torch.maximum(db, top - TOP_DB)
+
+    def sequence(self, audio: torch.Tensor) -> torch.Tensor:
+        """[B, N] audio in [-1, 1] -> [B, 1, 76 + 8 * (E - 1), 32]: every window's frames at once (``x/10+2``),
+        window e being rows 8e .. 8e + 75, for ``SpeechEmbedding.over_frames``. Only where no clip is per
+        window ("utterance", "none"): each window then holds exactly ``forward``'s numbers."""
+        if self.clip_mode == "window":
+            raise ValueError('a sequence of frames has no per-window clip: clip_mode "utterance" or "none"')
+        db = self.log_mel(audio)
+        if self.clip_mode == "utterance":
+            db = self._clip_utterance(db)
+        n_win = torch.div(db.shape[1] - WINDOW_FRAMES, WINDOW_STEP, rounding_mode="floor") + 1
+        return (db[:, : WINDOW_FRAMES + WINDOW_STEP * (n_win - 1)] / 10.0 + 2.0).unsqueeze(1)
 
 
 def onnx_melspec(audio: np.ndarray, path: str) -> np.ndarray:
@@ -242,6 +261,15 @@ class SpeechEmbedding(nn.Module):
         """[N, 76, 32] -> [N, 96]."""
         return self.layers(windows.unsqueeze(1)).flatten(1)
 
+    def over_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """[B, 1, 76 + 8 * (E - 1), 32] (``OwwFrontend.sequence``) -> [B, E, 96]: the convolutions once over
+        all the frames. They are unpadded in time and the three time pools (x8) match the 8-frame hop, so
+        output row e is window e's embedding, at about a seventh of the work for a long call."""
+        # [B, 96, E, 1] -> [B, E, 96] as Transpose then Reshape: ONNX Runtime's transpose optimizer (run before
+        # INT8 quantization) cannot move the Transpose past the Reshape into the head, which would leave the
+        # embeddings [B, 96, E] where the frame-context surgery looks for them
+        return self.layers(frames).permute(0, 2, 1, 3).flatten(2)
+
     def split(self, n_lower: int = 15) -> tuple[nn.Sequential, nn.Sequential]:
         """(lower, upper) layer stacks: the first `n_lower` convolutions (+ the pool right
         after the last of them) and the rest. ``upper(lower(x)) == layers(x)``."""
@@ -297,10 +325,21 @@ class LowerBackbone(nn.Module):
     def __init__(self, backbone: SpeechEmbedding, n_lower: int = 15) -> None:
         super().__init__()
         self.layers = backbone.split(n_lower)[0]
+        self.rows = LOWER_SHAPES[n_lower][1]  # time rows of one window's features
+        pooled = math.prod(m.kernel_size[0] for m in self.layers if isinstance(m, nn.MaxPool2d))
+        self.step = WINDOW_STEP // pooled  # rows between consecutive windows' features
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         """[N, 76, 32] -> [N, lower_dim]."""
         return self.layers(windows.unsqueeze(1)).flatten(1)
+
+    def over_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """[B, 1, 76 + 8 * (E - 1), 32] (``OwwFrontend.sequence``) -> [B, E, lower_dim]: each window's features,
+        the convolutions once over all the frames (see ``SpeechEmbedding.over_frames``)."""
+        x = self.layers(frames)  # [B, C, rows + step * (E - 1), F]
+        n_win = torch.div(x.shape[2] - self.rows, self.step, rounding_mode="floor") + 1
+        idx = (torch.arange(n_win) * self.step)[:, None] + torch.arange(self.rows)[None, :]  # Gather: exportable
+        return x[:, :, idx].permute(0, 2, 1, 3, 4).flatten(2)  # [B, E, C * rows * F], a window's own order
 
 
 class UpperBackbone(nn.Module):
@@ -329,7 +368,9 @@ class OwwEmbedder(nn.Module):
         self.backbone = backbone if backbone is not None else SpeechEmbedding.from_onnx()
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        """[B, N] -> [B, E, 96]."""
+        """[B, N] -> [B, E, 96]: window by window under a per-window clip, else the convolutions once."""
+        if self.frontend.clip_mode != "window":
+            return self.backbone.over_frames(self.frontend.sequence(audio))
         win = self.frontend(audio)  # [B, E, 76, 32]
         b, e = win.shape[:2]
         return self.backbone(win.reshape(b * e, *win.shape[2:])).reshape(b, e, -1)

@@ -112,11 +112,12 @@ def test_quick_build_on_a_tiny_tree(tmp_path):
     analyze = [sys.executable, "-m", "listener", "analyze", "--model", str(out / "digits.onnx"), str(clip)]
     done = subprocess.run(analyze, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    # --reexport: the two members' weights again, with a floor in the front end, no cache and no training
+    # --reexport: the two members' weights again, with a floor in the front end and no clip (the frozen
+    # convolutions once over a call), no cache and no training
     again, runs2 = tmp_path / "again", tmp_path / "runs2"
     run = build(
         "--quick", "--data", str(data), "--out", str(again), "--runs", str(runs2), "--threads", "1", "--members", "2",
-        "--reexport", str(out / "digits.fp32.onnx"), "--input-floor-db", "-60",
+        "--reexport", str(out / "digits.fp32.onnx"), "--input-floor-db", "-60", "--clip-mode", "none",
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
     redone = json.loads((runs2 / "digits" / "results.json").read_text())
@@ -124,10 +125,14 @@ def test_quick_build_on_a_tiny_tree(tmp_path):
     assert redone["cached_vectors"] == 0 and redone["parity_max_abs"] < 1e-3 and redone["streaming_max_abs"] < 1e-3
     assert "cache" not in redone["times_s"] and "train" not in redone["times_s"]  # neither stage ran
     assert redone["recipe"]["input_floor_db"] == -60.0 and results["recipe"]["input_floor_db"] is None
-    inits = {i.name for i in onnx.load(str(again / "digits.fp32.onnx")).graph.initializer}
-    assert "embedder.frontend.floor" in inits and "embedder.frontend.floor" not in {
-        i.name for i in onnx.load(str(out / "digits.fp32.onnx")).graph.initializer
-    }
+    assert redone["recipe"]["clip_mode"] == "none" and results["recipe"]["clip_mode"] == "window"
+    first, second = (onnx.load(str(d / "digits.fp32.onnx")).graph for d in (out, again))
+    assert "embedder.frontend.floor" in {i.name for i in second.initializer}
+    assert "embedder.frontend.floor" not in {i.name for i in first.initializer}
+    assert any(n.op_type == "ReduceMax" for n in first.node)  # the per-window clip's maximum ...
+    assert not any(n.op_type == "ReduceMax" for n in second.node)  # ... gone with the clip
+    meta = {p.key: p.value for p in onnx.load(str(again / "digits.onnx")).metadata_props}
+    assert meta["frame_context"] == "4"  # the surgery found the embeddings in the new graph too
 
 
 def test_missing_data_and_a_broken_dataset_are_one_line_errors(tmp_path):
@@ -253,13 +258,17 @@ def test_reexport_reads_a_files_weights_back_and_refuses_other_files(tmp_path):
         file_network(tmp_path / "x.onnx", r)
 
 
-def test_the_input_floor_and_reexport_flags(tmp_path):
+def test_the_front_end_and_reexport_flags(tmp_path):
     from listener.export.build_defaults import _arguments
     from listener.export.build_digits import DigitsRecipe, recipe_from
 
     assert recipe_from(_arguments(["--only", "digits", "--input-floor-db", "-70"])).input_floor_db == -70.0
     assert recipe_from(_arguments(["--only", "digits", "--input-floor-db", "off"])).input_floor_db is None
     assert recipe_from(_arguments(["--only", "digits"])).input_floor_db == DigitsRecipe.input_floor_db
+    assert recipe_from(_arguments(["--only", "digits", "--clip-mode", "none"])).clip_mode == "none"
+    assert recipe_from(_arguments(["--only", "digits"])).clip_mode == DigitsRecipe.clip_mode == "window"
+    run = build("--clip-mode", "utterance", "--data", str(tmp_path))  # per call: it breaks the streaming contract
+    assert run.returncode == 2 and "invalid choice: 'utterance'" in run.stderr and "Traceback" not in run.stderr
     for bad, why in (("loud", "is not a level in dBFS or off"), ("-5", "outside -120..-20")):
         run = build("--input-floor-db", bad, "--data", str(tmp_path))
         assert run.returncode == 2 and why in run.stderr and "Traceback" not in run.stderr

@@ -119,3 +119,29 @@ def test_the_input_floor_is_the_mean_mel_power_of_noise_at_that_level():
         shift = floored.log_mel(loud) - plain.log_mel(loud)
         assert 0 <= float(shift.min()) and float(shift.median()) < 0.5  # voice over -50 dBFS noise: under 0.5 dB
     assert "floor" not in OwwFrontend().state_dict()  # off: melspectrogram.onnx's front end, nothing added
+
+
+@pytest.mark.parametrize("clip_mode", ["none", "utterance"])
+def test_convolutions_once_over_a_call_give_every_windows_embedding(clip_mode):
+    """Without a per-window clip the backbone runs once over all the frames: its unpadded time axis and
+    three time pools line up with the 8-frame hop, so row e is window e's embedding (zeros around a voice:
+    the clip binds, and "utterance" still matches the windows cut from the same clipped frames)."""
+    audio = np.concatenate([np.zeros(6000, np.float32), voiced(1.7, seed=5), np.zeros(3000, np.float32)])
+    x = torch.from_numpy(audio)[None]
+    with torch.no_grad():
+        embedder = OwwEmbedder(clip_mode)
+        win = embedder.frontend(x)[0]  # [E, 76, 32], window by window
+        by_window = embedder.backbone(win).numpy()
+        once = embedder(x)[0].numpy()
+        assert once.shape == (n_embeddings(len(audio)), EMB_DIM) == by_window.shape
+        np.testing.assert_allclose(once, by_window, atol=1e-4)
+        frames = embedder.frontend.sequence(x)
+        for n_lower in (15, 17, 19):
+            lower = LowerBackbone(embedder.backbone, n_lower)
+            np.testing.assert_allclose(lower.over_frames(frames)[0].numpy(), lower(win).numpy(), atol=1e-4)
+        assert not np.allclose(once, OwwEmbedder("window")(x)[0].numpy(), atol=1e-2)  # the clip did bind here
+
+
+def test_a_per_window_clip_has_no_sequence_of_frames():
+    with pytest.raises(ValueError, match="per-window clip"):
+        OwwFrontend("window").sequence(torch.zeros(1, 16000))
