@@ -311,9 +311,20 @@ def build_digits(
         with _stage(times, "cache", log):
             with warnings.catch_warnings():  # torch's note that its TorchScript exporter is the old one
                 warnings.simplefilter("ignore")
-                lower = export_lower(cache / f"lower{r.n_lower}.onnx", r.n_lower)
+                once = r.clip_mode != "window"  # no per-window clip: the frozen convolutions once over each copy
+                lower = export_lower(cache / f"lower{r.n_lower}{'_frames' if once else ''}.onnx", r.n_lower, once)
             for i, (seed, its) in enumerate(zip(seeds, member_items)):
-                setup = CacheSetup(lower, lower_dim(r.n_lower), r.augment, noise, seed, threads, not quick)
+                setup = CacheSetup(
+                    lower,
+                    lower_dim(r.n_lower),
+                    r.augment,
+                    noise,
+                    seed,
+                    threads,
+                    not quick,
+                    r.clip_mode,
+                    r.input_floor_db,
+                )
                 where = member_cache(cache, i, seed)
                 member_cached.append(build_caches(its, r.copies, where, setup, {"n_lower": r.n_lower}, log))
         with _stage(times, "train", log):

@@ -50,9 +50,20 @@ class CacheSetup:
     seed: int = 0
     workers: int = 2
     progress: bool = True
+    # the front end (OwwFrontend's clip_mode and floor_db), as the exported graph will have it; without a
+    # per-window clip the lower graph must be export_lower(over_frames=True), one pass over each copy's frames
+    clip_mode: str = "window"
+    floor_db: float | None = None
+
+    def front_end(self) -> dict:
+        """What the key records of the front end: nothing for the default (keys made before it stay valid)."""
+        default = self.clip_mode == "window" and self.floor_db is None
+        return {} if default else {"clip_mode": self.clip_mode, "floor_db": self.floor_db}
 
 
-def _init_worker(lower_onnx: str, out_dim: int, noise: list[np.ndarray], cfg: StringAugment) -> None:
+def _init_worker(
+    lower_onnx: str, out_dim: int, noise: list[np.ndarray], cfg: StringAugment, clip_mode: str, floor_db: float | None
+) -> None:
     import signal
 
     import torch
@@ -61,7 +72,8 @@ def _init_worker(lower_onnx: str, out_dim: int, noise: list[np.ndarray], cfg: St
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the pool, one message
     torch.set_num_threads(1)
-    _WORKER.update(embedder=OrtEmbedder(threads=1, path=lower_onnx, out_dim=out_dim), noise=noise, cfg=cfg)
+    embedder = OrtEmbedder(threads=1, clip_mode=clip_mode, path=lower_onnx, out_dim=out_dim, floor_db=floor_db)
+    _WORKER.update(embedder=embedder, noise=noise, cfg=cfg)
 
 
 def _embed(job: tuple[Item, int, bool]) -> tuple[np.ndarray, list[float] | None]:
@@ -73,7 +85,7 @@ def _embed(job: tuple[Item, int, bool]) -> tuple[np.ndarray, list[float] | None]
 def cache_key(items: Sequence[Item], copy: int, setup: CacheSetup, extra: dict | None = None) -> str:
     """Hash of everything a copy's features depend on."""
     h = hashlib.sha1()
-    meta = {"copy": copy, "seed": setup.seed, "augment": asdict(setup.augment), **(extra or {})}
+    meta = {"copy": copy, "seed": setup.seed, "augment": asdict(setup.augment), **setup.front_end(), **(extra or {})}
     h.update(json.dumps(meta, sort_keys=True).encode())
     h.update(hashlib.sha1(Path(setup.lower_onnx).read_bytes()).digest())
     for it in items:
@@ -91,7 +103,7 @@ def build_cache(
         return load_cache(path)
     jobs = [(it, setup.seed * 7_919 + copy * 1_000_003 + i, clean) for i, it in enumerate(items)]
     ctx = mp.get_context("spawn" if sys.platform == "darwin" else "fork")
-    init = (str(setup.lower_onnx), setup.out_dim, list(setup.noise), setup.augment)
+    init = (str(setup.lower_onnx), setup.out_dim, list(setup.noise), setup.augment, setup.clip_mode, setup.floor_db)
     with ctx.Pool(max(1, setup.workers), _init_worker, init) as pool:
         results = pool.imap(_embed, jobs, chunksize=8)
         if setup.progress:

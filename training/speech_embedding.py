@@ -191,6 +191,7 @@ PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 EMBEDDING_ONNX = PRETRAINED / "embedding_model.onnx"
 MELSPEC_ONNX = PRETRAINED / "melspectrogram.onnx"
 EMB_DIM = 96
+FRAMES = "frames"  # the input of a lower graph that runs once over a clip's frames (export_lower(over_frames=True))
 
 # (out_channels, kernel) of the 20 convolutions; "P" = max-pool (time, mel) after it.
 _LAYERS: list[tuple[int, tuple[int, int]] | tuple[str, tuple[int, int]]] = [
@@ -384,7 +385,12 @@ class OrtEmbedder:
     """
 
     def __init__(
-        self, threads: int = 1, clip_mode: str = "window", path: str | Path = EMBEDDING_ONNX, out_dim: int = EMB_DIM
+        self,
+        threads: int = 1,
+        clip_mode: str = "window",
+        path: str | Path = EMBEDDING_ONNX,
+        out_dim: int = EMB_DIM,
+        floor_db: float | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -392,9 +398,14 @@ class OrtEmbedder:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         self.sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        self.frontend = OwwFrontend(clip_mode)
+        self.frontend = OwwFrontend(clip_mode, floor_db)
         self.out_dim = out_dim
         self.input_name = self.sess.get_inputs()[0].name
+        if (self.input_name == FRAMES) != (clip_mode != "window"):
+            raise ValueError(
+                f"{path}: a graph over {'frames' if self.input_name == FRAMES else 'windows'} does not fit "
+                f"clip_mode {clip_mode!r} (export_lower(over_frames=...) makes the one that does)"
+            )
 
     def windows(self, audio: np.ndarray) -> np.ndarray:
         """One clip [N] -> [E, 76, 32] embedding-model windows."""
@@ -403,6 +414,12 @@ class OrtEmbedder:
 
     def __call__(self, audio: np.ndarray, batch: int = 256) -> np.ndarray:
         """One clip [N] in [-1, 1] -> [E, out_dim] float32 (E may be 0 for clips under 0.78 s)."""
+        if self.input_name == FRAMES:  # no per-window clip: one pass over the clip's frames
+            if n_embeddings(len(audio)) == 0:
+                return np.zeros((0, self.out_dim), np.float32)
+            with torch.no_grad():
+                frames = self.frontend.sequence(torch.from_numpy(audio.astype(np.float32))[None]).numpy()
+            return self.sess.run(None, {FRAMES: frames})[0].reshape(-1, self.out_dim)
         win = self.windows(audio)
         if len(win) == 0:
             return np.zeros((0, self.out_dim), np.float32)
@@ -412,17 +429,34 @@ class OrtEmbedder:
         return np.concatenate(outs).reshape(len(win), self.out_dim)
 
 
-def export_lower(path: Path, n_lower: int = 15) -> Path:
-    """ONNX of ``LowerBackbone`` (input ``windows`` [N, 76, 32], output ``features`` [N, lower_dim])."""
+class _LowerOverFrames(nn.Module):
+    """``LowerBackbone.over_frames`` for one clip: frames [1, 1, T, 32] -> features [E, lower_dim]."""
+
+    def __init__(self, lower: LowerBackbone) -> None:
+        super().__init__()
+        self.lower = lower
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.lower.over_frames(frames)[0]
+
+
+def export_lower(path: Path, n_lower: int = 15, over_frames: bool = False) -> Path:
+    """ONNX of ``LowerBackbone``: input ``windows`` [N, 76, 32], output ``features`` [N, lower_dim]; with
+    `over_frames`, input ``frames`` [1, 1, 76 + 8 * (E - 1), 32] (``OwwFrontend.sequence``, a front end
+    without a per-window clip) and the features of its E windows, computed in one pass."""
     lower = LowerBackbone(SpeechEmbedding.from_onnx(), n_lower).eval()
     path.parent.mkdir(parents=True, exist_ok=True)
+    if over_frames:
+        module, example, name, axes = _LowerOverFrames(lower), torch.zeros(1, 1, 76 + 8 * 3, 32), FRAMES, {2: "t"}
+    else:
+        module, example, name, axes = lower, torch.zeros(2, 76, 32), "windows", {0: "n"}
     torch.onnx.export(
-        lower,
-        (torch.zeros(2, 76, 32),),
+        module,
+        (example,),
         str(path),
-        input_names=["windows"],
+        input_names=[name],
         output_names=["features"],
-        dynamic_axes={"windows": {0: "n"}, "features": {0: "n"}},
+        dynamic_axes={name: axes, "features": {0: "n"}},
         opset_version=17,
         dynamo=False,
     )

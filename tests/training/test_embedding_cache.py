@@ -68,3 +68,32 @@ def test_cache_holds_the_lower_backbone_of_each_padded_copy(tmp_path, lower):
     other = CacheSetup(lower, lower_dim(17), StringAugment(noise_p=0.1), (), seed=4)
     assert cache_key(items(), 1, other) != cache_key(items(), 1, setup)
     assert len(load_cache(tmp_path / "copy1.npz")) == 3
+
+
+def test_a_front_end_without_the_clip_caches_in_one_pass_what_the_windows_give(tmp_path, lower):
+    """No per-window clip (and a floor): the lower graph over each copy's frames gives every window's features,
+    the key changes with the front end, and a graph that does not fit the front end is refused."""
+    import torch
+
+    from listener.training.speech_embedding import OrtEmbedder
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        frames = export_lower(tmp_path / "lower17_frames.onnx", 17, over_frames=True)
+    setup = CacheSetup(frames, lower_dim(17), StringAugment(), (), seed=4, workers=1, progress=False)
+    setup.clip_mode, setup.floor_db = "none", -75.0
+    out = build_caches(items(), 1, tmp_path / "cache", setup, log=lambda _: None)
+    audio, _ = prepare(items()[1], 4 * 7_919 + 1, StringAugment(), (), clean=True)
+    with torch.no_grad():
+        win = OwwFrontend("none", -75.0)(torch.from_numpy(audio)[None])[0]
+        ref = LowerBackbone(SpeechEmbedding.from_onnx(), 17)(win).numpy()
+    assert out[1].features.shape == ref.shape and len(ref) == n_embeddings(len(audio))
+    assert np.abs(out[1].features.astype(np.float32) - ref).max() < 2e-2 * np.abs(ref).max()
+    assert len(out[2].features) == n_embeddings(len(prepare(items()[2], 4 * 7_919 + 2, StringAugment(), (), True)[0]))
+    plain = CacheSetup(lower, lower_dim(17), StringAugment(), (), seed=4)
+    assert setup.front_end() and not plain.front_end()  # the default adds nothing: older keys stay valid
+    assert cache_key(items(), 0, setup) != cache_key(items(), 0, plain)
+    with pytest.raises(ValueError, match="does not fit"):
+        OrtEmbedder(path=frames, out_dim=lower_dim(17))  # a graph over frames under the per-window clip
+    with pytest.raises(ValueError, match="does not fit"):
+        OrtEmbedder(clip_mode="none", path=lower, out_dim=lower_dim(17))
