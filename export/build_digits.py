@@ -114,13 +114,13 @@ class DigitsRecipe:
     int8: Int8Setup = Int8Setup()  # how the INT8 file is quantized (chosen on validation, see the card)
     int8_train_clips: int = 0  # calibration clips of each kind from training speakers and noise (see the card)
     frame_tail_samples: int | None = 2560  # frames computed past the gate's close (chosen on validation, see the card)
-    # the exported front end's noise floor (OwwFrontend.floor_db; None: off). The graph only: every training
-    # copy already has a noise floor of its own (StringAugment.floor_db), so the cache stays as it was
+    # the front end's noise floor (OwwFrontend.floor_db; None: off), in the exported graph and in the cache a
+    # build computes (a --reexport puts it on weights trained without it: docs/training.md, the eighth rule)
     input_floor_db: float | None = None
-    # the exported front end's top-db clip (OwwFrontend.clip_mode): "window" (each embedding window's own maximum,
-    # as the cache has it) or "none" (the backbone's convolutions then run once over a call's frames instead of
-    # window by window; digital silence needs input_floor_db then). The graph only, like input_floor_db. A clip
-    # per call ("utterance") would make frames depend on where a call starts: the streaming check refuses it
+    # the front end's top-db clip (OwwFrontend.clip_mode), graph and cache alike: "window" (each embedding
+    # window's own maximum) or "none" (the backbone's convolutions then run once over a call's or a copy's
+    # frames instead of window by window; digital silence needs input_floor_db then). A clip per call
+    # ("utterance") would make frames depend on where a call starts: the streaming check refuses it
     clip_mode: str = "window"
     augment: StringAugment = field(default_factory=StringAugment)  # the augmented copies' waveform changes
     max_items: int | None = None  # train on this many items only, evenly spread (smoke tests)

@@ -401,10 +401,9 @@ class OrtEmbedder:
         self.frontend = OwwFrontend(clip_mode, floor_db)
         self.out_dim = out_dim
         self.input_name = self.sess.get_inputs()[0].name
-        if (self.input_name == FRAMES) != (clip_mode != "window"):
+        if self.input_name == FRAMES and clip_mode == "window":
             raise ValueError(
-                f"{path}: a graph over {'frames' if self.input_name == FRAMES else 'windows'} does not fit "
-                f"clip_mode {clip_mode!r} (export_lower(over_frames=...) makes the one that does)"
+                f"{path}: a graph over a clip's frames does not fit a per-window clip (clip_mode 'window')"
             )
 
     def windows(self, audio: np.ndarray) -> np.ndarray:
