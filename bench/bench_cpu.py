@@ -1,6 +1,6 @@
 """CPU use of `listener run` on a live, real-time stream, as % of one core.
 
-    python -m bench.bench_cpu [--model digits] [--seconds 60] [--mic]
+    python -m bench.bench_cpu [--model digits] [--seconds 60] [--mic] [--out FILE]
 
 Default: the stream is a real-time paced file (digits every 2-10 s over room
 noise and noise beds, bench/corpus.py) through `listener run --source FILE`.
@@ -8,7 +8,7 @@ With --mic: `listener run --source mic --device pulse` listening to a PulseAudio
 null sink while paplay plays the same audio into it. CPU is the process's
 user+system time (psutil) from the first audio block to the end, divided by
 the wall time; start-up (imports, model load) is excluded. Writes
-bench/results/cpu.json.
+bench/results/cpu.json (or a name for the flags and model; ``--out`` elsewhere).
 """
 
 from __future__ import annotations
@@ -111,6 +111,12 @@ def _arguments() -> argparse.Namespace:
     ap.add_argument("--block-ms", type=int, help="passed to listener run (audio per block); default: listener run's")
     ap.add_argument(
         "--frames-per-call", type=int, help="sequence models: frames per model call (written to a --config file)"
+    )
+    ap.add_argument(
+        "--out",
+        type=Path,
+        help="where the JSON record goes (default: bench/results/, named for the stream, flags and the model "
+        "file's stem, so a file called digits.onnx elsewhere would replace the shipped model's record)",
     )
     ap.add_argument(
         "--paced-pipeline",
@@ -260,8 +266,9 @@ def main() -> None:
     }
     if own_paced is not None:
         result["pipeline_paced_percent"] = own_paced
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / result_name(args)).write_text(json.dumps(result, indent=2) + "\n")
+    out = args.out or RESULTS / result_name(args)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
     print("| stream | seconds | CPU % of one core (mean) | per-second p50 | per-second max | detections |")
     print("|---|---|---|---|---|---|")
     print(
