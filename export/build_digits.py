@@ -315,16 +315,9 @@ def build_digits(
                 lower = export_lower(cache / f"lower{r.n_lower}{'_frames' if once else ''}.onnx", r.n_lower, once)
             for i, (seed, its) in enumerate(zip(seeds, member_items)):
                 setup = CacheSetup(
-                    lower,
-                    lower_dim(r.n_lower),
-                    r.augment,
-                    noise,
-                    seed,
-                    threads,
-                    not quick,
-                    r.clip_mode,
-                    r.input_floor_db,
-                )
+                    lower, lower_dim(r.n_lower), r.augment, noise, seed, workers=threads, progress=not quick,
+                    clip_mode=r.clip_mode, floor_db=r.input_floor_db,
+                )  # fmt: skip
                 where = member_cache(cache, i, seed)
                 member_cached.append(build_caches(its, r.copies, where, setup, {"n_lower": r.n_lower}, log))
         with _stage(times, "train", log):

@@ -147,7 +147,7 @@ class OwwFrontend(nn.Module):
         """[B, T, 32] dB mel -> [B, E, 76, 32] clipped, ``x/10+2`` scaled embedding windows."""
         if self.clip_mode == "utterance":
             db = self._clip_utterance(db)
-        n_win = torch.div(db.shape[1] - WINDOW_FRAMES, WINDOW_STEP, rounding_mode="floor") + 1
+        n_win = self._window_count(db.shape[1])
         starts = torch.arange(n_win) * WINDOW_STEP
         idx = starts[:, None] + torch.arange(WINDOW_FRAMES)[None, :]  # [E, 76] (Gather: ONNX-exportable)
         win = db[:, idx]  # [B, E, 76, 32]
@@ -159,6 +159,11 @@ class OwwFrontend(nn.Module):
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """[B, N] audio in [-1, 1] -> [B, E, 76, 32] embedding-model input."""
         return self.windows(self.log_mel(audio))
+
+    @staticmethod
+    def _window_count(n_frames: int | torch.Tensor) -> int | torch.Tensor:
+        """Embedding windows in `n_frames` mel frames (a tensor while tracing, so the export keeps it dynamic)."""
+        return torch.div(n_frames - WINDOW_FRAMES, WINDOW_STEP, rounding_mode="floor") + 1
 
     @staticmethod
     def _clip_utterance(db: torch.Tensor) -> torch.Tensor:
@@ -174,7 +179,7 @@ class OwwFrontend(nn.Module):
         db = self.log_mel(audio)
         if self.clip_mode == "utterance":
             db = self._clip_utterance(db)
-        n_win = torch.div(db.shape[1] - WINDOW_FRAMES, WINDOW_STEP, rounding_mode="floor") + 1
+        n_win = self._window_count(db.shape[1])
         return (db[:, : WINDOW_FRAMES + WINDOW_STEP * (n_win - 1)] / 10.0 + 2.0).unsqueeze(1)
 
 
