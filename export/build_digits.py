@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -118,8 +119,8 @@ class DigitsRecipe:
     # build computes (a --reexport puts it on weights trained without it: docs/training.md, the eighth rule)
     input_floor_db: float | None = None
     # the front end's top-db clip (OwwFrontend.clip_mode), graph and cache alike: "window" (each embedding
-    # window's own maximum) or "none" (the backbone's convolutions then run once over a call's or a copy's
-    # frames instead of window by window; digital silence needs input_floor_db then). A clip per call
+    # window's own maximum) or "none" (no clip: digital silence needs input_floor_db then); either way the
+    # backbone's convolutions run once over a call's or a copy's frames (speech_embedding.embed_call). A clip per call
     # ("utterance") would make frames depend on where a call starts: the streaming check refuses it
     clip_mode: str = "window"
     augment: StringAugment = field(default_factory=StringAugment)  # the augmented copies' waveform changes
@@ -221,6 +222,26 @@ def int8_calibration(
     return calibration_clips(chosen)
 
 
+def quantize_digits(
+    net: AudioToLogits, fp32: Path, int8: Path, calibration: np.ndarray, r: DigitsRecipe, probe: np.ndarray
+) -> tuple[Path, float | None]:
+    """The INT8 file of `net`'s FP32 export `fp32`. Under the per-window clip its calibration reads the same
+    network window by window, so both passes of ``embed_call`` get the ranges a window-by-window file has;
+    the INT8 logits of `probe` must then equal that file's (their largest difference is returned; None
+    without the clip, where one pass is all there is and calibrates itself)."""
+    if r.clip_mode != "window":
+        return quantize_ctc_int8(fp32, int8, calibration, r.int8), None
+    with tempfile.TemporaryDirectory(prefix="listener-digits-") as tmp:
+        windows = export_ctc_onnx(net, Path(tmp) / "windows.onnx", one_pass=False)
+        quantize_ctc_int8(fp32, int8, calibration, r.int8, reference=windows)
+        by_windows = quantize_ctc_int8(windows, Path(tmp) / "windows.int8.onnx", calibration, r.int8)
+        logits = [session(f).run(None, {"audio": probe})[0] for f in (int8, by_windows)]
+    passes = float(np.abs(logits[0] - logits[1]).max())
+    if passes > 1e-4:
+        raise ParityError(f"{int8}: INT8 logits differ from the window-by-window INT8 file's by {passes:.3g}")
+    return int8, passes
+
+
 class NotADigitsFile(ValueError):
     """A file ``--reexport`` cannot read as a digits network of the recipe."""
 
@@ -311,8 +332,8 @@ def build_digits(
         with _stage(times, "cache", log):
             with warnings.catch_warnings():  # torch's note that its TorchScript exporter is the old one
                 warnings.simplefilter("ignore")
-                once = r.clip_mode != "window"  # no per-window clip: the frozen convolutions once over each copy
-                lower = export_lower(cache / f"lower{r.n_lower}{'_frames' if once else ''}.onnx", r.n_lower, once)
+                # the frozen convolutions once over each copy (speech_embedding.embed_call)
+                lower = export_lower(cache / f"lower{r.n_lower}_frames.onnx", r.n_lower, over_frames=True)
             for i, (seed, its) in enumerate(zip(seeds, member_items)):
                 setup = CacheSetup(
                     lower, lower_dim(r.n_lower), r.augment, noise, seed, workers=threads, progress=not quick,
@@ -370,7 +391,7 @@ def build_digits(
             raise ParityError(f"{fp32}: ONNX logits differ from torch's by {parity:.3g}")
         streaming = check_streaming(fp32, r.k)
         calibration = int8_calibration(cfg, val, items, noise, r.int8_train_clips, log)
-        int8 = quantize_ctc_int8(fp32, out / "digits.onnx", calibration, r.int8)
+        int8, passes = quantize_digits(net, fp32, out / "digits.onnx", calibration, r, probe)
         check_streaming(int8, r.k, tolerance=1e-1)
         write_metadata({}, 0)
         carried = max(give_context(fp32)[0], give_context(int8)[0])  # after INT8: the quantizer never sees it
@@ -391,6 +412,7 @@ def build_digits(
         "losses": [t.losses for t in histories],  # per member, per epoch
         "parity_max_abs": parity,
         "streaming_max_abs": streaming,
+        "int8_passes_max_abs": passes,  # the one-pass INT8 file against the same network's window-by-window one
         "validation": summary,
         "int8_agrees_with_fp32": agreement,
         "accuracy": accuracy,

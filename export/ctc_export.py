@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,12 +37,14 @@ class StreamingError(ParityError):
     """An exported graph's frames depend on audio outside their receptive field."""
 
 
-def export_ctc_onnx(model: AudioToLogits, path: Path) -> Path:
-    """The FP32 graph, dynamic batch and samples axes (any input of at least one receptive field)."""
+def export_ctc_onnx(model: AudioToLogits, path: Path, one_pass: bool = True) -> Path:
+    """The FP32 graph, dynamic batch and samples axes (any input of at least one receptive field).
+    ``one_pass=False``: the embedder window by window (``speech_embedding.embed_call``), the graph INT8
+    calibration reads (:func:`quantize_ctc_int8`'s `reference`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     example = torch.zeros(1, receptive_field(model.k) + 10 * EMB_HOP)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _passes(model, one_pass):
         warnings.simplefilter("ignore")
         torch.onnx.export(
             model.eval(),
@@ -54,6 +58,19 @@ def export_ctc_onnx(model: AudioToLogits, path: Path) -> Path:
         )
     onnx.checker.check_model(str(path))
     return path
+
+
+@contextmanager
+def _passes(model: AudioToLogits, one_pass: bool) -> Iterator[None]:
+    """The embedder's ``one_pass`` set for the duration (an embedder without one is window by window)."""
+    before = getattr(model.embedder, "one_pass", None)
+    if before is not None:
+        model.embedder.one_pass = one_pass
+    try:
+        yield
+    finally:
+        if before is not None:
+            model.embedder.one_pass = before
 
 
 def session(path: Path, threads: int = 1) -> ort.InferenceSession:
@@ -130,11 +147,17 @@ def calibration_clips(clips: list[np.ndarray], seconds: float = 3.0) -> np.ndarr
     return out
 
 
-def quantize_ctc_int8(fp32: Path, int8: Path, calibration: np.ndarray, setup: Int8Setup | None = None) -> Path:
+def quantize_ctc_int8(
+    fp32: Path, int8: Path, calibration: np.ndarray, setup: Int8Setup | None = None, reference: Path | None = None
+) -> Path:
     """QDQ static INT8 (per-channel int8 weights) of the convolutions :func:`int8_nodes` names, with
-    activation ranges calibrated on `calibration` ([N, samples] real clips)."""
+    activation ranges calibrated on `calibration` ([N, samples] real clips). `reference`: the same network
+    exported window by window (``export_ctc_onnx(one_pass=False)``), whose ranges are calibrated instead
+    and given to both of `fp32`'s passes (:func:`pass_pairs`), so the two compute what the reference's
+    INT8 file computes: without it, the one-pass convolutions would be calibrated on whole calls,
+    digital silence unclipped."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
+    from onnxruntime.quantization.calibrate import TensorsData, create_calibrator, save_tensors_data
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     setup = setup or Int8Setup()
@@ -148,19 +171,29 @@ def quantize_ctc_int8(fp32: Path, int8: Path, calibration: np.ndarray, setup: In
     ops = ["Conv", "MaxPool"]
     int8 = Path(int8)
     with tempfile.TemporaryDirectory(prefix="listener-int8-") as tmp:
-        pre, ranges = Path(tmp) / "pre.onnx", None
+        pre, ranges = Path(tmp) / "pre.onnx", Path(tmp) / "ranges.json"
         quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
-        if setup.method == "entropy":  # quantize_static cannot pass the histogram's size on: calibrate here
-            ranges = Path(tmp) / "ranges.json"
-            calibrator = create_calibrator(
-                pre, ops, str(Path(tmp) / "augmented.onnx"), method, extra_options=ENTROPY_BINS
-            )
-            calibrator.collect_data(ClipReader(calibration, batch_size=1))
-            save_tensors_data(calibrator.compute_data(), ranges)
+        calibrated = pre
+        if reference is not None:
+            calibrated = Path(tmp) / "reference.onnx"
+            quant_pre_process(str(reference), str(calibrated), skip_symbolic_shape=True)
+        # entropy's histogram size cannot be passed through quantize_static: every method calibrates here
+        calibrator = create_calibrator(
+            calibrated,
+            ops,
+            str(Path(tmp) / "augmented.onnx"),
+            method,
+            extra_options=ENTROPY_BINS if setup.method == "entropy" else {},
+        )
+        calibrator.collect_data(ClipReader(calibration, batch_size=1))
+        data = calibrator.compute_data()
+        if reference is not None:
+            data = TensorsData(data.calibration_method, _ranges_for(pre, dict(data.data), int8_nodes(pre, setup)))
+        save_tensors_data(data, ranges)
         quantize_static(
             str(pre),
             str(int8),
-            ClipReader(calibration, batch_size=1),
+            None,
             quant_format=QuantFormat.QDQ,
             activation_type=QuantType.QInt8 if setup.symmetric else QuantType.QUInt8,
             weight_type=QuantType.QInt8,
@@ -173,6 +206,58 @@ def quantize_ctc_int8(fp32: Path, int8: Path, calibration: np.ndarray, setup: In
             calibration_cache_path=ranges,
         )
     return int8
+
+
+# ops with one data input that the two passes of embed_call go through side by side
+_ELEMENTWISE = ("LeakyRelu", "Clip", "Max", "Relu", "MaxPool")
+
+
+def pass_pairs(graph: onnx.GraphProto) -> dict[str, str]:
+    """Tensor -> its counterpart in the other pass of a graph that runs each convolution twice
+    (``speech_embedding.embed_call``): two Conv nodes that read one weight pair their inputs and their
+    outputs, and the pairing follows both passes through the same elementwise ops and pools."""
+    made_by = {out: node for node in graph.node for out in node.output}
+    read_by: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input[:1]:
+            read_by.setdefault(name, []).append(node)
+    by_weight: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        if node.op_type == "Conv" and len(node.input) > 1:
+            by_weight.setdefault(node.input[1], []).append(node)
+    pairs: dict[str, str] = {}
+    todo = [(a.input[0], b.input[0]) for a, b in (n for n in by_weight.values() if len(n) == 2)]
+    todo += [(a.output[0], b.output[0]) for a, b in (n for n in by_weight.values() if len(n) == 2)]
+    while todo:
+        x, y = todo.pop()
+        if x == y or x in pairs:
+            continue
+        pairs[x], pairs[y] = y, x
+        px, py = made_by.get(x), made_by.get(y)
+        if px is not None and py is not None and px.op_type == py.op_type and px.op_type in _ELEMENTWISE:
+            todo.append((px.input[0], py.input[0]))
+        cx, cy = read_by.get(x, []), read_by.get(y, [])
+        if len(cx) == len(cy) == 1 and cx[0].op_type == cy[0].op_type and cx[0].op_type in _ELEMENTWISE:
+            todo.append((cx[0].output[0], cy[0].output[0]))
+    return pairs
+
+
+def _ranges_for(pre: Path, reference: dict, quantized: list[str]) -> dict:
+    """Activation ranges for `pre` from `reference` (calibrated window by window): each tensor's own, else
+    its counterpart's in the other pass (:func:`pass_pairs`). Every input and output of the `quantized`
+    nodes must get one (else an error); front-end tensors named after another scope are left out."""
+    graph = onnx.load(str(pre)).graph
+    pairs = pass_pairs(graph)
+    out = {}
+    for name in {t for node in graph.node for t in (*node.input, *node.output)}:
+        source = name if name in reference else pairs.get(name)
+        if source in reference:
+            out[name] = reference[source]
+    needed = {t for node in graph.node if node.name in set(quantized) for t in (node.input[0], node.output[0])}
+    missing = sorted(needed - set(out))
+    if missing:
+        raise ValueError(f"{pre}: no reference range for {len(missing)} tensor(s), e.g. {missing[:3]}")
+    return out
 
 
 def ctc_model_info(

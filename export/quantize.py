@@ -50,12 +50,18 @@ def backbone_convs(path: Path, head: bool = False) -> list[str]:
 
 def fp32_conv_names(path: Path, fp32_convs: tuple[int, ...] = FP32_CONVS) -> list[str]:
     """The names of the backbone convolutions `fp32_convs` keeps FP32 (a one-line error for an index
-    the file does not have)."""
-    names = backbone_convs(path)
-    bad = [i for i in fp32_convs if not 0 <= i < len(names)]
+    the file does not have). Convolutions are counted by their weights: where a graph runs one twice
+    (``speech_embedding.embed_call``: over a call's frames, then on the windows its clip changes), both
+    nodes stay FP32."""
+    graph = onnx.load(str(path)).graph
+    names = set(backbone_convs(path))
+    weight_of = {node.name: node.input[1] for node in graph.node if node.name in names}
+    weights = list(dict.fromkeys(weight_of.values()))  # each convolution once, in graph order
+    bad = [i for i in fp32_convs if not 0 <= i < len(weights)]
     if bad:
-        raise ValueError(f"{path}: no backbone convolution {bad} (it has {len(names)})")
-    return [names[i] for i in fp32_convs]
+        raise ValueError(f"{path}: no backbone convolution {bad} (it has {len(weights)})")
+    keep = {weights[i] for i in fp32_convs}
+    return [name for name, weight in weight_of.items() if weight in keep]
 
 
 class ClipReader(CalibrationDataReader):

@@ -43,6 +43,7 @@ from listener.training.speech_embedding import (
     OwwFrontend,
     SpeechEmbedding,
     UpperBackbone,
+    embed_call,
 )
 from listener.training.tokens import BLANK, N_TOKENS
 
@@ -141,16 +142,12 @@ class MembersEmbedder(nn.Module):
         self.frontend = OwwFrontend(clip_mode, floor_db)
         self.lower = LowerBackbone(SpeechEmbedding.from_onnx(), n_lower)
         self.uppers = nn.ModuleList(uppers)
+        self.one_pass = True  # embed_call's; False: window by window
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """[B, N] -> [B, E, 96 * members]."""
-        if self.frontend.clip_mode != "window":
-            feats = self.lower.over_frames(self.frontend.sequence(audio))  # [B, E, lower_dim]
-            return torch.cat([upper(feats) for upper in self.uppers], dim=-1)
-        win = self.frontend(audio)  # [B, E, 76, 32]
-        b, e = win.shape[:2]
-        feats = self.lower(win.reshape(b * e, *win.shape[2:]))
-        return torch.cat([upper(feats).reshape(b, e, EMB_DIM) for upper in self.uppers], dim=-1)
+        feats = embed_call(self.frontend, self.lower, audio, self.one_pass)  # [B, E, lower_dim]
+        return torch.cat([upper(feats) for upper in self.uppers], dim=-1)
 
 
 class MembersHead(nn.Module):

@@ -50,8 +50,7 @@ class CacheSetup:
     seed: int = 0
     workers: int = 2
     progress: bool = True
-    # the front end (OwwFrontend's clip_mode and floor_db), as the exported graph will have it; without a
-    # per-window clip the lower graph must be export_lower(over_frames=True), one pass over each copy's frames
+    # the front end (OwwFrontend's clip_mode and floor_db), as the exported graph will have it
     clip_mode: str = "window"
     floor_db: float | None = None
 

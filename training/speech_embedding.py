@@ -18,9 +18,12 @@ Front end (``OwwFrontend``): ``melspectrogram.onnx`` re-implemented, read off it
 which no streaming runtime can reproduce; ``clip_mode="window"`` (the default) takes it per
 *embedding window* (76 mel frames stepped by 8), exactly what ``melspectrogram.onnx`` gives on
 that window's own 12,512 samples. ``clip_mode="utterance"`` is the ONNX file on a batch of one.
-Without a per-window clip ("utterance", "none") every window holds the same numbers where windows
-overlap, and ``OwwFrontend.sequence`` + ``SpeechEmbedding.over_frames`` compute all the embeddings in
-one pass over the frames (several times less work; tried for the digits graph: docs/training.md).
+Windows overlap (76 frames, 8 apart) and the convolutions are unpadded in time, so
+``embed_call`` runs them once over a call's frames (``OwwFrontend.sequence`` +
+``SpeechEmbedding.over_frames``): window e's embedding is output row e. The per-window clip only
+changes a window holding frames more than 80 dB under its loudest (digital silence, mostly);
+``embed_call`` computes those windows again on their own, so every clip mode gets its own numbers
+at a fraction of the work (docs/training.md, "The embedding's convolutions once over a call").
 
 ``floor_db`` (off by default, where the front end is ``melspectrogram.onnx``): the mel power that
 white noise at that RMS level (dBFS) has on average is added to every frame before the log.
@@ -147,10 +150,7 @@ class OwwFrontend(nn.Module):
         """[B, T, 32] dB mel -> [B, E, 76, 32] clipped, ``x/10+2`` scaled embedding windows."""
         if self.clip_mode == "utterance":
             db = self._clip_utterance(db)
-        n_win = self._window_count(db.shape[1])
-        starts = torch.arange(n_win) * WINDOW_STEP
-        idx = starts[:, None] + torch.arange(WINDOW_FRAMES)[None, :]  # [E, 76] (Gather: ONNX-exportable)
-        win = db[:, idx]  # [B, E, 76, 32]
+        win = self._window_frames(db)  # [B, E, 76, 32]
         if self.clip_mode == "window":
             top = win.amax(dim=(2, 3), keepdim=True)
             win = torch.maximum(win, top - TOP_DB)
@@ -165,6 +165,12 @@ class OwwFrontend(nn.Module):
         """Embedding windows in `n_frames` mel frames (a tensor while tracing, so the export keeps it dynamic)."""
         return torch.div(n_frames - WINDOW_FRAMES, WINDOW_STEP, rounding_mode="floor") + 1
 
+    def _window_frames(self, db: torch.Tensor) -> torch.Tensor:
+        """[B, T, 32] -> [B, E, 76, 32], each embedding window's frames as they are."""
+        starts = torch.arange(self._window_count(db.shape[1])) * WINDOW_STEP
+        idx = starts[:, None] + torch.arange(WINDOW_FRAMES)[None, :]  # [E, 76] (Gather: ONNX-exportable)
+        return db[:, idx]
+
     @staticmethod
     def _clip_utterance(db: torch.Tensor) -> torch.Tensor:
         top = db.amax(dim=(1, 2), keepdim=True)
@@ -172,15 +178,29 @@ class OwwFrontend(nn.Module):
 
     def sequence(self, audio: torch.Tensor) -> torch.Tensor:
         """[B, N] audio in [-1, 1] -> [B, 1, 76 + 8 * (E - 1), 32]: every window's frames at once (``x/10+2``),
-        window e being rows 8e .. 8e + 75, for ``SpeechEmbedding.over_frames``. Only where no clip is per
-        window ("utterance", "none"): each window then holds exactly ``forward``'s numbers."""
-        if self.clip_mode == "window":
-            raise ValueError('a sequence of frames has no per-window clip: clip_mode "utterance" or "none"')
-        db = self.log_mel(audio)
+        window e being rows 8e .. 8e + 75, for ``SpeechEmbedding.over_frames``. Each window holds
+        ``forward``'s numbers except, under the per-window clip, those windows ``clipped`` names."""
+        return self.frames(self.log_mel(audio))
+
+    def frames(self, db: torch.Tensor) -> torch.Tensor:
+        """``sequence`` from [B, T, 32] dB mel (``log_mel``)."""
         if self.clip_mode == "utterance":
             db = self._clip_utterance(db)
         n_win = self._window_count(db.shape[1])
         return (db[:, : WINDOW_FRAMES + WINDOW_STEP * (n_win - 1)] / 10.0 + 2.0).unsqueeze(1)
+
+    def clipped(self, db: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The windows the per-window clip changes, from [B, T, 32] dB mel: their flat indices [K] into
+        [B * E] and their ``forward`` numbers [K, 76, 32]. K is 0 unless a window holds a frame more than
+        80 dB under its loudest (digital silence, mostly), and always 0 without the per-window clip."""
+        win = self._window_frames(db)  # [B, E, 76, 32]
+        top = win.amax(dim=(2, 3))
+        changed = win.amin(dim=(2, 3)) < top - TOP_DB
+        if self.clip_mode != "window":
+            changed = torch.zeros_like(changed)
+        sel = torch.nonzero(changed.reshape(-1)).reshape(-1)  # NonZero: a [K] graph tensor, K may be 0
+        win = win.reshape(-1, WINDOW_FRAMES, win.shape[-1])[sel]
+        return sel, torch.maximum(win, top.reshape(-1)[sel][:, None, None] - TOP_DB) / 10.0 + 2.0
 
 
 def onnx_melspec(audio: np.ndarray, path: str) -> np.ndarray:
@@ -363,6 +383,32 @@ class UpperBackbone(nn.Module):
         return self.layers(x).reshape(*lead, EMB_DIM)
 
 
+def embed_call(frontend: OwwFrontend, stack: nn.Module, audio: torch.Tensor, one_pass: bool = True) -> torch.Tensor:
+    """[B, N] audio -> [B, E, D]: `stack` (``SpeechEmbedding`` or ``LowerBackbone``) on every embedding window
+    of `audio` under `frontend`, the same numbers as window by window, at a fraction of the work: the
+    convolutions run once over the call's frames and only the windows the per-window clip changes
+    (``OwwFrontend.clipped``) are computed again on their own (``embed_frames``). ``one_pass=False``:
+    window by window (the graph INT8 calibration reads: ``ctc_export.quantize_ctc_int8``)."""
+    if not one_pass:
+        win = frontend(audio)  # [B, E, 76, 32]
+        b, e = win.shape[:2]
+        return stack(win.reshape(b * e, *win.shape[2:])).reshape(b, e, -1)
+    db = frontend.log_mel(audio)
+    if frontend.clip_mode != "window":
+        return stack.over_frames(frontend.frames(db))
+    rows, windows = frontend.clipped(db)
+    return embed_frames(stack, frontend.frames(db), rows, windows)
+
+
+def embed_frames(stack: nn.Module, frames: torch.Tensor, rows: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
+    """``embed_call``'s network half: `stack` once over `frames` [B, 1, T, 32] (``OwwFrontend.frames``), then
+    on `windows` [K, 76, 32] put in their flat `rows` [K] of [B * E] (``OwwFrontend.clipped``) -> [B, E, D].
+    Exportable: with no window to redo, the second pass runs on an empty batch."""
+    out = stack.over_frames(frames)  # [B, E, D]
+    b, e, d = out.shape
+    return out.reshape(b * e, d).scatter(0, rows[:, None].expand(-1, d), stack(windows)).reshape(b, e, d)
+
+
 class OwwEmbedder(nn.Module):
     """Audio [B, N] in [-1, 1] at 16 kHz -> embeddings [B, E, 96] (E = ``n_embeddings(N)``)."""
 
@@ -372,14 +418,11 @@ class OwwEmbedder(nn.Module):
         super().__init__()
         self.frontend = OwwFrontend(clip_mode, floor_db)
         self.backbone = backbone if backbone is not None else SpeechEmbedding.from_onnx()
+        self.one_pass = True  # embed_call's; False: window by window
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        """[B, N] -> [B, E, 96]: window by window under a per-window clip, else the convolutions once."""
-        if self.frontend.clip_mode != "window":
-            return self.backbone.over_frames(self.frontend.sequence(audio))
-        win = self.frontend(audio)  # [B, E, 76, 32]
-        b, e = win.shape[:2]
-        return self.backbone(win.reshape(b * e, *win.shape[2:])).reshape(b, e, -1)
+        """[B, N] -> [B, E, 96] (``embed_call``)."""
+        return embed_call(self.frontend, self.backbone, audio, self.one_pass)
 
 
 class OrtEmbedder:
@@ -406,10 +449,6 @@ class OrtEmbedder:
         self.frontend = OwwFrontend(clip_mode, floor_db)
         self.out_dim = out_dim
         self.input_name = self.sess.get_inputs()[0].name
-        if self.input_name == FRAMES and clip_mode == "window":
-            raise ValueError(
-                f"{path}: a graph over a clip's frames does not fit a per-window clip (clip_mode 'window')"
-            )
 
     def windows(self, audio: np.ndarray) -> np.ndarray:
         """One clip [N] -> [E, 76, 32] embedding-model windows."""
@@ -418,12 +457,14 @@ class OrtEmbedder:
 
     def __call__(self, audio: np.ndarray, batch: int = 256) -> np.ndarray:
         """One clip [N] in [-1, 1] -> [E, out_dim] float32 (E may be 0 for clips under 0.78 s)."""
-        if self.input_name == FRAMES:  # no per-window clip: one pass over the clip's frames
+        if self.input_name == FRAMES:  # export_lower(over_frames=True): embed_call's one pass
             if n_embeddings(len(audio)) == 0:
                 return np.zeros((0, self.out_dim), np.float32)
             with torch.no_grad():
-                frames = self.frontend.sequence(torch.from_numpy(audio.astype(np.float32))[None]).numpy()
-            return self.sess.run(None, {FRAMES: frames})[0].reshape(-1, self.out_dim)
+                db = self.frontend.log_mel(torch.from_numpy(audio.astype(np.float32))[None])
+                rows, windows = self.frontend.clipped(db)
+                feed = {FRAMES: self.frontend.frames(db).numpy(), "windows": windows.numpy(), "rows": rows.numpy()}
+            return self.sess.run(None, feed)[0].reshape(-1, self.out_dim)
         win = self.windows(audio)
         if len(win) == 0:
             return np.zeros((0, self.out_dim), np.float32)
@@ -434,33 +475,37 @@ class OrtEmbedder:
 
 
 class _LowerOverFrames(nn.Module):
-    """``LowerBackbone.over_frames`` for one clip: frames [1, 1, T, 32] -> features [E, lower_dim]."""
+    """``embed_call`` for one clip with its front end outside: the frames [1, 1, T, 32] (``OwwFrontend.frames``)
+    and the windows to redo [K, 76, 32] at their rows [K] (``OwwFrontend.clipped``) -> features [E, lower_dim]."""
 
     def __init__(self, lower: LowerBackbone) -> None:
         super().__init__()
         self.lower = lower
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.lower.over_frames(frames)[0]
+    def forward(self, frames: torch.Tensor, windows: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        return embed_frames(self.lower, frames, rows, windows)[0]
 
 
 def export_lower(path: Path, n_lower: int = 15, over_frames: bool = False) -> Path:
     """ONNX of ``LowerBackbone``: input ``windows`` [N, 76, 32], output ``features`` [N, lower_dim]; with
-    `over_frames`, input ``frames`` [1, 1, 76 + 8 * (E - 1), 32] (``OwwFrontend.sequence``, a front end
-    without a per-window clip) and the features of its E windows, computed in one pass."""
+    `over_frames`, ``embed_call``'s one pass for one clip under any clip mode: inputs ``frames`` [1, 1,
+    76 + 8 * (E - 1), 32], ``windows`` [K, 76, 32] and ``rows`` [K] (``OrtEmbedder`` makes them), output the
+    features of its E windows."""
     lower = LowerBackbone(SpeechEmbedding.from_onnx(), n_lower).eval()
     path.parent.mkdir(parents=True, exist_ok=True)
     if over_frames:
-        module, example, name, axes = _LowerOverFrames(lower), torch.zeros(1, 1, 76 + 8 * 3, 32), FRAMES, {2: "t"}
+        module = _LowerOverFrames(lower)
+        example = (torch.zeros(1, 1, 76 + 8 * 3, 32), torch.zeros(1, 76, 32), torch.zeros(1, dtype=torch.long))
+        names, axes = [FRAMES, "windows", "rows"], {FRAMES: {2: "t"}, "windows": {0: "k"}, "rows": {0: "k"}}
     else:
-        module, example, name, axes = lower, torch.zeros(2, 76, 32), "windows", {0: "n"}
+        module, example, names, axes = lower, (torch.zeros(2, 76, 32),), ["windows"], {"windows": {0: "n"}}
     torch.onnx.export(
         module,
-        (example,),
+        example,
         str(path),
-        input_names=[name],
+        input_names=names,
         output_names=["features"],
-        dynamic_axes={name: axes, "features": {0: "n"}},
+        dynamic_axes={**axes, "features": {0: "n"}},
         opset_version=17,
         dynamo=False,
     )

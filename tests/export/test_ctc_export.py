@@ -84,6 +84,11 @@ def test_a_graph_that_hears_the_whole_clip_fails_the_streaming_check(model, tmp_
         check_streaming(path, 5)
 
 
+def conv_weights(path: Path, names: list[str]) -> set[str]:
+    """The weight initializers the Conv nodes `names` read."""
+    return {n.input[1] for n in onnx.load(str(path)).graph.node if n.name in names}
+
+
 def int8_graph(int8: Path) -> tuple[list, set[str], set[str]]:
     """(the Conv nodes, the names of dequantized tensors, of quantized ones) of a QDQ file."""
     graph = onnx.load(str(int8)).graph
@@ -97,15 +102,17 @@ def test_int8_quantizes_the_backbone_convolutions_and_agrees_with_fp32(fp32, tmp
     setup, the first convolution (it reads the log-mel) in FP32 (``FP32_CONVS``): with that one in INT8
     too, ONNX Runtime's uint8 x int8 kernels on a CPU without VNNI (AVX2 only) agreed on 111 of these
     144 frames, where earlier machines passed 90% (docs/architecture.md, "INT8 on CPUs")."""
-    assert len(backbone_convs(fp32)) == 20 and len(backbone_convs(fp32, head=True)) == 23
-    calibration = calibration_clips([speechlike(2.5, s) for s in range(12)])
+    # each convolution runs twice (embed_call: over the call's frames, then on the windows the clip changes)
+    assert len(backbone_convs(fp32)) == 40 and len(backbone_convs(fp32, head=True)) == 43
+    assert len(conv_weights(fp32, backbone_convs(fp32))) == 20
+    calibration = calibration_clips([speechlike(2.5, s) for s in range(12)])  # zero-padded: both passes calibrate
     every = quantize_ctc_int8(fp32, tmp_path / "every.onnx", calibration, Int8Setup(head=False, fp32_convs=()))
     convs, dequantized, _ = int8_graph(every)
-    assert len([n for n in convs if n.input[1] in dequantized]) == 20 < len(convs)  # the STFT and head stay FP32
+    assert len([n for n in convs if n.input[1] in dequantized]) == 40 < len(convs)  # the STFT and head stay FP32
     assert every.stat().st_size < 0.6 * fp32.stat().st_size
     int8 = quantize_ctc_int8(fp32, tmp_path / "digits.onnx", calibration, Int8Setup(head=False))
     convs, dequantized, _ = int8_graph(int8)
-    assert len([n for n in convs if n.input[1] in dequantized]) == 20 - len(FP32_CONVS)
+    assert len([n for n in convs if n.input[1] in dequantized]) == 2 * (20 - len(FP32_CONVS))
     check_streaming(int8, 5, tolerance=0.5)
     a, b = session(fp32), session(int8)
     agree, total = 0, 0
@@ -123,9 +130,30 @@ def test_the_default_setup_keeps_the_first_backbone_convolution_and_its_log_mel_
     convs, dequantized, _ = int8_graph(int8)
     first, second = (next(n for n in convs if n.name == name) for name in backbone_convs(fp32)[:2])
     assert first.input[1] not in dequantized and first.input[0] not in dequantized  # FP32 weights, FP32 log-mel
-    assert len([n for n in convs if n.input[1] in dequantized]) == 22  # the other 19 and the head's 3
+    firsts = [n for n in onnx.load(str(fp32)).graph.node if n.input[1:2] == [first.input[1]]]
+    assert len(firsts) == 2  # both passes' first convolutions, FP32 by their shared weight
+    for node in (n for n in convs if n.name in {f.name for f in firsts}):
+        assert node.input[1] not in dequantized and node.input[0] not in dequantized
+    assert len([n for n in convs if n.input[1] in dequantized]) == 41  # the other 19 twice and the head's 3
     assert second.input[0] in dequantized  # the second reads quantized activations
     check_streaming(int8, 5, tolerance=0.5)
+
+
+def test_int8_of_both_passes_computes_what_the_window_by_window_int8_file_computes(model, fp32, tmp_path):
+    """Calibrated on the same network window by window (``reference``), the one-pass file's INT8 logits are
+    the window-by-window INT8 file's; calibrated on its own passes they are not (the one pass sees digital
+    silence unclipped), which is why the build reads the reference."""
+    windows = export_ctc_onnx(model, tmp_path / "windows.onnx", one_pass=False)
+    assert len(backbone_convs(windows)) == 20 and model.embedder.one_pass  # the export put it back
+    calibration = calibration_clips([speechlike(2.5, s) for s in range(6)])  # zero-padded to 3 s
+    fast = quantize_ctc_int8(fp32, tmp_path / "fast.onnx", calibration, reference=windows)
+    by_windows = quantize_ctc_int8(windows, tmp_path / "windows.int8.onnx", calibration)
+    own = quantize_ctc_int8(fp32, tmp_path / "own.onnx", calibration)
+    gap = np.zeros(6000, np.float32)
+    audio = np.concatenate([gap, speechlike(2.0, 50), gap, speechlike(1.5, 51)])[None]
+    fast_l, windows_l, own_l = (session(f).run(None, {"audio": audio})[0] for f in (fast, by_windows, own))
+    assert np.abs(fast_l - windows_l).max() < 1e-5
+    assert np.abs(own_l - windows_l).max() > 1e-3
 
 
 def test_symmetric_activations_are_int8_around_zero(fp32, tmp_path):
@@ -202,6 +230,13 @@ def test_int8_nodes_leave_the_front_end_and_the_chosen_backbone_convolutions_out
     assert int8_nodes(path, Int8Setup(head=False, fp32_convs=())) == ["conv0", "conv1", "conv2"]
     assert int8_nodes(path, Int8Setup()) == ["conv1", "conv2", "head0", "head1"]  # the default: conv0 stays FP32
     assert int8_nodes(path, Int8Setup(fp32_convs=(0, 2))) == ["conv1", "head0", "head1"]
+    with pytest.raises(ValueError, match=r"no backbone convolution \[3\] \(it has 3\)"):
+        int8_nodes(path, Int8Setup(fp32_convs=(3,)))
+    model = onnx.load(str(path))  # a convolution run twice (embed_call's two passes): one weight, two nodes
+    model.graph.node.append(onnx.helper.make_node("Conv", ["x", "w0"], ["again"], name="conv0_again"))
+    onnx.save(model, str(path))
+    assert int8_nodes(path, Int8Setup(head=False, fp32_convs=())) == ["conv0", "conv1", "conv2", "conv0_again"]
+    assert int8_nodes(path, Int8Setup()) == ["conv1", "conv2", "head0", "head1"]  # both conv0 nodes stay FP32
     with pytest.raises(ValueError, match=r"no backbone convolution \[3\] \(it has 3\)"):
         int8_nodes(path, Int8Setup(fp32_convs=(3,)))
 

@@ -121,11 +121,12 @@ def test_the_input_floor_is_the_mean_mel_power_of_noise_at_that_level():
     assert "floor" not in OwwFrontend().state_dict()  # off: melspectrogram.onnx's front end, nothing added
 
 
-@pytest.mark.parametrize("clip_mode", ["none", "utterance"])
+@pytest.mark.parametrize("clip_mode", ["window", "none", "utterance"])
 def test_convolutions_once_over_a_call_give_every_windows_embedding(clip_mode):
-    """Without a per-window clip the backbone runs once over all the frames: its unpadded time axis and
-    three time pools line up with the 8-frame hop, so row e is window e's embedding (zeros around a voice:
-    the clip binds, and "utterance" still matches the windows cut from the same clipped frames)."""
+    """The backbone runs once over all the frames: its unpadded time axis and three time pools line up with
+    the 8-frame hop, so row e is window e's embedding. Zeros around a voice make the per-window clip bind in
+    some windows and not others: "window" redoes those on their own, "utterance" matches the windows cut
+    from the same clipped frames, "none" has no clip."""
     audio = np.concatenate([np.zeros(6000, np.float32), voiced(1.7, seed=5), np.zeros(3000, np.float32)])
     x = torch.from_numpy(audio)[None]
     with torch.no_grad():
@@ -135,13 +136,32 @@ def test_convolutions_once_over_a_call_give_every_windows_embedding(clip_mode):
         once = embedder(x)[0].numpy()
         assert once.shape == (n_embeddings(len(audio)), EMB_DIM) == by_window.shape
         np.testing.assert_allclose(once, by_window, atol=1e-4)
-        frames = embedder.frontend.sequence(x)
+        db = embedder.frontend.log_mel(x)
+        rows, redo = embedder.frontend.clipped(db)
         for n_lower in (15, 17, 19):
             lower = LowerBackbone(embedder.backbone, n_lower)
-            np.testing.assert_allclose(lower.over_frames(frames)[0].numpy(), lower(win).numpy(), atol=1e-4)
-        assert not np.allclose(once, OwwEmbedder("window")(x)[0].numpy(), atol=1e-2)  # the clip did bind here
+            feats = lower.over_frames(embedder.frontend.sequence(x))[0]
+            feats[rows] = lower(redo)
+            np.testing.assert_allclose(feats.numpy(), lower(win).numpy(), atol=1e-4)
+        if clip_mode == "window":
+            assert 0 < len(rows) < len(once)  # both passes ran: some windows clipped, some not
+        else:
+            assert len(rows) == 0
+            assert not np.allclose(once, OwwEmbedder("window")(x)[0].numpy(), atol=1e-2)  # the clip did bind here
 
 
-def test_a_per_window_clip_has_no_sequence_of_frames():
-    with pytest.raises(ValueError, match="per-window clip"):
-        OwwFrontend("window").sequence(torch.zeros(1, 16000))
+def test_the_windows_a_per_window_clip_changes_are_those_with_digital_silence():
+    """``clipped`` names the windows holding a frame more than 80 dB under their loudest, with ``forward``'s
+    numbers for them; a voice over faint noise has none, and neither has a front end without the clip."""
+    voice = voiced(2.0, seed=6)
+    noisy = voice + np.random.default_rng(6).standard_normal(len(voice)).astype(np.float32) * 1e-3
+    gap = np.concatenate([noisy, np.zeros(16000, np.float32), noisy])
+    front = OwwFrontend("window")
+    with torch.no_grad():
+        assert len(front.clipped(front.log_mel(torch.from_numpy(noisy)[None]))[0]) == 0
+        x = torch.from_numpy(np.stack([gap, gap[::-1].copy()]))  # a batch of two: rows index [B * E]
+        rows, redo = front.clipped(front.log_mel(x))
+        every = front(x).reshape(-1, 76, 32)
+        assert 0 < len(rows) < len(every) and int(rows.max()) >= len(every) // 2  # the second clip's too
+        np.testing.assert_allclose(redo.numpy(), every[rows].numpy())
+        assert len(OwwFrontend("none").clipped(OwwFrontend("none").log_mel(x))[0]) == 0
