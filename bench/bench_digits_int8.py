@@ -3,9 +3,9 @@
     python -m bench.bench_digits_int8 [--data ../shared/data (or LISTENER_DATA)] [--only NAME ...]
                                       [--out docs/models/digits/bench_digits_int8.json]
 
-Each variant re-quantizes ``assets/digits.fp32.onnx`` (no retraining) with
-``export.ctc_export.quantize_ctc_int8`` and one :class:`Int8Setup` / calibration set, gets the
-shipped INT8 file's metadata, and goes through ``listener analyze``'s pipeline on the
+Each variant re-quantizes ``assets/digits.fp32.onnx``'s network (no retraining) as the build does
+(``export.build_digits.quantize_digits``, the carried rows after it) with one :class:`Int8Setup` /
+calibration set, gets the shipped INT8 file's metadata, and goes through ``listener analyze``'s pipeline on the
 validation sets (``evaluate_strings.digit_sets(part="validation")``: AN4's ten validation
 speakers, FSDD yweweler, the Speech Commands validation list, ESC-10 fold 4). Never the test
 speakers: calibration clips come from the validation sets (the recipe's ``int8_calibration``)
@@ -43,8 +43,9 @@ import numpy as np
 from bench.bench_digits import write_result
 from bench.machine import machine
 from listener.classifier import Classifier, ClassifierOptions
-from listener.export.build_digits import int8_calibration
-from listener.export.ctc_export import Int8Setup, quantize_ctc_int8
+from listener.export.build_digits import DigitsRecipe, file_network, int8_calibration, quantize_digits
+from listener.export.ctc_export import Int8Setup, export_ctc_onnx
+from listener.export.frame_context import give_context
 from listener.export.onnx_export import set_metadata
 from listener.training.ctc_corpus import CtcDataConfig, noise_recordings, validation_items
 from listener.training.evaluate_strings import PARTS, digit_sets, log_digits, summarize
@@ -128,11 +129,18 @@ def main(argv: list[str] | None = None) -> int:
     fp32_sets = {k: summarize(v) for k, v in fp32.items()}
     info = Classifier(SHIPPED).info
     CACHE.mkdir(parents=True, exist_ok=True)
+    # the shipped FP32 file carries rows (its `context` input, which calibration cannot feed): its network
+    # exported again, quantized as the build quantizes it, then given the carried rows as the build does
+    recipe = DigitsRecipe()
+    net = file_network(FP32, recipe)
+    plain = export_ctc_onnx(net, CACHE / "fp32.onnx")
+    probe = np.concatenate([np.zeros(8000, np.float32), calib["validation"][0]])[None]
     rows = {}
     for v in variants:
         path = CACHE / f"{v.name}.onnx"
         t = time.perf_counter()
-        quantize_ctc_int8(FP32, path, calib[v.calibration], v.setup)
+        quantize_digits(net, plain, path, calib[v.calibration], replace(recipe, int8=v.setup), probe)
+        give_context(path)
         set_metadata(path, info)
         q_s = time.perf_counter() - t
         got = logged(path)

@@ -88,7 +88,7 @@ from listener.training.speech_embedding import (
 from listener.training.strings import Item, StringAugment
 from listener.training.tokens import tokens_to_digits
 
-VERSION = "2.2"
+VERSION = "2.3"
 
 
 @dataclass
