@@ -253,7 +253,8 @@ def _ranges_for(pre: Path, reference: dict, quantized: list[str]) -> dict:
         source = name if name in reference else pairs.get(name)
         if source in reference:
             out[name] = reference[source]
-    needed = {t for node in graph.node if node.name in set(quantized) for t in (node.input[0], node.output[0])}
+    quantized = set(quantized)
+    needed = {t for node in graph.node if node.name in quantized for t in (node.input[0], node.output[0])}
     missing = sorted(needed - set(out))
     if missing:
         raise ValueError(f"{pre}: no reference range for {len(missing)} tensor(s), e.g. {missing[:3]}")
