@@ -140,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         path = CACHE / f"{v.name}.onnx"
         t = time.perf_counter()
         quantize_digits(net, plain, path, calib[v.calibration], replace(recipe, int8=v.setup), probe)
+        set_metadata(path, replace(info, frame_context=0))  # give_context reads the frame grid, then sets it
         give_context(path)
-        set_metadata(path, info)
         q_s = time.perf_counter() - t
         got = logged(path)
         sums = {k: summarize(x) for k, x in got.items()}
