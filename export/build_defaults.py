@@ -4,7 +4,7 @@
     python -m listener.export.build_defaults --only digits
     python -m listener.export.build_defaults --quick          # minutes; a smoke-test model
     python -m listener.export.build_defaults --evaluate-only  # re-score the files in assets/, rewrite the cards
-    python -m listener.export.build_defaults --only sounds --requantize  # INT8 again from the FP32 file, re-score
+    python -m listener.export.build_defaults --only sounds --requantize  # export again from the FP32 file, re-score
 
 Digits: the CTC recipe of ``listener.export.build_digits`` (data, embedding cache,
 training, export with the streaming check, validation). Sounds: build the corpus,
@@ -413,6 +413,7 @@ def export_and_report(args: argparse.Namespace, t: Trained, t0: float) -> dict:
         "bytes": {"int8": bundle.parity.int8_bytes, "fp32": bundle.parity.fp32_bytes},
         "latency_ms_per_window_1_thread": {"int8": bundle.int8_latency_ms, "fp32": bundle.fp32_latency_ms},
         "parity": asdict(bundle.parity),
+        "int8_passes_max_abs": bundle.int8_passes_max_abs,
         "accuracy": both,
         "build_seconds": time.time() - t0,
         "train_seconds": t.result.seconds,
@@ -511,22 +512,57 @@ def reevaluate(args: argparse.Namespace, name: str) -> dict:
     return data["summary"]
 
 
-def requantize(args: argparse.Namespace, name: str) -> dict:
-    """The INT8 file again from ``--out``'s FP32 file, no training: the recipe's INT8 settings and
-    calibration clips, as a build's export step makes them (a build with ``--seed S`` is matched by
-    the same ``--seed``); then :func:`reevaluate` scores both files and writes their ``accuracy``."""
-    from listener.export.quantize import quantize_int8
+class NotASoundsFile(ValueError):
+    """A file ``--reexport`` / ``--requantize`` cannot read as a sounds model of the recipe."""
+
+
+def file_sounds_model(path: Path) -> tuple[torch.nn.Module, ModelSpec]:
+    """The network of FP32 sounds file `path` in torch (its heads, by their names in the file, under the
+    recipe's front end and frozen backbone) and its spec (classes, thresholds from its metadata)."""
+    from listener.errors import ModelError
+    from listener.export.onnx_export import load_onnx_weights
+
+    try:
+        spec = _file_spec(path)
+    except ModelError as exc:
+        raise NotASoundsFile(str(exc)) from exc
+    model = build_model(spec, seed=0)
+    problems = load_onnx_weights(model, path, skip=("frontend.",))
+    if problems:
+        raise NotASoundsFile(f"{path} is not a sounds file of this recipe: {problems[0]}")
+    return model.eval(), spec
+
+
+def reexport(args: argparse.Namespace, name: str, source: Path | None = None) -> dict:
+    """No training: the weights of the FP32 file `source` (``--reexport``; else ``--out``'s own,
+    ``--requantize``) exported again into ``--out`` as a build's export step makes them (the current
+    graph, the recipe's INT8 settings); then :func:`reevaluate` scores both files and writes their
+    ``accuracy``. ``--reexport`` of ``X.fp32.onnx`` next to an INT8 ``X.onnx`` gives the new INT8 file
+    that file's ranges (the same numbers, checked); otherwise, and always with ``--requantize``, they are
+    calibrated on the build's calibration clips (a build with ``--seed S`` is matched by the same ``--seed``)."""
+    from listener.export.onnx_export import export_onnx
+    from listener.export.quantize import quantize_model
 
     fp32 = args.out / f"{name}.fp32.onnx"
-    if not fp32.is_file():
+    if source is None and not fp32.is_file():
         raise OSError(f"{fp32} not found: --requantize reads the FP32 file a build wrote (pass --out)")
-    spec = _file_spec(fp32)
+    source = source or fp32
+    if not source.is_file():
+        raise OSError(f"{source} not found: --reexport reads an FP32 file a build wrote")
+    model, spec = file_sounds_model(source)
+    accuracy = Classifier(source).info.accuracy
     pool, mixed, _ = sounds_negatives(args)
     calibration = _calibration(
         sounds_calibration_set(build_esc_set(args.data), pool.clips + mixed), 256, args.seed, spec.window_samples
     )
-    quantize_int8(fp32, args.out / f"{name}.onnx", calibration, spec, Classifier(fp32).info.accuracy)
-    _log(f"{name}: {args.out / f'{name}.onnx'} quantized again from {fp32}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    export_onnx(model, spec, fp32, accuracy)
+    sibling = source.with_name(source.name.replace(".fp32.onnx", ".onnx"))
+    ranges_from = (sibling, source) if source != fp32 and sibling != source and sibling.is_file() else None
+    int8 = args.out / f"{name}.onnx"
+    _, passes = quantize_model(model, fp32, int8, calibration, spec, accuracy, ranges_from)
+    how = f"{ranges_from[0]}'s INT8 ranges" if ranges_from else "INT8 calibrated"
+    _log(f"{name}: {fp32} and {int8} exported from {source}'s weights, {how} (INT8 max |difference| {passes})")
     return reevaluate(args, name)
 
 
@@ -602,9 +638,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--reexport",
         type=Path,
         metavar="FILE",
-        help="digits, no training: the weights of FILE (an FP32 digits file a build of this recipe wrote, e.g. "
-        "assets/digits.fp32.onnx) exported again with the recipe's front end and INT8 settings into --out, "
-        "then validated as a build is",
+        help="no training (with --only): the weights of FILE (an FP32 file a build of this recipe wrote, e.g. "
+        "assets/digits.fp32.onnx or assets/sounds.fp32.onnx) exported again with the current graph, the recipe's "
+        "front end and INT8 settings into --out, then validated (digits) or scored (sounds) as a build does",
     )
     parser.add_argument(
         "--sound-epochs", type=int, help=f"sounds head epochs per fold and final (default {SOUNDS_EPOCHS})"
@@ -642,8 +678,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--requantize",
         action="store_true",
-        help="sounds, no training: quantize --out's FP32 file again with the recipe's INT8 settings, then "
-        "score both files as --evaluate-only does",
+        help="sounds, no training: --reexport of --out's own FP32 file (its weights exported again, INT8 "
+        "with the recipe's settings), then both files scored as --evaluate-only does",
     )
     return parser.parse_args(argv)
 
@@ -668,8 +704,8 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --codec-p must be between 0 and 1", file=sys.stderr)
         return 2
     if args.reexport is not None:
-        if args.only != "digits":
-            print("error: --reexport is for the digits model (add --only digits)", file=sys.stderr)
+        if args.only is None:
+            print("error: --reexport reads one model's file (add --only digits or --only sounds)", file=sys.stderr)
             return 2
         if args.evaluate_only or args.requantize:
             print(f"error: --reexport exports and validates by itself; drop {_rescore_flag(args)}", file=sys.stderr)
@@ -700,7 +736,7 @@ def main(argv: list[str] | None = None) -> int:
                 if name == "digits":  # a CTC model: bench/ scores it (and bench_digits_int8 re-quantizes it)
                     _log(f"digits: {flag} is for window models only; skipped")
                     continue
-                summaries[name] = (requantize if args.requantize else reevaluate)(sounds_args, name)
+                summaries[name] = (reexport if args.requantize else reevaluate)(sounds_args, name)
                 continue
             start = time.time()
             if name == "digits":
@@ -709,9 +745,12 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"interrupted: digits weights so far in {summaries[name]['checkpoint']}", file=sys.stderr)
                     return 130
                 continue
+            if args.reexport is not None:
+                summaries[name] = reexport(sounds_args, name, args.reexport)
+                continue
             trained = train_sounds(sounds_args)
             summaries[name] = export_and_report(sounds_args, trained, start)
-    except (DatasetError, ListenerError, ParityError, NotADigitsFile, OSError) as exc:
+    except (DatasetError, ListenerError, ParityError, NotADigitsFile, NotASoundsFile, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # train_ctc saves its checkpoint first; the sounds runs write theirs every epoch

@@ -54,7 +54,7 @@ from listener.export.ctc_export import (
     session,
 )
 from listener.export.frame_context import give_context
-from listener.export.onnx_export import set_metadata
+from listener.export.onnx_export import load_onnx_weights, set_metadata
 from listener.export.parity import ParityError, runtime_classifier
 from listener.training.corpus import cache_root
 from listener.training.ctc import (
@@ -250,14 +250,6 @@ def file_network(path: Path, r: DigitsRecipe) -> AudioToLogits:
     """The network of FP32 digits file `path` in torch, shaped by recipe `r` (its members, head, frozen
     convolutions) under `r`'s front end: every weight and head statistic by its name in the file (the
     front end's kernels, fixed numbers, are `r`'s own). A file of another shape is an error that says so."""
-    import onnx
-    from onnx import numpy_helper
-
-    try:
-        graph = onnx.load(str(path)).graph
-    except Exception as exc:  # noqa: BLE001  (onnx raises several kinds on a file that is not ONNX)
-        raise NotADigitsFile(f"{path}: not an ONNX file ({exc})") from exc
-    weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     heads = [WindowHead(r.k, r.hidden, r.depth, r.dropout) for _ in range(r.members)]
     if r.members == 1:
         net = AudioToLogits(heads[0], SpeechEmbedding.from_onnx(), floor_db=r.input_floor_db, clip_mode=r.clip_mode)
@@ -265,17 +257,15 @@ def file_network(path: Path, r: DigitsRecipe) -> AudioToLogits:
         uppers = [UpperBackbone(SpeechEmbedding.from_onnx(), r.n_lower) for _ in range(r.members)]
         embedder = MembersEmbedder(uppers, r.n_lower, r.input_floor_db, r.clip_mode)
         net = AudioToLogits(MembersHead(heads), embedder=embedder)
-    state = net.state_dict()
-    for name, tensor in state.items():
-        if name.startswith("embedder.frontend."):
-            continue
-        if name not in weights or tuple(weights[name].shape) != tuple(tensor.shape):
-            raise NotADigitsFile(
-                f"{path} is not a digits file of this recipe ({r.members} member(s), head {r.k}x{r.hidden}, "
-                f"depth {r.depth}): {name} {'has another shape' if name in weights else 'is missing'}"
-            )
-        state[name] = torch.from_numpy(weights[name].copy())
-    net.load_state_dict(state)
+    try:
+        problems = load_onnx_weights(net, path, skip=("embedder.frontend.",))
+    except ValueError as exc:
+        raise NotADigitsFile(str(exc)) from exc
+    if problems:
+        raise NotADigitsFile(
+            f"{path} is not a digits file of this recipe ({r.members} member(s), head {r.k}x{r.hidden}, "
+            f"depth {r.depth}): {problems[0]}"
+        )
     return net.eval()
 
 

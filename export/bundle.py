@@ -14,7 +14,7 @@ import numpy as np
 
 from listener.export.onnx_export import export_onnx
 from listener.export.parity import ParityReport, check_parity, measure_latency
-from listener.export.quantize import quantize_int8
+from listener.export.quantize import quantize_model
 from listener.training.corpus import WaveSet
 from listener.training.models.exportable import ExportableModel
 from listener.training.models.registry import ModelSpec
@@ -29,6 +29,7 @@ class Bundle:
     parity: ParityReport
     int8_latency_ms: float
     fp32_latency_ms: float
+    int8_passes_max_abs: float | None = None  # quantize_model's check (None: a model of one pass)
 
 
 def export_bundle(
@@ -49,7 +50,7 @@ def export_bundle(
     tmp8 = out_base.with_name(f".{out_base.name}.{os.getpid()}.int8.onnx")
     try:
         export_onnx(model, spec, tmp32, accuracy)
-        quantize_int8(tmp32, tmp8, calibration, spec, accuracy)
+        _, passes = quantize_model(model, tmp32, tmp8, calibration, spec, accuracy)
         parity = check_parity(model, tmp32, tmp8, val, max_int8_drop=max_int8_drop)
         lat8 = measure_latency(tmp8, spec.window_samples)
         lat32 = measure_latency(tmp32, spec.window_samples)
@@ -59,4 +60,4 @@ def export_bundle(
         for p in (tmp32, tmp8):
             if p.exists():
                 p.unlink()
-    return Bundle(int8, fp32, parity, lat8, lat32)
+    return Bundle(int8, fp32, parity, lat8, lat32, passes)

@@ -27,7 +27,7 @@ import torch
 from listener.contract import CTC, INPUT, LOGITS, ModelInfo
 from listener.export.onnx_export import OPSET
 from listener.export.parity import ParityError
-from listener.export.quantize import FP32_CONVS, ClipReader, backbone_convs, fp32_conv_names
+from listener.export.quantize import FP32_CONVS, ClipReader, backbone_convs, fp32_conv_names, ranges_for
 from listener.training.ctc import AudioToLogits, receptive_field
 from listener.training.speech_embedding import EMB_HOP, SAMPLE_RATE
 from listener.training.tokens import BLANK_LABEL, SYMBOLS, TOKENS
@@ -153,7 +153,7 @@ def quantize_ctc_int8(
     """QDQ static INT8 (per-channel int8 weights) of the convolutions :func:`int8_nodes` names, with
     activation ranges calibrated on `calibration` ([N, samples] real clips). `reference`: the same network
     exported window by window (``export_ctc_onnx(one_pass=False)``), whose ranges are calibrated instead
-    and given to both of `fp32`'s passes (:func:`pass_pairs`), so the two compute what the reference's
+    and given to both of `fp32`'s passes (``quantize.pass_pairs``), so the two compute what the reference's
     INT8 file computes: without it, the one-pass convolutions would be calibrated on whole calls,
     digital silence unclipped."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -188,7 +188,7 @@ def quantize_ctc_int8(
         calibrator.collect_data(ClipReader(calibration, batch_size=1))
         data = calibrator.compute_data()
         if reference is not None:
-            data = TensorsData(data.calibration_method, _ranges_for(pre, dict(data.data), int8_nodes(pre, setup)))
+            data = TensorsData(data.calibration_method, ranges_for(pre, dict(data.data), int8_nodes(pre, setup)))
         save_tensors_data(data, ranges)
         quantize_static(
             str(pre),
@@ -206,59 +206,6 @@ def quantize_ctc_int8(
             calibration_cache_path=ranges,
         )
     return int8
-
-
-# ops with one data input that the two passes of embed_call go through side by side
-_ELEMENTWISE = ("LeakyRelu", "Clip", "Max", "Relu", "MaxPool")
-
-
-def pass_pairs(graph: onnx.GraphProto) -> dict[str, str]:
-    """Tensor -> its counterpart in the other pass of a graph that runs each convolution twice
-    (``speech_embedding.embed_call``): two Conv nodes that read one weight pair their inputs and their
-    outputs, and the pairing follows both passes through the same elementwise ops and pools."""
-    made_by = {out: node for node in graph.node for out in node.output}
-    read_by: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        for name in node.input[:1]:
-            read_by.setdefault(name, []).append(node)
-    by_weight: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        if node.op_type == "Conv" and len(node.input) > 1:
-            by_weight.setdefault(node.input[1], []).append(node)
-    pairs: dict[str, str] = {}
-    todo = [(a.input[0], b.input[0]) for a, b in (n for n in by_weight.values() if len(n) == 2)]
-    todo += [(a.output[0], b.output[0]) for a, b in (n for n in by_weight.values() if len(n) == 2)]
-    while todo:
-        x, y = todo.pop()
-        if x == y or x in pairs:
-            continue
-        pairs[x], pairs[y] = y, x
-        px, py = made_by.get(x), made_by.get(y)
-        if px is not None and py is not None and px.op_type == py.op_type and px.op_type in _ELEMENTWISE:
-            todo.append((px.input[0], py.input[0]))
-        cx, cy = read_by.get(x, []), read_by.get(y, [])
-        if len(cx) == len(cy) == 1 and cx[0].op_type == cy[0].op_type and cx[0].op_type in _ELEMENTWISE:
-            todo.append((cx[0].output[0], cy[0].output[0]))
-    return pairs
-
-
-def _ranges_for(pre: Path, reference: dict, quantized: list[str]) -> dict:
-    """Activation ranges for `pre` from `reference` (calibrated window by window): each tensor's own, else
-    its counterpart's in the other pass (:func:`pass_pairs`). Every input and output of the `quantized`
-    nodes must get one (else an error); front-end tensors named after another scope are left out."""
-    graph = onnx.load(str(pre)).graph
-    pairs = pass_pairs(graph)
-    out = {}
-    for name in {t for node in graph.node for t in (*node.input, *node.output)}:
-        source = name if name in reference else pairs.get(name)
-        if source in reference:
-            out[name] = reference[source]
-    quantized = set(quantized)
-    needed = {t for node in graph.node if node.name in quantized for t in (node.input[0], node.output[0])}
-    missing = sorted(needed - set(out))
-    if missing:
-        raise ValueError(f"{pre}: no reference range for {len(missing)} tensor(s), e.g. {missing[:3]}")
-    return out
 
 
 def ctc_model_info(

@@ -56,7 +56,44 @@ def export_onnx(model: ExportableModel, spec: ModelSpec, path: Path, accuracy: d
     return path
 
 
+NETWORK_SCOPE = "/net/"  # the quantized part's node names start with it (the front end's do not)
+
+
 def frontend_nodes(path: Path) -> list[str]:
     """Names of every node that is not part of the network (front end + normalisation)."""
     graph = onnx.load(str(path)).graph
-    return [n.name for n in graph.node if not n.name.startswith("/net/")]
+    return [n.name for n in graph.node if not n.name.startswith(NETWORK_SCOPE)]
+
+
+def network_nodes(path: Path) -> list[str]:
+    """Names of the network's nodes (``NETWORK_SCOPE``), the ones INT8 quantization may quantize."""
+    graph = onnx.load(str(path)).graph
+    return [n.name for n in graph.node if n.name.startswith(NETWORK_SCOPE)]
+
+
+def load_onnx_weights(module: torch.nn.Module, path: Path, skip: tuple[str, ...] = ()) -> list[str]:
+    """Copy each entry of `module`'s state (but those whose name starts with one of `skip`) from the
+    initializer of the same name in the ONNX file `path` (the legacy exporter keeps state names); returns
+    what did not fit ("NAME is missing", "NAME has another shape"), nothing loaded then. ValueError for a
+    file that is not ONNX."""
+    from onnx import numpy_helper
+
+    try:
+        graph = onnx.load(str(path)).graph
+    except Exception as exc:  # noqa: BLE001  (onnx raises several kinds on a file that is not ONNX)
+        raise ValueError(f"{path}: not an ONNX file ({exc})") from exc
+    weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    state = module.state_dict()
+    problems = []
+    for name, tensor in state.items():
+        if skip and name.startswith(skip):
+            continue
+        if name not in weights:
+            problems.append(f"{name} is missing")
+        elif tuple(weights[name].shape) != tuple(tensor.shape):
+            problems.append(f"{name} has another shape")
+        else:
+            state[name] = torch.from_numpy(weights[name].copy())
+    if not problems:
+        module.load_state_dict(state)
+    return problems

@@ -9,9 +9,11 @@ network's first convolution (``FP32_CONVS``), the one that reads the log-mel.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
@@ -24,9 +26,12 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
-from listener.contract import INPUT
-from listener.export.onnx_export import frontend_nodes, set_metadata
+from listener.contract import INPUT, LOGITS
+from listener.export.onnx_export import frontend_nodes, network_nodes, set_metadata
 from listener.training.models.registry import ModelSpec
+
+if TYPE_CHECKING:
+    import torch
 
 FP32_CONVS: tuple[int, ...] = (0,)
 """Network convolutions (their order in :func:`backbone_convs`) that stay FP32 in every INT8 file:
@@ -62,6 +67,164 @@ def fp32_conv_names(path: Path, fp32_convs: tuple[int, ...] = FP32_CONVS) -> lis
         raise ValueError(f"{path}: no backbone convolution {bad} (it has {len(weights)})")
     keep = {weights[i] for i in fp32_convs}
     return [name for name, weight in weight_of.items() if weight in keep]
+
+
+# ops with one data input that the two passes of embed_call go through side by side
+_ELEMENTWISE = ("LeakyRelu", "Clip", "Max", "Relu", "MaxPool")
+
+
+def pass_pairs(graph: onnx.GraphProto) -> dict[str, str]:
+    """Tensor -> its counterpart in the other pass of a graph that runs each convolution twice
+    (``speech_embedding.embed_call``): two Conv nodes that read one weight pair their inputs and their
+    outputs, and the pairing follows both passes through the same elementwise ops and pools."""
+    made_by = {out: node for node in graph.node for out in node.output}
+    read_by: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input[:1]:
+            read_by.setdefault(name, []).append(node)
+    by_weight: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        if node.op_type == "Conv" and len(node.input) > 1:
+            by_weight.setdefault(node.input[1], []).append(node)
+    pairs: dict[str, str] = {}
+    todo = [(a.input[0], b.input[0]) for a, b in (n for n in by_weight.values() if len(n) == 2)]
+    todo += [(a.output[0], b.output[0]) for a, b in (n for n in by_weight.values() if len(n) == 2)]
+    while todo:
+        x, y = todo.pop()
+        if x == y or x in pairs:
+            continue
+        pairs[x], pairs[y] = y, x
+        px, py = made_by.get(x), made_by.get(y)
+        if px is not None and py is not None and px.op_type == py.op_type and px.op_type in _ELEMENTWISE:
+            todo.append((px.input[0], py.input[0]))
+        cx, cy = read_by.get(x, []), read_by.get(y, [])
+        if len(cx) == len(cy) == 1 and cx[0].op_type == cy[0].op_type and cx[0].op_type in _ELEMENTWISE:
+            todo.append((cx[0].output[0], cy[0].output[0]))
+    return pairs
+
+
+def ranges_for(pre: Path, reference: dict, quantized: list[str], strict: bool = True) -> dict:
+    """Activation ranges for `pre` from `reference` (calibrated window by window): each tensor's own, else
+    its counterpart's in the other pass (:func:`pass_pairs`), else, for a tensor one pass only has that
+    moves values without changing them (a reshape, a scatter of the two passes' rows), its inputs' range.
+    Every input and output of the `quantized` nodes must get one (else an error); front-end tensors named
+    after another scope are left out. Not `strict` (ranges read from an INT8 file, which holds only those
+    of the tensors it quantized): a tensor without one takes that of the one op reading it, the range its
+    quantizer would have put on both (a LeakyRelu's output, quantized with the Clip after it)."""
+    graph = onnx.load(str(pre)).graph
+    pairs = pass_pairs(graph)
+    out = {}
+    for name in {t for node in graph.node for t in (*node.input, *node.output)}:
+        source = name if name in reference else pairs.get(name)
+        if source in reference:
+            out[name] = reference[source]
+    _moved_ranges(graph, out)
+    quantized = set(quantized)
+    needed = {t for node in graph.node if node.name in quantized for t in (node.input[0], node.output[0])}
+    if not strict:
+        _downstream_ranges(graph, out, needed)
+    missing = sorted(needed - set(out))
+    if missing and strict:
+        raise ValueError(f"{pre}: no reference range for {len(missing)} tensor(s), e.g. {missing[:3]}")
+    return out
+
+
+def _downstream_ranges(graph: onnx.GraphProto, ranges: dict, needed: set[str]) -> None:
+    readers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input[:1]:
+            readers.setdefault(name, []).append(node)
+    for node in reversed(graph.node):
+        for name in node.output[:1]:
+            after = readers.get(name, [])
+            if name in needed and name not in ranges and len(after) == 1 and after[0].output[0] in ranges:
+                ranges[name] = ranges[after[0].output[0]]
+
+
+def quantizable_nodes(path: Path, names: set[str]) -> list[str]:
+    """Those of `names` that ``quantize_static`` (QDQ) can quantize: an op type it knows, reading a float
+    tensor (not a shape computation)."""
+    from onnxruntime.quantization.registry import QDQRegistry
+
+    graph = onnx.shape_inference.infer_shapes(onnx.load(str(path))).graph
+    floats = {
+        v.name
+        for v in (*graph.input, *graph.value_info, *graph.output)
+        if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    }
+    floats |= {i.name for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT}
+    return [
+        n.name for n in graph.node if n.name in names and n.op_type in QDQRegistry and n.input and n.input[0] in floats
+    ]
+
+
+# ops whose output holds only values of their data inputs (ScatterElements: its data and its updates)
+_MOVES = {"Reshape": (0,), "Transpose": (0,), "Flatten": (0,), "Squeeze": (0,), "Unsqueeze": (0,),
+          "ScatterElements": (0, 2)}  # fmt: skip
+
+
+def _moved_ranges(graph: onnx.GraphProto, ranges: dict) -> None:
+    """Ranges through :data:`_MOVES` ops (in place): an output without one gets the union of its data
+    inputs' (in graph order, so a chain is followed); then, backwards, the one data input of such an op
+    without one gets its output's (the second pass's windows reach the backbone through an Unsqueeze whose
+    output the reference has, from a front-end tensor it does not)."""
+    from onnxruntime.quantization.calibrate import TensorData
+
+    def data_inputs(node: onnx.NodeProto) -> list[str]:
+        return [node.input[i] for i in _MOVES.get(node.op_type, ()) if i < len(node.input)]
+
+    for node in graph.node:
+        inputs = data_inputs(node)
+        if not inputs or node.output[0] in ranges or any(i not in ranges for i in inputs):
+            continue
+        lows = [ranges[i].range_value[0] for i in inputs]
+        highs = [ranges[i].range_value[1] for i in inputs]
+        ranges[node.output[0]] = TensorData(lowest=np.minimum.reduce(lows), highest=np.maximum.reduce(highs))
+    for node in reversed(graph.node):
+        inputs = data_inputs(node)
+        if len(inputs) == 1 and inputs[0] not in ranges and node.output[0] in ranges:
+            ranges[inputs[0]] = ranges[node.output[0]]
+
+
+def _range_of(scale: np.ndarray, zero: int, q_low: int = -128, q_high: int = 127) -> tuple[np.float32, np.float32]:
+    """Float32 (low, high) from which onnxruntime's ``compute_scale_zp`` gives back exactly float32 `scale`
+    and `zero`: the float32 roundings of (q_low - zero) s and (q_high - zero) s, high then moved by an ulp
+    at a time until the scale it gives (float64 (high - low) / 255, stored as float32) is `scale` again."""
+    s = np.float32(scale)
+    low = np.float32((q_low - zero) * np.float64(s))
+    high = np.float32((q_high - zero) * np.float64(s))
+    for _ in range(16):
+        got = np.float32((np.float64(max(high, 0)) - np.float64(min(low, 0))) / (q_high - q_low))
+        if got == s:
+            break
+        high = np.nextafter(high, np.float32(np.inf) if got < s else np.float32(-np.inf))
+    return low, high
+
+
+def file_ranges(int8: Path, fp32: Path, reference: Path) -> dict:
+    """The activation ranges INT8 QDQ file `int8` (quantized from `fp32`) computes with, renamed onto the
+    tensors of `reference`, a graph of the same ops in the same order (another export of the network, its
+    scopes named otherwise): each QuantizeLinear's (scale, zero point) as the range that gives them back
+    (int8 activations: [(-128 - z) s, (127 - z) s]). A graph of other ops is an error."""
+    from onnx import numpy_helper
+    from onnxruntime.quantization.calibrate import TensorData
+
+    quantized = onnx.load(str(int8)).graph
+    values = {i.name: numpy_helper.to_array(i) for i in quantized.initializer}
+    ranges = {}
+    for node in quantized.node:
+        if node.op_type == "QuantizeLinear" and node.input[1] in values and node.input[2] in values:
+            scale = values[node.input[1]].astype(np.float64)
+            zero = values[node.input[2]].astype(np.float64)
+            if scale.ndim == 0 and values[node.input[2]].dtype == np.int8:
+                low, high = _range_of(values[node.input[1]], int(zero))
+                ranges[node.input[0]] = TensorData(lowest=low, highest=high)
+    old, new = onnx.load(str(fp32)).graph, onnx.load(str(reference)).graph
+    if [n.op_type for n in old.node] != [n.op_type for n in new.node]:
+        raise ValueError(f"{reference} is not {fp32}'s graph in other names: their ops differ")
+    names = {a: b for x, y in zip(old.node, new.node) for a, b in zip((*x.input, *x.output), (*y.input, *y.output))}
+    names.update({a.name: b.name for a, b in zip(old.input, new.input)})
+    return {names[k]: v for k, v in ranges.items() if k in names}
 
 
 class ClipReader(CalibrationDataReader):
@@ -109,25 +272,132 @@ def quantize_int8(
     spec: ModelSpec,
     accuracy: dict | None = None,
     fp32_convs: tuple[int, ...] = FP32_CONVS,
+    reference: Path | None = None,
+    reference_ranges: dict | None = None,
 ) -> Path:
     """Write the INT8 QDQ model next to the FP32 one and give it the contract's metadata; the front end
-    and the backbone convolutions `fp32_convs` stay FP32."""
+    and the backbone convolutions `fp32_convs` stay FP32. `reference`: the same network exported window by
+    window (``SoundsModel.one_pass = False``), quantized the same way, or with `reference_ranges` (its
+    tensors' ranges: :func:`file_ranges`) when given; its ranges are then given to `fp32_path`'s passes
+    (:func:`ranges_for`), so the INT8 file computes what the reference's does."""
+    from onnxruntime.quantization.calibrate import TensorsData, load_tensors_data, save_tensors_data
+
     if calibration.ndim != 2 or len(calibration) == 0:
         raise ValueError(f"calibration audio must be a non-empty [N, samples] array, got {calibration.shape}")
     int8_path = Path(int8_path)
     int8_path.parent.mkdir(parents=True, exist_ok=True)
-    with quiet_quantizer():
-        quantize_static(
-            str(fp32_path),
-            str(int8_path),
-            ClipReader(calibration),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
-            nodes_to_exclude=frontend_nodes(Path(fp32_path)) + fp32_conv_names(Path(fp32_path), fp32_convs),
-            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
-        )
+
+    def excluded(path: Path) -> list[str]:
+        return frontend_nodes(path) + fp32_conv_names(path, fp32_convs)
+
+    settings = {
+        "quant_format": QuantFormat.QDQ,
+        "per_channel": True,
+        "activation_type": QuantType.QInt8,
+        "weight_type": QuantType.QInt8,
+        "calibrate_method": CalibrationMethod.MinMax,
+        "extra_options": {"ActivationSymmetric": False, "WeightSymmetric": True},
+    }
+    with quiet_quantizer(), tempfile.TemporaryDirectory(prefix="listener-int8-") as tmp:
+        if reference is None:
+            quantize_static(
+                str(fp32_path),
+                str(int8_path),
+                ClipReader(calibration),
+                nodes_to_exclude=excluded(fp32_path),
+                **settings,
+            )
+        else:
+            measured, ranges = Path(tmp) / "reference.json", Path(tmp) / "ranges.json"
+            if reference_ranges is None:
+                # the reference's own INT8 file, calibrated as above, leaves its ranges in `measured`
+                quantize_static(
+                    str(reference),
+                    str(Path(tmp) / "reference.int8.onnx"),
+                    ClipReader(calibration),
+                    nodes_to_exclude=excluded(Path(reference)),
+                    calibration_cache_path=measured,
+                    **settings,
+                )
+            else:
+                save_tensors_data(TensorsData(CalibrationMethod.MinMax, reference_ranges), measured)
+            data = load_tensors_data(measured)
+            net = set(network_nodes(Path(fp32_path))) - set(excluded(Path(fp32_path)))
+            net = quantizable_nodes(Path(fp32_path), net)
+            save_tensors_data(
+                TensorsData(
+                    data.calibration_method,
+                    ranges_for(Path(fp32_path), data.data, net, strict=reference_ranges is None),
+                ),
+                ranges,
+            )
+            quantize_static(
+                str(fp32_path),
+                str(int8_path),
+                None,
+                nodes_to_exclude=excluded(fp32_path),
+                calibration_cache_path=ranges,
+                **settings,
+            )
     set_metadata(int8_path, spec.model_info("int8", accuracy))
     return int8_path
+
+
+def quantize_model(
+    model: torch.nn.Module,
+    fp32_path: Path,
+    int8_path: Path,
+    calibration: np.ndarray,
+    spec: ModelSpec,
+    accuracy: dict | None = None,
+    ranges_from: tuple[Path, Path] | None = None,
+) -> tuple[Path, float | None]:
+    """:func:`quantize_int8` of `model`'s FP32 export `fp32_path`. A model whose backbone runs once over
+    the window's frames (``one_pass``) is exported window by window too, whose ranges both its passes take:
+    calibrated on `calibration`, or with `ranges_from` (an INT8 file of the same network and the FP32 file
+    it was quantized from) that file's own; a model of one pass takes `ranges_from`'s ranges directly. The
+    INT8 logits of the `calibration` windows must then equal those of the window-by-window INT8 file (or of
+    `ranges_from`'s): their largest difference is returned, else a ParityError; None when nothing was
+    compared (one pass, calibrated)."""
+    from listener.export.onnx_export import export_onnx
+    from listener.export.parity import ParityError
+
+    one_pass = bool(getattr(model, "one_pass", False))
+    if not one_pass and ranges_from is None:
+        return quantize_int8(fp32_path, int8_path, calibration, spec, accuracy), None
+    with tempfile.TemporaryDirectory(prefix="listener-int8-") as tmp:
+        windows = Path(fp32_path)
+        if one_pass:
+            windows = Path(tmp) / "windows.onnx"
+            model.one_pass = False
+            try:
+                export_onnx(model, spec, windows)
+            finally:
+                model.one_pass = True
+        ranges = None if ranges_from is None else file_ranges(*ranges_from, windows)
+        quantize_int8(fp32_path, int8_path, calibration, spec, accuracy, reference=windows, reference_ranges=ranges)
+        if ranges_from is None:
+            same_as = quantize_int8(windows, Path(tmp) / "windows.int8.onnx", calibration, spec, accuracy)
+        else:
+            same_as = Path(ranges_from[0])
+        passes = max_abs(_logits(int8_path, calibration), _logits(same_as, calibration))
+    if passes > 1e-4:
+        raise ParityError(f"{int8_path}: INT8 logits differ from {same_as.name}'s by {passes:.3g}")
+    return int8_path, passes
+
+
+def max_abs(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest |a - b|, equal infinities counting as equal (an INT8 graph's log of a probability its
+    8 bits round to 0 is -inf)."""
+    with np.errstate(invalid="ignore"):
+        return float(np.where(a == b, 0.0, np.abs(a - b)).max())
+
+
+def _logits(path: Path, audio: np.ndarray, batch: int = 64) -> np.ndarray:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return np.concatenate(
+        [
+            session.run([LOGITS], {INPUT: audio[i : i + batch].astype(np.float32)})[0]
+            for i in range(0, len(audio), batch)
+        ]
+    )

@@ -389,19 +389,38 @@ def embed_call(frontend: OwwFrontend, stack: nn.Module, audio: torch.Tensor, one
     convolutions run once over the call's frames and only the windows the per-window clip changes
     (``OwwFrontend.clipped``) are computed again on their own (``embed_frames``). ``one_pass=False``:
     window by window (the graph INT8 calibration reads: ``ctc_export.quantize_ctc_int8``)."""
+    return embed_inputs(stack, *call_inputs(frontend, audio, one_pass))
+
+
+def call_inputs(
+    frontend: OwwFrontend, audio: torch.Tensor, one_pass: bool = True
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """``embed_call``'s front-end half, for a graph whose front end and network are separate scopes (the
+    sounds model's): (frames [B, 1, T, 32], rows [K], windows [K, 76, 32]) for ``embed_frames``; without the
+    per-window clip (frames, None, None); window by window (None, None, windows [B, E, 76, 32])."""
     if not one_pass:
-        win = frontend(audio)  # [B, E, 76, 32]
-        b, e = win.shape[:2]
-        return stack(win.reshape(b * e, *win.shape[2:])).reshape(b, e, -1)
+        return None, None, frontend(audio)
     db = frontend.log_mel(audio)
     if frontend.clip_mode != "window":
-        return stack.over_frames(frontend.frames(db))
+        return frontend.frames(db), None, None
     rows, windows = frontend.clipped(db)
-    return embed_frames(stack, frontend.frames(db), rows, windows)
+    return frontend.frames(db), rows, windows
+
+
+def embed_inputs(
+    stack: nn.Module, frames: torch.Tensor | None, rows: torch.Tensor | None, windows: torch.Tensor | None
+) -> torch.Tensor:
+    """``embed_call``'s network half on :func:`call_inputs` -> [B, E, D]."""
+    if frames is None:
+        b, e = windows.shape[:2]
+        return stack(windows.reshape(b * e, *windows.shape[2:])).reshape(b, e, -1)
+    if rows is None:
+        return stack.over_frames(frames)
+    return embed_frames(stack, frames, rows, windows)
 
 
 def embed_frames(stack: nn.Module, frames: torch.Tensor, rows: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
-    """``embed_call``'s network half: `stack` once over `frames` [B, 1, T, 32] (``OwwFrontend.frames``), then
+    """The per-window clip's one pass: `stack` once over `frames` [B, 1, T, 32] (``OwwFrontend.frames``), then
     on `windows` [K, 76, 32] put in their flat `rows` [K] of [B * E] (``OwwFrontend.clipped``) -> [B, E, D].
     Exportable: with no window to redo, the second pass runs on an empty batch."""
     out = stack.over_frames(frames)  # [B, E, D]

@@ -273,7 +273,13 @@ def test_the_front_end_and_reexport_flags(tmp_path):
         run = build("--input-floor-db", bad, "--data", str(tmp_path))
         assert run.returncode == 2 and why in run.stderr and "Traceback" not in run.stderr
     run = build("--only", "sounds", "--reexport", str(tmp_path / "none.onnx"), "--data", str(tmp_path))
-    assert run.returncode == 2 and run.stderr.strip() == "error: --reexport is for the digits model (add --only digits)"
+    assert run.returncode == 2 and run.stderr.strip() == f"error: --reexport: {tmp_path / 'none.onnx'} not found"
+    cmd = [sys.executable, "-m", "listener.export.build_defaults", "--reexport", str(tmp_path / "none.onnx")]
+    run = subprocess.run([*cmd, "--data", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert (
+        run.returncode == 2
+        and run.stderr.strip() == "error: --reexport reads one model's file (add --only digits or --only sounds)"
+    )
     run = build("--reexport", str(tmp_path / "none.onnx"), "--evaluate-only", "--data", str(tmp_path))
     assert (
         run.returncode == 2
