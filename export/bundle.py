@@ -29,7 +29,7 @@ class Bundle:
     parity: ParityReport
     int8_latency_ms: float
     fp32_latency_ms: float
-    int8_passes_max_abs: float | None = None  # quantize_model's check (None: a model of one pass)
+    int8_passes_max_abs: float | None = None  # quantize_model's check (None: nothing compared)
 
 
 def export_bundle(
