@@ -340,9 +340,20 @@ def available_engines(engines: Sequence[str] = tuple(ENGINE_SHARE)) -> tuple[lis
             skipped.append(f"{name}: {program} is not installed (apt install {name}); its phrases are skipped")
         elif name == "flite" and not _flite_voices():
             skipped.append(f"flite: none of the voices {', '.join(FLITE_VOICES)} is installed; skipped")
+        elif name == "festival" and not _festival_speaks():
+            skipped.append("festival: text2wave has no voice (apt install festvox-kallpc16k); its phrases are skipped")
         else:
             ok.append(name)
     return ok, skipped
+
+
+@lru_cache(maxsize=1)
+def _festival_speaks() -> bool:
+    """Whether text2wave can say a word: festival without a voice package exits 0 with an empty file."""
+    try:
+        return len(_run_tts(["text2wave", "-o", "{out}"], text="one")) > 0
+    except (subprocess.SubprocessError, OSError, ValueError):
+        return False
 
 
 def _run_tts(cmd: list[str], text: str | None = None) -> np.ndarray:

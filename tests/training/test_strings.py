@@ -170,5 +170,24 @@ def test_an_engine_that_is_not_installed_is_skipped_with_a_message(monkeypatch, 
         available_engines(("say",))
 
 
+def test_festival_without_a_voice_is_skipped_with_a_message(monkeypatch, tmp_path):
+    """Debian's festival without its recommended voice package: text2wave exits 0 and writes an empty file."""
+    from listener.training import strings
+
+    fake = tmp_path / "text2wave"
+    fake.write_text('#!/bin/sh\necho "No default voice found" >&2\n: > "$2"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    strings._festival_speaks.cache_clear()
+    try:
+        ok, skipped = available_engines(("festival",))
+        messages: list[str] = []
+        assert synthesize_phrases(2, engines=("festival",), log=messages.append) == []
+    finally:
+        strings._festival_speaks.cache_clear()
+    assert ok == [] and len(skipped) == 1 and "no voice" in skipped[0] and "festvox-kallpc16k" in skipped[0]
+    assert messages == skipped  # said once, why, and not as failed renderings
+
+
 def test_multi_word_entries_are_one_other_token():
     assert phrase_tokens(["double you", "four"]) == [OTHER, 5]
