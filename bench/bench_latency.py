@@ -21,7 +21,8 @@ digits found, strings read exactly, and the sequence records (their latency incl
 the pause that ends them, ``--sequence-pause``).
 
 Writes bench/results/latency.json (latency_block<MS>.json for a non-default --block-ms;
-latency_strings.json with --strings).
+latency_strings.json with --strings), or ``--out FILE`` (to measure another machine or
+model without replacing the records the docs cite).
 """
 
 from __future__ import annotations
@@ -152,6 +153,12 @@ def main() -> None:
         default=RunOptions.block_ms,
         help=f"audio per block, as `listener run --block-ms` (default: {RunOptions.block_ms}, listener run's)",
     )
+    ap.add_argument(
+        "--out",
+        type=Path,
+        help="where the JSON record goes (default: bench/results/latency[_strings][_blockMS][_fpcN].json, "
+        "the records the docs cite)",
+    )
     args = ap.parse_args()
     if args.strings:
         return strings_main(args)
@@ -184,16 +191,28 @@ def main() -> None:
         "latency_field_ms_p95": p(internal, 95),
         "audio_seconds": round(stats.seconds, 1),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (
-        RESULTS / ("latency.json" if args.block_ms == RunOptions.block_ms else f"latency_block{args.block_ms}.json")
-    ).write_text(json.dumps(result, indent=2) + "\n")
+    write_result(result, result_path(args))
     print("| digits played | detections on a digit | p50 | p95 | max | log's latency_ms p50 / p95 |")
     print("|---|---|---|---|---|---|")
     print(
         f"| {len(events)} | {matched} | {result['latency_ms_p50']} ms | {result['latency_ms_p95']} ms "
         f"| {result['latency_ms_max']} ms | {result['latency_field_ms_p50']} / {result['latency_field_ms_p95']} ms |"
     )
+
+
+def result_path(args: argparse.Namespace) -> Path:
+    """``--out``, else the record named for the flags that change what is measured."""
+    if args.out is not None:
+        return args.out
+    if args.strings:
+        return RESULTS / ("latency_strings" + (f"_fpc{args.frames_per_call}" if args.frames_per_call else "") + ".json")
+    return RESULTS / ("latency.json" if args.block_ms == RunOptions.block_ms else f"latency_block{args.block_ms}.json")
+
+
+def write_result(result: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"record: {path}")
 
 
 def play(path: Path, args: argparse.Namespace):
@@ -244,9 +263,7 @@ def strings_main(args: argparse.Namespace) -> None:
         "sequence_latency_ms_p50": p(seq_lat, 50),
         "audio_seconds": round(stats.seconds, 1),
     }
-    RESULTS.mkdir(exist_ok=True)
-    name = "latency_strings" + (f"_fpc{args.frames_per_call}" if args.frames_per_call else "") + ".json"
-    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
+    write_result(result, result_path(args))
     print("| strings (digits) | digits found | strings with every digit | extra | p50 | p95 | max | sequence records |")
     print("|---|---|---|---|---|---|---|---|")
     print(
