@@ -360,7 +360,6 @@ def quantize_model(
     `ranges_from`'s): their largest difference is returned, else a ParityError; None when nothing was
     compared (one pass, calibrated)."""
     from listener.export.onnx_export import export_onnx
-    from listener.export.parity import ParityError
 
     one_pass = bool(getattr(model, "one_pass", False))
     if not one_pass and ranges_from is None:
@@ -380,10 +379,19 @@ def quantize_model(
             same_as = quantize_int8(windows, Path(tmp) / "windows.int8.onnx", calibration, spec, accuracy)
         else:
             same_as = Path(ranges_from[0])
-        passes = max_abs(_logits(int8_path, calibration), _logits(same_as, calibration))
-    if passes > 1e-4:
-        raise ParityError(f"{int8_path}: INT8 logits differ from {same_as.name}'s by {passes:.3g}")
+        passes = same_int8(int8_path, same_as, calibration)
     return int8_path, passes
+
+
+def same_int8(int8: Path, reference: Path, audio: np.ndarray, tolerance: float = 1e-4) -> float:
+    """The largest difference between the logits of INT8 files `int8` and `reference` on `audio`
+    ([N, samples]): a ParityError above `tolerance`, which a NaN is too (no INT8 file may compute one)."""
+    from listener.export.parity import ParityError
+
+    passes = max_abs(_logits(int8, audio), _logits(reference, audio))
+    if not passes <= tolerance:  # NaN included
+        raise ParityError(f"{int8}: INT8 logits differ from {Path(reference).name}'s by {passes:.3g}")
+    return passes
 
 
 def max_abs(a: np.ndarray, b: np.ndarray) -> float:

@@ -13,7 +13,16 @@ import torch
 
 from listener.export.build_defaults import NotASoundsFile, file_sounds_model
 from listener.export.onnx_export import export_onnx, load_onnx_weights
-from listener.export.quantize import _logits, _range_of, backbone_convs, file_ranges, max_abs, quantize_model
+from listener.export.parity import ParityError
+from listener.export.quantize import (
+    _logits,
+    _range_of,
+    backbone_convs,
+    file_ranges,
+    max_abs,
+    quantize_model,
+    same_int8,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SOUNDS_FP32, SOUNDS_INT8 = ROOT / "assets" / "sounds.fp32.onnx", ROOT / "assets" / "sounds.onnx"
@@ -109,6 +118,36 @@ def test_max_abs_counts_equal_infinities_as_equal() -> None:
     assert max_abs(a, a.copy()) == 0.0
     assert max_abs(a, np.array([[-np.inf, 1.5, 2.0]], dtype=np.float32)) == 0.5
     assert max_abs(a, np.array([[0.0, 1.0, 2.0]], dtype=np.float32)) == np.inf
+
+
+def _sqrt_model(path: Path) -> Path:
+    """A graph whose logits are the square root of the audio: NaN for a negative sample."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from listener.contract import INPUT, LOGITS
+
+    graph = helper.make_graph(
+        [helper.make_node("Sqrt", [INPUT], [LOGITS])],
+        "sqrt",
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["batch", "samples"])],
+        [helper.make_tensor_value_info(LOGITS, TensorProto.FLOAT, ["batch", "samples"])],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_same_int8_passes_equal_files_and_stops_different_ones_and_nan(tmp_path: Path) -> None:
+    windows = _windows(every=8)
+    assert same_int8(SOUNDS_INT8, SOUNDS_INT8, windows) == 0.0
+    with pytest.raises(ParityError, match="sounds.fp32.onnx"):
+        same_int8(SOUNDS_INT8, SOUNDS_FP32, windows)  # FP32 is not INT8's numbers
+    nan = _sqrt_model(tmp_path / "sqrt.onnx")
+    audio = np.abs(windows[:2])
+    assert same_int8(nan, nan, audio) == 0.0
+    audio[0, 100] = -1.0  # one NaN logit, the same in both files: still an error
+    with pytest.raises(ParityError):
+        same_int8(nan, nan, audio)
 
 
 def test_a_digits_file_is_not_a_sounds_file(tmp_path: Path) -> None:
