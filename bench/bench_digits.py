@@ -52,6 +52,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.machine import machine
+from bench.record import write_record
 from listener.classifier import Classifier, ClassifierOptions
 from listener.config import PipelineOptions
 from listener.export.onnx_export import set_metadata
@@ -289,10 +290,8 @@ def stamp(path: Path, sets: dict) -> None:
 
 
 def write_result(out: Path, result: dict) -> None:
-    """The bench's JSON (its folder made), and a line saying where it went."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {out} ({result['wall_s']} s)")
+    """The bench's JSON record and a line saying where it went and how long the run took."""
+    write_record(out, result, indent=1, detail=f" ({result['wall_s']} s)")
 
 
 def main(argv: list[str] | None = None) -> int:

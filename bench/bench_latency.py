@@ -28,7 +28,6 @@ model without replacing the records the docs cite).
 from __future__ import annotations
 
 import argparse
-import json
 import threading
 import time
 from pathlib import Path
@@ -38,6 +37,7 @@ import soundfile as sf
 
 from bench.corpus import CACHE, RATE, digit_clips, load16k, trim
 from bench.machine import machine
+from bench.record import write_record
 from listener.audio import FileSource
 from listener.config import PipelineOptions, RunOptions
 from listener.pipeline import build_pipeline, run_stream
@@ -191,7 +191,7 @@ def main() -> None:
         "latency_field_ms_p95": p(internal, 95),
         "audio_seconds": round(stats.seconds, 1),
     }
-    write_result(result, result_path(args))
+    write_record(result_path(args), result)
     print("| digits played | detections on a digit | p50 | p95 | max | log's latency_ms p50 / p95 |")
     print("|---|---|---|---|---|---|")
     print(
@@ -207,12 +207,6 @@ def result_path(args: argparse.Namespace) -> Path:
     if args.strings:
         return RESULTS / ("latency_strings" + (f"_fpc{args.frames_per_call}" if args.frames_per_call else "") + ".json")
     return RESULTS / ("latency.json" if args.block_ms == RunOptions.block_ms else f"latency_block{args.block_ms}.json")
-
-
-def write_result(result: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"record: {path}")
 
 
 def play(path: Path, args: argparse.Namespace):
@@ -263,7 +257,7 @@ def strings_main(args: argparse.Namespace) -> None:
         "sequence_latency_ms_p50": p(seq_lat, 50),
         "audio_seconds": round(stats.seconds, 1),
     }
-    write_result(result, result_path(args))
+    write_record(result_path(args), result)
     print("| strings (digits) | digits found | strings with every digit | extra | p50 | p95 | max | sequence records |")
     print("|---|---|---|---|---|---|---|---|")
     print(

@@ -351,7 +351,7 @@ def available_engines(engines: Sequence[str] = tuple(ENGINE_SHARE)) -> tuple[lis
 def _festival_speaks() -> bool:
     """Whether text2wave can say a word: festival without a voice package exits 0 with an empty file."""
     try:
-        return len(_run_tts(["text2wave", "-o", "{out}"], text="one")) > 0
+        return len(say("festival", "one", random.Random(0))[0]) > 0
     except (subprocess.SubprocessError, OSError, ValueError):
         return False
 
