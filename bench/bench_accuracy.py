@@ -18,7 +18,6 @@ like the tutorial's two models); (5) CNN-LSTM-attention on the log-mel.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import asdict
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench.record import write_record
 from listener.training.corpus import SPEECH_COMMANDS, WaveSet, build_esc_set, sc09_clips, waveset
 from listener.training.datasets.base import DIGITS, Clip
 from listener.training.models.baselines import MLP
@@ -197,9 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "seconds": round(time.time() - t0, 1),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2))
-    print(f"wrote {args.out} in {out['seconds']} s")
+    write_record(args.out, out, detail=f" in {out['seconds']} s")
     return 0
 
 

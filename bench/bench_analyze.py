@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from bench.corpus import CACHE, build_hour, match, read_detections
+from bench.record import write_record
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -80,8 +81,7 @@ def main() -> None:
         "command": " ".join(cmd[:-2] + ["--log", "FILE"]),
         "accuracy_vs_truth": match(detections, truth["events"]),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_record(args.out, result)
     print(
         f"\n| audio | wall (best of {len(runs)}) | real-time factor | digits in file | detections | correct | recall |"
     )

@@ -12,7 +12,6 @@ bench/results/augment.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from bench.machine import machine
+from bench.record import write_record
 from listener.training.augment import AugmentConfig, Augmenter
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -66,9 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name, ms in result["ms"].items():
         print(f"{name}: {ms} ms CPU for 64 x 1 s")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    write_record(args.out, result, indent=1)
     return 0
 
 

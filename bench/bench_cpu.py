@@ -14,7 +14,6 @@ bench/results/cpu.json (or a name for the flags and model; ``--out`` elsewhere).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import soundfile as sf
 
 from bench.corpus import CACHE, RATE, build_hour, read_detections
 from bench.machine import machine
+from bench.record import write_record
 from listener.config import RunOptions
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -267,8 +267,7 @@ def main() -> None:
     if own_paced is not None:
         result["pipeline_paced_percent"] = own_paced
     out = args.out or RESULTS / result_name(args)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_record(out, result)
     print("| stream | seconds | CPU % of one core (mean) | per-second p50 | per-second max | detections |")
     print("|---|---|---|---|---|---|")
     print(

@@ -22,7 +22,6 @@ Writes ``bench/results/gate_start.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from bench.record import write_record
 from listener.audio import FileSource
 from listener.classifier import Classifier, resolve_model
 from listener.config import PipelineOptions
@@ -129,8 +129,7 @@ def main() -> None:
                 f"        noise {rms} dBFS: {r['streams']} streams of 4 s, {r['windows']} windows, "
                 f"{len(r['detections'])} detections {r['detections']}"
             )
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_record(args.out, result)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Writes bench/results/gui.json and prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -35,6 +34,8 @@ import numpy as np
 import psutil
 import soundfile as sf
 import soxr
+
+from bench.record import write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 16000
@@ -283,10 +284,8 @@ def main() -> int:
         "spectrogram": fps,
     }
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
     print_tables(summary, fps, args.repeats)
-    print(f"wrote {out}")
+    write_record(out, report)
     return 0
 
 

@@ -36,6 +36,7 @@ import soundfile as sf
 
 from bench.bench_cpu import measure_run
 from bench.machine import machine
+from bench.record import write_record
 from listener.events import Detection
 from listener.mqtt import MqttOptions, MqttSink
 from tests.broker import Mosquitto, Subscriber  # the test suite's mosquitto launcher (run from the repo root)
@@ -268,8 +269,7 @@ def main() -> None:
             result["outage"] = [outage(work, length, 10, args.outage, q) for q in (None, 5)]
             for o in result["outage"]:
                 print({k: v for k, v in o.items() if k != "listener_said"}, flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_record(out, result)
 
 
 def _mosquitto_version() -> str:

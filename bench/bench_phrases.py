@@ -14,7 +14,6 @@ not an accuracy figure: those come from real speakers (``bench.bench_digits``).
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.machine import machine
+from bench.record import write_record
 from listener.classifier import Classifier, ClassifierOptions
 from listener.config import PipelineOptions
 from listener.pipeline import analyze_array
@@ -93,8 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         "phrases": len(rows),
         "rows": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    write_record(args.out, result, indent=1)
     print(f"| said | digits said | {' | '.join(args.voices)} |")
     print(f"|---|---|{'---|' * len(args.voices)}")
     for text, said in PHRASES:

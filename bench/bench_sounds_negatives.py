@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.record import write_record
 from listener.classifier import CPU, Classifier
 from listener.config import PipelineOptions
 from listener.pipeline import analyze_array
@@ -168,8 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": [measure(p, pools, esc, args.threads, args.levels) for p in paths],
         "seconds": round(time.time() - t0, 1),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    write_record(args.out, record)
     print(json.dumps({r["variant"]: r["heldout"]["false_alarm"] for r in record["results"]}))
     return 0
 

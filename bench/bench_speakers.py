@@ -19,13 +19,13 @@ Writes ``bench/results/speakers.json`` (``speakers_pad<S>.json`` with ``--pad``)
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from bench.record import write_record
 from listener.classifier import CPU, Classifier
 from listener.errors import ListenerError
 from listener.training.corpus import decode_clips
@@ -110,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {spk:10s} {r['clips']:5d} clips  {100 * r['accuracy']:6.2f}%  detected {100 * r['detected']:6.2f}%"
                 f"  gate heard nothing {r['gate_heard_nothing']:4d}  {conf}"
             )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    write_record(out, results)
     return 0
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from bench.corpus import digit_clips
 from bench.machine import machine
+from bench.record import write_record
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -109,8 +110,7 @@ def main() -> None:
         "ratio_loop_vs_processing": round(tut["seconds"] / lis_proc, 1) if lis_proc else None,
         "ratio_command_vs_command": round(tut_wall / lis_wall, 1),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "tutorial.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_record(RESULTS / "tutorial.json", result)
     print(
         "| clips | audio | tutorial loop | listener processing | ratio | tutorial command | listener command | ratio |"
     )

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.record import write_record
 from listener.classifier import Classifier
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -101,8 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.ops:
         record["ops_ms_per_window"] = {str(m): op_times(m, args.runs) for m in args.models}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    write_record(args.out, record)
     print(json.dumps(record["cpu_ms_per_window"], indent=2))
     for m, ops in record.get("ops_ms_per_window", {}).items():
         total = sum(ops.values()) or 1.0
