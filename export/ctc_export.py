@@ -21,12 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import torch
 
 from listener.contract import CTC, INPUT, LOGITS, ModelInfo
 from listener.export.onnx_export import OPSET
-from listener.export.parity import ParityError
+from listener.export.parity import ParityError, session
 from listener.export.quantize import FP32_CONVS, ClipReader, backbone_convs, fp32_conv_names, ranges_for
 from listener.training.ctc import AudioToLogits, receptive_field
 from listener.training.speech_embedding import EMB_HOP, SAMPLE_RATE
@@ -71,14 +70,6 @@ def _passes(model: AudioToLogits, one_pass: bool) -> Iterator[None]:
     finally:
         if before is not None:
             model.embedder.one_pass = before
-
-
-def session(path: Path, threads: int = 1) -> ort.InferenceSession:
-    """A CPU session with a fixed thread count."""
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
 def frames_for(samples: int, k: int) -> int:
