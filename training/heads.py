@@ -13,11 +13,16 @@ The backbone never changes, so each training window's head inputs are computed o
 Several heads (one reading the embeddings, one the embeddings + band statistics) are
 averaged by the model; each trains alone with label smoothing, input noise and a
 one-cycle schedule (:func:`fit_head`).
+
+A model of your own words or sounds trains the same way (:func:`fit_on_windows`, behind
+``python -m listener.training.train --arch embedding``): its clips' windows and augmented
+copies of them through the frozen backbone once, then the heads.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -68,14 +73,16 @@ def augmented_copies(
     copies: int,
     seed: int = AUG_SEED,
     level_db: tuple[float, float] | None = None,
+    config: AugmentConfig = SOUNDS_AUGMENT,
 ) -> list[np.ndarray]:
-    """``audio`` ``[N, S]`` and ``copies`` augmented versions of it (copy k seeded ``seed + k``).
+    """``audio`` ``[N, S]`` and ``copies`` augmented versions of it (copy k seeded ``seed + k``, augmented
+    by ``config``; ``noise`` None: nothing mixed under).
     ``level_db``: each augmented clip's loudest second then set to a random level in that range
     (dBFS; :func:`calibrate.at_loudness`), so that loudness stops telling the classes apart (ESC-10's
     recordings differ in level by class); None keeps the augmentation's relative gain only."""
     out = [audio]
     for k in range(1, copies + 1):
-        aug = Augmenter(SOUNDS_AUGMENT, noise, sample_rate=SAMPLE_RATE, seed=seed + k)
+        aug = Augmenter(config, noise, sample_rate=SAMPLE_RATE, seed=seed + k)
         copy = np.empty_like(audio)
         for i in range(0, len(audio), 50):
             copy[i : i + 50] = aug(torch.from_numpy(np.ascontiguousarray(audio[i : i + 50]))).numpy()
@@ -133,11 +140,16 @@ def cut_windows(clips: Sequence[np.ndarray], step: int, window: int = WINDOW) ->
     return np.stack(wins).astype(np.float32), np.array(owner, np.int64)
 
 
-def window_inputs(model: SoundsModel, windows: np.ndarray, batch: int = 128) -> dict[str, np.ndarray]:
+def window_inputs(
+    model: SoundsModel, windows: np.ndarray, batch: int = 128, progress: bool = False
+) -> dict[str, np.ndarray]:
     """Every head kind's inputs for ``windows`` ``[M, window]`` (the frozen part of the model, run once)."""
+    from tqdm import tqdm
+
     parts: dict[str, list[np.ndarray]] = {}
     model.eval()
-    for i in range(0, len(windows), batch):
+    starts = range(0, len(windows), batch)
+    for i in tqdm(starts, desc="embedding", unit="batch", disable=not progress, leave=False, file=sys.stderr):
         for kind, x in model.head_inputs(torch.from_numpy(windows[i : i + batch])).items():
             parts.setdefault(kind, []).append(x.numpy())
     return {k: np.concatenate(v) for k, v in parts.items()}
@@ -177,3 +189,20 @@ def fit_heads(model: SoundsModel, inputs: dict[str, np.ndarray], y: np.ndarray, 
     for head in model.net.heads:
         fit_head(head, inputs[head.kind], y, cfg)
     return model.eval()
+
+
+def fit_on_windows(
+    model: SoundsModel,
+    windows: np.ndarray,
+    y: np.ndarray,
+    cfg: HeadTraining,
+    copies: int,
+    augment: AugmentConfig,
+    noise: np.ndarray | None = None,
+    progress: bool = False,
+) -> SoundsModel:
+    """Train `model`'s heads on `windows` ``[N, S]`` (labels `y`) and `copies` augmented copies of them,
+    the frozen backbone run once over all: how a model of your own words or sounds trains on the speech
+    embedding (``python -m listener.training.train --arch embedding``)."""
+    audio = np.concatenate(augmented_copies(windows, noise, copies, seed=AUG_SEED + cfg.seed, config=augment))
+    return fit_heads(model, window_inputs(model, audio, progress=progress), np.tile(y, copies + 1), cfg)

@@ -33,6 +33,11 @@ from listener.training.evaluate import predictions, run_clips, score
 from listener.training.models.exportable import ExportableModel
 from listener.training.models.registry import ModelSpec, build_model
 
+ARCHES = ("dscnn", "embedding")  # the training command's --arch choices
+EMBEDDING_COPIES = 4  # --arch embedding: augmented copies of each training clip (the sounds recipe's number)
+EMBEDDING_WINDOW = 4  # --arch embedding: the window, in speech embeddings (80 ms apart)
+EMBEDDING_SHIFT_S = 0.3  # --arch embedding, words: copies shifted up to this far (the runtime's placements vary)
+
 
 @dataclass
 class TrainConfig:
@@ -398,27 +403,42 @@ def load_checkpoint(path: Path) -> tuple[ExportableModel, ModelSpec, dict | None
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m listener.training.train",
-        description="Train a DS-CNN keyword/sound model on labelled audio and save a checkpoint "
+        description="Train a keyword/sound model on labelled audio and save a checkpoint "
         "(then export it with `python -m listener.export CHECKPOINT`).",
     )
     parser.add_argument("--data", required=True, help="KIND:PATH; KIND is folder, fsdd, speech_commands or esc10")
     parser.add_argument("--name", default="custom", help="model name (metadata and file names)")
     parser.add_argument("--kind", choices=("speech", "sound"), default="speech")
     parser.add_argument("--out", type=Path, default=Path("runs/custom"), help="output folder")
+    parser.add_argument(
+        "--arch",
+        choices=ARCHES,
+        default="dscnn",
+        help="dscnn: a small network trained from scratch on your clips; embedding: small heads over "
+        "Google's frozen speech embedding (the shipped models' backbone, training/pretrained/NOTICE.md), "
+        "which has heard far more voices than most folders hold (docs/training.md)",
+    )
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=4e-3)
+    parser.add_argument("--batch-size", type=int, help="default: 64 (dscnn), 256 (embedding)")
+    parser.add_argument("--lr", type=float, help="default: 4e-3 (dscnn), 3e-3 (embedding)")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=EMBEDDING_COPIES,
+        help="embedding: augmented copies of each training clip besides the clean one",
+    )
     parser.add_argument("--val-fraction", type=float, default=0.15, help="speakers held out when the data has no split")
     parser.add_argument("--no-augment", action="store_true")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    parser.add_argument("--resume", action="store_true", help="dscnn: continue from OUT/last.pt")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--channels", type=int, default=64, help="DS-CNN width")
     parser.add_argument("--blocks", type=int, default=4, help="DS-CNN depthwise-separable blocks")
     return parser.parse_args(argv)
 
 
-def _data_sets(args: argparse.Namespace) -> tuple[WaveSet, WaveSet | None, list[str]]:
-    """The training and validation sets from ``--data`` (speakers held out, or fold 1 for fold datasets)."""
+def _data_sets(args: argparse.Namespace) -> tuple[WaveSet, WaveSet | None, list[str], list]:
+    """The training and validation sets from ``--data`` (speakers held out, or fold 1 for fold datasets),
+    and the training clips themselves."""
     from listener.training.corpus import waveset
     from listener.training.datasets.base import DatasetError, assign_splits
     from listener.training.datasets.load import load_data
@@ -435,7 +455,58 @@ def _data_sets(args: argparse.Namespace) -> tuple[WaveSet, WaveSet | None, list[
         raise DatasetError("no training clips after the split")
     train = waveset(train_clips, labels, None, 16000, "energy")
     val = waveset(val_clips, labels, None, 16000, "energy") if val_clips else None
-    return train, val, labels
+    return train, val, labels, train_clips
+
+
+def _fit_embedding(
+    args: argparse.Namespace, val: WaveSet | None, labels: list[str], train_clips: list
+) -> tuple[nn.Module, ModelSpec, TrainResult]:
+    """``--arch embedding``: heads over the frozen speech embedding (``heads.fit_on_windows``), one head
+    for words, the sounds model's two for sounds; the checkpoint is ``OUT/best.pt`` as for a DS-CNN.
+    The heads read the embeddings in place (not shift-invariant as a DS-CNN is), so they train on every
+    placement the runtime gives a clip: centred (a live stream) and the windows its pipeline cuts from
+    a file holding the clip alone (``pipeline.gated_windows``: a short file's word ends its window). The
+    window is four embeddings long (1.022 s), so that they see all of it, its last samples included."""
+    from listener.pipeline import gated_windows
+    from listener.training.augment import AugmentConfig
+    from listener.training.corpus import waveset
+    from listener.training.frontend import SOUNDS_FRONTEND
+    from listener.training.heads import SOUNDS_AUGMENT, HeadTraining, fit_on_windows
+    from listener.training.speech_embedding import EMB_HOP, EMB_SPAN, SAMPLE_RATE
+
+    speech = args.kind == "speech"
+    spec = ModelSpec(
+        name=args.name,
+        kind=args.kind,
+        labels=labels,
+        arch="speech_heads",
+        arch_config={"heads": [{"kind": "speech"}] if speech else [{"kind": "speech"}, {"kind": "hybrid"}]},
+        frontend=asdict(SOUNDS_FRONTEND),  # the features output the app draws
+        window_seconds=(EMB_SPAN + (EMBEDDING_WINDOW - 1) * EMB_HOP) / SAMPLE_RATE,
+        training_data=f"{args.data} ({len(train_clips)} training clips, {args.copies} augmented copies each)",
+    )
+    t0 = time.time()
+    model = build_model(spec, seed=args.seed)
+    cfg = HeadTraining(
+        epochs=args.epochs,
+        batch=args.batch_size or HeadTraining.batch,
+        lr=args.lr or HeadTraining.lr,
+        seed=args.seed,
+    )
+    centred = waveset(train_clips, labels, None, spec.window_samples, "energy")
+    own = waveset(train_clips, labels, None, None)
+    cut = [(w.samples, y) for a, y in zip(own.audio, own.labels) for w in gated_windows(a, spec.model_info())]
+    windows = np.concatenate([centred.audio, *[w[None] for w, _ in cut]])
+    y = np.concatenate([centred.labels, np.array([y for _, y in cut], np.int64)])
+    copies = 0 if args.no_augment else args.copies
+    augment = AugmentConfig(shift_max_s=EMBEDDING_SHIFT_S) if speech else SOUNDS_AUGMENT
+    fit_on_windows(model, windows, y, cfg, copies, augment, progress=True)
+    result = TrainResult(best_epoch=args.epochs, seconds=time.time() - t0)
+    if val is not None and len(val):
+        result.best_val_accuracy = evaluate_model(model, spec, val).accuracy
+        print(f"validation accuracy {result.best_val_accuracy:.4f} ({len(val)} clips)")
+    save_checkpoint(model, spec, args.out / "best.pt", result)
+    return model, spec, result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -446,40 +517,48 @@ def main(argv: list[str] | None = None) -> int:
 
     if (
         args.epochs < 1
-        or args.batch_size < 1
-        or args.lr <= 0
+        or (args.batch_size is not None and args.batch_size < 1)
+        or (args.lr is not None and args.lr <= 0)
         or not 0 < args.val_fraction < 1
         or args.channels < 1
         or args.blocks < 0
+        or args.copies < 0
     ):
         print(
-            "error: --epochs, --batch-size, --lr and --channels must be positive, --val-fraction in (0, 1)",
+            "error: --epochs, --batch-size, --lr and --channels must be positive, --copies 0 or more, "
+            "--val-fraction in (0, 1)",
             file=sys.stderr,
         )
         return 2
+    if args.arch == "embedding" and args.resume:
+        print("error: --resume is for --arch dscnn (an embedding model trains in one go)", file=sys.stderr)
+        return 2
     try:
-        train, val, labels = _data_sets(args)
+        train, val, labels, train_clips = _data_sets(args)
     except (DatasetError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    spec = ModelSpec(  # reject labels and gate: the contract's defaults for these labels and this kind
-        name=args.name,
-        kind=args.kind,
-        labels=labels,
-        frontend=asdict(DIGITS_FRONTEND if args.kind == "speech" else SOUNDS_FRONTEND),
-        arch_config={"channels": args.channels, "blocks": args.blocks},
-        training_data=f"{args.data} ({len(train)} training clips)",
-    )
-    model = build_model(spec, seed=args.seed)
-    cfg = TrainConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        augment=not args.no_augment,
-        spec_augment=not args.no_augment,
-    )
-    result = fit(model, train, val, cfg, out_dir=args.out, resume=args.resume, spec=spec)
+    if args.arch == "embedding":
+        model, spec, result = _fit_embedding(args, val, labels, train_clips)
+    else:
+        spec = ModelSpec(  # reject labels and gate: the contract's defaults for these labels and this kind
+            name=args.name,
+            kind=args.kind,
+            labels=labels,
+            frontend=asdict(DIGITS_FRONTEND if args.kind == "speech" else SOUNDS_FRONTEND),
+            arch_config={"channels": args.channels, "blocks": args.blocks},
+            training_data=f"{args.data} ({len(train)} training clips)",
+        )
+        model = build_model(spec, seed=args.seed)
+        cfg = TrainConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size or TrainConfig.batch_size,
+            lr=args.lr or TrainConfig.lr,
+            seed=args.seed,
+            augment=not args.no_augment,
+            spec_augment=not args.no_augment,
+        )
+        result = fit(model, train, val, cfg, out_dir=args.out, resume=args.resume, spec=spec)
     evals = {"validation": evaluate_model(model, spec, val)} if val is not None else {}
     write_report(args.out, spec, result, evals)
     summary = {"checkpoint": str(args.out / "best.pt"), "val_accuracy": result.best_val_accuracy}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -187,3 +188,59 @@ def test_cli_bad_data_is_a_clear_error(tmp_path: Path) -> None:
     assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
     r = _run(["-m", "listener.training.train", "--data", "nonsense", "--out", str(tmp_path / "o")], tmp_path)
     assert r.returncode == 2 and "KIND:PATH" in r.stderr
+
+
+def _spoken_words(root: Path) -> Path:
+    """espeak-ng saying "lights on" / "lights off" / other words in 6 voices x 4 rates and pitches,
+    named ``<voice>_<n>.wav`` so that whole voices are held out, as a user's own recordings would be."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    others = ["hello", "kitchen", "window", "yellow"]
+    for voice in ("en", "en-us", "en-gb-scotland", "en-029", "en-gb-x-rp", "en-us+f2"):
+        for n, (rate, pitch) in enumerate(((120, 30), (150, 50), (175, 70), (140, 40))):
+            for label, text in (("lights_on", "lights on"), ("lights_off", "lights off"), ("unknown", others[n])):
+                path = root / label / f"{voice.replace('+', '-')}_{n}.wav"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                cmd = ["espeak-ng", "-v", voice, "-s", str(rate), "-p", str(pitch), "-w", str(path), text]
+                subprocess.run(cmd, check=True, capture_output=True)
+    return root
+
+
+@pytest.mark.slow
+def test_cli_embedding_arch_trains_exports_and_listens(tmp_path: Path) -> None:
+    """--arch embedding: heads over the frozen speech embedding, through the same three commands as a DS-CNN;
+    a voice variant none of the folders has says each word and `listener analyze` logs it."""
+    data = _spoken_words(tmp_path / "words")
+    run = tmp_path / "run"
+    r = _run(
+        ["-m", "listener.training.train", "--data", f"folder:{data}", "--arch", "embedding", "--name", "lights"]
+        + ["--copies", "1", "--epochs", "20", "--out", str(run)],
+        tmp_path,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(r.stdout.splitlines()[-1])["checkpoint"] == str(run / "best.pt")
+    _, spec, _ = load_checkpoint(run / "best.pt")
+    assert spec.arch == "speech_heads" and spec.kind == "speech" and spec.reject_labels == ["unknown"]
+    assert spec.window_samples == 16352  # four embeddings, every sample of the window seen
+    r = _run(["-m", "listener.export", str(run / "best.pt"), "--out", str(tmp_path / "lights")]
+             + ["--data", f"folder:{data}", "--max-int8-drop", "0.5"], tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    said = {}
+    for label, text in (("lights_on", "lights on"), ("lights_off", "lights off")):
+        wav = tmp_path / f"{label}.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us+m3", "-s", "160", "-w", str(wav), text], check=True)
+        r = _run(["-m", "listener", "analyze", str(wav), "--model", str(tmp_path / "lights.onnx")], tmp_path)
+        assert r.returncode == 0, r.stderr[-2000:]
+        said[label] = [json.loads(line)["label"] for line in r.stdout.splitlines() if line.startswith("{")]
+    assert said == {"lights_on": ["lights_on"], "lights_off": ["lights_off"]}
+
+
+def test_cli_embedding_arch_bad_options_are_one_line(tmp_path: Path) -> None:
+    data = write_tone_tree(tmp_path / "tones", per_class=4)
+    for extra, says in ((["--resume"], "--resume is for --arch dscnn"), (["--copies", "-1"], "--copies 0 or more")):
+        r = _run(
+            ["-m", "listener.training.train", "--data", f"folder:{data}", "--arch", "embedding", *extra]
+            + ["--out", str(tmp_path / "o")],
+            tmp_path,
+        )
+        assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
