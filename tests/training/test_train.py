@@ -244,3 +244,18 @@ def test_cli_embedding_arch_bad_options_are_one_line(tmp_path: Path) -> None:
             tmp_path,
         )
         assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_cli_embedding_arch_for_sounds_gets_the_sounds_heads(tmp_path: Path) -> None:
+    """--kind sound: the sounds model's two heads (embeddings; embeddings + band statistics) and the energy gate."""
+    data = write_tone_tree(tmp_path / "tones", per_class=8)
+    run = tmp_path / "run"
+    r = _run(
+        ["-m", "listener.training.train", "--data", f"folder:{data}", "--arch", "embedding", "--kind", "sound"]
+        + ["--copies", "0", "--epochs", "5", "--out", str(run)],
+        tmp_path,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    model, spec, _ = load_checkpoint(run / "best.pt")
+    assert [h["kind"] for h in spec.arch_config["heads"]] == ["speech", "hybrid"] and spec.gate == "energy"
+    assert len(model.net.heads) == 2
