@@ -459,10 +459,10 @@ def _data_sets(args: argparse.Namespace) -> tuple[WaveSet, WaveSet | None, list[
 
 
 def _fit_embedding(
-    args: argparse.Namespace, val: WaveSet | None, labels: list[str], train_clips: list
+    args: argparse.Namespace, labels: list[str], train_clips: list
 ) -> tuple[nn.Module, ModelSpec, TrainResult]:
     """``--arch embedding``: heads over the frozen speech embedding (``heads.fit_on_windows``), one head
-    for words, the sounds model's two for sounds; the checkpoint is ``OUT/best.pt`` as for a DS-CNN.
+    for words, the sounds model's two for sounds (``models.sounds.HEAD_KINDS``).
     The heads read the embeddings in place (not shift-invariant as a DS-CNN is), so they train on every
     placement the runtime gives a clip: centred (a live stream) and the windows its pipeline cuts from
     a file holding the clip alone (``pipeline.gated_windows``: a short file's word ends its window). The
@@ -472,6 +472,7 @@ def _fit_embedding(
     from listener.training.corpus import waveset
     from listener.training.frontend import SOUNDS_FRONTEND
     from listener.training.heads import SOUNDS_AUGMENT, HeadTraining, fit_on_windows
+    from listener.training.models.sounds import HEAD_KINDS
     from listener.training.speech_embedding import EMB_HOP, EMB_SPAN, SAMPLE_RATE
 
     speech = args.kind == "speech"
@@ -480,7 +481,7 @@ def _fit_embedding(
         kind=args.kind,
         labels=labels,
         arch="speech_heads",
-        arch_config={"heads": [{"kind": "speech"}] if speech else [{"kind": "speech"}, {"kind": "hybrid"}]},
+        arch_config={"heads": [{"kind": k} for k in (HEAD_KINDS[:1] if speech else HEAD_KINDS)]},
         frontend=asdict(SOUNDS_FRONTEND),  # the features output the app draws
         window_seconds=(EMB_SPAN + (EMBEDDING_WINDOW - 1) * EMB_HOP) / SAMPLE_RATE,
         training_data=f"{args.data} ({len(train_clips)} training clips, {args.copies} augmented copies each)",
@@ -501,12 +502,7 @@ def _fit_embedding(
     copies = 0 if args.no_augment else args.copies
     augment = AugmentConfig(shift_max_s=EMBEDDING_SHIFT_S) if speech else SOUNDS_AUGMENT
     fit_on_windows(model, windows, y, cfg, copies, augment, progress=True)
-    result = TrainResult(best_epoch=args.epochs, seconds=time.time() - t0)
-    if val is not None and len(val):
-        result.best_val_accuracy = evaluate_model(model, spec, val).accuracy
-        print(f"validation accuracy {result.best_val_accuracy:.4f} ({len(val)} clips)")
-    save_checkpoint(model, spec, args.out / "best.pt", result)
-    return model, spec, result
+    return model, spec, TrainResult(best_epoch=args.epochs, seconds=time.time() - t0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -539,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.arch == "embedding":
-        model, spec, result = _fit_embedding(args, val, labels, train_clips)
+        model, spec, result = _fit_embedding(args, labels, train_clips)
     else:
         spec = ModelSpec(  # reject labels and gate: the contract's defaults for these labels and this kind
             name=args.name,
@@ -560,6 +556,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         result = fit(model, train, val, cfg, out_dir=args.out, resume=args.resume, spec=spec)
     evals = {"validation": evaluate_model(model, spec, val)} if val is not None else {}
+    if args.arch == "embedding":  # trained in one go: its checkpoint is written here, with its validation
+        result.best_val_accuracy = evals["validation"].accuracy if evals else None
+        save_checkpoint(model, spec, args.out / "best.pt", result)
     write_report(args.out, spec, result, evals)
     summary = {"checkpoint": str(args.out / "best.pt"), "val_accuracy": result.best_val_accuracy}
     print(json.dumps({**summary, "seconds": round(result.seconds, 1)}))
