@@ -45,8 +45,8 @@ def held_out(data: str, labels: list[str]) -> dict[str, dict[str, list]]:
     return out
 
 
-def score_file(model: Path, splits: dict[str, dict[str, list]]) -> dict:
-    """Accuracy of the INT8 file per held-out speaker and per split, through the runtime's pipeline."""
+def score_file(model: Path, data: str) -> dict:
+    """Accuracy of the INT8 file per held-out speaker of `data` and per split, through the runtime's pipeline."""
     from listener.classifier import CPU, Classifier
     from listener.training.corpus import waveset
     from listener.training.evaluate import predictions, run_clips
@@ -54,7 +54,7 @@ def score_file(model: Path, splits: dict[str, dict[str, list]]) -> dict:
     clf = Classifier(model, providers=[CPU], threads=1)
     labels = clf.info.labels
     result: dict = {}
-    for split, speakers in sorted(splits.items()):
+    for split, speakers in sorted(held_out(data, labels).items()):
         right = total = 0
         per = {}
         for speaker, clips in sorted(speakers.items()):
@@ -88,10 +88,7 @@ def run_arch(arch: str, data: str, seed: int, work: Path) -> dict:
     if rc != 0:
         raise SystemExit(f"error: exporting --arch {arch} exited {rc}")
     bundle = json.loads(exported.getvalue()[exported.getvalue().index("{") :])
-    from listener.classifier import Classifier
-
-    labels = Classifier(base.with_suffix(".onnx")).info.labels
-    scores = score_file(base.with_suffix(".onnx"), held_out(data, labels))
+    scores = score_file(base.with_suffix(".onnx"), data)
     return {
         "train_seconds": round(train_s, 1),
         "int8_bytes": base.with_suffix(".onnx").stat().st_size,
@@ -108,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=RESULTS / "custom.json", help="where the JSON record goes")
     args = ap.parse_args(argv)
-    kind, _, path = args.data.partition(":")
+    path = args.data.partition(":")[2]
     if not path or not Path(path).exists():
         print(f"error: --data {args.data!r}: no such folder (KIND:PATH; set LISTENER_DATA)", file=sys.stderr)
         return 2

@@ -436,9 +436,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _data_sets(args: argparse.Namespace) -> tuple[WaveSet, WaveSet | None, list[str], list]:
-    """The training and validation sets from ``--data`` (speakers held out, or fold 1 for fold datasets),
-    and the training clips themselves."""
+def _data_sets(args: argparse.Namespace, train_length: int | None) -> tuple[WaveSet, WaveSet | None, list[str]]:
+    """The training and validation sets from ``--data`` (speakers held out, or fold 1 for fold datasets);
+    training clips shaped to `train_length` samples, or at their own length (None)."""
     from listener.training.corpus import waveset
     from listener.training.datasets.base import DatasetError, assign_splits
     from listener.training.datasets.load import load_data
@@ -453,23 +453,22 @@ def _data_sets(args: argparse.Namespace) -> tuple[WaveSet, WaveSet | None, list[
     val_clips = [c for c in clips if c.split == "validation" or (c.split is None and c.fold == 1)]
     if not train_clips:
         raise DatasetError("no training clips after the split")
-    train = waveset(train_clips, labels, None, 16000, "energy")
+    train = waveset(train_clips, labels, None, train_length, "energy")
     val = waveset(val_clips, labels, None, 16000, "energy") if val_clips else None
-    return train, val, labels, train_clips
+    return train, val, labels
 
 
-def _fit_embedding(
-    args: argparse.Namespace, labels: list[str], train_clips: list
-) -> tuple[nn.Module, ModelSpec, TrainResult]:
+def _fit_embedding(args: argparse.Namespace, train: WaveSet) -> tuple[nn.Module, ModelSpec, TrainResult]:
     """``--arch embedding``: heads over the frozen speech embedding (``heads.fit_on_windows``), one head
-    for words, the sounds model's two for sounds (``models.sounds.HEAD_KINDS``).
+    for words, the sounds model's two for sounds (``models.sounds.HEAD_KINDS``); `train` holds the clips
+    at their own length.
     The heads read the embeddings in place (not shift-invariant as a DS-CNN is), so they train on every
     placement the runtime gives a clip: centred (a live stream) and the windows its pipeline cuts from
     a file holding the clip alone (``pipeline.gated_windows``: a short file's word ends its window). The
     window is four embeddings long (1.022 s), so that they see all of it, its last samples included."""
     from listener.pipeline import gated_windows
     from listener.training.augment import AugmentConfig
-    from listener.training.corpus import waveset
+    from listener.training.datasets.base import fit_length
     from listener.training.frontend import SOUNDS_FRONTEND
     from listener.training.heads import SOUNDS_AUGMENT, HeadTraining, fit_on_windows
     from listener.training.models.sounds import HEAD_KINDS
@@ -479,12 +478,12 @@ def _fit_embedding(
     spec = ModelSpec(
         name=args.name,
         kind=args.kind,
-        labels=labels,
+        labels=list(train.label_names),
         arch="speech_heads",
         arch_config={"heads": [{"kind": k} for k in (HEAD_KINDS[:1] if speech else HEAD_KINDS)]},
         frontend=asdict(SOUNDS_FRONTEND),  # the features output the app draws
         window_seconds=(EMB_SPAN + (EMBEDDING_WINDOW - 1) * EMB_HOP) / SAMPLE_RATE,
-        training_data=f"{args.data} ({len(train_clips)} training clips, {args.copies} augmented copies each)",
+        training_data=f"{args.data} ({len(train)} training clips, {args.copies} augmented copies each)",
     )
     t0 = time.time()
     model = build_model(spec, seed=args.seed)
@@ -494,11 +493,10 @@ def _fit_embedding(
         lr=args.lr or HeadTraining.lr,
         seed=args.seed,
     )
-    centred = waveset(train_clips, labels, None, spec.window_samples, "energy")
-    own = waveset(train_clips, labels, None, None)
-    cut = [(w.samples, y) for a, y in zip(own.audio, own.labels) for w in gated_windows(a, spec.model_info())]
-    windows = np.concatenate([centred.audio, *[w[None] for w, _ in cut]])
-    y = np.concatenate([centred.labels, np.array([y for _, y in cut], np.int64)])
+    centred = [fit_length(a, spec.window_samples, mode="energy") for a in train.audio]
+    cut = [(w.samples, y) for a, y in zip(train.audio, train.labels) for w in gated_windows(a, spec.model_info())]
+    windows = np.stack(centred + [w for w, _ in cut])
+    y = np.concatenate([train.labels, np.array([y for _, y in cut], np.int64)])
     copies = 0 if args.no_augment else args.copies
     augment = AugmentConfig(shift_max_s=EMBEDDING_SHIFT_S) if speech else SOUNDS_AUGMENT
     fit_on_windows(model, windows, y, cfg, copies, augment, progress=True)
@@ -530,12 +528,12 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --resume is for --arch dscnn (an embedding model trains in one go)", file=sys.stderr)
         return 2
     try:
-        train, val, labels, train_clips = _data_sets(args)
+        train, val, labels = _data_sets(args, None if args.arch == "embedding" else 16000)
     except (DatasetError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.arch == "embedding":
-        model, spec, result = _fit_embedding(args, labels, train_clips)
+        model, spec, result = _fit_embedding(args, train)
     else:
         spec = ModelSpec(  # reject labels and gate: the contract's defaults for these labels and this kind
             name=args.name,
