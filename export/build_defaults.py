@@ -32,6 +32,7 @@ import torch
 from listener.classifier import Classifier
 from listener.export.build_digits import OFF, QUICK, DigitsRecipe, NotADigitsFile, build_digits_from, floor_arg
 from listener.export.onnx_export import set_metadata
+from listener.training import interrupt
 from listener.training.calibrate import single
 from listener.training.corpus import (
     WaveSet,
@@ -721,7 +722,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from listener.errors import ListenerError
+    from listener.errors import ListenerError, interrupted
     from listener.export.parity import ParityError
     from listener.training.datasets.base import DatasetError
 
@@ -730,26 +731,29 @@ def main(argv: list[str] | None = None) -> int:
     summaries = {}
     sounds_args = with_sounds_seed(args)
     try:
-        for name in names:
-            if args.evaluate_only or args.requantize:
-                flag = _rescore_flag(args)
-                if name == "digits":  # a CTC model: bench/ scores it (and bench_digits_int8 re-quantizes it)
-                    _log(f"digits: {flag} is for window models only; skipped")
+        with interrupt.noting():
+            for name in names:
+                interrupt.check()  # a Ctrl-C the previous model's build lost (training/interrupt.py)
+                if args.evaluate_only or args.requantize:
+                    flag = _rescore_flag(args)
+                    if name == "digits":  # a CTC model: bench/ scores it (and bench_digits_int8 re-quantizes it)
+                        _log(f"digits: {flag} is for window models only; skipped")
+                        continue
+                    summaries[name] = (reexport if args.requantize else reevaluate)(sounds_args, name)
                     continue
-                summaries[name] = (reexport if args.requantize else reevaluate)(sounds_args, name)
-                continue
-            start = time.time()
-            if name == "digits":
-                summaries[name] = build_digits_from(args, log=_log)
-                if summaries[name].get("interrupted"):
-                    print(f"interrupted: digits weights so far in {summaries[name]['checkpoint']}", file=sys.stderr)
-                    return 130
-                continue
-            if args.reexport is not None:
-                summaries[name] = reexport(sounds_args, name, args.reexport)
-                continue
-            trained = train_sounds(sounds_args)
-            summaries[name] = export_and_report(sounds_args, trained, start)
+                start = time.time()
+                if name == "digits":
+                    summaries[name] = build_digits_from(args, log=_log)
+                    if summaries[name].get("interrupted"):
+                        print(f"interrupted: digits weights so far in {summaries[name]['checkpoint']}", file=sys.stderr)
+                        return interrupted()
+                    continue
+                if args.reexport is not None:
+                    summaries[name] = reexport(sounds_args, name, args.reexport)
+                    continue
+                trained = train_sounds(sounds_args)
+                summaries[name] = export_and_report(sounds_args, trained, start)
+            interrupt.check()
     except (DatasetError, ListenerError, ParityError, NotADigitsFile, NotASoundsFile, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -758,7 +762,7 @@ def main(argv: list[str] | None = None) -> int:
             "interrupted: the build stopped; the cache copies and checkpoints it had finished are kept",
             file=sys.stderr,
         )
-        return 130
+        return interrupted()
     _log(f"all done in {(time.time() - t0) / 60:.1f} min")
     print(json.dumps({k: v["accuracy"] for k, v in summaries.items()}, indent=2))
     return 0

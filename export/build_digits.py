@@ -57,6 +57,7 @@ from listener.export.frame_context import give_context
 from listener.export.onnx_export import load_onnx_weights, set_metadata
 from listener.export.parity import ParityError, runtime_classifier
 from listener.export.quantize import same_int8
+from listener.training import interrupt
 from listener.training.corpus import cache_root
 from listener.training.ctc import (
     AudioToLogits,
@@ -163,6 +164,7 @@ def training_data(r: DigitsRecipe) -> str:
 
 @contextmanager
 def _stage(times: dict[str, float], name: str, log: Callable[[str], None]):
+    interrupt.check()  # a Ctrl-C the last stage lost (see training/interrupt.py)
     t0 = time.time()
     yield
     times[name] = round(time.time() - t0, 1)

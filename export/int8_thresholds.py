@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from listener.classifier import CPU, Classifier
-    from listener.errors import ListenerError
+    from listener.errors import ListenerError, interrupted
     from listener.training.corpus import build_esc_set
     from listener.training.datasets.base import DatasetError
 
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:  # before anything is written: the file stays as it was
         print("interrupted: nothing written", file=sys.stderr)
-        return 130
+        return interrupted()
     print(_table(t))
     if args.dry_run:
         return 0

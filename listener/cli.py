@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .pipeline import RunStats
 
-from .errors import EXIT_AUDIO, EXIT_FAILURE, EXIT_INTERRUPTED, ListenerError
+from .errors import EXIT_AUDIO, EXIT_FAILURE, EXIT_INTERRUPTED, ListenerError, interrupted
 from .sinks import plural
 
 GUI_DESCRIPTION = (
@@ -551,7 +551,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("listener: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return interrupted()
     except BrokenPipeError:
         try:
             sys.stdout = open(os.devnull, "w")

@@ -14,6 +14,17 @@ EXIT_LOG = 5  # log file cannot be opened or written (permission, full disk)
 EXIT_INTERRUPTED = 130  # `analyze` stopped by Ctrl-C or SIGTERM before it was done (a stopped `run` exits 0)
 
 
+def interrupted() -> int:
+    """EXIT_INTERRUPTED, for a command that caught Ctrl-C's KeyboardInterrupt and stopped cleanly.
+
+    When that KeyboardInterrupt ended a string ``exec`` (a dataclass or namedtuple being made as
+    Ctrl-C came), CPython remembers it, and ``python -m`` then dies by SIGINT instead of exiting
+    with the status returned; the next string ``exec`` forgets it.
+    """
+    exec("")
+    return EXIT_INTERRUPTED
+
+
 class ListenerError(Exception):
     """An error with a one-line message meant for the user and an exit code."""
 

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from listener.training import interrupt
 from listener.training.embedding_cache import CachedItem
 from listener.training.speech_embedding import (
     EMB_DIM,
@@ -344,6 +345,7 @@ def train_ctc(
                 batches = tqdm(chunks, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, file=sys.stderr)
             total, n = 0.0, 0
             for chunk in batches:
+                interrupt.check()
                 loss = ctc_loss(model, [items[i] for i in chunk], cfg.align_window)
                 opt.zero_grad()
                 loss.backward()

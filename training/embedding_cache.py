@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from listener.training import interrupt
 from listener.training.strings import Item, StringAugment, prepare
 
 
@@ -109,8 +110,11 @@ def build_cache(
             from tqdm import tqdm
 
             results = tqdm(results, total=len(jobs), desc=f"cache copy {copy}", file=sys.stderr, leave=False)
-        results = list(results)
-    data = _pack(items, results, key)
+        done = []
+        for result in results:
+            interrupt.check()  # a Ctrl-C lost while the pool forked its workers
+            done.append(result)
+    data = _pack(items, done, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez(tmp, **data)
@@ -173,6 +177,7 @@ def build_caches(
     """Copies 0..`copies`-1 (copy 0 clean, the others augmented) into ``folder/copy<c>.npz``."""
     out: list[CachedItem] = []
     for c in range(copies):
+        interrupt.check()
         key = cache_key(items, c, setup, extra_key)
         path = folder / f"copy{c}.npz"
         reused = stored_key(path) == key

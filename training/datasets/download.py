@@ -26,6 +26,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from listener.errors import interrupted
 from listener.training.datasets.base import DatasetError
 
 CHUNK = 1 << 20
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         print("error: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+        return interrupted()
     print(out)
     return 0
 

@@ -1,0 +1,50 @@
+"""training/interrupt.py: a Ctrl-C whose KeyboardInterrupt Python dropped is raised by check()."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from listener.training import interrupt
+
+
+class _RaisesInDel:
+    """Ctrl-C pressed while Python runs a finaliser: the interrupt is printed as ignored, not raised."""
+
+    def __del__(self) -> None:
+        signal.raise_signal(signal.SIGINT)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_press_python_dropped_is_raised_once_by_check() -> None:
+    with interrupt.noting():
+        _RaisesInDel()  # no KeyboardInterrupt here: the finaliser swallowed it
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.check()
+        interrupt.check()  # consumed: a second check goes on
+
+
+def test_a_press_that_arrived_is_still_a_keyboard_interrupt() -> None:
+    with interrupt.noting(), pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
+
+
+def test_no_press_no_raise_and_the_handler_is_put_back() -> None:
+    before = signal.getsignal(signal.SIGINT)
+    with interrupt.noting():
+        assert signal.getsignal(signal.SIGINT) is not before
+        interrupt.check()
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_an_ignored_sigint_stays_ignored() -> None:
+    """A job started in the background (or under nohup) ignores Ctrl-C; noting() keeps it so."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with interrupt.noting():
+            assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+            signal.raise_signal(signal.SIGINT)
+            interrupt.check()
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -1,0 +1,52 @@
+"""Ctrl-C that a long job does not lose.
+
+Python runs a SIGINT handler between two bytecodes, and that moment can fall inside code whose
+exceptions it only prints ("Exception ignored in ..."): an at-fork hook while a worker pool starts,
+a ``__del__``, a weakref callback. The KeyboardInterrupt then never reaches the job, which would run
+on to the end as if no one had pressed Ctrl-C. ``noting()`` installs a handler that records each
+press as well as raising, and ``check()``, called between units of work (a cached clip, a batch, a
+stage), raises the one that went missing.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_pressed = threading.Event()
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    _pressed.set()
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def noting() -> Iterator[None]:
+    """Record Ctrl-C presses for ``check()`` while the block runs (main thread only; a SIGINT that
+    was ignored when the process started, as in a shell's background job, stays ignored)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        yield
+        return
+    _pressed.clear()
+    signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _pressed.clear()
+
+
+def check() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C was pressed since the last check (or since ``noting()``
+    began); the press is then consumed. A press whose exception did arrive is raised here again
+    only if the code that caught it goes on to another ``check()``: callers stop instead."""
+    if _pressed.is_set():
+        _pressed.clear()
+        raise KeyboardInterrupt
