@@ -37,9 +37,10 @@ def held_out(data: str, labels: list[str]) -> dict[str, dict[str, list]]:
     """Split -> speaker -> clips of that speaker (whole recordings), for the splits no training sees."""
     from listener.training.datasets.base import assign_splits
     from listener.training.datasets.load import load_data
+    from listener.training.train import VAL_FRACTION
 
     out: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    for clip in assign_splits(load_data(data), 0.15, test_fraction=0.0):
+    for clip in assign_splits(load_data(data), VAL_FRACTION, test_fraction=0.0):
         if clip.split in ("validation", "test") and clip.label in labels:
             out[clip.split][clip.speaker or "?"].append(clip)
     return out

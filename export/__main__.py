@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     from listener.training.corpus import waveset
     from listener.training.datasets.base import DatasetError, assign_splits
     from listener.training.datasets.load import load_data
-    from listener.training.train import load_checkpoint
+    from listener.training.train import VAL_FRACTION, load_checkpoint
 
     if not args.checkpoint.is_file():
         print(f"error: checkpoint {args.checkpoint} not found", file=sys.stderr)
@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.threshold is not None:
         spec.threshold = args.threshold
     try:
-        clips = [c for c in assign_splits(load_data(args.data), 0.15, test_fraction=0.0) if c.label in spec.labels]
+        split = assign_splits(load_data(args.data), VAL_FRACTION, test_fraction=0.0)
+        clips = [c for c in split if c.label in spec.labels]
         train = [c for c in clips if c.split == "train"] or clips
         val = [c for c in clips if c.split == "validation"] or [c for c in clips if c.split == "test"] or clips
         calib = waveset(train[: args.calibration_clips], spec.labels, None, spec.window_samples, "energy")

@@ -33,6 +33,7 @@ from listener.training.evaluate import predictions, run_clips, score
 from listener.training.models.exportable import ExportableModel
 from listener.training.models.registry import ModelSpec, build_model
 
+VAL_FRACTION = 0.15  # --val-fraction: speakers held out for validation when the data has no split
 ARCHES = ("dscnn", "embedding")  # the training command's --arch choices
 EMBEDDING_COPIES = 4  # --arch embedding: augmented copies of each training clip (the sounds recipe's number)
 EMBEDDING_WINDOW = 4  # --arch embedding: the window, in speech embeddings (80 ms apart)
@@ -427,7 +428,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         default=EMBEDDING_COPIES,
         help="embedding: augmented copies of each training clip besides the clean one",
     )
-    parser.add_argument("--val-fraction", type=float, default=0.15, help="speakers held out when the data has no split")
+    parser.add_argument(
+        "--val-fraction",
+        type=float,
+        default=VAL_FRACTION,
+        help="share of speakers held out for validation when the data has no split (default %(default)s)",
+    )
     parser.add_argument("--no-augment", action="store_true")
     parser.add_argument("--resume", action="store_true", help="dscnn: continue from OUT/last.pt")
     parser.add_argument("--seed", type=int, default=0)
