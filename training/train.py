@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from listener.config import PipelineOptions
+from listener.training import interrupt
 from listener.training.corpus import WaveSet
 from listener.training.datasets.base import loudest_start
 from listener.training.evaluate import predictions, run_clips, score
@@ -347,6 +348,7 @@ def fit(
     rng = np.random.default_rng(cfg.seed + 1000 * run.start_epoch)
     has_val = val is not None and len(val) > 0
     for epoch in range(run.start_epoch, cfg.epochs):
+        interrupt.check()  # a Ctrl-C Python dropped (training/interrupt.py)
         te = time.time()
         loss, acc = run.train_epoch(epoch, train, cropper, augment, rng, dev)
         v = evaluate_model(model, spec, val) if has_val else None
@@ -360,13 +362,13 @@ def fit(
             seconds=time.time() - te,
         )
         run.end_epoch(rec)
+        if out_dir is not None:  # before the epoch's line: an epoch logged is an epoch kept
+            run.save_last(out_dir, epoch)
         va = "-" if v is None else f"{v.accuracy:.4f}"
         log(
             f"epoch {epoch + 1}: loss {rec.train_loss:.4f} train acc {rec.train_accuracy:.4f} "
             f"val acc {va} lr {rec.lr:.2e} ({rec.seconds:.0f} s)"
         )
-        if out_dir is not None:
-            run.save_last(out_dir, epoch)
         reason = run.stop_reason(has_val)
         if reason:
             log(reason)
@@ -382,10 +384,12 @@ def fit(
 def save_checkpoint(model: ExportableModel, spec: ModelSpec, path: Path, result: TrainResult | None = None) -> None:
     """Weights + spec (+ history): everything ``python -m listener.export`` needs."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")  # a Ctrl-C while writing leaves the old file whole
     torch.save(
         {"model": model.state_dict(), "spec": spec.to_dict(), "result": asdict(result) if result else None},
-        path,
+        tmp,
     )
+    tmp.replace(path)
 
 
 def load_checkpoint(path: Path) -> tuple[ExportableModel, ModelSpec, dict | None]:
@@ -509,35 +513,12 @@ def _fit_embedding(args: argparse.Namespace, train: WaveSet) -> tuple[nn.Module,
     return model, spec, TrainResult(best_epoch=args.epochs, seconds=time.time() - t0)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _arguments(argv)
-    from listener.training.datasets.base import DatasetError
+def _train(args: argparse.Namespace) -> dict:
+    """Data, training, validation and the files in ``--out``; what the command prints."""
     from listener.training.frontend import DIGITS_FRONTEND, SOUNDS_FRONTEND
     from listener.training.report import write_report
 
-    if (
-        args.epochs < 1
-        or (args.batch_size is not None and args.batch_size < 1)
-        or (args.lr is not None and args.lr <= 0)
-        or not 0 < args.val_fraction < 1
-        or args.channels < 1
-        or args.blocks < 0
-        or args.copies < 0
-    ):
-        print(
-            "error: --epochs, --batch-size, --lr and --channels must be positive, --copies 0 or more, "
-            "--val-fraction in (0, 1)",
-            file=sys.stderr,
-        )
-        return 2
-    if args.arch == "embedding" and args.resume:
-        print("error: --resume is for --arch dscnn (an embedding model trains in one go)", file=sys.stderr)
-        return 2
-    try:
-        train, val, labels = _data_sets(args, None if args.arch == "embedding" else 16000)
-    except (DatasetError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    train, val, labels = _data_sets(args, None if args.arch == "embedding" else 16000)
     if args.arch == "embedding":
         model, spec, result = _fit_embedding(args, train)
     else:
@@ -564,8 +545,52 @@ def main(argv: list[str] | None = None) -> int:
         result.best_val_accuracy = evals["validation"].accuracy if evals else None
         save_checkpoint(model, spec, args.out / "best.pt", result)
     write_report(args.out, spec, result, evals)
-    summary = {"checkpoint": str(args.out / "best.pt"), "val_accuracy": result.best_val_accuracy}
-    print(json.dumps({**summary, "seconds": round(result.seconds, 1)}))
+    return {
+        "checkpoint": str(args.out / "best.pt"),
+        "val_accuracy": result.best_val_accuracy,
+        "seconds": round(result.seconds, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    from listener.errors import interrupted
+    from listener.training.datasets.base import DatasetError
+
+    if (
+        args.epochs < 1
+        or (args.batch_size is not None and args.batch_size < 1)
+        or (args.lr is not None and args.lr <= 0)
+        or not 0 < args.val_fraction < 1
+        or args.channels < 1
+        or args.blocks < 0
+        or args.copies < 0
+    ):
+        print(
+            "error: --epochs, --batch-size, --lr and --channels must be positive, --copies 0 or more, "
+            "--val-fraction in (0, 1)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.arch == "embedding" and args.resume:
+        print("error: --resume is for --arch dscnn (an embedding model trains in one go)", file=sys.stderr)
+        return 2
+    try:
+        with interrupt.noting():
+            summary = _train(args)
+    except (DatasetError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        last = args.out / "last.pt"
+        kept = (
+            f"the epochs done are in {last}; add --resume to go on"
+            if args.arch == "dscnn" and last.is_file()
+            else "nothing written"
+        )
+        print(f"interrupted: {kept}", file=sys.stderr)
+        return interrupted()
+    print(json.dumps(summary))
     return 0
 
 

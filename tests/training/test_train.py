@@ -190,6 +190,37 @@ def test_cli_bad_data_is_a_clear_error(tmp_path: Path) -> None:
     assert r.returncode == 2 and "KIND:PATH" in r.stderr
 
 
+def test_cli_ctrl_c_keeps_the_epochs_done_and_resume_goes_on(tmp_path: Path) -> None:
+    """A real SIGINT, as Ctrl-C sends it, after the first epoch: one line, exit 130, ``last.pt`` whole."""
+    import signal
+
+    data = write_tone_tree(tmp_path / "tones", per_class=30)
+    train = ["-m", "listener.training.train", "--data", f"folder:{data}", "--kind", "sound", "--name", "t"]
+    train += ["--channels", "16", "--blocks", "1", "--batch-size", "16", "--out", str(tmp_path / "run")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, *train, "--epochs", "500"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell's background jobs ignore it
+    )
+    while not proc.stdout.readline().startswith("epoch 1:"):
+        pass
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("interrupted: the epochs done are in")
+    assert not (tmp_path / "run" / "best.pt").exists()
+    r = _run([*train, "--epochs", "3", "--resume"], tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    history = json.loads((tmp_path / "run" / "results.json").read_text())["training"]["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert "epoch 1:" not in r.stdout and "epoch 3:" in r.stdout  # went on from the epoch kept
+
+
 def _spoken_words(root: Path) -> Path:
     """espeak-ng saying "lights on" / "lights off" / other words in 6 voices x 4 rates and pitches,
     named ``<voice>_<n>.wav`` so that whole voices are held out, as a user's own recordings would be."""
