@@ -2,7 +2,8 @@
 
 Writes ``BASE.fp32.onnx`` and ``BASE.onnx`` (INT8). Calibration uses real
 training clips from ``--data``; the parity check (torch vs FP32, INT8 vs FP32
-accuracy) uses its validation clips. Exits 1 when parity fails, 2 on bad input.
+accuracy) uses its validation clips: the training command's split (give the same
+``--val-fraction`` / ``--fold`` as it had). Exits 1 when parity fails, 2 on bad input.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from listener.export.parity import MAX_INT8_DROP
+from listener.training.datasets.load import VAL_FRACTION
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m listener.export", description=__doc__.split("\n")[0])
@@ -20,22 +24,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="output base path, e.g. assets/mywords")
     parser.add_argument("--data", required=True, help="KIND:PATH, the data the model was trained on")
     parser.add_argument("--threshold", type=float, help="suggested confidence threshold (metadata)")
-    parser.add_argument("--max-int8-drop", type=float, default=0.02, help="allowed INT8 accuracy loss (fraction)")
+    parser.add_argument(
+        "--max-int8-drop",
+        type=float,
+        default=MAX_INT8_DROP,
+        help="allowed INT8 accuracy loss on the validation clips, a fraction (default %(default)s)",
+    )
     parser.add_argument("--calibration-clips", type=int, default=256)
+    parser.add_argument(
+        "--val-fraction",
+        type=float,
+        default=VAL_FRACTION,
+        help="as given to training: share of speakers held out when the data has no split (default %(default)s)",
+    )
+    parser.add_argument("--fold", type=int, help="as given to training: esc10, esc50's validation fold (default 1)")
     args = parser.parse_args(argv)
 
     from listener.export.bundle import export_bundle
     from listener.export.parity import ParityError
     from listener.training.corpus import waveset
-    from listener.training.datasets.base import DatasetError, assign_splits
-    from listener.training.datasets.load import load_data
-    from listener.training.train import VAL_FRACTION, load_checkpoint
+    from listener.training.datasets.base import DatasetError
+    from listener.training.datasets.load import DataSplit, load_data
+    from listener.training.train import load_checkpoint
 
     if not args.checkpoint.is_file():
         print(f"error: checkpoint {args.checkpoint} not found", file=sys.stderr)
         return 2
     if args.threshold is not None and not 0.0 < args.threshold < 1.0:
         print("error: --threshold must be between 0 and 1", file=sys.stderr)
+        return 2
+    if not 0.0 < args.val_fraction < 1.0:
+        print("error: --val-fraction must be between 0 and 1", file=sys.stderr)
+        return 2
+    if not 0.0 <= args.max_int8_drop <= 1.0:
+        print("error: --max-int8-drop must be between 0 and 1 (a fraction of the clips)", file=sys.stderr)
         return 2
     try:
         model, spec, _ = load_checkpoint(args.checkpoint)
@@ -45,10 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.threshold is not None:
         spec.threshold = args.threshold
     try:
-        split = assign_splits(load_data(args.data), VAL_FRACTION, test_fraction=0.0)
-        clips = [c for c in split if c.label in spec.labels]
-        train = [c for c in clips if c.split == "train"] or clips
-        val = [c for c in clips if c.split == "validation"] or [c for c in clips if c.split == "test"] or clips
+        clips = [c for c in load_data(args.data) if c.label in spec.labels]
+        train, val, _ = DataSplit(args.val_fraction, args.fold).apply(clips)
+        train, val = train or clips, val or clips
         calib = waveset(train[: args.calibration_clips], spec.labels, None, spec.window_samples, "energy")
         val_set = waveset(val, spec.labels, None, spec.window_samples, "energy")
     except (DatasetError, OSError) as exc:
@@ -57,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bundle = export_bundle(model, spec, args.out, calib.audio, val_set, max_int8_drop=args.max_int8_drop)
     except ParityError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}; nothing written (--max-int8-drop sets the INT8 loss accepted)", file=sys.stderr)
         return 1
     print(
         json.dumps(

@@ -32,6 +32,7 @@ import torch
 from listener.classifier import Classifier
 from listener.export.build_digits import OFF, QUICK, DigitsRecipe, NotADigitsFile, build_digits_from, floor_arg
 from listener.export.onnx_export import set_metadata
+from listener.export.parity import MAX_INT8_DROP
 from listener.training import interrupt
 from listener.training.calibrate import single
 from listener.training.corpus import (
@@ -98,7 +99,7 @@ class Trained:
     summarise: Callable[[dict, str], dict]  # an evaluation -> the metadata's accuracy summary
     extra: dict = field(default_factory=dict)
     card: bool = True  # render docs/models/<name>.md from the results (sounds: its card is written from bench/)
-    max_int8_drop: float = 0.02  # the parity check's bar: INT8 accuracy at most this far below FP32
+    max_int8_drop: float = MAX_INT8_DROP  # the parity check's bar
 
 
 # ----------------------------------------------------------------------------- digits
@@ -375,7 +376,7 @@ def train_sounds(args: argparse.Namespace) -> Trained:
         },
         card=False,
         # --quick's heads (2 epochs) sit near their decision boundaries, where INT8 flips more clips
-        max_int8_drop=0.1 if args.quick else 0.02,
+        max_int8_drop=0.1 if args.quick else MAX_INT8_DROP,
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from listener.export.onnx_export import export_onnx
-from listener.export.parity import ParityReport, check_parity, measure_latency
+from listener.export.parity import MAX_INT8_DROP, ParityReport, check_parity, measure_latency
 from listener.export.quantize import quantize_model
 from listener.training.corpus import WaveSet
 from listener.training.models.exportable import ExportableModel
@@ -39,7 +39,7 @@ def export_bundle(
     calibration: np.ndarray,
     val: WaveSet,
     accuracy: dict | None = None,
-    max_int8_drop: float = 0.02,
+    max_int8_drop: float = MAX_INT8_DROP,
 ) -> Bundle:
     """Export FP32 + INT8 for ``model`` to ``out_base``.{fp32.onnx, onnx} and check parity."""
     out_base = Path(out_base)

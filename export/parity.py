@@ -23,6 +23,8 @@ from listener.training.datasets.base import fit_length
 from listener.training.evaluate import predictions, run_clips, score
 from listener.training.models.exportable import ExportableModel
 
+MAX_INT8_DROP = 0.02  # the parity check's bar: INT8 accuracy at most this far below FP32 (a fraction)
+
 
 class ParityError(RuntimeError):
     """An exported file disagrees with the model beyond the tolerance."""
@@ -64,7 +66,7 @@ def check_parity(
     val: WaveSet,
     logits_tol: float = 1e-3,
     features_tol: float = 1e-3,
-    max_int8_drop: float = 0.02,
+    max_int8_drop: float = MAX_INT8_DROP,
 ) -> ParityReport:
     """Measure everything, then raise ParityError if any tolerance is exceeded."""
     fp32, int8 = runtime_classifier(fp32_path), runtime_classifier(int8_path)

@@ -3,7 +3,8 @@
 Waveforms are augmented on the batch (``training.augment.Augmenter``), then the
 model's own front end computes the features, so training sees exactly the
 features the exported graph computes. Clips longer than the window (ESC's 5 s)
-get a fresh random 1 s crop from their loud part every epoch.
+get fresh random 1 s crops where the runtime's gate opens, ``crops_per_clip`` of
+each per epoch.
 
 CLI (train your own model from a folder of recordings)::
 
@@ -30,13 +31,14 @@ from listener.config import PipelineOptions
 from listener.training import interrupt
 from listener.training.corpus import WaveSet
 from listener.training.datasets.base import loudest_start
+from listener.training.datasets.load import KINDS, VAL_FRACTION
 from listener.training.evaluate import predictions, run_clips, score
 from listener.training.models.exportable import ExportableModel
 from listener.training.models.registry import ModelSpec, build_model
 
-VAL_FRACTION = 0.15  # --val-fraction: speakers held out for validation when the data has no split
 ARCHES = ("dscnn", "embedding")  # the training command's --arch choices
 EMBEDDING_COPIES = 4  # --arch embedding: augmented copies of each training clip (the sounds recipe's number)
+SOUND_CLIP_WINDOWS = 10  # --kind sound, dscnn: the longest stretch of a clip that trains, in windows (1 s)
 EMBEDDING_WINDOW = 4  # --arch embedding: the window, in speech embeddings (80 ms apart)
 EMBEDDING_SHIFT_S = 0.3  # --arch embedding, words: copies shifted up to this far (the runtime's placements vary)
 
@@ -57,6 +59,7 @@ class TrainConfig:
     threads: int = 2
     window: int = 16000
     crop_hop_s: float = 0.1  # long clips: crops start on this grid, where the runtime's gate is open
+    crops_per_clip: int = 1  # long clips: random crops of each per epoch (an epoch is this many passes)
     dither_db: tuple[float, float] | None = (-90.0, -60.0)  # always-on faint noise: real mics never output zeros
     max_minutes: float | None = None  # wall-clock budget; stops after the epoch that passes it
     keep: str = "best"  # "best": best-validation epoch + early stopping; "last": the final epoch, no stopping
@@ -204,7 +207,7 @@ class _Run:
 
     def __init__(self, model: ExportableModel, cfg: TrainConfig, n_train: int, spec: ModelSpec | None) -> None:
         self.model, self.cfg, self.spec = model, cfg, spec
-        self.steps_per_epoch = max(1, math.ceil(n_train / cfg.batch_size))
+        self.steps_per_epoch = max(1, math.ceil(n_train * cfg.crops_per_clip / cfg.batch_size))
         self.opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.sched = torch.optim.lr_scheduler.OneCycleLR(
             self.opt,
@@ -242,7 +245,7 @@ class _Run:
         """One pass over ``train`` in a random order; returns (mean loss, accuracy) on the augmented batches."""
         cfg, model = self.cfg, self.model
         model.train()
-        order = rng.permutation(len(train))
+        order = rng.permutation(np.tile(np.arange(len(train)), cfg.crops_per_clip))
         total_loss, correct, seen = 0.0, 0, 0
         batches = range(self.steps_per_epoch)
         if cfg.progress:
@@ -329,6 +332,8 @@ def fit(
     """
     if cfg.keep not in ("best", "last"):
         raise ValueError(f"TrainConfig.keep must be 'best' or 'last', got {cfg.keep!r}")
+    if cfg.crops_per_clip < 1:
+        raise ValueError(f"TrainConfig.crops_per_clip must be 1 or more, got {cfg.crops_per_clip}")
     if len(train) == 0:
         raise ValueError("the training set is empty")
     if val is not None and len(val) and spec is None:
@@ -411,7 +416,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         description="Train a keyword/sound model on labelled audio and save a checkpoint "
         "(then export it with `python -m listener.export CHECKPOINT`).",
     )
-    parser.add_argument("--data", required=True, help="KIND:PATH; KIND is folder, fsdd, speech_commands or esc10")
+    parser.add_argument("--data", required=True, help=f"KIND:PATH; KIND is one of {', '.join(KINDS)}")
     parser.add_argument("--name", default="custom", help="model name (metadata and file names)")
     parser.add_argument("--kind", choices=("speech", "sound"), default="speech")
     parser.add_argument("--out", type=Path, default=Path("runs/custom"), help="output folder")
@@ -438,6 +443,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         default=VAL_FRACTION,
         help="share of speakers held out for validation when the data has no split (default %(default)s)",
     )
+    parser.add_argument(
+        "--fold",
+        type=int,
+        help="esc10, esc50: the official fold held out for validation (default 1); the other four train",
+    )
     parser.add_argument("--no-augment", action="store_true")
     parser.add_argument("--resume", action="store_true", help="dscnn: continue from OUT/last.pt")
     parser.add_argument("--seed", type=int, default=0)
@@ -447,25 +457,38 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _data_sets(args: argparse.Namespace, train_length: int | None) -> tuple[WaveSet, WaveSet | None, list[str]]:
-    """The training and validation sets from ``--data`` (speakers held out, or fold 1 for fold datasets);
-    training clips shaped to `train_length` samples, or at their own length (None)."""
+    """The training and validation sets from ``--data`` (``DataSplit``: speakers held out, or a fold for
+    fold datasets); training clips shaped to `train_length` samples, or at their own length (None)."""
     from listener.training.corpus import waveset
-    from listener.training.datasets.base import DatasetError, assign_splits
-    from listener.training.datasets.load import load_data
+    from listener.training.datasets.base import DatasetError
+    from listener.training.datasets.load import DataSplit, load_data
 
-    clips = assign_splits(load_data(args.data), args.val_fraction, test_fraction=0.0)
+    clips = load_data(args.data)
     if not clips:
         raise DatasetError(f"no clips found in {args.data}")
     labels = sorted({c.label for c in clips})
     if len(labels) < 2:
         raise DatasetError(f"need at least two labels, found {labels}")
-    train_clips = [c for c in clips if c.split == "train" or (c.split is None and c.fold not in (None, 1))]
-    val_clips = [c for c in clips if c.split == "validation" or (c.split is None and c.fold == 1)]
+    train_clips, val_clips, _ = DataSplit(args.val_fraction, args.fold).apply(clips)
     if not train_clips:
         raise DatasetError("no training clips after the split")
     train = waveset(train_clips, labels, None, train_length, "energy")
     val = waveset(val_clips, labels, None, 16000, "energy") if val_clips else None
     return train, val, labels
+
+
+def _sound_clips(train: WaveSet) -> tuple[WaveSet, int]:
+    """``--kind sound`` with ``dscnn``: the clips at their own length (the loudest ``SOUND_CLIP_WINDOWS`` of a
+    longer one), padded to the longest, and how many random 1 s crops of each an epoch draws: the longest
+    clip's length in windows, so that an epoch hears about every second of the sounds (each clip as often,
+    so each weighs the same). The runtime classifies every second a sound lasts, not only its loudest
+    (which is what a word's clip is shaped to)."""
+    from listener.training.datasets.base import fit_length
+
+    window = TrainConfig.window
+    n = max(window, min(max(len(a) for a in train.audio), SOUND_CLIP_WINDOWS * window))
+    audio = np.stack([fit_length(a, n, mode="energy") for a in train.audio])
+    return WaveSet(audio, train.labels, train.label_names, train.groups, train.folds), max(1, round(n / window))
 
 
 def _fit_embedding(args: argparse.Namespace, train: WaveSet) -> tuple[nn.Module, ModelSpec, TrainResult]:
@@ -518,7 +541,8 @@ def _train(args: argparse.Namespace) -> dict:
     from listener.training.frontend import DIGITS_FRONTEND, SOUNDS_FRONTEND
     from listener.training.report import write_report
 
-    train, val, labels = _data_sets(args, None if args.arch == "embedding" else 16000)
+    whole = args.arch == "embedding" or args.kind == "sound"
+    train, val, labels = _data_sets(args, None if whole else 16000)
     if args.arch == "embedding":
         model, spec, result = _fit_embedding(args, train)
     else:
@@ -531,7 +555,9 @@ def _train(args: argparse.Namespace) -> dict:
             training_data=f"{args.data} ({len(train)} training clips)",
         )
         model = build_model(spec, seed=args.seed)
+        train, crops = _sound_clips(train) if args.kind == "sound" else (train, 1)
         cfg = TrainConfig(
+            crops_per_clip=crops,
             epochs=args.epochs,
             batch_size=args.batch_size or TrainConfig.batch_size,
             lr=args.lr or TrainConfig.lr,

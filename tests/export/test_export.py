@@ -222,3 +222,30 @@ def test_shipped_int8_agrees_with_fp32_on_the_sample_clip(name: str) -> None:
         # and both files log the same sounds, in the same order
         logged = [[d.label for d in analyze_array(audio, c).detections] for c in (c8, c32)]
         assert logged[0] == logged[1] and len(logged[0]) >= 4, logged
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(
+    trained: tuple, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m listener.export``: each bad argument says what is wrong, writes nothing and exits 2."""
+    from listener.export.__main__ import main
+    from listener.training.train import save_checkpoint
+    from tests.tones import write_tone_tree
+
+    model, spec = trained
+    save_checkpoint(model, spec, tmp_path / "best.pt")
+    data = f"folder:{write_tone_tree(tmp_path / 'tones', per_class=3)}"
+    cases = [
+        ([str(tmp_path / "none.pt"), "--data", data], "not found"),
+        (["--data", data, "--threshold", "2"], "--threshold must be between 0 and 1"),
+        (["--data", data, "--val-fraction", "0"], "--val-fraction must be between 0 and 1"),
+        (["--data", data, "--max-int8-drop", "-0.1"], "--max-int8-drop must be between 0 and 1"),
+        (["--data", data, "--fold", "2"], "fold 2: this data has no official folds"),
+        (["--data", f"folder:{tmp_path / 'missing'}"], "error:"),
+    ]
+    for args, message in cases:
+        argv = args if args[0].endswith(".pt") else [str(tmp_path / "best.pt"), *args]
+        assert main([*argv, "--out", str(tmp_path / "out" / "x")]) == 2, args
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, (args, err)
+    assert not (tmp_path / "out").exists()

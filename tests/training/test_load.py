@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from listener.training.datasets.base import DatasetError
-from listener.training.datasets.load import load_data
+from listener.training.datasets.load import DataSplit, load_data
 from tests.fakes import make_esc50, make_fsdd, make_speech_commands, write
 
 
@@ -25,3 +25,24 @@ def test_each_kind_loads_its_dataset(tmp_path: Path) -> None:
 def test_bad_data_arguments_say_what_is_expected(spec: str, message: str) -> None:
     with pytest.raises(DatasetError, match=message):
         load_data(spec)
+
+
+def test_data_split_holds_out_speakers_or_the_fold_asked_for(tmp_path: Path) -> None:
+    esc = load_data(f"esc50:{make_esc50(tmp_path / 'esc')}")
+    for fold in (None, 3):
+        train, val, test = DataSplit(fold=fold).apply(esc)
+        held = fold or 1
+        assert {c.fold for c in val} == {held} and held not in {c.fold for c in train}
+        assert len(train) + len(val) == len(esc) and test == []
+    fsdd = load_data(f"fsdd:{make_fsdd(tmp_path / 'fsdd')}")
+    train, val, test = DataSplit().apply(fsdd)
+    speakers = [{c.speaker for c in part} for part in (train, val, test)]
+    assert all(speakers) and not (speakers[0] & speakers[1] or speakers[0] & speakers[2] or speakers[1] & speakers[2])
+
+
+@pytest.mark.parametrize("fold, data, message", [(9, "esc", r"fold 9 is not one of the data's folds \[1, 2, 3, 4, 5\]"),
+                                                 (2, "fsdd", "fold 2: this data has no official folds")])  # fmt: skip
+def test_a_fold_that_cannot_be_held_out_is_an_error(tmp_path: Path, fold: int, data: str, message: str) -> None:
+    clips = load_data(f"esc50:{make_esc50(tmp_path)}" if data == "esc" else f"fsdd:{make_fsdd(tmp_path)}")
+    with pytest.raises(DatasetError, match=message):
+        DataSplit(fold=fold).apply(clips)

@@ -16,6 +16,7 @@ import soundfile as sf
 from listener.training.models.registry import ModelSpec, build_model
 from listener.training.report import write_report
 from listener.training.train import TorchClassifier, TrainConfig, evaluate_model, fit, load_checkpoint
+from tests.fakes import make_esc50
 from tests.tones import TONE_LABELS, tone, tone_set, write_tone_tree
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,6 +90,28 @@ def test_long_clips_are_cropped_where_the_runtime_gate_opens(tmp_path: Path) -> 
         assert all(np.sqrt(np.mean(c**2)) > 0.01 for c in crops)  # each holds some of the tone; silence is ~1e-4
     with pytest.raises(ValueError, match="spec"):
         _Cropper(audio, 16000, 0, None, 0.1)
+
+
+def test_sound_clips_keep_their_length_and_an_epoch_hears_each_second() -> None:
+    """``--kind sound`` (dscnn): clips padded to the longest (at most SOUND_CLIP_WINDOWS), one crop per second."""
+    from listener.training.corpus import WaveSet
+    from listener.training.train import SOUND_CLIP_WINDOWS, _Run, _sound_clips
+
+    def clips(*seconds: float) -> WaveSet:
+        audio = [np.full(int(s * 16000), 0.1, np.float32) for s in seconds]
+        return WaveSet(audio, np.zeros(len(audio), np.int64), ("a", "b"))
+
+    shaped, crops = _sound_clips(clips(0.5, 5.0))
+    assert shaped.audio.shape == (2, 80000) and crops == 5
+    assert np.count_nonzero(shaped.audio[0]) == 8000  # the short clip padded, not stretched
+    shaped, crops = _sound_clips(clips(0.5, 30.0))
+    assert shaped.audio.shape == (2, SOUND_CLIP_WINDOWS * 16000) and crops == SOUND_CLIP_WINDOWS
+    assert _sound_clips(clips(0.3, 0.8))[0].audio.shape == (2, 16000) and _sound_clips(clips(0.3, 0.8))[1] == 1
+    model = build_model(_spec(), seed=0)
+    cfg = TrainConfig(batch_size=10, crops_per_clip=5)
+    assert _Run(model, cfg, 40, _spec()).steps_per_epoch == 20  # 40 clips x 5 crops in batches of 10
+    with pytest.raises(ValueError, match="crops_per_clip"):
+        fit(model, tone_set(2, 0), None, TrainConfig(crops_per_clip=0))
 
 
 def test_report_writes_json_and_plots(tmp_path: Path) -> None:
@@ -188,6 +211,15 @@ def test_cli_bad_data_is_a_clear_error(tmp_path: Path) -> None:
     assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
     r = _run(["-m", "listener.training.train", "--data", "nonsense", "--out", str(tmp_path / "o")], tmp_path)
     assert r.returncode == 2 and "KIND:PATH" in r.stderr
+    esc = make_esc50(tmp_path / "esc")
+    for data, fold, message in (
+        (f"esc50:{esc}", "6", "fold 6 is not one of"),
+        (f"folder:{write_tone_tree(tmp_path / 'tones', per_class=2)}", "2", "no official folds"),
+    ):
+        r = _run(
+            ["-m", "listener.training.train", "--data", data, "--fold", fold, "--out", str(tmp_path / "o")], tmp_path
+        )
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
 def test_cli_ctrl_c_keeps_the_epochs_done_and_resume_goes_on(tmp_path: Path) -> None:
