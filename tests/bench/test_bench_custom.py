@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 
 from bench.bench_custom import held_out, main
+from tests.fakes import make_esc50
 
 
 def test_only_validation_and_test_speakers_are_scored(tmp_path: Path) -> None:
@@ -20,6 +21,14 @@ def test_only_validation_and_test_speakers_are_scored(tmp_path: Path) -> None:
     got = held_out(f"fsdd:{tmp_path / 'fsdd'}", ["one", "two"])
     assert {split: sorted(by) for split, by in got.items()} == {"validation": ["yweweler"], "test": ["nicolas"]}
     assert sorted(c.label for c in got["test"]["nicolas"]) == ["one", "two"]
+
+
+def test_fold_data_scores_the_fold_that_validated(tmp_path: Path) -> None:
+    data = f"esc50:{make_esc50(tmp_path / 'esc')}"
+    got = held_out(data, ["dog bark", "rooster"], fold=4)
+    assert list(got) == ["validation"] and list(got["validation"]) == ["fold 4"]
+    assert sorted(c.label for c in got["validation"]["fold 4"]) == ["dog bark", "rooster"]
+    assert {c.fold for c in got["validation"]["fold 4"]} == {4}
 
 
 def test_missing_data_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
