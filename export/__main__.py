@@ -2,8 +2,8 @@
 
 Writes ``BASE.fp32.onnx`` and ``BASE.onnx`` (INT8). Calibration uses real
 training clips from ``--data``; the parity check (torch vs FP32, INT8 vs FP32
-accuracy) uses its validation clips: the training command's split (give the same
-``--val-fraction`` / ``--fold`` as it had). Exits 1 when parity fails, 2 on bad input.
+accuracy) uses its validation clips: the training run's split, which the checkpoint
+keeps (``--val-fraction`` / ``--fold`` override it). Exits 1 when parity fails, 2 on bad input.
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from listener.export.parity import MAX_INT8_DROP
-from listener.training.datasets.load import VAL_FRACTION
+from listener.training.datasets.load import VAL_FRACTION, DataSplit
+
+
+def trained_split(spec, val_fraction: float | None = None, fold: int | None = None) -> DataSplit:
+    """The split `spec`'s training run used (``ModelSpec.data_split``; the defaults for a checkpoint without
+    it), with `val_fraction` / `fold` given on the command line in its place."""
+    split = DataSplit(**spec.data_split)
+    return DataSplit(split.val_fraction if val_fraction is None else val_fraction, split.fold if fold is None else fold)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,17 +41,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--val-fraction",
         type=float,
-        default=VAL_FRACTION,
-        help="as given to training: share of speakers held out when the data has no split (default %(default)s)",
+        help="share of speakers held out when the data has no split (default: the training run's, kept in the "
+        f"checkpoint; {VAL_FRACTION} for a checkpoint without it)",
     )
-    parser.add_argument("--fold", type=int, help="as given to training: esc10, esc50's validation fold (default 1)")
+    parser.add_argument("--fold", type=int, help="esc10, esc50's validation fold (default: the training run's)")
     args = parser.parse_args(argv)
 
     from listener.export.bundle import export_bundle
     from listener.export.parity import ParityError
     from listener.training.corpus import waveset
     from listener.training.datasets.base import DatasetError
-    from listener.training.datasets.load import DataSplit, load_data
+    from listener.training.datasets.load import load_data
     from listener.training.train import load_checkpoint
 
     if not args.checkpoint.is_file():
@@ -53,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threshold is not None and not 0.0 < args.threshold < 1.0:
         print("error: --threshold must be between 0 and 1", file=sys.stderr)
         return 2
-    if not 0.0 < args.val_fraction < 1.0:
+    if args.val_fraction is not None and not 0.0 < args.val_fraction < 1.0:
         print("error: --val-fraction must be between 0 and 1", file=sys.stderr)
         return 2
     if not 0.0 <= args.max_int8_drop <= 1.0:
@@ -68,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         spec.threshold = args.threshold
     try:
         clips = [c for c in load_data(args.data) if c.label in spec.labels]
-        train, val, _ = DataSplit(args.val_fraction, args.fold).apply(clips)
+        train, val, _ = trained_split(spec, args.val_fraction, args.fold).apply(clips)
         train, val = train or clips, val or clips
         calib = waveset(train[: args.calibration_clips], spec.labels, None, spec.window_samples, "energy")
         val_set = waveset(val, spec.labels, None, spec.window_samples, "energy")

@@ -456,12 +456,19 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _split(args: argparse.Namespace):
+    """The ``DataSplit`` of ``--val-fraction`` / ``--fold``; the checkpoint keeps it for the export."""
+    from listener.training.datasets.load import DataSplit
+
+    return DataSplit(args.val_fraction, args.fold)
+
+
 def _data_sets(args: argparse.Namespace, train_length: int | None) -> tuple[WaveSet, WaveSet | None, list[str]]:
     """The training and validation sets from ``--data`` (``DataSplit``: speakers held out, or a fold for
     fold datasets); training clips shaped to `train_length` samples, or at their own length (None)."""
     from listener.training.corpus import waveset
     from listener.training.datasets.base import DatasetError
-    from listener.training.datasets.load import DataSplit, load_data
+    from listener.training.datasets.load import load_data
 
     clips = load_data(args.data)
     if not clips:
@@ -469,7 +476,7 @@ def _data_sets(args: argparse.Namespace, train_length: int | None) -> tuple[Wave
     labels = sorted({c.label for c in clips})
     if len(labels) < 2:
         raise DatasetError(f"need at least two labels, found {labels}")
-    train_clips, val_clips, _ = DataSplit(args.val_fraction, args.fold).apply(clips)
+    train_clips, val_clips, _ = _split(args).apply(clips)
     if not train_clips:
         raise DatasetError("no training clips after the split")
     train = waveset(train_clips, labels, None, train_length, "energy")
@@ -517,6 +524,7 @@ def _fit_embedding(args: argparse.Namespace, train: WaveSet) -> tuple[nn.Module,
         frontend=asdict(SOUNDS_FRONTEND),  # the features output the app draws
         window_seconds=(EMB_SPAN + (EMBEDDING_WINDOW - 1) * EMB_HOP) / SAMPLE_RATE,
         training_data=f"{args.data} ({len(train)} training clips, {args.copies} augmented copies each)",
+        data_split=asdict(_split(args)),
     )
     t0 = time.time()
     model = build_model(spec, seed=args.seed)
@@ -553,6 +561,7 @@ def _train(args: argparse.Namespace) -> dict:
             frontend=asdict(DIGITS_FRONTEND if args.kind == "speech" else SOUNDS_FRONTEND),
             arch_config={"channels": args.channels, "blocks": args.blocks},
             training_data=f"{args.data} ({len(train)} training clips)",
+            data_split=asdict(_split(args)),
         )
         model = build_model(spec, seed=args.seed)
         train, crops = _sound_clips(train) if args.kind == "sound" else (train, 1)

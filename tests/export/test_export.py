@@ -249,3 +249,20 @@ def test_cli_bad_input_is_one_line_and_exit_2(
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, (args, err)
     assert not (tmp_path / "out").exists()
+
+
+def test_export_reuses_the_split_the_checkpoint_keeps(trained: tuple, tmp_path: Path) -> None:
+    """The training run's ``--fold`` / ``--val-fraction`` travel in best.pt; the export's flags override them."""
+    from dataclasses import asdict, replace
+
+    from listener.export.__main__ import trained_split
+    from listener.training.datasets.load import DataSplit
+    from listener.training.train import load_checkpoint, save_checkpoint
+
+    model, spec = trained
+    save_checkpoint(model, replace(spec, data_split=asdict(DataSplit(0.3, 4))), tmp_path / "best.pt")
+    _, kept, _ = load_checkpoint(tmp_path / "best.pt")
+    assert trained_split(kept) == DataSplit(0.3, 4)
+    assert trained_split(kept, fold=2) == DataSplit(0.3, 2)
+    assert trained_split(kept, val_fraction=0.1) == DataSplit(0.1, 4)
+    assert trained_split(replace(spec, data_split={})) == DataSplit()  # a checkpoint from before: the defaults

@@ -165,6 +165,7 @@ def test_cli_train_export_and_listener_end_to_end(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr[-2000:]
     assert (run / "best.pt").is_file() and (run / "results.json").is_file()
+    assert load_checkpoint(run / "best.pt")[1].data_split == {"val_fraction": 0.15, "fold": None}  # for the export
     r = _run(
         [
             "-m",

@@ -42,6 +42,7 @@ class ModelSpec:
     version: str = "1.0"
     training_data: str = ""
     normalisation: str = "global"  # "global" | "cmn" (see ExportableModel)
+    data_split: dict = field(default_factory=dict)  # DataSplit's fields it trained with; the export reuses them
 
     def __post_init__(self) -> None:
         if self.reject_labels is None:
