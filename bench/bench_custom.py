@@ -5,13 +5,14 @@
 
 Each `--arch` runs the user's three commands in-process: `python -m listener.training.train
 --data KIND:PATH --kind K --arch A` (its defaults otherwise), `python -m listener.export best.pt
---data KIND:PATH`, then the INT8 file scores every clip of the dataset's held-out speakers through
-the runtime's pipeline (`listener analyze`'s gate and windows; `training.evaluate.run_clips`): the
-validation speakers (what the training command itself checks) and the test speakers (neither
-trained nor checked on). On FSDD: george, jackson and lucas train, yweweler validates, nicolas
-and theo test. Data with official folds (ESC) has no test speakers: `--folds` runs the three
-commands once per fold (`--fold N`: N validates, the other four train), which is 5-fold
-cross-validation when all five are given. Writes bench/results/custom.json (or `--out`).
+--data KIND:PATH` (which reads the split, fold included, from best.pt), then the INT8 file scores
+every clip of the dataset's held-out speakers through the runtime's pipeline (`listener analyze`'s
+gate and windows; `training.evaluate.run_clips`): the validation speakers (what the training
+command itself checks) and the test speakers (neither trained nor checked on). On FSDD: george,
+jackson and lucas train, yweweler validates, nicolas and theo test. Data with official folds
+(ESC) has no test speakers: `--folds` runs the three commands once per fold (`--fold N`: N
+validates, the other four train), which is 5-fold cross-validation when all five are given.
+Writes bench/results/custom.json (or `--out`).
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def run_arch(arch: str, data: str, kind: str, seed: int, work: Path, fold: int |
     # any INT8 loss is let through so that every file is scored; whether the export's default tolerance
     # would have refused it is recorded (`export_refuses_by_default`), since that is what the user meets
     with contextlib.redirect_stdout(exported), contextlib.redirect_stderr(failed):
-        rc = export_main([str(run / "best.pt"), "--out", str(base), "--data", data, "--max-int8-drop", "1", *split])
+        rc = export_main([str(run / "best.pt"), "--out", str(base), "--data", data, "--max-int8-drop", "1"])
     if rc != 0:
         raise SystemExit(f"error: exporting --arch {arch} exited {rc}: {failed.getvalue().strip()}")
     bundle = json.loads(exported.getvalue()[exported.getvalue().index("{") :])

@@ -31,7 +31,7 @@ from listener.config import PipelineOptions
 from listener.training import interrupt
 from listener.training.corpus import WaveSet
 from listener.training.datasets.base import loudest_start
-from listener.training.datasets.load import KINDS, VAL_FRACTION
+from listener.training.datasets.load import KINDS, VAL_FRACTION, DataSplit
 from listener.training.evaluate import predictions, run_clips, score
 from listener.training.models.exportable import ExportableModel
 from listener.training.models.registry import ModelSpec, build_model
@@ -456,10 +456,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _split(args: argparse.Namespace):
+def _split(args: argparse.Namespace) -> DataSplit:
     """The ``DataSplit`` of ``--val-fraction`` / ``--fold``; the checkpoint keeps it for the export."""
-    from listener.training.datasets.load import DataSplit
-
     return DataSplit(args.val_fraction, args.fold)
 
 
