@@ -44,9 +44,10 @@ from bench.bench_digits import write_result
 from bench.machine import machine
 from listener.classifier import Classifier, ClassifierOptions
 from listener.export.build_digits import DigitsRecipe, file_network, int8_calibration, quantize_digits
-from listener.export.ctc_export import Int8Setup, export_ctc_onnx
+from listener.export.ctc_export import export_ctc_onnx
 from listener.export.frame_context import give_context
 from listener.export.onnx_export import set_metadata
+from listener.export.quantize import Int8Setup
 from listener.training.ctc_corpus import CtcDataConfig, noise_recordings, validation_items
 from listener.training.evaluate_strings import PARTS, digit_sets, log_digits, summarize
 

@@ -45,18 +45,16 @@ import numpy as np
 import torch
 
 from listener.export.ctc_export import (
-    Int8Setup,
     calibration_clips,
     check_streaming,
     ctc_model_info,
     export_ctc_onnx,
-    quantize_ctc_int8,
     session,
 )
 from listener.export.frame_context import give_context
 from listener.export.onnx_export import load_onnx_weights, set_metadata
 from listener.export.parity import ParityError, runtime_classifier
-from listener.export.quantize import same_int8
+from listener.export.quantize import CTC_INT8, Int8Setup, quantize_by_windows, quantize_int8
 from listener.training import interrupt
 from listener.training.corpus import cache_root
 from listener.training.ctc import (
@@ -114,7 +112,7 @@ class DigitsRecipe:
     backbone_lr_scale: float = 0.3
     align_window: tuple[int, int] = (-3, 2)  # frames around a timed word's end frame its token may fire in
     threshold: float = 0.5  # the metadata's threshold (the shipped value, chosen on validation: see the card)
-    int8: Int8Setup = Int8Setup()  # how the INT8 file is quantized (chosen on validation, see the card)
+    int8: Int8Setup = CTC_INT8  # how the INT8 file is quantized (chosen on validation, see the card)
     int8_train_clips: int = 0  # calibration clips of each kind from training speakers and noise (see the card)
     frame_tail_samples: int | None = 2560  # frames computed past the gate's close (chosen on validation, see the card)
     # the front end's noise floor (OwwFrontend.floor_db; None: off), in the exported graph and in the cache a
@@ -233,12 +231,10 @@ def quantize_digits(
     the INT8 logits of `probe` must then equal that file's (their largest difference is returned; None
     without the clip, where one pass is all there is and calibrates itself)."""
     if r.clip_mode != "window":
-        return quantize_ctc_int8(fp32, int8, calibration, r.int8), None
+        return quantize_int8(fp32, int8, calibration, r.int8), None
     with tempfile.TemporaryDirectory(prefix="listener-digits-") as tmp:
         windows = export_ctc_onnx(net, Path(tmp) / "windows.onnx", one_pass=False)
-        quantize_ctc_int8(fp32, int8, calibration, r.int8, reference=windows)
-        by_windows = quantize_ctc_int8(windows, Path(tmp) / "windows.int8.onnx", calibration, r.int8)
-        return int8, same_int8(int8, by_windows, probe)
+        return int8, quantize_by_windows(fp32, int8, windows, calibration, r.int8, probe)
 
 
 class NotADigitsFile(ValueError):

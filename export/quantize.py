@@ -1,9 +1,11 @@
-"""INT8 static quantization (QDQ, per-channel) calibrated on real clips.
+"""INT8 static quantization (QDQ, per-channel int8 weights) calibrated on real clips, for every model.
 
 Only the network is quantized: the front end's DFT convolution, power, mel
-matrix and log stay FP32 (``nodes_to_exclude``), because a log of INT8
-power spectra loses the quiet bins that carry most of a word; and so does the
-network's first convolution (``FP32_CONVS``), the one that reads the log-mel.
+matrix and log stay FP32, because a log of INT8 power spectra loses the quiet
+bins that carry most of a word; and so does the network's first convolution
+(``FP32_CONVS``), the one that reads the log-mel. How the rest is quantized is
+one record, :class:`Int8Setup`: ``CTC_INT8`` for the digits model (its
+convolutions), ``WINDOW_INT8`` for window classifiers (every network node).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +30,7 @@ from onnxruntime.quantization import (
 )
 
 from listener.contract import INPUT, LOGITS
-from listener.export.onnx_export import frontend_nodes, network_nodes, set_metadata
+from listener.export.onnx_export import network_nodes, set_metadata
 from listener.training.models.registry import ModelSpec
 
 if TYPE_CHECKING:
@@ -37,6 +40,56 @@ FP32_CONVS: tuple[int, ...] = (0,)
 """Network convolutions (their order in :func:`backbone_convs`) that stay FP32 in every INT8 file:
 the first reads the log-mel, and rounding that input to 8 bits cost digits 2.4 points on FSDD's
 test speakers and sounds most of its rain (docs/models/digits.md, docs/models/sounds.md, "INT8")."""
+
+CALIBRATION_METHODS = {
+    "minmax": CalibrationMethod.MinMax,
+    "percentile": CalibrationMethod.Percentile,  # the 99.999th percentile of |x|
+    "entropy": CalibrationMethod.Entropy,
+}
+
+# onnxruntime's entropy defaults (128 bins, 128 quantized bins) leave one candidate range, the full one,
+# i.e. MinMax's; a 2048-bin histogram (TensorRT's) gives the KL search ranges to choose from
+ENTROPY_BINS = {"num_bins": 2048, "num_quantized_bins": 255}
+
+
+@dataclass(frozen=True)
+class Int8Setup:
+    """How a network is quantized (the front end always stays FP32). The defaults make the shipped digits
+    file (``CTC_INT8``; the variants measured against it are in docs/models/digits.md, "INT8 variants");
+    ``WINDOW_INT8`` makes the window classifiers' files (the sounds model, ``listener.export``)."""
+
+    convs_only: bool = True  # only the network's convolutions; False: every node of it onnxruntime quantizes
+    head: bool = True  # convs_only: the CTC head's 1-D convolutions too (digits: 2.4x smaller than FP32, not 1.6x)
+    method: str = "minmax"  # activation ranges from: "minmax", "percentile", "entropy"
+    symmetric: bool = False  # int8 activations symmetric around 0 (else `activations` with a zero point)
+    activations: str = "uint8"  # the type of asymmetric activations: "uint8" or "int8"
+    reduce_range: bool = False  # 7-bit weights (for CPUs whose int8 dot products can overflow)
+    fp32_convs: tuple[int, ...] = FP32_CONVS  # backbone convolutions left in FP32 (the first: it reads the log-mel)
+    fp32_scopes: tuple[str, ...] = ()  # nodes whose name starts with one of these stay FP32 (a part of the network)
+    batch_size: int = 1  # calibration clips per run of the calibrator (a CTC clip is seconds long)
+    preprocess: bool = True  # onnxruntime's pre-processing (shape inference) before quantizing
+
+    def __post_init__(self) -> None:
+        if self.method not in CALIBRATION_METHODS:
+            raise ValueError(f"calibration method must be one of {tuple(CALIBRATION_METHODS)}, not {self.method!r}")
+        if self.activations not in ("uint8", "int8"):
+            raise ValueError(f"activations must be uint8 or int8, not {self.activations!r}")
+
+    @property
+    def activation_type(self) -> QuantType:
+        return QuantType.QInt8 if self.symmetric or self.activations == "int8" else QuantType.QUInt8
+
+    @property
+    def op_types(self) -> list[str] | None:
+        """The op types calibrated and quantized (None: every one onnxruntime's QDQ quantizer knows)."""
+        return ["Conv", "MaxPool"] if self.convs_only else None
+
+
+CTC_INT8 = Int8Setup()
+"""The digits model's INT8 (chosen on validation speakers, docs/models/digits.md "INT8 variants")."""
+
+WINDOW_INT8 = Int8Setup(convs_only=False, activations="int8", batch_size=32, preprocess=False)
+"""Window classifiers' INT8: the sounds model's (docs/models/sounds.md "Rain and INT8") and ``listener.export``'s."""
 
 
 def backbone_convs(path: Path, head: bool = False) -> list[str]:
@@ -67,6 +120,14 @@ def fp32_conv_names(path: Path, fp32_convs: tuple[int, ...] = FP32_CONVS) -> lis
         raise ValueError(f"{path}: no backbone convolution {bad} (it has {len(weights)})")
     keep = {weights[i] for i in fp32_convs}
     return [name for name, weight in weight_of.items() if weight in keep]
+
+
+def int8_nodes(path: Path, setup: Int8Setup) -> list[str]:
+    """The nodes `setup` quantizes in `path`: its convolutions (:func:`backbone_convs`) or every node of its
+    network, less the backbone convolutions and the scopes `setup` keeps in FP32."""
+    keep = set(fp32_conv_names(path, setup.fp32_convs))
+    nodes = backbone_convs(path, setup.head) if setup.convs_only else network_nodes(path)
+    return [n for n in nodes if n not in keep and not n.startswith(setup.fp32_scopes)]
 
 
 # ops with one data input that the two passes of embed_call go through side by side
@@ -269,78 +330,101 @@ def quantize_int8(
     fp32_path: Path,
     int8_path: Path,
     calibration: np.ndarray,
-    spec: ModelSpec,
-    accuracy: dict | None = None,
-    fp32_convs: tuple[int, ...] = FP32_CONVS,
+    setup: Int8Setup,
     reference: Path | None = None,
     reference_ranges: dict | None = None,
 ) -> Path:
-    """Write the INT8 QDQ model next to the FP32 one and give it the contract's metadata; the front end
-    and the backbone convolutions `fp32_convs` stay FP32. `reference`: the same network exported window by
-    window (``SoundsModel.one_pass = False``), quantized the same way, or with `reference_ranges` (its
-    tensors' ranges: :func:`file_ranges`) when given; its ranges are then given to `fp32_path`'s passes
-    (:func:`ranges_for`), so the INT8 file computes what the reference's does."""
-    from onnxruntime.quantization.calibrate import TensorsData, load_tensors_data, save_tensors_data
+    """Write the INT8 QDQ file of `fp32_path` as `setup` says, activation ranges calibrated on `calibration`
+    ([N, samples] real clips). `reference`: the same network exported window by window, whose ranges are
+    calibrated instead, or are `reference_ranges` (its tensors' ranges: :func:`file_ranges`) when given;
+    they are given to both passes of a graph that runs its backbone once over a call (:func:`ranges_for`),
+    so the INT8 file computes what the reference's does: without it, the one-pass convolutions would be
+    calibrated on whole calls, digital silence unclipped. Metadata is the caller's."""
+    from onnxruntime.quantization.calibrate import TensorsData, create_calibrator, save_tensors_data
+    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if calibration.ndim != 2 or len(calibration) == 0:
         raise ValueError(f"calibration audio must be a non-empty [N, samples] array, got {calibration.shape}")
     int8_path = Path(int8_path)
     int8_path.parent.mkdir(parents=True, exist_ok=True)
-
-    def excluded(path: Path) -> list[str]:
-        return frontend_nodes(path) + fp32_conv_names(path, fp32_convs)
-
-    settings = {
-        "quant_format": QuantFormat.QDQ,
-        "per_channel": True,
-        "activation_type": QuantType.QInt8,
-        "weight_type": QuantType.QInt8,
-        "calibrate_method": CalibrationMethod.MinMax,
-        "extra_options": {"ActivationSymmetric": False, "WeightSymmetric": True},
-    }
+    method = CALIBRATION_METHODS[setup.method]
     with quiet_quantizer(), tempfile.TemporaryDirectory(prefix="listener-int8-") as tmp:
-        if reference is None:
-            quantize_static(
-                str(fp32_path),
-                str(int8_path),
-                ClipReader(calibration),
-                nodes_to_exclude=excluded(fp32_path),
-                **settings,
+
+        def prepared(path: Path, name: str) -> Path:
+            if not setup.preprocess:
+                return Path(path)
+            quant_pre_process(str(path), str(Path(tmp) / name), skip_symbolic_shape=True)
+            return Path(tmp) / name
+
+        pre = prepared(fp32_path, "pre.onnx")
+        nodes = int8_nodes(pre, setup)
+        if not nodes:  # onnxruntime would take an empty list for "every node", the front end's too
+            raise ValueError(f"{fp32_path}: {setup} leaves no node to quantize")
+        if reference_ranges is None:
+            calibrated = pre if reference is None else prepared(reference, "reference.onnx")
+            op_types = setup.op_types or sorted(_qdq_op_types())
+            # entropy's histogram size cannot be passed through quantize_static: every method calibrates here
+            calibrator = create_calibrator(
+                calibrated,
+                op_types,
+                str(Path(tmp) / "augmented.onnx"),
+                method,
+                extra_options=ENTROPY_BINS if setup.method == "entropy" else {},
             )
+            calibrator.collect_data(ClipReader(calibration, batch_size=setup.batch_size))
+            ranges = dict(calibrator.compute_data().data)
         else:
-            measured, ranges = Path(tmp) / "reference.json", Path(tmp) / "ranges.json"
-            if reference_ranges is None:
-                # the reference's own INT8 file, calibrated as above, leaves its ranges in `measured`
-                quantize_static(
-                    str(reference),
-                    str(Path(tmp) / "reference.int8.onnx"),
-                    ClipReader(calibration),
-                    nodes_to_exclude=excluded(Path(reference)),
-                    calibration_cache_path=measured,
-                    **settings,
-                )
-            else:
-                save_tensors_data(TensorsData(CalibrationMethod.MinMax, reference_ranges), measured)
-            data = load_tensors_data(measured)
-            net = set(network_nodes(Path(fp32_path))) - set(excluded(Path(fp32_path)))
-            net = quantizable_nodes(Path(fp32_path), net)
-            save_tensors_data(
-                TensorsData(
-                    data.calibration_method,
-                    ranges_for(Path(fp32_path), data.data, net, strict=reference_ranges is None),
-                ),
-                ranges,
-            )
-            quantize_static(
-                str(fp32_path),
-                str(int8_path),
-                None,
-                nodes_to_exclude=excluded(fp32_path),
-                calibration_cache_path=ranges,
-                **settings,
-            )
-    set_metadata(int8_path, spec.model_info("int8", accuracy))
+            ranges = dict(reference_ranges)
+        if reference is not None:
+            ranges = ranges_for(pre, ranges, quantizable_nodes(pre, set(nodes)), strict=reference_ranges is None)
+        cache = Path(tmp) / "ranges.json"
+        save_tensors_data(TensorsData(method, ranges), cache)
+        quantize_static(
+            str(pre),
+            str(int8_path),
+            None,
+            quant_format=QuantFormat.QDQ,
+            activation_type=setup.activation_type,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            reduce_range=setup.reduce_range,
+            nodes_to_quantize=nodes,
+            op_types_to_quantize=setup.op_types,
+            calibrate_method=method,
+            extra_options={"ActivationSymmetric": setup.symmetric},
+            calibration_cache_path=cache,
+        )
     return int8_path
+
+
+def _qdq_op_types() -> set[str]:
+    """Every op type onnxruntime's quantizers know (``quantize_static``'s own default)."""
+    from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
+
+    return set(QLinearOpsRegistry) | set(QDQRegistry)
+
+
+def quantize_by_windows(
+    fp32_path: Path,
+    int8_path: Path,
+    windows: Path,
+    calibration: np.ndarray,
+    setup: Int8Setup,
+    probe: np.ndarray,
+    ranges_from: tuple[Path, Path] | None = None,
+) -> float:
+    """:func:`quantize_int8` of `fp32_path` with the ranges of `windows`, the same network exported window by
+    window: calibrated on `calibration`, or `ranges_from`'s (an INT8 file of the same network and the FP32
+    file it was quantized from). The INT8 logits of `probe` must then equal those of `windows`' own INT8 file
+    (or of `ranges_from`'s): their largest difference is returned, else a ParityError."""
+    with tempfile.TemporaryDirectory(prefix="listener-int8-") as tmp:
+        ranges = None if ranges_from is None else file_ranges(*ranges_from, windows)
+        quantize_int8(fp32_path, int8_path, calibration, setup, reference=windows, reference_ranges=ranges)
+        if ranges_from is None:
+            same_as = quantize_int8(windows, Path(tmp) / "windows.int8.onnx", calibration, setup)
+        else:
+            same_as = Path(ranges_from[0])
+        return same_int8(int8_path, same_as, probe)
 
 
 def quantize_model(
@@ -351,35 +435,32 @@ def quantize_model(
     spec: ModelSpec,
     accuracy: dict | None = None,
     ranges_from: tuple[Path, Path] | None = None,
+    setup: Int8Setup = WINDOW_INT8,
 ) -> tuple[Path, float | None]:
-    """:func:`quantize_int8` of `model`'s FP32 export `fp32_path`. A model whose backbone runs once over
-    the window's frames (``one_pass``) is exported window by window too, whose ranges both its passes take:
-    calibrated on `calibration`, or with `ranges_from` (an INT8 file of the same network and the FP32 file
-    it was quantized from) that file's own; a model of one pass takes `ranges_from`'s ranges directly. The
-    INT8 logits of the `calibration` windows must then equal those of the window-by-window INT8 file (or of
-    `ranges_from`'s): their largest difference is returned, else a ParityError; None when nothing was
-    compared (one pass, calibrated)."""
+    """The INT8 file of window classifier `model`'s FP32 export `fp32_path`, with the contract's metadata. A
+    model whose backbone runs once over the window's frames (``one_pass``) is exported window by window too,
+    whose ranges both its passes take (:func:`quantize_by_windows`, on `calibration`), or `ranges_from`'s; a
+    model of one pass takes `ranges_from`'s ranges directly. Returns the largest difference of the check
+    :func:`quantize_by_windows` makes; None when nothing was compared (one pass, calibrated)."""
     from listener.export.onnx_export import export_onnx
 
     one_pass = bool(getattr(model, "one_pass", False))
+    passes = None
     if not one_pass and ranges_from is None:
-        return quantize_int8(fp32_path, int8_path, calibration, spec, accuracy), None
-    with tempfile.TemporaryDirectory(prefix="listener-int8-") as tmp:
-        windows = Path(fp32_path)
-        if one_pass:
+        quantize_int8(fp32_path, int8_path, calibration, setup)
+    elif not one_pass:
+        fp32_path = Path(fp32_path)
+        passes = quantize_by_windows(fp32_path, int8_path, fp32_path, calibration, setup, calibration, ranges_from)
+    else:
+        with tempfile.TemporaryDirectory(prefix="listener-int8-") as tmp:
             windows = Path(tmp) / "windows.onnx"
             model.one_pass = False
             try:
                 export_onnx(model, spec, windows)
             finally:
                 model.one_pass = True
-        ranges = None if ranges_from is None else file_ranges(*ranges_from, windows)
-        quantize_int8(fp32_path, int8_path, calibration, spec, accuracy, reference=windows, reference_ranges=ranges)
-        if ranges_from is None:
-            same_as = quantize_int8(windows, Path(tmp) / "windows.int8.onnx", calibration, spec, accuracy)
-        else:
-            same_as = Path(ranges_from[0])
-        passes = same_int8(int8_path, same_as, calibration)
+            passes = quantize_by_windows(fp32_path, int8_path, windows, calibration, setup, calibration, ranges_from)
+    set_metadata(int8_path, spec.model_info("int8", accuracy))
     return int8_path, passes
 
 

@@ -388,7 +388,7 @@ def embed_call(frontend: OwwFrontend, stack: nn.Module, audio: torch.Tensor, one
     of `audio` under `frontend`, the same numbers as window by window, at a fraction of the work: the
     convolutions run once over the call's frames and only the windows the per-window clip changes
     (``OwwFrontend.clipped``) are computed again on their own (``embed_frames``). ``one_pass=False``:
-    window by window (the graph INT8 calibration reads: ``ctc_export.quantize_ctc_int8``)."""
+    window by window (the graph INT8 calibration reads: ``quantize.quantize_int8``'s `reference`)."""
     return embed_inputs(stack, *call_inputs(frontend, audio, one_pass))
 
 

@@ -13,20 +13,23 @@ onnx = pytest.importorskip("onnx")
 from listener.classifier import Classifier  # noqa: E402
 from listener.contract import ModelInfo  # noqa: E402
 from listener.export.ctc_export import (  # noqa: E402
-    Int8Setup,
     StreamingError,
-    backbone_convs,
     calibration_clips,
     check_streaming,
     ctc_model_info,
     export_ctc_onnx,
     frames_for,
-    int8_nodes,
-    quantize_ctc_int8,
     session,
 )
 from listener.export.onnx_export import set_metadata  # noqa: E402
-from listener.export.quantize import FP32_CONVS  # noqa: E402
+from listener.export.quantize import (  # noqa: E402
+    CTC_INT8,
+    FP32_CONVS,
+    Int8Setup,
+    backbone_convs,
+    int8_nodes,
+    quantize_int8,
+)
 from listener.training.ctc import AudioToLogits, WindowHead, receptive_field  # noqa: E402
 from listener.training.tokens import N_TOKENS  # noqa: E402
 
@@ -106,11 +109,11 @@ def test_int8_quantizes_the_backbone_convolutions_and_agrees_with_fp32(fp32, tmp
     assert len(backbone_convs(fp32)) == 40 and len(backbone_convs(fp32, head=True)) == 43
     assert len(conv_weights(fp32, backbone_convs(fp32))) == 20
     calibration = calibration_clips([speechlike(2.5, s) for s in range(12)])  # zero-padded: both passes calibrate
-    every = quantize_ctc_int8(fp32, tmp_path / "every.onnx", calibration, Int8Setup(head=False, fp32_convs=()))
+    every = quantize_int8(fp32, tmp_path / "every.onnx", calibration, Int8Setup(head=False, fp32_convs=()))
     convs, dequantized, _ = int8_graph(every)
     assert len([n for n in convs if n.input[1] in dequantized]) == 40 < len(convs)  # the STFT and head stay FP32
     assert every.stat().st_size < 0.6 * fp32.stat().st_size
-    int8 = quantize_ctc_int8(fp32, tmp_path / "digits.onnx", calibration, Int8Setup(head=False))
+    int8 = quantize_int8(fp32, tmp_path / "digits.onnx", calibration, Int8Setup(head=False))
     convs, dequantized, _ = int8_graph(int8)
     assert len([n for n in convs if n.input[1] in dequantized]) == 2 * (20 - len(FP32_CONVS))
     check_streaming(int8, 5, tolerance=0.5)
@@ -126,7 +129,7 @@ def test_int8_quantizes_the_backbone_convolutions_and_agrees_with_fp32(fp32, tmp
 
 def test_the_default_setup_keeps_the_first_backbone_convolution_and_its_log_mel_input_fp32(fp32, tmp_path):
     calibration = calibration_clips([speechlike(2.5, s) for s in range(6)])
-    int8 = quantize_ctc_int8(fp32, tmp_path / "digits.onnx", calibration)
+    int8 = quantize_int8(fp32, tmp_path / "digits.onnx", calibration, CTC_INT8)
     convs, dequantized, _ = int8_graph(int8)
     first, second = (next(n for n in convs if n.name == name) for name in backbone_convs(fp32)[:2])
     assert first.input[1] not in dequantized and first.input[0] not in dequantized  # FP32 weights, FP32 log-mel
@@ -146,9 +149,9 @@ def test_int8_of_both_passes_computes_what_the_window_by_window_int8_file_comput
     windows = export_ctc_onnx(model, tmp_path / "windows.onnx", one_pass=False)
     assert len(backbone_convs(windows)) == 20 and model.embedder.one_pass  # the export put it back
     calibration = calibration_clips([speechlike(2.5, s) for s in range(6)])  # zero-padded to 3 s
-    fast = quantize_ctc_int8(fp32, tmp_path / "fast.onnx", calibration, reference=windows)
-    by_windows = quantize_ctc_int8(windows, tmp_path / "windows.int8.onnx", calibration)
-    own = quantize_ctc_int8(fp32, tmp_path / "own.onnx", calibration)
+    fast = quantize_int8(fp32, tmp_path / "fast.onnx", calibration, CTC_INT8, reference=windows)
+    by_windows = quantize_int8(windows, tmp_path / "windows.int8.onnx", calibration, CTC_INT8)
+    own = quantize_int8(fp32, tmp_path / "own.onnx", calibration, CTC_INT8)
     gap = np.zeros(6000, np.float32)
     audio = np.concatenate([gap, speechlike(2.0, 50), gap, speechlike(1.5, 51)])[None]
     fast_l, windows_l, own_l = (session(f).run(None, {"audio": audio})[0] for f in (fast, by_windows, own))
@@ -158,7 +161,7 @@ def test_int8_of_both_passes_computes_what_the_window_by_window_int8_file_comput
 
 def test_symmetric_activations_are_int8_around_zero(fp32, tmp_path):
     calibration = calibration_clips([speechlike(2.5, s) for s in range(6)])
-    int8 = quantize_ctc_int8(fp32, tmp_path / "digits.onnx", calibration, Int8Setup(symmetric=True))
+    int8 = quantize_int8(fp32, tmp_path / "digits.onnx", calibration, Int8Setup(symmetric=True))
     model = onnx.load(str(int8))
     init = {i.name: i for i in model.graph.initializer}
     zero_points = [init[n.input[2]] for n in model.graph.node if n.op_type == "QuantizeLinear"]
@@ -171,9 +174,7 @@ def test_entropy_calibration_chooses_narrower_ranges_than_minmax(fp32, tmp_path)
     calibration = calibration_clips([speechlike(2.5, s) for s in range(4)])
 
     def scales(method: str) -> dict[str, float]:
-        model = onnx.load(
-            str(quantize_ctc_int8(fp32, tmp_path / f"{method}.onnx", calibration, Int8Setup(method=method)))
-        )
+        model = onnx.load(str(quantize_int8(fp32, tmp_path / f"{method}.onnx", calibration, Int8Setup(method=method))))
         init = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
         return {n.input[0]: float(init[n.input[1]]) for n in model.graph.node if n.op_type == "QuantizeLinear"}
 

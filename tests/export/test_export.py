@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from listener.contract import FEATURES, INPUT, LOGITS, metadata_keys
 from listener.export.bundle import export_bundle
 from listener.export.onnx_export import export_onnx, frontend_nodes
 from listener.export.parity import ParityError, check_parity
-from listener.export.quantize import backbone_convs, quantize_int8
+from listener.export.quantize import WINDOW_INT8, backbone_convs, quantize_int8, quantize_model
 from listener.training.models.registry import ModelSpec, build_model
 from listener.training.train import TrainConfig, fit
 from tests.tones import TONE_LABELS, tone, tone_set
@@ -78,7 +79,7 @@ def test_int8_quantizes_the_network_not_the_front_end(tmp_path: Path, trained) -
     fp32 = export_onnx(model, spec, tmp_path / "m.fp32.onnx")
     excluded = frontend_nodes(fp32)
     assert any("frontend" in n for n in excluded) and not any(n.startswith("/net/") for n in excluded)
-    int8 = quantize_int8(fp32, tmp_path / "m.onnx", tone_set(5, seed=13).audio, spec)
+    int8 = quantize_model(model, fp32, tmp_path / "m.onnx", tone_set(5, seed=13).audio, spec)[0]
     graph = onnx.load(str(int8)).graph
     produced_by = {o: n for n in graph.node for o in n.output}
     convs = [n for n in graph.node if n.op_type == "Conv"]
@@ -94,13 +95,13 @@ def test_int8_quantizes_the_network_not_the_front_end(tmp_path: Path, trained) -
     assert not any(dequantized(n.input[0]) or dequantized(n.input[1]) for n in [*dft, net[0]])
     assert all(dequantized(n.input[0]) and dequantized(n.input[1]) for n in net[1:])
     # asked to, it quantizes the first one too
-    every = quantize_int8(fp32, tmp_path / "all.onnx", tone_set(5, seed=13).audio, spec, fp32_convs=())
+    every = quantize_int8(fp32, tmp_path / "all.onnx", tone_set(5, seed=13).audio, replace(WINDOW_INT8, fp32_convs=()))
     graph = onnx.load(str(every)).graph
     produced_by = {o: n for n in graph.node for o in n.output}
     first = next(n for n in graph.node if n.name == net[0].name)
     assert dequantized(first.input[0]) and dequantized(first.input[1])
     with pytest.raises(ValueError, match="no backbone convolution"):
-        quantize_int8(fp32, tmp_path / "bad.onnx", tone_set(5, seed=13).audio, spec, fp32_convs=(99,))
+        quantize_int8(fp32, tmp_path / "bad.onnx", tone_set(5, seed=13).audio, replace(WINDOW_INT8, fp32_convs=(99,)))
 
 
 def test_int8_keeps_the_build_log_free_of_onnxruntime_warnings(tmp_path: Path, trained, caplog, capfd) -> None:
@@ -108,7 +109,7 @@ def test_int8_keeps_the_build_log_free_of_onnxruntime_warnings(tmp_path: Path, t
     fp32 = export_onnx(model, spec, tmp_path / "m.fp32.onnx")
     filters = list(logging.getLogger().filters)
     with caplog.at_level(logging.WARNING):
-        quantize_int8(fp32, tmp_path / "m.onnx", tone_set(5, seed=13).audio, spec)
+        quantize_model(model, fp32, tmp_path / "m.onnx", tone_set(5, seed=13).audio, spec)[0]
     assert not [r for r in caplog.records if "pre-processing" in r.getMessage()]
     assert "W:onnxruntime" not in capfd.readouterr().err
     assert logging.getLogger().filters == filters  # the filter is gone again
@@ -133,7 +134,7 @@ def test_parity_fails_loudly_when_the_file_does_not_match(tmp_path: Path, traine
     model, spec = trained
     val = tone_set(5, seed=16)
     fp32 = export_onnx(model, spec, tmp_path / "m.fp32.onnx")
-    int8 = quantize_int8(fp32, tmp_path / "m.onnx", val.audio, spec)
+    int8 = quantize_model(model, fp32, tmp_path / "m.onnx", val.audio, spec)[0]
     other = build_model(spec).eval()  # different weights than the exported file
     with torch.no_grad():
         other.net.head.bias.add_(5.0 * torch.arange(3, dtype=torch.float32))
@@ -253,7 +254,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(
 
 def test_export_reuses_the_split_the_checkpoint_keeps(trained: tuple, tmp_path: Path) -> None:
     """The training run's ``--fold`` / ``--val-fraction`` travel in best.pt; the export's flags override them."""
-    from dataclasses import asdict, replace
+    from dataclasses import asdict
 
     from listener.export.__main__ import trained_split
     from listener.training.datasets.load import DataSplit

@@ -23,10 +23,10 @@ from listener.export.ctc_export import (  # noqa: E402
     calibration_clips,
     ctc_model_info,
     export_ctc_onnx,
-    quantize_ctc_int8,
 )
 from listener.export.frame_context import add_frame_context, check_frame_context, give_context  # noqa: E402
 from listener.export.onnx_export import set_metadata  # noqa: E402
+from listener.export.quantize import CTC_INT8, quantize_int8  # noqa: E402
 from listener.pipeline import build_pipeline  # noqa: E402
 from listener.training.ctc import AudioToLogits, WindowHead  # noqa: E402
 
@@ -50,7 +50,7 @@ def plain(tmp_path_factory) -> tuple[Path, Path]:
             p.mul_(3.0)
     folder = tmp_path_factory.mktemp("context")
     fp32 = export_ctc_onnx(AudioToLogits(head).eval(), folder / "digits.fp32.onnx")
-    int8 = quantize_ctc_int8(fp32, folder / "digits.onnx", calibration_clips([noisy(3, s) for s in range(4)]))
+    int8 = quantize_int8(fp32, folder / "digits.onnx", calibration_clips([noisy(3, s) for s in range(4)]), CTC_INT8)
     for path, variant in ((fp32, "fp32"), (int8, "int8")):
         set_metadata(path, ctc_model_info("digits", "0", K, variant, 0.5))
     return fp32, int8

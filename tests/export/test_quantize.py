@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +13,18 @@ import soundfile as sf
 import torch
 
 from listener.export.build_defaults import NotASoundsFile, file_sounds_model
-from listener.export.onnx_export import export_onnx, load_onnx_weights
+from listener.export.onnx_export import export_onnx, frontend_nodes, load_onnx_weights
 from listener.export.parity import ParityError
 from listener.export.quantize import (
+    CTC_INT8,
+    WINDOW_INT8,
+    Int8Setup,
     _logits,
     _range_of,
     backbone_convs,
     file_ranges,
+    fp32_conv_names,
+    int8_nodes,
     max_abs,
     quantize_model,
     same_int8,
@@ -162,3 +168,33 @@ def test_a_digits_file_is_not_a_sounds_file(tmp_path: Path) -> None:
     )
     err = run.stderr.strip().splitlines()
     assert run.returncode == 2 and len(err) == 1 and "is not a sounds file of this recipe" in err[0], run.stderr
+
+
+def test_one_record_says_what_each_model_quantizes(tmp_path: Path, shipped) -> None:
+    """``WINDOW_INT8`` quantizes every node of a window classifier's network (its heads' Gemm too),
+    ``CTC_INT8`` only the convolutions; neither touches the front end or the first backbone convolution."""
+    import onnx
+    from onnxruntime.quantization import QuantType
+
+    model, spec = shipped
+    fp32 = export_onnx(model, spec, tmp_path / "s.fp32.onnx")
+    op = {n.name: n.op_type for n in onnx.load(str(fp32)).graph.node}
+    window, convs = int8_nodes(fp32, WINDOW_INT8), int8_nodes(fp32, CTC_INT8)
+    assert "Gemm" in {op[n] for n in window} and {op[n] for n in convs} == {"Conv"}
+    assert set(convs) < set(window)
+    assert not set(window) & (set(frontend_nodes(fp32)) | set(fp32_conv_names(fp32)))
+    assert WINDOW_INT8.activation_type == QuantType.QInt8 and CTC_INT8.activation_type == QuantType.QUInt8
+    assert replace(CTC_INT8, symmetric=True).activation_type == QuantType.QInt8  # symmetric means int8
+    with pytest.raises(ValueError, match="activations must be"):
+        Int8Setup(activations="int4")
+
+
+def test_a_setup_that_leaves_nothing_to_quantize_is_an_error_not_a_whole_graph_in_int8(tmp_path: Path, shipped) -> None:
+    """onnxruntime reads an empty node list as "every node", the front end included: refused instead."""
+    from listener.export.quantize import quantize_int8
+
+    model, spec = shipped
+    fp32 = export_onnx(model, spec, tmp_path / "s.fp32.onnx")
+    with pytest.raises(ValueError, match="no node to quantize"):
+        quantize_int8(fp32, tmp_path / "s.onnx", _windows(3), replace(WINDOW_INT8, fp32_scopes=("/net/",)))
+    assert not (tmp_path / "s.onnx").exists()
