@@ -48,7 +48,10 @@ def parts(checkpoint: Path, data: str, calibration_clips: int = 256, seed: int =
     from listener.training.evaluate import predictions, run_clips, score
     from listener.training.train import load_checkpoint
 
-    model, spec, _ = load_checkpoint(checkpoint)
+    try:
+        model, spec, _ = load_checkpoint(checkpoint)
+    except Exception as exc:  # a truncated or foreign file: one line from main, as listener.export says it
+        raise ValueError(f"cannot read checkpoint {checkpoint}: {exc}") from exc
     clips = [c for c in load_data(data) if c.label in spec.labels]
     train, val, _ = trained_split(spec).apply(clips)
     val_set = waveset(val, spec.labels, None, spec.window_samples, "energy")
@@ -114,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         runs = [parts(c, args.data, args.calibration_clips) for c in args.checkpoints]
-    except (DatasetError, OSError) as exc:
+    except (DatasetError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     write_record(args.out, {"machine": machine(), "data": args.data, "runs": runs})

@@ -42,3 +42,8 @@ def test_a_missing_checkpoint_is_one_line_and_nothing_written(tmp_path: Path, ca
     assert main([str(tmp_path / "none.pt"), "--data", f"esc10:{tmp_path}", "--out", str(out)]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
     assert not out.exists()
+    (tmp_path / "junk.pt").write_text("not a checkpoint")
+    assert main([str(tmp_path / "junk.pt"), "--data", f"esc10:{tmp_path}", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read checkpoint" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
