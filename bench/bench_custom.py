@@ -2,6 +2,8 @@
 
     python -m bench.bench_custom [--data fsdd:PATH] [--kind speech] [--archs dscnn embedding] [--seed 0] [--out FILE]
     python -m bench.bench_custom --data esc10:PATH --kind sound --folds 1 2 3 4 5 --out bench/results/custom_sounds.json
+    python -m bench.bench_custom --data esc10:PATH --kind sound --folds 1 2 3 4 5 --archs dscnn --keep last \
+        --out bench/results/custom_sounds_keep_last.json
 
 Each `--arch` runs the user's three commands in-process: `python -m listener.training.train
 --data KIND:PATH --kind K --arch A` (its defaults otherwise), `python -m listener.export best.pt
@@ -79,8 +81,11 @@ def score_file(model: Path, data: str, fold: int | None = None) -> dict:
     return result
 
 
-def run_arch(arch: str, data: str, kind: str, seed: int, work: Path, fold: int | None = None) -> dict:
-    """The training and export commands for one `--arch` (and `fold`), then the scores of what they wrote."""
+def run_arch(
+    arch: str, data: str, kind: str, seed: int, work: Path, fold: int | None = None, keep: str = "best"
+) -> dict:
+    """The training and export commands for one `--arch` (and `fold`; `keep`: the training command's
+    ``--keep``), then the scores of what they wrote."""
     from listener.export.__main__ import main as export_main
     from listener.export.parity import MAX_INT8_DROP
     from listener.training.train import main as train_main
@@ -93,7 +98,7 @@ def run_arch(arch: str, data: str, kind: str, seed: int, work: Path, fold: int |
     with contextlib.redirect_stdout(quiet):
         rc = train_main(
             ["--data", data, "--kind", kind, "--name", f"custom_{arch}", "--arch", arch, "--seed", str(seed)]
-            + ["--out", str(run), *split]
+            + ["--out", str(run), "--keep", keep, *split]
         )
     train_s = time.time() - t0
     if rc != 0:
@@ -127,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         "--folds", nargs="+", type=int, help="data with official folds (esc10): each of these folds validates in turn"
     )
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--keep",
+        choices=["best", "last"],
+        default="best",
+        help="the training command's --keep (dscnn): last for cross-validation, where the validation fold is scored",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS / "custom.json", help="where the JSON record goes")
     args = ap.parse_args(argv)
     path = args.data.partition(":")[2]
@@ -141,13 +152,14 @@ def main(argv: list[str] | None = None) -> int:
         "data": args.data,
         "kind": args.kind,
         "seed": args.seed,
+        "keep": args.keep,
         "archs": {},
     }
     with tempfile.TemporaryDirectory(prefix="bench-custom-") as tmp:
         for arch in args.archs:
             if not args.folds:
                 print(f"{arch}: training, exporting, scoring ...", flush=True)
-                result["archs"][arch] = got = run_arch(arch, args.data, args.kind, args.seed, Path(tmp))
+                result["archs"][arch] = got = run_arch(arch, args.data, args.kind, args.seed, Path(tmp), keep=args.keep)
                 splits = ", ".join(
                     f"{s} {got[s]['accuracy_pct']}% {got[s]['per_speaker_pct']}"
                     for s in ("validation", "test")
@@ -158,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             folds = {}
             for fold in args.folds:
                 print(f"{arch}, fold {fold}: training, exporting, scoring ...", flush=True)
-                folds[fold] = got = run_arch(arch, args.data, args.kind, args.seed, Path(tmp), fold)
+                folds[fold] = got = run_arch(arch, args.data, args.kind, args.seed, Path(tmp), fold, args.keep)
                 refused = " (the export's default INT8 bar refuses it)" if got["export_refuses_by_default"] else ""
                 v = got["validation"]
                 print(f"{arch}, fold {fold}: trained in {got['train_seconds']} s; {v['accuracy_pct']}%{refused}")

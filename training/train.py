@@ -429,6 +429,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "which has heard far more voices than most folders hold (docs/training.md)",
     )
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument(
+        "--keep",
+        choices=("best", "last"),
+        default="best",
+        help="dscnn: the epoch best.pt holds: best (the best validation accuracy; stops after 6 epochs without a "
+        "better one) or last (every epoch trained, the last kept: for cross-validation, where the validation "
+        "fold is also the one scored). The embedding heads always train --epochs and keep the last",
+    )
     parser.add_argument("--batch-size", type=int, help="default: 64 (dscnn), 256 (embedding)")
     parser.add_argument("--lr", type=float, help="default: 4e-3 (dscnn), 3e-3 (embedding)")
     parser.add_argument(
@@ -571,6 +579,7 @@ def _train(args: argparse.Namespace) -> dict:
             seed=args.seed,
             augment=not args.no_augment,
             spec_augment=not args.no_augment,
+            keep=args.keep,
         )
         result = fit(model, train, val, cfg, out_dir=args.out, resume=args.resume, spec=spec)
     evals = {"validation": evaluate_model(model, spec, val)} if val is not None else {}

@@ -223,6 +223,19 @@ def test_cli_bad_data_is_a_clear_error(tmp_path: Path) -> None:
         assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
+def test_cli_keep_last_trains_every_epoch_and_keeps_the_final_one(tmp_path: Path) -> None:
+    """``--keep last`` (cross-validation: the validation fold is the scored one, so it picks nothing)."""
+    data = write_tone_tree(tmp_path / "tones", per_class=8)
+    train = ["-m", "listener.training.train", "--data", f"folder:{data}", "--kind", "sound", "--name", "t"]
+    train += ["--channels", "16", "--blocks", "1", "--batch-size", "16", "--epochs", "3", "--out", str(tmp_path / "r")]
+    r = _run([*train, "--keep", "last"], tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = json.loads((tmp_path / "r" / "results.json").read_text())["training"]
+    assert [h["epoch"] for h in got["history"]] == [1, 2, 3] and got["best_epoch"] == 3 and not got["stopped_early"]
+    r = _run([*train, "--keep", "first"], tmp_path)
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
 def test_cli_ctrl_c_keeps_the_epochs_done_and_resume_goes_on(tmp_path: Path) -> None:
     """A real SIGINT, as Ctrl-C sends it, after the first epoch: one line, exit 130, ``last.pt`` whole."""
     import signal
