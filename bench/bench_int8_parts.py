@@ -18,6 +18,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -120,7 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     except (DatasetError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    write_record(args.out, {"machine": machine(), "data": args.data, "runs": runs})
+    record = {
+        "command": "python -m bench.bench_int8_parts " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "data": args.data,
+        "runs": runs,
+    }
+    write_record(args.out, record)
     return 0
 
 

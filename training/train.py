@@ -433,9 +433,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--keep",
         choices=("best", "last"),
         default="best",
-        help="dscnn: the epoch best.pt holds: best (the best validation accuracy; stops after 6 epochs without a "
-        "better one) or last (every epoch trained, the last kept: for cross-validation, where the validation "
-        "fold is also the one scored). The embedding heads always train --epochs and keep the last",
+        help="dscnn: the epoch best.pt holds: best (the best validation accuracy; stops after "
+        f"{TrainConfig.patience} epochs without a better one) or last (every epoch trained, the last kept: for "
+        "cross-validation, where the validation fold is also the one scored). The embedding heads always train "
+        "--epochs and keep the last",
     )
     parser.add_argument("--batch-size", type=int, help="default: 64 (dscnn), 256 (embedding)")
     parser.add_argument("--lr", type=float, help="default: 4e-3 (dscnn), 3e-3 (embedding)")
