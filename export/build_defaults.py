@@ -627,14 +627,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         metavar="DB",
         help="digits: the front end adds the mel power of white noise at DB dBFS to every frame, so digital silence "
         "(8-bit files, noise gates) reads as the faint noise training copies have; 'off' for none (default "
-        f"{DigitsRecipe.input_floor_db if DigitsRecipe.input_floor_db is not None else OFF}; docs/training.md)",
+        f"{DigitsRecipe.frontend.floor_db if DigitsRecipe.frontend.floor_db is not None else OFF}; docs/training.md)",
     )
     parser.add_argument(
         "--clip-mode",
         choices=("window", "none"),
         help="digits: the front end's top-db clip, per embedding window as training saw it, or none (the embedding's "
         "convolutions then run once over a call, several times faster; pair it with --input-floor-db) (default "
-        f"{DigitsRecipe.clip_mode}; tried by a rule and not adopted, docs/training.md)",
+        f"{DigitsRecipe.frontend.clip_mode}; tried by a rule and not adopted, docs/training.md)",
     )
     parser.add_argument(
         "--reexport",

@@ -79,7 +79,9 @@ from listener.training.ctc_corpus import (
 from listener.training.embedding_cache import CacheSetup, build_caches
 from listener.training.evaluate_strings import Recording, log_digits, summarize
 from listener.training.speech_embedding import (
+    OWW_FRONTEND,
     SAMPLE_RATE,
+    OwwFrontendConfig,
     SpeechEmbedding,
     UpperBackbone,
     export_lower,
@@ -115,14 +117,11 @@ class DigitsRecipe:
     int8: Int8Setup = CTC_INT8  # how the INT8 file is quantized (chosen on validation, see the card)
     int8_train_clips: int = 0  # calibration clips of each kind from training speakers and noise (see the card)
     frame_tail_samples: int | None = 2560  # frames computed past the gate's close (chosen on validation, see the card)
-    # the front end's noise floor (OwwFrontend.floor_db; None: off), in the exported graph and in the cache a
-    # build computes (a --reexport puts it on weights trained without it: docs/training.md, the eighth rule)
-    input_floor_db: float | None = None
-    # the front end's top-db clip (OwwFrontend.clip_mode), graph and cache alike: "window" (each embedding
-    # window's own maximum) or "none" (no clip: digital silence needs input_floor_db then); either way the
-    # backbone's convolutions run once over a call's or a copy's frames (speech_embedding.embed_call). A clip per call
-    # ("utterance") would make frames depend on where a call starts: the streaming check refuses it
-    clip_mode: str = "window"
+    # the front end (OwwFrontendConfig: its top-db clip and noise floor), in the exported graph and in the cache
+    # a build computes (a --reexport puts it on weights trained without it: docs/training.md, the eighth rule).
+    # Either clip runs the backbone's convolutions once over a call's or a copy's frames (speech_embedding.embed_call);
+    # a clip per call ("utterance") would make frames depend on where a call starts: the streaming check refuses it
+    frontend: OwwFrontendConfig = OWW_FRONTEND
     augment: StringAugment = field(default_factory=StringAugment)  # the augmented copies' waveform changes
     max_items: int | None = None  # train on this many items only, evenly spread (smoke tests)
     # AN4's and FSDD's validation speakers train too (CtcDataConfig.train_validation_speakers): a final
@@ -230,7 +229,7 @@ def quantize_digits(
     network window by window, so both passes of ``embed_call`` get the ranges a window-by-window file has;
     the INT8 logits of `probe` must then equal that file's (their largest difference is returned; None
     without the clip, where one pass is all there is and calibrates itself)."""
-    if r.clip_mode != "window":
+    if r.frontend.clip_mode != "window":
         return quantize_int8(fp32, int8, calibration, r.int8), None
     with tempfile.TemporaryDirectory(prefix="listener-digits-") as tmp:
         windows = export_ctc_onnx(net, Path(tmp) / "windows.onnx", one_pass=False)
@@ -247,10 +246,10 @@ def file_network(path: Path, r: DigitsRecipe) -> AudioToLogits:
     front end's kernels, fixed numbers, are `r`'s own). A file of another shape is an error that says so."""
     heads = [WindowHead(r.k, r.hidden, r.depth, r.dropout) for _ in range(r.members)]
     if r.members == 1:
-        net = AudioToLogits(heads[0], SpeechEmbedding.from_onnx(), floor_db=r.input_floor_db, clip_mode=r.clip_mode)
+        net = AudioToLogits(heads[0], SpeechEmbedding.from_onnx(), frontend=r.frontend)
     else:
         uppers = [UpperBackbone(SpeechEmbedding.from_onnx(), r.n_lower) for _ in range(r.members)]
-        embedder = MembersEmbedder(uppers, r.n_lower, r.input_floor_db, r.clip_mode)
+        embedder = MembersEmbedder(uppers, r.n_lower, r.frontend)
         net = AudioToLogits(MembersHead(heads), embedder=embedder)
     try:
         problems = load_onnx_weights(net, path, skip=("embedder.frontend.",))
@@ -322,7 +321,7 @@ def build_digits(
             for i, (seed, its) in enumerate(zip(seeds, member_items)):
                 setup = CacheSetup(
                     lower, lower_dim(r.n_lower), r.augment, noise, seed, workers=threads, progress=not quick,
-                    clip_mode=r.clip_mode, floor_db=r.input_floor_db,
+                    frontend=r.frontend,
                 )  # fmt: skip
                 where = member_cache(cache, i, seed)
                 member_cached.append(build_caches(its, r.copies, where, setup, {"n_lower": r.n_lower}, log))
@@ -365,7 +364,7 @@ def build_digits(
             set_metadata(path, info)
 
     with _stage(times, "export", log):
-        net = reused if reused is not None else audio_model(models, r.input_floor_db, r.clip_mode)
+        net = reused if reused is not None else audio_model(models, r.frontend)
         fp32 = export_ctc_onnx(net, out / "digits.fp32.onnx")
         probe = next((it.audio for v in val.values() for it in v if it.tokens), items[0].audio)
         probe = np.concatenate([np.zeros(8000, np.float32), probe])[None]
@@ -449,9 +448,10 @@ def recipe_from(args: argparse.Namespace) -> DigitsRecipe:
     if args.codec_p is not None:
         r = replace(r, augment=replace(r.augment, codec_p=args.codec_p))
     if args.input_floor_db is not None:
-        r = replace(r, input_floor_db=None if args.input_floor_db == OFF else args.input_floor_db)
+        floor = None if args.input_floor_db == OFF else args.input_floor_db
+        r = replace(r, frontend=replace(r.frontend, floor_db=floor))
     if args.clip_mode is not None:
-        r = replace(r, clip_mode=args.clip_mode)
+        r = replace(r, frontend=replace(r.frontend, clip_mode=args.clip_mode))
     return r if args.seed is None else replace(r, seed=args.seed)
 
 

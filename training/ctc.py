@@ -39,9 +39,11 @@ from listener.training.speech_embedding import (
     EMB_DIM,
     EMB_HOP,
     EMB_SPAN,
+    OWW_FRONTEND,
     LowerBackbone,
     OwwEmbedder,
     OwwFrontend,
+    OwwFrontendConfig,
     SpeechEmbedding,
     UpperBackbone,
     embed_call,
@@ -107,8 +109,8 @@ class StackedModel(nn.Module):
 class AudioToLogits(nn.Module):
     """Audio [B, N] in [-1, 1] at 16 kHz -> logits [B, frames, n_tokens]: front end, backbone, head.
 
-    ``embedder`` (audio -> embeddings) defaults to the pretrained front end (with ``floor_db``,
-    see ``OwwFrontend``) and backbone; the export and the frame-context surgery find the two parts
+    ``embedder`` (audio -> embeddings) defaults to the pretrained front end (under ``frontend``, an
+    ``OwwFrontendConfig``) and backbone; the export and the frame-context surgery find the two parts
     by these attribute names."""
 
     def __init__(
@@ -116,11 +118,10 @@ class AudioToLogits(nn.Module):
         head: nn.Module,
         backbone: SpeechEmbedding | None = None,
         embedder: nn.Module | None = None,
-        floor_db: float | None = None,
-        clip_mode: str = "window",
+        frontend: OwwFrontendConfig = OWW_FRONTEND,
     ) -> None:
         super().__init__()
-        self.embedder = embedder if embedder is not None else OwwEmbedder(clip_mode, backbone, floor_db)
+        self.embedder = embedder if embedder is not None else OwwEmbedder(frontend, backbone)
         self.head = head
         self.k = head.k
 
@@ -136,11 +137,10 @@ class MembersEmbedder(nn.Module):
         self,
         uppers: Sequence[UpperBackbone],
         n_lower: int,
-        floor_db: float | None = None,
-        clip_mode: str = "window",
+        frontend: OwwFrontendConfig = OWW_FRONTEND,
     ) -> None:
         super().__init__()
-        self.frontend = OwwFrontend(clip_mode, floor_db)
+        self.frontend = OwwFrontend(frontend)
         self.lower = LowerBackbone(SpeechEmbedding.from_onnx(), n_lower)
         self.uppers = nn.ModuleList(uppers)
         self.one_pass = True  # embed_call's; False: window by window
@@ -195,9 +195,9 @@ def stacked_model(
 
 
 def audio_model(
-    model: StackedModel | Sequence[StackedModel], floor_db: float | None = None, clip_mode: str = "window"
+    model: StackedModel | Sequence[StackedModel], frontend: OwwFrontendConfig = OWW_FRONTEND
 ) -> AudioToLogits:
-    """The trained network from audio: the front end (``floor_db``, ``clip_mode``: ``OwwFrontend``'s), the pretrained
+    """The trained network from audio: the front end (``OwwFrontend`` under `frontend`), the pretrained
     backbone with the tuned upper convolutions copied in; several members share its frozen part and
     average their token probabilities."""
     members = [model] if isinstance(model, StackedModel) else list(model)
@@ -206,14 +206,14 @@ def audio_model(
     if len(members) > 1:
         if len({m.n_lower for m in members}) != 1:
             raise ValueError("the members must freeze the same backbone convolutions (n_lower)")
-        embedder = MembersEmbedder([m.upper for m in members], members[0].n_lower, floor_db, clip_mode)
+        embedder = MembersEmbedder([m.upper for m in members], members[0].n_lower, frontend)
         return AudioToLogits(MembersHead([m.head for m in members]), embedder=embedder).eval()
     model = members[0]
     backbone = SpeechEmbedding.from_onnx()
     tuned = [m for m in model.upper.modules() if isinstance(m, nn.Conv2d)]
     for dst, src in zip(backbone.convs()[model.n_lower :], tuned):
         dst.load_state_dict(src.state_dict())
-    return AudioToLogits(model.head, backbone, floor_db=floor_db, clip_mode=clip_mode).eval()
+    return AudioToLogits(model.head, backbone, frontend=frontend).eval()
 
 
 # ----------------------------------------------------------------------------- alignment, loss

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from listener.training import interrupt
+from listener.training.speech_embedding import OWW_FRONTEND, OwwFrontendConfig
 from listener.training.strings import Item, StringAugment, prepare
 
 
@@ -51,18 +52,15 @@ class CacheSetup:
     seed: int = 0
     workers: int = 2
     progress: bool = True
-    # the front end (OwwFrontend's clip_mode and floor_db), as the exported graph will have it
-    clip_mode: str = "window"
-    floor_db: float | None = None
+    frontend: OwwFrontendConfig = OWW_FRONTEND  # as the exported graph will have it
 
     def front_end(self) -> dict:
         """What the key records of the front end: nothing for the default (keys made before it stay valid)."""
-        default = self.clip_mode == "window" and self.floor_db is None
-        return {} if default else {"clip_mode": self.clip_mode, "floor_db": self.floor_db}
+        return {} if self.frontend.is_default else asdict(self.frontend)
 
 
 def _init_worker(
-    lower_onnx: str, out_dim: int, noise: list[np.ndarray], cfg: StringAugment, clip_mode: str, floor_db: float | None
+    lower_onnx: str, out_dim: int, noise: list[np.ndarray], cfg: StringAugment, frontend: OwwFrontendConfig
 ) -> None:
     import signal
 
@@ -72,7 +70,7 @@ def _init_worker(
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the pool, one message
     torch.set_num_threads(1)
-    embedder = OrtEmbedder(threads=1, clip_mode=clip_mode, path=lower_onnx, out_dim=out_dim, floor_db=floor_db)
+    embedder = OrtEmbedder(threads=1, cfg=frontend, path=lower_onnx, out_dim=out_dim)
     _WORKER.update(embedder=embedder, noise=noise, cfg=cfg)
 
 
@@ -103,7 +101,7 @@ def build_cache(
         return load_cache(path)
     jobs = [(it, setup.seed * 7_919 + copy * 1_000_003 + i, clean) for i, it in enumerate(items)]
     ctx = mp.get_context("spawn" if sys.platform == "darwin" else "fork")
-    init = (str(setup.lower_onnx), setup.out_dim, list(setup.noise), setup.augment, setup.clip_mode, setup.floor_db)
+    init = (str(setup.lower_onnx), setup.out_dim, list(setup.noise), setup.augment, setup.frontend)
     with ctx.Pool(max(1, setup.workers), _init_worker, init) as pool:
         results = pool.imap(_embed, jobs, chunksize=8)
         if setup.progress:

@@ -43,6 +43,7 @@ fine-tuning the upper convolutions.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -108,21 +109,47 @@ def noise_mel_power(db: float, stft: torch.Tensor, mel: torch.Tensor) -> torch.T
     return (per_bin @ mel.double()).float()
 
 
-class OwwFrontend(nn.Module):
-    """Audio [B, N] in [-1, 1] -> embedding-model input windows [B, E, 76, 32] (already ``x/10+2``).
+CLIP_MODES = ("window", "utterance", "none")
 
-    clip_mode: "window" (top-db clip per 76-frame window, streamable: the default),
-    "utterance" (per clip, = ``melspectrogram.onnx`` on a batch of one), "none" (no top-db clip).
+
+@dataclass(frozen=True)
+class OwwFrontendConfig:
+    """How ``OwwFrontend`` treats quiet audio: the one place its two settings and their defaults live, so
+    the exported graph, the embedding cache a build trains on and the cache's key all read the same ones.
+
+    Attributes:
+        clip_mode: the top-db clip: "window" (per 76-frame embedding window, streamable: the default),
+            "utterance" (per clip, = ``melspectrogram.onnx`` on a batch of one), "none" (no clip: digital
+            silence then reads as ``log(1e-10)`` unless ``floor_db`` is set).
+        floor_db: the RMS level (dBFS) of the white noise whose mean mel power is added before the log;
+            None (the default): no floor, ``melspectrogram.onnx``'s numbers.
     """
 
-    def __init__(self, clip_mode: str = "window", floor_db: float | None = None) -> None:
+    clip_mode: str = "window"
+    floor_db: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.clip_mode not in CLIP_MODES:
+            raise ValueError(f"clip_mode must be window, utterance or none, got {self.clip_mode!r}")
+
+    @property
+    def is_default(self) -> bool:
+        """``melspectrogram.onnx``'s front end with the streamable clip (what the shipped models use)."""
+        return self == OWW_FRONTEND
+
+
+OWW_FRONTEND = OwwFrontendConfig()  # the default: melspectrogram.onnx's numbers, clipped per embedding window
+
+
+class OwwFrontend(nn.Module):
+    """Audio [B, N] in [-1, 1] -> embedding-model input windows [B, E, 76, 32] (already ``x/10+2``),
+    under ``cfg`` (``OwwFrontendConfig``: the top-db clip and the noise floor)."""
+
+    def __init__(self, cfg: OwwFrontendConfig = OWW_FRONTEND) -> None:
         """Only the DFT bins the mel bank uses (62.5-3781 Hz) and the 400 non-zero window
         taps are kept: the same numbers as the full 257 x 512 STFT, at 0.37 of its cost."""
         super().__init__()
-        if clip_mode not in ("window", "utterance", "none"):
-            raise ValueError(f"clip_mode must be window, utterance or none, got {clip_mode!r}")
-        self.clip_mode = clip_mode
-        self.floor_db = floor_db
+        self.cfg = cfg
         mel = slaney_mel_matrix()
         used = torch.nonzero(mel.abs().sum(1) > 0).flatten()
         lo, hi = int(used.min()), int(used.max()) + 1
@@ -131,8 +158,8 @@ class OwwFrontend(nn.Module):
         self.register_buffer("stft", torch.cat([real[lo:hi, :, taps], imag[lo:hi, :, taps]]))  # [2*bins, 1, 400]
         self.register_buffer("mel", mel[lo:hi].contiguous())
         self.bins = hi - lo
-        if floor_db is not None:
-            self.register_buffer("floor", noise_mel_power(floor_db, self.stft, self.mel))
+        if cfg.floor_db is not None:
+            self.register_buffer("floor", noise_mel_power(cfg.floor_db, self.stft, self.mel))
 
     def log_mel(self, audio: torch.Tensor) -> torch.Tensor:
         """[B, N] audio in [-1, 1] -> [B, T, 32] dB mel (before any top-db clip), T = (N-512)//160+1."""
@@ -142,16 +169,16 @@ class OwwFrontend(nn.Module):
         re, im = spec[:, : self.bins], spec[:, self.bins :]
         power = (re * re + im * im).transpose(1, 2)  # [B, T, bins]
         mel = torch.matmul(power, self.mel)
-        if self.floor_db is not None:
+        if self.cfg.floor_db is not None:
             mel = mel + self.floor
         return 10.0 * torch.log10(torch.clamp(mel, min=AMIN))
 
     def windows(self, db: torch.Tensor) -> torch.Tensor:
         """[B, T, 32] dB mel -> [B, E, 76, 32] clipped, ``x/10+2`` scaled embedding windows."""
-        if self.clip_mode == "utterance":
+        if self.cfg.clip_mode == "utterance":
             db = self._clip_utterance(db)
         win = self._window_frames(db)  # [B, E, 76, 32]
-        if self.clip_mode == "window":
+        if self.cfg.clip_mode == "window":
             top = win.amax(dim=(2, 3), keepdim=True)
             win = torch.maximum(win, top - TOP_DB)
         return win / 10.0 + 2.0
@@ -184,7 +211,7 @@ class OwwFrontend(nn.Module):
 
     def frames(self, db: torch.Tensor) -> torch.Tensor:
         """``sequence`` from [B, T, 32] dB mel (``log_mel``)."""
-        if self.clip_mode == "utterance":
+        if self.cfg.clip_mode == "utterance":
             db = self._clip_utterance(db)
         n_win = self._window_count(db.shape[1])
         return (db[:, : WINDOW_FRAMES + WINDOW_STEP * (n_win - 1)] / 10.0 + 2.0).unsqueeze(1)
@@ -196,7 +223,7 @@ class OwwFrontend(nn.Module):
         win = self._window_frames(db)  # [B, E, 76, 32]
         top = win.amax(dim=(2, 3))
         changed = win.amin(dim=(2, 3)) < top - TOP_DB
-        if self.clip_mode != "window":
+        if self.cfg.clip_mode != "window":
             changed = torch.zeros_like(changed)
         sel = torch.nonzero(changed.reshape(-1)).reshape(-1)  # NonZero: a [K] graph tensor, K may be 0
         win = win.reshape(-1, WINDOW_FRAMES, win.shape[-1])[sel]
@@ -401,7 +428,7 @@ def call_inputs(
     if not one_pass:
         return None, None, frontend(audio)
     db = frontend.log_mel(audio)
-    if frontend.clip_mode != "window":
+    if frontend.cfg.clip_mode != "window":
         return frontend.frames(db), None, None
     rows, windows = frontend.clipped(db)
     return frontend.frames(db), rows, windows
@@ -431,11 +458,9 @@ def embed_frames(stack: nn.Module, frames: torch.Tensor, rows: torch.Tensor, win
 class OwwEmbedder(nn.Module):
     """Audio [B, N] in [-1, 1] at 16 kHz -> embeddings [B, E, 96] (E = ``n_embeddings(N)``)."""
 
-    def __init__(
-        self, clip_mode: str = "window", backbone: SpeechEmbedding | None = None, floor_db: float | None = None
-    ) -> None:
+    def __init__(self, cfg: OwwFrontendConfig = OWW_FRONTEND, backbone: SpeechEmbedding | None = None) -> None:
         super().__init__()
-        self.frontend = OwwFrontend(clip_mode, floor_db)
+        self.frontend = OwwFrontend(cfg)
         self.backbone = backbone if backbone is not None else SpeechEmbedding.from_onnx()
         self.one_pass = True  # embed_call's; False: window by window
 
@@ -454,10 +479,9 @@ class OrtEmbedder:
     def __init__(
         self,
         threads: int = 1,
-        clip_mode: str = "window",
+        cfg: OwwFrontendConfig = OWW_FRONTEND,
         path: str | Path = EMBEDDING_ONNX,
         out_dim: int = EMB_DIM,
-        floor_db: float | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -465,7 +489,7 @@ class OrtEmbedder:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         self.sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        self.frontend = OwwFrontend(clip_mode, floor_db)
+        self.frontend = OwwFrontend(cfg)
         self.out_dim = out_dim
         self.input_name = self.sess.get_inputs()[0].name
 

@@ -14,6 +14,7 @@ import soundfile as sf
 pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 
+from listener.training.speech_embedding import OwwFrontendConfig  # noqa: E402
 from listener.training.strings import RATE  # noqa: E402
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -124,8 +125,8 @@ def test_quick_build_on_a_tiny_tree(tmp_path):
     assert redone["reexported_from"] == str(out / "digits.fp32.onnx") and redone["losses"] == []
     assert redone["cached_vectors"] == 0 and redone["parity_max_abs"] < 1e-3 and redone["streaming_max_abs"] < 1e-3
     assert "cache" not in redone["times_s"] and "train" not in redone["times_s"]  # neither stage ran
-    assert redone["recipe"]["input_floor_db"] == -60.0 and results["recipe"]["input_floor_db"] is None
-    assert redone["recipe"]["clip_mode"] == "none" and results["recipe"]["clip_mode"] == "window"
+    assert redone["recipe"]["frontend"] == {"clip_mode": "none", "floor_db": -60.0}
+    assert results["recipe"]["frontend"] == {"clip_mode": "window", "floor_db": None}
     first, second = (onnx.load(str(d / "digits.fp32.onnx")).graph for d in (out, again))
     assert "embedder.frontend.floor" in {i.name for i in second.initializer}
     assert "embedder.frontend.floor" not in {i.name for i in first.initializer}
@@ -248,7 +249,8 @@ def test_reexport_reads_a_files_weights_back_and_refuses_other_files(tmp_path):
     back = file_network(path, r)
     with torch.no_grad():
         mine = back(torch.from_numpy(audio)).numpy()
-        floored = file_network(path, replace(r, input_floor_db=-60.0))(torch.from_numpy(audio)).numpy()
+        floor = replace(r, frontend=OwwFrontendConfig(floor_db=-60.0))
+        floored = file_network(path, floor)(torch.from_numpy(audio)).numpy()
     np.testing.assert_allclose(mine, session(path).run(None, {"audio": audio})[0], atol=1e-4)
     assert np.abs(floored - mine).max() > 1e-3
     with pytest.raises(NotADigitsFile, match="is missing|has another shape"):
@@ -262,11 +264,11 @@ def test_the_front_end_and_reexport_flags(tmp_path):
     from listener.export.build_defaults import _arguments
     from listener.export.build_digits import DigitsRecipe, recipe_from
 
-    assert recipe_from(_arguments(["--only", "digits", "--input-floor-db", "-70"])).input_floor_db == -70.0
-    assert recipe_from(_arguments(["--only", "digits", "--input-floor-db", "off"])).input_floor_db is None
-    assert recipe_from(_arguments(["--only", "digits"])).input_floor_db == DigitsRecipe.input_floor_db
-    assert recipe_from(_arguments(["--only", "digits", "--clip-mode", "none"])).clip_mode == "none"
-    assert recipe_from(_arguments(["--only", "digits"])).clip_mode == DigitsRecipe.clip_mode == "window"
+    assert recipe_from(_arguments(["--only", "digits", "--input-floor-db", "-70"])).frontend.floor_db == -70.0
+    assert recipe_from(_arguments(["--only", "digits", "--input-floor-db", "off"])).frontend.floor_db is None
+    assert recipe_from(_arguments(["--only", "digits"])).frontend == DigitsRecipe.frontend == OwwFrontendConfig()
+    both = recipe_from(_arguments(["--only", "digits", "--clip-mode", "none", "--input-floor-db", "-75"]))
+    assert both.frontend == OwwFrontendConfig("none", -75.0)
     run = build("--clip-mode", "utterance", "--data", str(tmp_path))  # per call: it breaks the streaming contract
     assert run.returncode == 2 and "invalid choice: 'utterance'" in run.stderr and "Traceback" not in run.stderr
     for bad, why in (("loud", "is not a level in dBFS or off"), ("-5", "outside -120..-20")):

@@ -31,6 +31,7 @@ from listener.export.quantize import (  # noqa: E402
     quantize_int8,
 )
 from listener.training.ctc import AudioToLogits, WindowHead, receptive_field  # noqa: E402
+from listener.training.speech_embedding import OwwFrontendConfig  # noqa: E402
 from listener.training.tokens import N_TOKENS  # noqa: E402
 
 RATE = 16000
@@ -78,11 +79,11 @@ def test_each_frame_depends_only_on_its_own_samples(fp32):
 
 
 def test_a_graph_that_hears_the_whole_clip_fails_the_streaming_check(model, tmp_path):
-    model.embedder.frontend.clip_mode = "utterance"  # top-db clip over the whole input: not streamable
+    model.embedder.frontend.cfg = OwwFrontendConfig("utterance")  # top-db clip over the whole input: not streamable
     try:
         path = export_ctc_onnx(model, tmp_path / "whole.onnx")
     finally:
-        model.embedder.frontend.clip_mode = "window"
+        model.embedder.frontend.cfg = OwwFrontendConfig()
     with pytest.raises(StreamingError, match="outside their field"):
         check_streaming(path, 5)
 

@@ -14,6 +14,7 @@ from listener.training.speech_embedding import (  # noqa: E402
     EMB_HOP,
     LowerBackbone,
     OwwFrontend,
+    OwwFrontendConfig,
     SpeechEmbedding,
     export_lower,
     lower_dim,
@@ -81,11 +82,11 @@ def test_a_front_end_without_the_clip_caches_in_one_pass_what_the_windows_give(t
         warnings.simplefilter("ignore", DeprecationWarning)
         frames = export_lower(tmp_path / "lower17_frames.onnx", 17, over_frames=True)
     setup = CacheSetup(frames, lower_dim(17), StringAugment(), (), seed=4, workers=1, progress=False)
-    setup.clip_mode, setup.floor_db = "none", -75.0
+    setup.frontend = OwwFrontendConfig("none", -75.0)
     out = build_caches(items(), 1, tmp_path / "cache", setup, log=lambda _: None)
     audio, _ = prepare(items()[1], 4 * 7_919 + 1, StringAugment(), (), clean=True)
     with torch.no_grad():
-        win = OwwFrontend("none", -75.0)(torch.from_numpy(audio)[None])[0]
+        win = OwwFrontend(OwwFrontendConfig("none", -75.0))(torch.from_numpy(audio)[None])[0]
         ref = LowerBackbone(SpeechEmbedding.from_onnx(), 17)(win).numpy()
     assert out[1].features.shape == ref.shape and len(ref) == n_embeddings(len(audio))
     assert np.abs(out[1].features.astype(np.float32) - ref).max() < 2e-2 * np.abs(ref).max()
@@ -101,5 +102,5 @@ def test_a_front_end_without_the_clip_caches_in_one_pass_what_the_windows_give(t
         assert 0 < len(front.clipped(front.log_mel(torch.from_numpy(digital)[None]))[0]) < len(win)
     once = OrtEmbedder(path=frames, out_dim=lower_dim(17))(digital)  # the default front end: the clip redone
     assert np.abs(once - clipped).max() < 1e-3 * np.abs(clipped).max()
-    by_windows = OrtEmbedder(clip_mode="none", path=lower, out_dim=lower_dim(17), floor_db=-75.0)(audio)
+    by_windows = OrtEmbedder(cfg=OwwFrontendConfig("none", -75.0), path=lower, out_dim=lower_dim(17))(audio)
     assert np.abs(by_windows - ref).max() < 1e-3 * np.abs(ref).max()  # a windows graph takes any front end

@@ -17,9 +17,11 @@ from listener.training.speech_embedding import (  # noqa: E402
     EMBEDDING_ONNX,
     INT16_SCALE,
     MELSPEC_ONNX,
+    OWW_FRONTEND,
     LowerBackbone,
     OwwEmbedder,
     OwwFrontend,
+    OwwFrontendConfig,
     SpeechEmbedding,
     UpperBackbone,
     n_embeddings,
@@ -59,7 +61,7 @@ def test_front_end_matches_melspectrogram_onnx_on_a_whole_clip():
     audio = voiced(2.0)
     ref = melspec_onnx(audio)  # [T, 32]
     with torch.no_grad():
-        fe = OwwFrontend("utterance")
+        fe = OwwFrontend(OwwFrontendConfig("utterance"))
         mine = fe.windows(fe.log_mel(torch.from_numpy(audio)[None]))[0].numpy()  # [E, 76, 32]
     assert mine.shape[0] == n_embeddings(len(audio)) > 10
     for e in range(mine.shape[0]):
@@ -70,7 +72,7 @@ def test_window_clip_is_the_onnx_front_end_on_each_windows_own_samples():
     audio = voiced(2.0, seed=1)
     audio[: len(audio) // 2] *= 0.001  # quiet first half: the per-window clip differs from the per-clip one
     with torch.no_grad():
-        win = OwwFrontend("window")(torch.from_numpy(audio)[None])[0].numpy()
+        win = OwwFrontend()(torch.from_numpy(audio)[None])[0].numpy()
     for e in range(win.shape[0]):
         ref = melspec_onnx(audio[e * EMB_HOP : e * EMB_HOP + EMB_SPAN])
         np.testing.assert_allclose(win[e], ref, atol=1e-4)
@@ -109,7 +111,7 @@ def test_the_input_floor_is_the_mean_mel_power_of_noise_at_that_level():
     digital silence reads as that noise's level and loud audio barely moves."""
     noise = np.random.default_rng(3).standard_normal(16000 * 60).astype(np.float32) * 10 ** (-65 / 20)
     with torch.no_grad():
-        plain, floored = OwwFrontend(), OwwFrontend(floor_db=-65.0)
+        plain, floored = OwwFrontend(), OwwFrontend(OwwFrontendConfig(floor_db=-65.0))
         measured = (10 ** (plain.log_mel(torch.from_numpy(noise)[None])[0].numpy() / 10)).mean(0)
         np.testing.assert_allclose(floored.floor.numpy(), measured, rtol=0.05)
         silence = floored.log_mel(torch.zeros(1, 16000))[0].numpy()
@@ -121,6 +123,14 @@ def test_the_input_floor_is_the_mean_mel_power_of_noise_at_that_level():
     assert "floor" not in OwwFrontend().state_dict()  # off: melspectrogram.onnx's front end, nothing added
 
 
+def test_the_front_end_settings_have_one_record_and_refuse_a_clip_they_do_not_know():
+    assert OWW_FRONTEND == OwwFrontendConfig() and OWW_FRONTEND.is_default
+    assert not OwwFrontendConfig("none").is_default and not OwwFrontendConfig(floor_db=-75.0).is_default
+    with pytest.raises(ValueError, match="clip_mode must be window, utterance or none"):
+        OwwFrontendConfig("per-call")
+    assert OwwFrontend().cfg is OWW_FRONTEND  # every default front end reads the one record
+
+
 @pytest.mark.parametrize("clip_mode", ["window", "none", "utterance"])
 def test_convolutions_once_over_a_call_give_every_windows_embedding(clip_mode):
     """The backbone runs once over all the frames: its unpadded time axis and three time pools line up with
@@ -130,7 +140,7 @@ def test_convolutions_once_over_a_call_give_every_windows_embedding(clip_mode):
     audio = np.concatenate([np.zeros(6000, np.float32), voiced(1.7, seed=5), np.zeros(3000, np.float32)])
     x = torch.from_numpy(audio)[None]
     with torch.no_grad():
-        embedder = OwwEmbedder(clip_mode)
+        embedder = OwwEmbedder(OwwFrontendConfig(clip_mode))
         win = embedder.frontend(x)[0]  # [E, 76, 32], window by window
         by_window = embedder.backbone(win).numpy()
         once = embedder(x)[0].numpy()
@@ -147,7 +157,7 @@ def test_convolutions_once_over_a_call_give_every_windows_embedding(clip_mode):
             assert 0 < len(rows) < len(once)  # both passes ran: some windows clipped, some not
         else:
             assert len(rows) == 0
-            assert not np.allclose(once, OwwEmbedder("window")(x)[0].numpy(), atol=1e-2)  # the clip did bind here
+            assert not np.allclose(once, OwwEmbedder()(x)[0].numpy(), atol=1e-2)  # the clip did bind here
 
 
 def test_the_windows_a_per_window_clip_changes_are_those_with_digital_silence():
@@ -156,7 +166,7 @@ def test_the_windows_a_per_window_clip_changes_are_those_with_digital_silence():
     voice = voiced(2.0, seed=6)
     noisy = voice + np.random.default_rng(6).standard_normal(len(voice)).astype(np.float32) * 1e-3
     gap = np.concatenate([noisy, np.zeros(16000, np.float32), noisy])
-    front = OwwFrontend("window")
+    front = OwwFrontend()
     with torch.no_grad():
         assert len(front.clipped(front.log_mel(torch.from_numpy(noisy)[None]))[0]) == 0
         x = torch.from_numpy(np.stack([gap, gap[::-1].copy()]))  # a batch of two: rows index [B * E]
@@ -164,4 +174,5 @@ def test_the_windows_a_per_window_clip_changes_are_those_with_digital_silence():
         every = front(x).reshape(-1, 76, 32)
         assert 0 < len(rows) < len(every) and int(rows.max()) >= len(every) // 2  # the second clip's too
         np.testing.assert_allclose(redo.numpy(), every[rows].numpy())
-        assert len(OwwFrontend("none").clipped(OwwFrontend("none").log_mel(x))[0]) == 0
+        unclipped = OwwFrontend(OwwFrontendConfig("none"))
+        assert len(unclipped.clipped(unclipped.log_mel(x))[0]) == 0

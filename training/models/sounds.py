@@ -125,7 +125,7 @@ class SoundsModel(nn.Module):
         self.labels = list(labels)
         self.per_window = n_embeddings(window_samples)
         self.frontend = nn.Module()
-        self.frontend.speech = OwwFrontend("window")
+        self.frontend.speech = OwwFrontend()
         self.frontend.logmel = LogMelFrontend(SOUNDS_FRONTEND)
         self.net = _Net([Head(len(labels), head_input_size(h.kind, self.per_window), h) for h in heads])
         self.one_pass = False  # True: the embedding once over the window's frames (an option: see the module docstring)
