@@ -117,6 +117,8 @@ class DigitsRecipe:
     int8: Int8Setup = CTC_INT8  # how the INT8 file is quantized (chosen on validation, see the card)
     int8_train_clips: int = 0  # calibration clips of each kind from training speakers and noise (see the card)
     frame_tail_samples: int | None = 2560  # frames computed past the gate's close (chosen on validation, see the card)
+    # the runtime's noise in place of the input's exact zeros (the zero_fill_db metadata; None: off): rule 14
+    zero_fill_db: float | None = None
     # the front end (OwwFrontendConfig: its top-db clip and noise floor), in the exported graph and in the cache
     # a build computes (a --reexport puts it on weights trained without it: docs/training.md, the eighth rule).
     # Either clip runs the backbone's convolutions once over a call's or a copy's frames (speech_embedding.embed_call);
@@ -360,6 +362,7 @@ def build_digits(
                 accuracy,
                 r.frame_tail_samples,
                 carried,
+                r.zero_fill_db,
             )
             set_metadata(path, info)
 

@@ -115,6 +115,7 @@ def ctc_model_info(
     accuracy: dict | None = None,
     frame_tail_samples: int | None = None,
     frame_context: int = 0,
+    zero_fill_db: float | None = None,
 ) -> ModelInfo:
     """The contract's metadata of a digits CTC model (``decoder`` ctc, its frame grid, blank, symbols; ``<other>``
     has no symbol, so it never becomes a detection)."""
@@ -130,6 +131,7 @@ def ctc_model_info(
         frame_samples=receptive_field(k),
         frame_tail_samples=frame_tail_samples,
         frame_context=frame_context,
+        zero_fill_db=zero_fill_db,
         blank_label=BLANK_LABEL,
         symbols=dict(SYMBOLS),
         variant=variant,

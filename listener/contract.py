@@ -206,6 +206,15 @@ class ModelInfo:
     hop_seconds: float = key(
         FLOAT, "suggested hop between sliding windows (sound models)", "`0.25`", DEFAULT_HOP_SECONDS
     )
+    zero_fill_db: float | None = key(
+        FLOAT,
+        "the runtime puts faint white noise at this RMS level (dBFS, below 0) in place of every sample of the model's "
+        "input that is exactly 0 (the padding before and after a stream; digital silence: 8-bit files, noise-gated "
+        "phones), for a model that trained only on audio with a noise floor; the same noise at the same stream "
+        "position, live or from a file. The gate and the log hear the audio as it came. Absent: the input as heard",
+        "`-65.0`",
+        None,
+    )
     decoder: str = key(
         TEXT,
         f"`{WINDOW}`: one score vector per input window (the `kind` says which windows); "
@@ -430,6 +439,9 @@ def _check(info: ModelInfo) -> None:
             fail(f"'thresholds' names a label the model does not have: {label!r}")
         _check_threshold(value, f"'thresholds' of {label!r}", fail)
     _check_decoder(info, fail)
+    fill = info.zero_fill_db
+    if fill is not None and (isinstance(fill, bool) or not isinstance(fill, (int, float)) or not -120.0 <= fill < 0.0):
+        fail(f"'zero_fill_db' must be a level in dBFS from -120 to below 0, not {fill!r}")
     for name in ("features", "accuracy"):
         if not isinstance(getattr(info, name), dict):
             fail(f"'{name}' must be a JSON object")
@@ -519,6 +531,8 @@ def markdown() -> str:
             return "`frame_samples - frame_hop_samples` (every frame whose audio holds gated audio)"
         if f.name == "frame_context":
             return "`0`"
+        if f.name == "zero_fill_db":
+            return "none (the input as heard)"
         if f.name == "name":
             return "the file name"
         if f.name == "gate":

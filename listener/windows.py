@@ -36,6 +36,11 @@ frames a call waits for: while listening, a few (``frames_per_call``; a model wi
 ``FrameCarry`` kept); ``listener analyze`` one call per region (up to ``MAX_CALL_FRAMES``).
 Either way each frame is computed from the same samples, so streamed and whole-region
 frames are the same.
+
+A model whose metadata has ``zero_fill_db`` gets faint white noise in place of the exact zeros of
+its input (``fill_zeros``): the padding before and after the stream and digital silence. The noise
+is read from a fixed table at the sample's position in the stream, so every window and frame holds
+the same numbers however the stream was cut into blocks or calls.
 """
 
 from __future__ import annotations
@@ -71,6 +76,32 @@ class WindowOptions:
     frames_per_call: int | None = None
 
 
+ZERO_FILL_SEED = 20261203  # the fill's noise table: PCG64's raw stream, stable across numpy versions
+ZERO_FILL_PERIOD = 1 << 16  # samples in the table (4.1 s at 16 kHz) before it repeats
+_fill_table: np.ndarray | None = None
+
+
+def fill_noise(start: int, length: int) -> np.ndarray:
+    """Unit-RMS white noise for stream samples ``[start, start + length)`` (uniform, from the fixed table)."""
+    global _fill_table
+    if _fill_table is None:
+        raw = np.random.PCG64(ZERO_FILL_SEED).random_raw(ZERO_FILL_PERIOD)
+        uniform = (raw >> np.uint64(11)).astype(np.float64) / float(1 << 53)  # [0, 1), 53 bits
+        _fill_table = ((uniform * 2.0 - 1.0) * np.sqrt(3.0)).astype(np.float32)
+    return _fill_table[np.arange(start, start + length) % ZERO_FILL_PERIOD]
+
+
+def fill_zeros(samples: np.ndarray, start: int, level_db: float | None) -> np.ndarray:
+    """``samples`` (stream samples from ``start`` on) with each exact 0 replaced, in place, by the fill
+    noise at ``level_db`` dBFS RMS (the ``zero_fill_db`` metadata); None: unchanged."""
+    if level_db is None or not len(samples):
+        return samples
+    zero = samples == 0.0
+    if zero.any():
+        samples[zero] = fill_noise(start, len(samples))[zero] * np.float32(10.0 ** (level_db / 20.0))
+    return samples
+
+
 FRAMES_PER_CALL = 2  # live ctc calls: at most one hop of added latency (see WindowOptions.frames_per_call)
 MAX_CALL_FRAMES = 256  # the most frames one call computes (20 s at an 80 ms hop): bounded memory
 
@@ -83,14 +114,19 @@ def windower_for(info: ModelInfo, options: WindowOptions) -> SpeechWindower | Sl
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise UsageError(f"frames_per_call must be a whole number >= 1, not {n!r}")
         return FrameWindower(
-            info.sample_rate, info.frame_hop_samples, info.frame_samples, info.frame_tail_samples, frames_per_call=n
+            info.sample_rate,
+            info.frame_hop_samples,
+            info.frame_samples,
+            info.frame_tail_samples,
+            frames_per_call=n,
+            zero_fill_db=info.zero_fill_db,
         )
     if info.kind == "speech":
-        return SpeechWindower(info.sample_rate, info.window_seconds)
+        return SpeechWindower(info.sample_rate, info.window_seconds, zero_fill_db=info.zero_fill_db)
     hop = options.hop if options.hop is not None else info.hop_seconds
     if not hop > 0:
         raise UsageError(f"--hop must be > 0 seconds, not {hop}")
-    return SlidingWindower(info.sample_rate, info.window_seconds, hop)
+    return SlidingWindower(info.sample_rate, info.window_seconds, hop, zero_fill_db=info.zero_fill_db)
 
 
 @dataclass
@@ -147,8 +183,10 @@ class SpeechWindower:
         window_seconds: float,
         max_utterance_s: float = 2.0,
         min_voiced_ms: float = 60.0,
+        zero_fill_db: float | None = None,
     ) -> None:
         self.sample_rate = sample_rate
+        self.zero_fill_db = zero_fill_db
         self.length = int(round(window_seconds * sample_rate))
         self.max_utterance = int(round(max_utterance_s * sample_rate))
         self.min_voiced_ms = min_voiced_ms
@@ -227,7 +265,7 @@ class SpeechWindower:
                 ws = start + int(np.argmax(sums)) * fl
             else:
                 ws = start
-        samples = self._ring.get(ws, L)
+        samples = fill_zeros(self._ring.get(ws, L), ws, self.zero_fill_db)
         middle = (max(ws, start) + min(ws + L, end)) / 2
         return [Window(samples, ws, middle / self.sample_rate, end)]
 
@@ -235,9 +273,12 @@ class SpeechWindower:
 class SlidingWindower:
     """A window every ``hop_seconds`` while the gate is open."""
 
-    def __init__(self, sample_rate: int, window_seconds: float, hop_seconds: float) -> None:
+    def __init__(
+        self, sample_rate: int, window_seconds: float, hop_seconds: float, zero_fill_db: float | None = None
+    ) -> None:
         self.sample_rate = sample_rate
         self.length = int(round(window_seconds * sample_rate))
+        self.zero_fill_db = zero_fill_db
         self._ring = _Ring(self.length + sample_rate)
         self.set_hop(hop_seconds)
         self._since = 0
@@ -265,7 +306,8 @@ class SlidingWindower:
                     end = g.start_sample + (i + 1) * fl
                     ws = end - self.length
                     middle = (max(ws, 0) + end) / 2
-                    out.append(Window(self._ring.get(ws, self.length), ws, middle / self.sample_rate, end))
+                    samples = fill_zeros(self._ring.get(ws, self.length), ws, self.zero_fill_db)
+                    out.append(Window(samples, ws, middle / self.sample_rate, end))
                 self._since -= self.hop  # keep the remainder: the hop is exact on average despite 30 ms frames
                 self._seen_active = False
         return out
@@ -329,6 +371,7 @@ class FrameWindower:
         tail: int | None = None,
         frames_per_call: int = FRAMES_PER_CALL,
         max_frames: int = MAX_CALL_FRAMES,
+        zero_fill_db: float | None = None,
     ) -> None:
         """``tail``: frames are computed up to this many samples past the gated audio (None: span - hop)."""
         if not 0 < hop <= span:
@@ -338,6 +381,7 @@ class FrameWindower:
         self.tail = self.span - self.hop if tail is None else max(0, int(tail))
         self.frames_per_call = max(1, int(frames_per_call))
         self.max_frames = max(self.frames_per_call, int(max_frames))
+        self.zero_fill_db = zero_fill_db
         self._audio = np.zeros(0, np.float32)
         self._audio_start = 0  # absolute index of _audio[0]
         self._heard = 0  # samples the gate has framed (the end of _audio)
@@ -430,7 +474,7 @@ class FrameWindower:
             raise AssertionError(f"audio from sample {start} was dropped (kept from {self._audio_start})")
         if hi > lo:
             out[lo - start : hi - start] = self._audio[lo - self._audio_start : hi - self._audio_start]
-        return FrameChunk(out, first, n, self.hop, self.span, region_ends)
+        return FrameChunk(fill_zeros(out, start, self.zero_fill_db), first, n, self.hop, self.span, region_ends)
 
     def _trim(self) -> None:
         """Keep the audio the frames not yet handed out (or not yet decided) need, and no more."""

@@ -95,6 +95,9 @@ def test_missing_keys_take_the_contract_defaults() -> None:
         ({"threshold": "1.5"}, "'threshold' must be between 0 and 1"),
         ({"hop_seconds": "0"}, "'hop_seconds' must be a positive number"),
         ({"features": "[1, 2]"}, "'features' must be a JSON object"),
+        ({"zero_fill_db": "6"}, "'zero_fill_db' must be a level in dBFS from -120 to below 0, not 6.0"),
+        ({"zero_fill_db": "-200"}, "'zero_fill_db' must be a level in dBFS"),
+        ({"zero_fill_db": "quiet"}, "non-numeric metadata 'zero_fill_db'"),
     ],
 )
 def test_bad_metadata_is_refused_with_the_key_named(changes: dict, message: str) -> None:
@@ -118,6 +121,8 @@ def test_bad_metadata_is_refused_with_the_key_named(changes: dict, message: str)
         ({"reject_labels": ["bong"]}, "does not have"),
         ({"sample_rate": 16000.5}, "'sample_rate' must be an integer"),
         ({"accuracy": [0.9]}, "'accuracy' must be a JSON object"),
+        ({"zero_fill_db": 0.0}, "'zero_fill_db' must be a level in dBFS"),
+        ({"zero_fill_db": True}, "'zero_fill_db' must be a level in dBFS"),
     ],
 )
 def test_the_writer_refuses_what_the_reader_would(changes: dict, message: str) -> None:
@@ -224,3 +229,11 @@ def test_detection_labels_leave_out_reject_labels_the_blank_and_labels_without_a
     ctc = ModelInfo.from_metadata({**CTC_MINIMAL, "reject_labels": '["oh"]'})
     assert ctc.detection_labels == ["zero"]
     assert full_info().detection_labels == ["ding", "dong"]
+
+
+def test_zero_fill_is_absent_unless_a_model_asks_for_it_and_travels_as_written() -> None:
+    assert ModelInfo.from_metadata({**MINIMAL, "kind": "speech"}, "m.onnx").zero_fill_db is None
+    assert "zero_fill_db" not in full_info().to_metadata()  # nothing written for a model without it
+    written = full_info(zero_fill_db=-65.0).to_metadata()
+    assert written["zero_fill_db"] == "-65.0"
+    assert ModelInfo.from_metadata(written, "m.onnx").zero_fill_db == -65.0

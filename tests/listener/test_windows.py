@@ -140,3 +140,56 @@ def test_a_region_at_the_start_of_the_stream_is_zero_padded_before_it():
     assert first.first_frame < 0 and first.frame_end(0) > 0
     pad = -first.first_frame * HOP
     assert not first.samples[:pad].any() and np.array_equal(first.samples[pad : pad + 1000], x[:1000])
+
+
+def test_zero_fill_replaces_exact_zeros_only_with_the_same_noise_wherever_the_stream_is_cut():
+    from listener.windows import fill_noise, fill_zeros
+
+    x = np.concatenate([np.zeros(3000, np.float32), tone(500, 0.2), np.zeros(5000, np.float32)])
+    x[4000] = 0.0  # one zero inside the tone, as a zero crossing or an 8-bit file gives
+    whole = fill_zeros(x.copy(), 0, -65.0)
+    assert np.array_equal(whole[x != 0], x[x != 0])  # every other sample as it came
+    assert not (whole == 0).any()
+    rms_db = 20 * np.log10(np.sqrt(np.mean(whole[:3000].astype(np.float64) ** 2)))
+    assert abs(rms_db - -65.0) < 0.5
+    # cut anywhere, started anywhere: a sample gets the noise of its place in the stream
+    cuts = [0, 1, 777, 3000, 6199, 9000, len(x)]
+    pieces = [fill_zeros(x[a:b].copy(), 1000 + a, -65.0) for a, b in zip(cuts, cuts[1:])]
+    assert np.array_equal(np.concatenate(pieces), fill_zeros(x.copy(), 1000, -65.0))
+    assert not np.array_equal(fill_zeros(x.copy(), 1000, -65.0), whole)  # another place, other noise
+    assert np.array_equal(fill_noise(-5, 10), np.concatenate([fill_noise(-5, 5), fill_noise(0, 5)]))
+    assert np.array_equal(fill_zeros(x.copy(), 0, None), x)  # a model without zero_fill_db hears the input as it is
+
+
+def test_a_zero_fill_model_gets_no_digital_zero_and_the_same_frames_live_and_whole():
+    from listener.windows import FrameWindower, fill_zeros
+
+    x = np.concatenate([tone(500, 0.3), np.zeros(RATE, np.float32), tone(700, 0.4), np.zeros(RATE, np.float32)])
+    live, _ = _frames(x, FrameWindower(RATE, HOP, SPAN, 0, frames_per_call=2, zero_fill_db=-70.0))
+    whole, _ = _frames(x, FrameWindower(RATE, HOP, SPAN, 0, zero_fill_db=-70.0), live=False)
+    plain, _ = _frames(x, FrameWindower(RATE, HOP, SPAN, 0), live=False)
+    assert [c.first_frame for c in whole] == [c.first_frame for c in plain]  # which frames: the gate's, as before
+    for c, p in zip(whole, plain):
+        if c.frames:
+            start = c.first_frame * HOP
+            assert not (c.samples == 0).any() and (p.samples == 0).any()  # the pre-roll and the silences filled
+            assert np.array_equal(c.samples, fill_zeros(p.samples.copy(), start, -70.0))
+    by_frame = {c.first_frame + i: c.samples[i * HOP : i * HOP + SPAN] for c in whole for i in range(c.frames)}
+    for c in live:
+        for i in range(c.frames):
+            assert np.array_equal(c.samples[i * HOP : i * HOP + SPAN], by_frame[c.first_frame + i])
+
+
+def test_window_models_with_zero_fill_get_their_padding_filled():
+    from listener.windows import fill_zeros
+
+    x = np.concatenate([tone(500, 0.3), silence(1.0), tone(600, 2.0), silence(1.0)])
+    (w,) = _run(SpeechWindower(RATE, 1.0, zero_fill_db=-70.0), x[: int(1.3 * RATE)])
+    (plain,) = _run(SpeechWindower(RATE, 1.0), x[: int(1.3 * RATE)])
+    assert w.start_sample < 0 and not (w.samples == 0).any()  # the stream's pre-roll is noise, not digital zeros
+    assert np.array_equal(w.samples, fill_zeros(plain.samples.copy(), plain.start_sample, -70.0))
+    sliding = _run(SlidingWindower(RATE, 1.0, 0.5, zero_fill_db=-70.0), x, hangover_ms=0)
+    plain_sliding = _run(SlidingWindower(RATE, 1.0, 0.5), x, hangover_ms=0)
+    assert len(sliding) == len(plain_sliding) > 2
+    assert any((p.samples == 0).any() for p in plain_sliding)
+    assert not any((s.samples == 0).any() for s in sliding)
