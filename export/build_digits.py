@@ -90,7 +90,7 @@ from listener.training.speech_embedding import (
 from listener.training.strings import Item, StringAugment
 from listener.training.tokens import tokens_to_digits
 
-VERSION = "2.3"
+VERSION = "2.4"
 
 
 @dataclass
@@ -118,7 +118,7 @@ class DigitsRecipe:
     int8_train_clips: int = 0  # calibration clips of each kind from training speakers and noise (see the card)
     frame_tail_samples: int | None = 2560  # frames computed past the gate's close (chosen on validation, see the card)
     # the runtime's noise in place of the input's exact zeros (the zero_fill_db metadata; None: off): rule 14
-    zero_fill_db: float | None = None
+    zero_fill_db: float | None = -60.0
     # the front end (OwwFrontendConfig: its top-db clip and noise floor), in the exported graph and in the cache
     # a build computes (a --reexport puts it on weights trained without it: docs/training.md, the eighth rule).
     # Either clip runs the backbone's convolutions once over a call's or a copy's frames (speech_embedding.embed_call);

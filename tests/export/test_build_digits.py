@@ -101,6 +101,7 @@ def test_quick_build_on_a_tiny_tree(tmp_path):
         assert meta["decoder"] == "ctc" and meta["frame_hop_samples"] == "1280" and meta["frame_samples"] == "17632"
         assert meta["frame_tail_samples"] == "2560" and meta["variant"] == ("int8" if name == "digits.onnx" else "fp32")
         assert meta["frame_context"] == "4"  # k - 1 embeddings carried between live calls
+        assert float(meta["zero_fill_db"]) == QUICK.zero_fill_db == -60.0  # the runtime's fill (rule 14)
         assert json.loads(meta["symbols"])["oh"] == "0" and json.loads(meta["labels"])[0] == meta["blank_label"]
     assert (runs / "digits" / "last.pt").is_file() and (runs / "digits" / "last.member2.pt").is_file()
     assert len(results["losses"]) == 2 and (cache / "copy1.npz").is_file()

@@ -37,7 +37,7 @@ def test_the_digits_card_holds_its_measured_tables() -> None:
     (``bench_digits --stamp``) and the recipe's version."""
     from bench.bench_digits import published_tables
     from listener.classifier import Classifier
-    from listener.export.build_digits import VERSION
+    from listener.export.build_digits import VERSION, DigitsRecipe
 
     card = (ROOT / "docs" / "models" / "digits.md").read_text()
     assert published_tables() in card
@@ -53,6 +53,7 @@ def test_the_digits_card_holds_its_measured_tables() -> None:
             test["models"][variant]["threshold"],
             test["models"][variant]["frame_tail_samples"],
         )
+        assert info.zero_fill_db == DigitsRecipe.zero_fill_db is not None  # the recipe's, chosen by rule 14
 
 
 def test_bench_digits_stamps_test_figures_into_a_copy_and_keeps_the_rest(tmp_path: Path) -> None:
