@@ -81,14 +81,19 @@ ZERO_FILL_PERIOD = 1 << 16  # samples in the table (4.1 s at 16 kHz) before it r
 _fill_table: np.ndarray | None = None
 
 
-def fill_noise(start: int, length: int) -> np.ndarray:
-    """Unit-RMS white noise for stream samples ``[start, start + length)`` (uniform, from the fixed table)."""
+def _noise_table() -> np.ndarray:
+    """The fill's unit-RMS white noise (uniform), made once."""
     global _fill_table
     if _fill_table is None:
         raw = np.random.PCG64(ZERO_FILL_SEED).random_raw(ZERO_FILL_PERIOD)
         uniform = (raw >> np.uint64(11)).astype(np.float64) / float(1 << 53)  # [0, 1), 53 bits
         _fill_table = ((uniform * 2.0 - 1.0) * np.sqrt(3.0)).astype(np.float32)
-    return _fill_table[np.arange(start, start + length) % ZERO_FILL_PERIOD]
+    return _fill_table
+
+
+def fill_noise(start: int, length: int) -> np.ndarray:
+    """The fill's unit-RMS noise for stream samples ``[start, start + length)``."""
+    return _noise_table()[np.arange(start, start + length) % ZERO_FILL_PERIOD]
 
 
 def fill_zeros(samples: np.ndarray, start: int, level_db: float | None) -> np.ndarray:
@@ -96,9 +101,9 @@ def fill_zeros(samples: np.ndarray, start: int, level_db: float | None) -> np.nd
     noise at ``level_db`` dBFS RMS (the ``zero_fill_db`` metadata); None: unchanged."""
     if level_db is None or not len(samples):
         return samples
-    zero = samples == 0.0
-    if zero.any():
-        samples[zero] = fill_noise(start, len(samples))[zero] * np.float32(10.0 ** (level_db / 20.0))
+    at = np.flatnonzero(samples == 0.0)
+    if len(at):
+        samples[at] = _noise_table()[(start + at) % ZERO_FILL_PERIOD] * np.float32(10.0 ** (level_db / 20.0))
     return samples
 
 
