@@ -363,12 +363,18 @@ def _keys() -> list:
 
 # ctc models' own keys
 CTC_KEYS = ("frame_hop_samples", "frame_samples", "frame_tail_samples", "frame_context", "blank_label")
+# keys a file holds only when its model sets them (absent: the default behaviour)
+OPTIONAL_KEYS = ("zero_fill_db",)
 
 
 def metadata_keys(decoder: str | None = None) -> list[str]:
-    """Every metadata key, in docs order; with ``decoder``, those a model of that decoder has."""
+    """Every metadata key, in docs order; with ``decoder``, those every model of that decoder writes
+    (``OPTIONAL_KEYS`` only when it sets them)."""
     names = [f.name for f in _keys()]
-    return names if decoder in (None, CTC) else [n for n in names if n not in CTC_KEYS]
+    if decoder is None:
+        return names
+    names = [n for n in names if n not in OPTIONAL_KEYS]
+    return names if decoder == CTC else [n for n in names if n not in CTC_KEYS]
 
 
 def _where(path: str) -> str:
