@@ -26,12 +26,15 @@ def _on_sigint(signum: int, frame: object) -> None:
 @contextmanager
 def noting() -> Iterator[None]:
     """Record Ctrl-C presses for ``check()`` while the block runs (main thread only; a SIGINT that
-    was ignored when the process started, as in a shell's background job, stays ignored)."""
+    was ignored when the process started, as in a shell's background job, stays ignored). Blocks
+    nest: inside another ``noting()`` this one changes nothing, so a press the inner block saw is
+    still there for the outer one's checks. Library code whose own steps can drop a press (a worker
+    pool starting) wraps them in it, so in-process callers are covered as the commands are."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.getsignal(signal.SIGINT)
-    if previous == signal.SIG_IGN:
+    if previous == signal.SIG_IGN or previous is _on_sigint:
         yield
         return
     _pressed.clear()

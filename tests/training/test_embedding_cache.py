@@ -104,3 +104,24 @@ def test_a_front_end_without_the_clip_caches_in_one_pass_what_the_windows_give(t
     assert np.abs(once - clipped).max() < 1e-3 * np.abs(clipped).max()
     by_windows = OrtEmbedder(cfg=OwwFrontendConfig("none", -75.0), path=lower, out_dim=lower_dim(17))(audio)
     assert np.abs(by_windows - ref).max() < 1e-3 * np.abs(ref).max()  # a windows graph takes any front end
+
+
+def test_an_in_process_caller_gets_presses_noted_while_the_pool_works(tmp_path, lower, monkeypatch):
+    """A Python caller with Python's own SIGINT handler (no command's ``noting()`` around it): the
+    worker pool's start can drop a Ctrl-C, so ``build_cache`` notes presses itself for its checks."""
+    import signal
+
+    from listener.training import interrupt
+
+    handlers = []
+    real_check = interrupt.check
+    monkeypatch.setattr(interrupt, "check", lambda: (handlers.append(signal.getsignal(signal.SIGINT)), real_check()))
+    found = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own (a background run ignores it)
+    try:
+        setup = CacheSetup(lower, lower_dim(17), StringAugment(), (), seed=4, workers=1, progress=False)
+        build_caches(items(), 1, tmp_path, setup, log=lambda _: None)
+        pool_checks = handlers[1:]  # the first is build_caches' own, before the pool
+        assert pool_checks and all(h is interrupt._on_sigint for h in pool_checks)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the caller's, put back
+    finally:
+        signal.signal(signal.SIGINT, found)

@@ -48,3 +48,15 @@ def test_an_ignored_sigint_stays_ignored() -> None:
             interrupt.check()
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_blocks_nest_so_an_inner_block_keeps_the_press_for_the_outer_checks() -> None:
+    with interrupt.noting():
+        handler = signal.getsignal(signal.SIGINT)
+        with interrupt.noting():
+            assert signal.getsignal(signal.SIGINT) is handler  # the outer block's, untouched
+            _RaisesInDel()
+        assert signal.getsignal(signal.SIGINT) is handler
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.check()
