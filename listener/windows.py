@@ -91,11 +91,6 @@ def _noise_table() -> np.ndarray:
     return _fill_table
 
 
-def fill_noise(start: int, length: int) -> np.ndarray:
-    """The fill's unit-RMS noise for stream samples ``[start, start + length)``."""
-    return _noise_table()[np.arange(start, start + length) % ZERO_FILL_PERIOD]
-
-
 def fill_zeros(samples: np.ndarray, start: int, level_db: float | None) -> np.ndarray:
     """``samples`` (stream samples from ``start`` on) with each exact 0 replaced, in place, by the fill
     noise at ``level_db`` dBFS RMS (the ``zero_fill_db`` metadata); None: unchanged."""
