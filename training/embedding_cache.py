@@ -102,16 +102,22 @@ def build_cache(
     jobs = [(it, setup.seed * 7_919 + copy * 1_000_003 + i, clean) for i, it in enumerate(items)]
     ctx = mp.get_context("spawn" if sys.platform == "darwin" else "fork")
     init = (str(setup.lower_onnx), setup.out_dim, list(setup.noise), setup.augment, setup.frontend)
-    with interrupt.noting(), ctx.Pool(max(1, setup.workers), _init_worker, init) as pool:
-        results = pool.imap(_embed, jobs, chunksize=8)
-        if setup.progress:
-            from tqdm import tqdm
+    with interrupt.noting():
+        with interrupt.holding():  # a press while the workers fork arrives once they have
+            pool = ctx.Pool(max(1, setup.workers), _init_worker, init)
+        try:
+            results = pool.imap(_embed, jobs, chunksize=8)
+            if setup.progress:
+                from tqdm import tqdm
 
-            results = tqdm(results, total=len(jobs), desc=f"cache copy {copy}", file=sys.stderr, leave=False)
-        done = []
-        for result in results:
-            interrupt.check()  # a Ctrl-C lost while the pool forked its workers (noted for any caller)
-            done.append(result)
+                results = tqdm(results, total=len(jobs), desc=f"cache copy {copy}", file=sys.stderr, leave=False)
+            done = []
+            for result in results:
+                interrupt.check()  # a Ctrl-C lost elsewhere in the pool's machinery (noted for any caller)
+                done.append(result)
+        finally:
+            with interrupt.holding():
+                pool.terminate()
     data = _pack(items, done, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")

@@ -5,7 +5,8 @@ exceptions it only prints ("Exception ignored in ..."): an at-fork hook while a 
 a ``__del__``, a weakref callback. The KeyboardInterrupt then never reaches the job, which would run
 on to the end as if no one had pressed Ctrl-C. ``noting()`` installs a handler that records each
 press as well as raising, and ``check()``, called between units of work (a cached clip, a batch, a
-stage), raises the one that went missing.
+stage), raises the one that went missing. Where a press is known to land in such code (a worker
+pool forking), ``holding()`` keeps it from raising there at all, so nothing is printed as ignored.
 """
 
 from __future__ import annotations
@@ -16,11 +17,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 _pressed = threading.Event()
+_held = threading.Event()
 
 
 def _on_sigint(signum: int, frame: object) -> None:
     _pressed.set()
     raise KeyboardInterrupt
+
+
+def _hold_sigint(signum: int, frame: object) -> None:
+    _held.set()
 
 
 @contextmanager
@@ -44,6 +50,30 @@ def noting() -> Iterator[None]:
     finally:
         signal.signal(signal.SIGINT, previous)
         _pressed.clear()
+
+
+@contextmanager
+def holding() -> Iterator[None]:
+    """Hold Ctrl-C while the block runs and deliver it, to whatever handler was there before, as
+    the block ends. For steps where a raised KeyboardInterrupt would land in code that can only print
+    it (the at-fork hooks while a worker pool starts): the press then arrives a moment later, in
+    ordinary code. Main thread only; nested blocks and an ignored SIGINT are left as they are."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN or previous is _hold_sigint:
+        yield
+        return
+    _held.clear()
+    signal.signal(signal.SIGINT, _hold_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if _held.is_set():
+            _held.clear()
+            signal.raise_signal(signal.SIGINT)
 
 
 def check() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -125,3 +126,51 @@ def test_an_in_process_caller_gets_presses_noted_while_the_pool_works(tmp_path, 
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the caller's, put back
     finally:
         signal.signal(signal.SIGINT, found)
+
+
+_PRESS_WHILE_FORKING = """
+import os, signal, sys
+import numpy as np
+from pathlib import Path
+from listener.training.embedding_cache import CacheSetup, build_caches
+from listener.training.speech_embedding import lower_dim
+from listener.training.strings import Item, StringAugment
+
+armed = [True]
+
+def press_once():  # Ctrl-C landing in an at-fork hook, as it can while the pool forks its workers
+    if armed[0]:
+        armed[0] = False
+        signal.raise_signal(signal.SIGINT)
+
+os.register_at_fork(after_in_parent=press_once)
+signal.signal(signal.SIGINT, signal.default_int_handler)
+setup = CacheSetup(sys.argv[1], lower_dim(17), StringAugment(), (), seed=4, workers=1, progress=False)
+item = Item(np.zeros(8000, np.float32), (), [], "noise", "n")
+try:
+    build_caches([item] * 3, 1, Path(sys.argv[2]), setup, log=lambda _: None)
+except KeyboardInterrupt:
+    print("stopped")
+    sys.exit(130)
+print("finished")
+"""
+
+
+def test_a_press_while_the_pool_forks_stops_the_build_without_a_printed_traceback(tmp_path, lower):
+    """A KeyboardInterrupt raised inside an at-fork hook can only be printed ("Exception ignored
+    in ..."); the press is held while the workers fork and delivered right after, in ordinary code."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "press.py"
+    script.write_text(_PRESS_WHILE_FORKING)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(lower), str(tmp_path / "cache")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert proc.returncode == 130 and proc.stdout.strip() == "stopped", proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr[-2000:]
+    assert not (tmp_path / "cache" / "copy0.npz").exists()

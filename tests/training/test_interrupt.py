@@ -60,3 +60,34 @@ def test_blocks_nest_so_an_inner_block_keeps_the_press_for_the_outer_checks() ->
         assert signal.getsignal(signal.SIGINT) is handler
         with pytest.raises(KeyboardInterrupt):
             interrupt.check()
+
+
+def test_holding_delivers_a_press_when_the_block_ends_never_inside_it(monkeypatch) -> None:
+    """Code that can only print an exception (a finaliser here, an at-fork hook in a worker pool's
+    start) gets no KeyboardInterrupt under ``holding()``: the press arrives as the block ends."""
+    import sys
+
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    with interrupt.noting():
+        with pytest.raises(KeyboardInterrupt):
+            with interrupt.holding():
+                _RaisesInDel()
+                signal.raise_signal(signal.SIGINT)  # two presses held: one delivery
+                reached = True
+        assert reached and unraisable == []
+        assert signal.getsignal(signal.SIGINT) is interrupt._on_sigint  # noting's handler took the press
+
+
+def test_holding_without_a_press_changes_nothing_and_an_ignored_sigint_stays_ignored() -> None:
+    before = signal.getsignal(signal.SIGINT)
+    with interrupt.holding():
+        pass
+    assert signal.getsignal(signal.SIGINT) is before
+    found = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with interrupt.holding():
+            assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+            signal.raise_signal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, found)
