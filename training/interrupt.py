@@ -3,15 +3,17 @@
 Python runs a SIGINT handler between two bytecodes, and that moment can fall inside code whose
 exceptions it only prints ("Exception ignored in ..."): an at-fork hook while a worker pool starts,
 a ``__del__``, a weakref callback. The KeyboardInterrupt then never reaches the job, which would run
-on to the end as if no one had pressed Ctrl-C. ``noting()`` installs a handler that records each
-press as well as raising, and ``check()``, called between units of work (a cached clip, a batch, a
-stage), raises the one that went missing. Where a press is known to land in such code (a worker
-pool forking), ``holding()`` keeps it from raising there at all, so nothing is printed as ignored.
+on to the end as if no one had pressed Ctrl-C, and the user would see a traceback for it.
+``noting()`` installs a handler that records each press as well as raising, keeps Python from
+printing the KeyboardInterrupt it could not raise, and ``check()``, called between units of work
+(a cached clip, a batch, a stage), raises the one that went missing. Where a press is known to land
+in such code (a worker pool forking), ``holding()`` keeps it from raising there at all.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,11 +46,20 @@ def noting() -> Iterator[None]:
         yield
         return
     _pressed.clear()
+    printer = sys.unraisablehook
+
+    def quiet(unraisable: sys.UnraisableHookArgs) -> None:
+        """A press that a finaliser or hook swallowed is noted for ``check()``: not printed."""
+        if not (isinstance(unraisable.exc_value, KeyboardInterrupt) and _pressed.is_set()):
+            printer(unraisable)
+
     signal.signal(signal.SIGINT, _on_sigint)
+    sys.unraisablehook = quiet
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = printer
         _pressed.clear()
 
 
