@@ -78,6 +78,22 @@ def test_the_training_pool_holds_what_is_there_and_skips_the_rest_with_a_message
     assert all(np.array_equal(a, b) for a, b in zip(pool.clips, again.clips))
 
 
+def test_a_sound_installed_under_several_names_is_one_clip(tmp_path: Path) -> None:
+    """The freedesktop theme links four names to one warning sound: the pool holds it once, whether
+    the other names are links or copies."""
+    theme = tmp_path / "system" / "usr" / "share" / "sounds" / "freedesktop" / "stereo"
+    theme.mkdir(parents=True)
+    sf.write(theme / "dialog-warning.oga", _tone(700, 0.6).astype(np.float32), RATE, format="OGG")
+    sf.write(theme / "bell.oga", _tone(1200, 0.8).astype(np.float32), RATE, format="OGG")
+    for name in ("dialog-error.oga", "window-attention.oga"):
+        (theme / name).symlink_to("dialog-warning.oga")
+    (theme / "window-question.oga").write_bytes((theme / "dialog-warning.oga").read_bytes())
+    roots = Roots(tmp_path / "data", tmp_path / "system")
+    held = build_pool("heldout", roots, cache=False, log=lambda m: None)
+    clips = [c for c, s in zip(held.clips, held.source) if s == "desktop_sounds"]
+    assert len(clips) == 2 and sorted(len(c) for c in clips) == [int(0.6 * RATE), int(0.8 * RATE)]
+
+
 def test_held_out_sources_never_feed_training_and_scale_limits_each_source(tree: Roots) -> None:
     held = build_pool("heldout", tree, cache=False, scale=0.2, log=lambda m: None)
     assert set(held.by_source()) >= {"sc_noise_heldout", "synthetic_heldout"}

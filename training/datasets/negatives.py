@@ -41,6 +41,7 @@ from listener.training.datasets.base import DatasetError, load_audio
 MAX_CLIP_S = 4.0  # long files are cut into pieces of at most this length
 MIN_CLIP_S = 0.3
 SPLITS = ("train", "heldout", "seen-corpus")
+POOL_FORMAT = 2  # in the pool cache's key: raised whenever the same files give other clips
 
 # Anything that might be one of the ten classes (or close enough to poison "other").
 EXCLUDE = re.compile(
@@ -106,11 +107,31 @@ def files(root: Path, patterns: tuple[str, ...] = ("*.wav", "*.ogg", "*.oga", "*
     return sorted(f for f in out if not EXCLUDE.search(str(f.relative_to(root))))
 
 
+def distinct(paths: list[Path]) -> list[Path]:
+    """``paths`` with each file's content once (the first name in the list keeps it): packages
+    install one sound under several names (the freedesktop theme links four names to one warning
+    sound; games copy a sound into several folders), and a pool that held it four times would
+    train, and count false alarms, four times over. An unreadable file is kept (the loader skips it)."""
+    seen: set[str] = set()
+    out: list[Path] = []
+    for path in paths:
+        try:
+            digest = hashlib.sha1(path.read_bytes()).hexdigest()
+        except OSError:
+            out.append(path)
+            continue
+        if digest not in seen:
+            seen.add(digest)
+            out.append(path)
+    return out
+
+
 def from_files(find: Callable[[Roots], list[Path]], max_pieces: int = 1) -> Loader:
-    """A loader of files (in random order), each cut into pieces; unreadable files are skipped."""
+    """A loader of files (in random order, each content once), each cut into pieces; unreadable
+    files are skipped."""
 
     def load(roots: Roots, rng: np.random.Generator) -> Iterator[np.ndarray]:
-        paths = find(roots)
+        paths = distinct(find(roots))
         for i in rng.permutation(len(paths)):
             try:
                 x = load_audio(paths[i], SAMPLE_RATE)
@@ -660,7 +681,8 @@ def build_pool(
     """Every clip of the sources of ``split`` (each source's ``limit`` times ``scale``, at least 1).
 
     A source with something missing is skipped with a message; the pool is cached under
-    the listener cache, keyed by split, roots, seed, scale and the sources that were there.
+    the listener cache, keyed by split, roots, seed, scale, the sources that were there and
+    ``POOL_FORMAT``.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
@@ -673,7 +695,8 @@ def build_pool(
         else:
             chosen.append(src)
     where = Roots(roots.data.resolve(), roots.system.resolve())  # one key however the folders are spelt
-    key = hashlib.sha1(f"{split}|{where}|{seed}|{scale}|{[s.name for s in chosen]}".encode()).hexdigest()[:16]
+    named = f"{POOL_FORMAT}|{split}|{where}|{seed}|{scale}|{[s.name for s in chosen]}"
+    key = hashlib.sha1(named.encode()).hexdigest()[:16]
     path = cache_root() / "negatives" / f"{split}-{key}.npz"
     if cache and path.is_file():
         with np.load(path) as z:
