@@ -80,7 +80,7 @@ def test_the_training_pool_holds_what_is_there_and_skips_the_rest_with_a_message
 
 def test_a_sound_installed_under_several_names_is_one_clip(tmp_path: Path) -> None:
     """The freedesktop theme links four names to one warning sound: the pool holds it once, whether
-    the other names are links or copies."""
+    the other names are links, copies, or the same audio in another container."""
     theme = tmp_path / "system" / "usr" / "share" / "sounds" / "freedesktop" / "stereo"
     theme.mkdir(parents=True)
     sf.write(theme / "dialog-warning.oga", _tone(700, 0.6).astype(np.float32), RATE, format="OGG")
@@ -88,6 +88,8 @@ def test_a_sound_installed_under_several_names_is_one_clip(tmp_path: Path) -> No
     for name in ("dialog-error.oga", "window-attention.oga"):
         (theme / name).symlink_to("dialog-warning.oga")
     (theme / "window-question.oga").write_bytes((theme / "dialog-warning.oga").read_bytes())
+    decoded, _ = sf.read(theme / "bell.oga", dtype="float32")  # as a float WAV: other bytes, the same clip
+    sf.write(theme / "bell-decoded.oga", decoded, RATE, format="WAV", subtype="FLOAT")
     roots = Roots(tmp_path / "data", tmp_path / "system")
     held = build_pool("heldout", roots, cache=False, log=lambda m: None)
     clips = [c for c, s in zip(held.clips, held.source) if s == "desktop_sounds"]

@@ -678,7 +678,8 @@ def build_pool(
     cache: bool = True,
     log: Callable[[str], None] = print,
 ) -> Pool:
-    """Every clip of the sources of ``split`` (each source's ``limit`` times ``scale``, at least 1).
+    """Every clip of the sources of ``split`` (each source's ``limit`` times ``scale``, at least 1),
+    each clip once.
 
     A source with something missing is skipped with a message; the pool is cached under
     the listener cache, keyed by split, roots, seed, scale, the sources that were there and
@@ -703,13 +704,19 @@ def build_pool(
             return Pool(np.split(z["samples"], np.cumsum(z["sizes"])[:-1]), [str(x) for x in z["source"]])
     clips: list[np.ndarray] = []
     names: list[str] = []
+    heard: set[str] = set()  # each clip once, whichever file (a WAD lump, a .wav and its .flac) gave it
     for src in chosen:
         rng = np.random.default_rng([seed, order.index(src), 7])
         limit, got = max(1, int(round(src.limit * scale))), 0
         for x in src.load(roots, rng):
             if len(x) < MIN_CLIP_S * SAMPLE_RATE or not np.isfinite(x).all() or np.abs(x).max() < 1e-4:
                 continue
-            clips.append(np.asarray(x, np.float32))
+            x = np.asarray(x, np.float32)
+            digest = hashlib.sha1(x.tobytes()).hexdigest()
+            if digest in heard:
+                continue
+            heard.add(digest)
+            clips.append(x)
             names.append(src.name)
             got += 1
             if got >= limit:
