@@ -3,7 +3,8 @@
 Writes ``BASE.fp32.onnx`` and ``BASE.onnx`` (INT8). Calibration uses real
 training clips from ``--data``; the parity check (torch vs FP32, INT8 vs FP32
 accuracy) uses its validation clips: the training run's split, which the checkpoint
-keeps (``--val-fraction`` / ``--fold`` override it). Exits 1 when parity fails, 2 on bad input.
+keeps (``--val-fraction`` / ``--fold`` override it). Exits 1 when parity fails, 2 on bad input, 130 on
+Ctrl-C (nothing written).
 """
 
 from __future__ import annotations
@@ -47,6 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fold", type=int, help="esc10, esc50's validation fold (default: the training run's)")
     args = parser.parse_args(argv)
 
+    from listener.errors import interrupted
+
+    try:
+        return _export(args)
+    except KeyboardInterrupt:  # export_bundle writes through temporary files, removed on the way out
+        print("interrupted: nothing written", file=sys.stderr)
+        return interrupted()
+
+
+def _export(args: argparse.Namespace) -> int:
     from listener.export.bundle import export_bundle
     from listener.export.parity import ParityError
     from listener.training.corpus import waveset
@@ -82,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     except (DatasetError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    print(
+        f"exporting {args.checkpoint}: calibrating INT8 on {len(calib.audio)} windows, parity on "
+        f"{len(val_set.audio)}; writes {args.out}.fp32.onnx and {args.out}.onnx",
+        file=sys.stderr,
+    )
     try:
         bundle = export_bundle(model, spec, args.out, calib.audio, val_set, max_int8_drop=args.max_int8_drop)
     except ParityError as exc:

@@ -28,7 +28,7 @@ from onnx import TensorProto, helper
 
 from listener.contract import CONTEXT, EMBEDDINGS, INPUT, LOGITS, ModelInfo
 from listener.errors import ModelError
-from listener.export.onnx_export import set_metadata
+from listener.export.onnx_export import save_in_place, set_metadata
 from listener.export.parity import ParityError
 
 EMBEDDER, HEAD = "/embedder/", "/head/"  # node-name prefixes of AudioToLogits' two parts in a torch export
@@ -98,7 +98,7 @@ def add_frame_context(path: Path) -> int:
     del graph.node[:]
     graph.node.extend(order)
     onnx.checker.check_model(model)
-    onnx.save(model, str(path))
+    save_in_place(model, path)
     return _carried_rows(path, width)
 
 

@@ -8,6 +8,7 @@ needs onnxscript), and its scope-based node names (``/frontend/...``,
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -22,6 +23,18 @@ OPSET = 17
 OUTPUTS = (LOGITS, FEATURES)  # what ExportableModel.forward returns, in that order
 
 
+def save_in_place(model: onnx.ModelProto, path: Path) -> None:
+    """Write ``model`` over the file at ``path`` through a temporary file beside it, so a Ctrl-C, a full
+    disk or a crash part way leaves the old file whole (these commands rewrite shipped models in place)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        onnx.save(model, str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def set_metadata(path: Path, info: ModelInfo) -> None:
     """Replace the file's metadata_props with the contract's spelling of ``info`` (in place)."""
     model = onnx.load(str(path))
@@ -29,7 +42,7 @@ def set_metadata(path: Path, info: ModelInfo) -> None:
     for k, v in info.to_metadata().items():
         entry = model.metadata_props.add()
         entry.key, entry.value = k, v
-    onnx.save(model, str(path))
+    save_in_place(model, path)
 
 
 def export_onnx(model: ExportableModel, spec: ModelSpec, path: Path, accuracy: dict | None = None) -> Path:

@@ -74,6 +74,31 @@ def test_export_contract_and_parity(tmp_path: Path, trained) -> None:
     assert b.int8_latency_ms > 0
 
 
+def test_rewriting_metadata_leaves_the_old_file_whole_if_the_write_stops(tmp_path: Path, trained, monkeypatch) -> None:
+    """``set_metadata`` rewrites shipped models in place (int8_thresholds, --stamp, frame_context): a
+    Ctrl-C or a full disk part way through the write must leave the old file, not half of a new one."""
+    from listener.export.onnx_export import set_metadata
+
+    model, spec = trained
+    path = export_onnx(model, spec, tmp_path / "m.onnx")
+    before = path.read_bytes()
+    info = Classifier(path).info
+    real_save = onnx.save
+
+    def half_then_ctrl_c(proto, target, *args, **kwargs) -> None:
+        real_save(proto, target, *args, **kwargs)
+        Path(target).write_bytes(Path(target).read_bytes()[:1000])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(onnx, "save", half_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        set_metadata(path, replace(info, threshold=0.9))
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+    monkeypatch.undo()
+    set_metadata(path, replace(info, threshold=0.9))
+    assert Classifier(path).info.threshold == 0.9 and [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+
+
 def test_int8_quantizes_the_network_not_the_front_end(tmp_path: Path, trained) -> None:
     model, spec = trained
     fp32 = export_onnx(model, spec, tmp_path / "m.fp32.onnx")
@@ -267,3 +292,36 @@ def test_export_reuses_the_split_the_checkpoint_keeps(trained: tuple, tmp_path: 
     assert trained_split(kept, fold=2) == DataSplit(0.3, 2)
     assert trained_split(kept, val_fraction=0.1) == DataSplit(0.1, 4)
     assert trained_split(replace(spec, data_split={})) == DataSplit()  # a checkpoint from before: the defaults
+
+
+def test_cli_ctrl_c_says_one_line_exits_130_and_writes_nothing(trained: tuple, tmp_path: Path) -> None:
+    """A real SIGINT, as Ctrl-C sends it, once the export has said what it writes: no traceback, no file."""
+    import signal
+    import subprocess
+    import sys
+
+    from listener.training.train import save_checkpoint
+    from tests.tones import write_tone_tree
+
+    model, spec = trained
+    save_checkpoint(model, spec, tmp_path / "best.pt")
+    data = f"folder:{write_tone_tree(tmp_path / 'tones', per_class=40)}"
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "listener.export", str(tmp_path / "best.pt"), "--data", data, "--out", str(out / "x")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as from a terminal
+    )
+    said = ""
+    while not said.startswith("exporting"):
+        said = proc.stderr.readline()
+        assert said, "the export ended before saying what it writes"
+    proc.send_signal(signal.SIGINT)
+    stdout, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and err.strip().splitlines() == ["interrupted: nothing written"]
+    assert stdout == "" and list(out.iterdir()) == []
