@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from listener.export.bundle import pair_paths, staged_pair
 from listener.export.ctc_export import (
     calibration_clips,
     check_streaming,
@@ -366,29 +367,31 @@ def build_digits(
             )
             set_metadata(path, info)
 
-    with _stage(times, "export", log):
-        net = reused if reused is not None else audio_model(models, r.frontend)
-        fp32 = export_ctc_onnx(net, out / "digits.fp32.onnx")
-        probe = next((it.audio for v in val.values() for it in v if it.tokens), items[0].audio)
-        probe = np.concatenate([np.zeros(8000, np.float32), probe])[None]
-        with torch.no_grad():
-            ref = net(torch.from_numpy(probe)).numpy()
-        parity = float(np.abs(session(fp32).run(None, {"audio": probe})[0] - ref).max())
-        if parity > 1e-3 * max(1.0, float(np.abs(ref).max())):
-            raise ParityError(f"{fp32}: ONNX logits differ from torch's by {parity:.3g}")
-        streaming = check_streaming(fp32, r.k)
-        calibration = int8_calibration(cfg, val, items, noise, r.int8_train_clips, log)
-        int8, passes = quantize_digits(net, fp32, out / "digits.onnx", calibration, r, probe)
-        check_streaming(int8, r.k, tolerance=1e-1)
-        write_metadata({}, 0)
-        carried = max(give_context(fp32)[0], give_context(int8)[0])  # after INT8: the quantizer never sees it
-    with _stage(times, "validate", log):
-        summary, agreement = validate({"fp32": fp32, "int8": int8}, val, threads)
-    accuracy = {
-        variant: {f"{n}_digits_right": s.get("digits_right") for n, s in sets.items()}
-        for variant, sets in summary.items()
-    }
-    write_metadata(accuracy, carried)
+    with staged_pair(out / "digits") as (fp32, int8):  # `out` keeps its pair until every check has passed
+        with _stage(times, "export", log):
+            net = reused if reused is not None else audio_model(models, r.frontend)
+            export_ctc_onnx(net, fp32)
+            probe = next((it.audio for v in val.values() for it in v if it.tokens), items[0].audio)
+            probe = np.concatenate([np.zeros(8000, np.float32), probe])[None]
+            with torch.no_grad():
+                ref = net(torch.from_numpy(probe)).numpy()
+            parity = float(np.abs(session(fp32).run(None, {"audio": probe})[0] - ref).max())
+            if parity > 1e-3 * max(1.0, float(np.abs(ref).max())):
+                raise ParityError(f"digits FP32 file: ONNX logits differ from torch's by {parity:.3g}")
+            streaming = check_streaming(fp32, r.k)
+            calibration = int8_calibration(cfg, val, items, noise, r.int8_train_clips, log)
+            _, passes = quantize_digits(net, fp32, int8, calibration, r, probe)
+            check_streaming(int8, r.k, tolerance=1e-1)
+            write_metadata({}, 0)
+            carried = max(give_context(fp32)[0], give_context(int8)[0])  # after INT8: the quantizer never sees it
+        with _stage(times, "validate", log):
+            summary, agreement = validate({"fp32": fp32, "int8": int8}, val, threads)
+        accuracy = {
+            variant: {f"{n}_digits_right": s.get("digits_right") for n, s in sets.items()}
+            for variant, sets in summary.items()
+        }
+        write_metadata(accuracy, carried)
+    fp32, int8 = pair_paths(out / "digits")
     times["total"] = round(time.time() - t_all, 1)
     results = {
         "recipe": asdict(r),

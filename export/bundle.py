@@ -1,12 +1,14 @@
 """Produces the shipped pair for one model: ``<base>.fp32.onnx`` and ``<base>.onnx`` (INT8).
 
-Export, quantize, then the parity check; nothing is left in place if parity fails
-(the files are written under temporary names and moved at the end).
+Export, quantize, then the parity check; nothing is left in place if parity fails or Ctrl-C
+stops it (the files are written under temporary names and moved at the end: ``staged_pair``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +34,31 @@ class Bundle:
     int8_passes_max_abs: float | None = None  # quantize_model's check (None: nothing compared)
 
 
+def pair_paths(out_base: Path) -> tuple[Path, Path]:
+    """``<base>.fp32.onnx`` and ``<base>.onnx``: where a model's FP32 and INT8 files go."""
+    out_base = Path(out_base)
+    return out_base.with_name(out_base.name + ".fp32.onnx"), out_base.with_name(out_base.name + ".onnx")
+
+
+@contextmanager
+def staged_pair(out_base: Path) -> Iterator[tuple[Path, Path]]:
+    """Temporary FP32 and INT8 paths beside ``out_base`` for the block to write and check; they become
+    :func:`pair_paths` when it ends without an exception, and are removed in any case, so a failed check
+    or a Ctrl-C leaves the pair that was there (a rebuild writes into assets/ by default)."""
+    out_base = Path(out_base)
+    out_base.parent.mkdir(parents=True, exist_ok=True)
+    tmp32 = out_base.with_name(f".{out_base.name}.{os.getpid()}.fp32.onnx")
+    tmp8 = out_base.with_name(f".{out_base.name}.{os.getpid()}.int8.onnx")
+    fp32, int8 = pair_paths(out_base)
+    try:
+        yield tmp32, tmp8
+        os.replace(tmp32, fp32)
+        os.replace(tmp8, int8)
+    finally:
+        for p in (tmp32, tmp8):
+            p.unlink(missing_ok=True)
+
+
 def export_bundle(
     model: ExportableModel,
     spec: ModelSpec,
@@ -42,22 +69,11 @@ def export_bundle(
     max_int8_drop: float = MAX_INT8_DROP,
 ) -> Bundle:
     """Export FP32 + INT8 for ``model`` to ``out_base``.{fp32.onnx, onnx} and check parity."""
-    out_base = Path(out_base)
-    out_base.parent.mkdir(parents=True, exist_ok=True)
-    fp32 = out_base.with_name(out_base.name + ".fp32.onnx")
-    int8 = out_base.with_name(out_base.name + ".onnx")
-    tmp32 = out_base.with_name(f".{out_base.name}.{os.getpid()}.fp32.onnx")
-    tmp8 = out_base.with_name(f".{out_base.name}.{os.getpid()}.int8.onnx")
-    try:
+    with staged_pair(out_base) as (tmp32, tmp8):
         export_onnx(model, spec, tmp32, accuracy)
         _, passes = quantize_model(model, tmp32, tmp8, calibration, spec, accuracy)
         parity = check_parity(model, tmp32, tmp8, val, max_int8_drop=max_int8_drop)
         lat8 = measure_latency(tmp8, spec.window_samples)
         lat32 = measure_latency(tmp32, spec.window_samples)
-        os.replace(tmp32, fp32)
-        os.replace(tmp8, int8)
-    finally:
-        for p in (tmp32, tmp8):
-            if p.exists():
-                p.unlink()
+    fp32, int8 = pair_paths(out_base)
     return Bundle(int8, fp32, parity, lat8, lat32, passes)

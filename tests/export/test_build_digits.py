@@ -290,3 +290,44 @@ def test_the_front_end_and_reexport_flags(tmp_path):
     )
     run = build("--reexport", str(tmp_path / "none.onnx"), "--data", str(tmp_path))
     assert run.returncode == 2 and run.stderr.strip() == f"error: --reexport: {tmp_path / 'none.onnx'} not found"
+
+
+def test_a_build_stopped_after_its_export_leaves_the_pair_that_was_there(tmp_path, monkeypatch):
+    """The build writes into assets/ by default: until every check has passed its files are temporary
+    ones, so a Ctrl-C in the validate stage (or a failed check) leaves the old pair whole."""
+    from dataclasses import replace
+
+    import torch
+
+    from listener.export import build_digits as bd
+    from listener.export.ctc_export import export_ctc_onnx
+    from listener.training.ctc import AudioToLogits, WindowHead
+
+    r = replace(bd.QUICK, hidden=16, members=1)
+    torch.manual_seed(0)
+    head = WindowHead(r.k, r.hidden, r.depth, r.dropout, np.full(96, 0.1), np.full(96, 2.0))
+    source = export_ctc_onnx(AudioToLogits(head).eval(), tmp_path / "src" / "digits.fp32.onnx")
+    data, out = tiny_tree(tmp_path / "data"), tmp_path / "out"
+    out.mkdir()
+    (out / "digits.fp32.onnx").write_bytes(b"the shipped FP32 file")
+    (out / "digits.onnx").write_bytes(b"the shipped INT8 file")
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bd, "validate", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        bd.build_digits(
+            data, out, tmp_path / "runs", quick=True, recipe=r, threads=1, log=lambda m: None, reexport=source
+        )
+    assert sorted(p.name for p in out.iterdir()) == ["digits.fp32.onnx", "digits.onnx"]
+    assert (out / "digits.onnx").read_bytes() == b"the shipped INT8 file"
+    assert (out / "digits.fp32.onnx").read_bytes() == b"the shipped FP32 file"
+    monkeypatch.undo()
+    done = bd.build_digits(
+        data, out, tmp_path / "runs", quick=True, recipe=r, threads=1, log=lambda m: None, reexport=source
+    )
+    assert done["files"] == {"fp32": str(out / "digits.fp32.onnx"), "int8": str(out / "digits.onnx")}
+    assert sorted(p.name for p in out.iterdir()) == ["digits.fp32.onnx", "digits.onnx"]
+    meta = {p.key: p.value for p in onnx.load(str(out / "digits.onnx")).metadata_props}
+    assert meta["variant"] == "int8" and meta["frame_context"] == "4" and "an4_digits_right" in meta["accuracy"]
