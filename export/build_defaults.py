@@ -542,10 +542,11 @@ def reexport(args: argparse.Namespace, name: str, source: Path | None = None) ->
     ``accuracy``. ``--reexport`` of ``X.fp32.onnx`` next to an INT8 ``X.onnx`` gives the new INT8 file
     that file's ranges (the same numbers, checked); otherwise, and always with ``--requantize``, they are
     calibrated on the build's calibration clips (a build with ``--seed S`` is matched by the same ``--seed``)."""
+    from listener.export.bundle import pair_paths, staged_pair
     from listener.export.onnx_export import export_onnx
     from listener.export.quantize import quantize_model
 
-    fp32 = args.out / f"{name}.fp32.onnx"
+    fp32 = pair_paths(args.out / name)[0]
     if source is None and not fp32.is_file():
         raise OSError(f"{fp32} not found: --requantize reads the FP32 file a build wrote (pass --out)")
     source = source or fp32
@@ -557,12 +558,12 @@ def reexport(args: argparse.Namespace, name: str, source: Path | None = None) ->
     calibration = _calibration(
         sounds_calibration_set(build_esc_set(args.data), pool.clips + mixed), 256, args.seed, spec.window_samples
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    export_onnx(model, spec, fp32, accuracy)
     sibling = source.with_name(source.name.replace(".fp32.onnx", ".onnx"))
     ranges_from = (sibling, source) if source != fp32 and sibling != source and sibling.is_file() else None
-    int8 = args.out / f"{name}.onnx"
-    _, passes = quantize_model(model, fp32, int8, calibration, spec, accuracy, ranges_from)
+    with staged_pair(args.out / name) as (tmp32, tmp8):  # --out keeps its pair until both are written
+        export_onnx(model, spec, tmp32, accuracy)
+        _, passes = quantize_model(model, tmp32, tmp8, calibration, spec, accuracy, ranges_from)
+    fp32, int8 = pair_paths(args.out / name)
     how = f"{ranges_from[0]}'s INT8 ranges" if ranges_from else "INT8 calibrated"
     _log(f"{name}: {fp32} and {int8} exported from {source}'s weights, {how} (INT8 max |difference| {passes})")
     return reevaluate(args, name)

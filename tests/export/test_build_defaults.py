@@ -76,6 +76,7 @@ def test_the_sounds_recipe_builds_a_model_the_runtime_reads(tmp_path: Path, monk
     (out / "sounds.onnx").unlink()
     assert main(["--requantize", *args, "--cards", str(fresh)]) == 0
     assert _graph(out / "sounds.onnx") == built
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # written under temporary names, moved
     redone = json.loads((fresh / "sounds" / "results.json").read_text())
     assert redone["reevaluated"]["command"].endswith("--requantize --only sounds")
     for variant in ("sounds.onnx", "sounds.fp32.onnx"):
