@@ -162,20 +162,23 @@ def main(argv: list[str] | None = None) -> int:
 
     from listener.classifier import CPU, Classifier
     from listener.errors import ListenerError, interrupted
+    from listener.training import interrupt
     from listener.training.corpus import build_esc_set
     from listener.training.datasets.base import DatasetError
 
     t0 = time.time()
     try:
-        variant = Classifier(args.model, threads=args.threads, providers=[CPU])
-        ref = Classifier(reference, threads=args.threads, providers=[CPU])
-        esc = build_esc_set(args.data)
-        names = [esc.label_names[y] for y in esc.labels]
-        print(
-            f"scoring {len(names)} clips x {len(args.seeds)} seeds with {args.model.name} and {reference.name} ...",
-            flush=True,
-        )
-        t = find_thresholds(variant, ref, list(esc.audio), names, args.seeds)
+        with interrupt.noting():
+            variant = Classifier(args.model, threads=args.threads, providers=[CPU])
+            ref = Classifier(reference, threads=args.threads, providers=[CPU])
+            esc = build_esc_set(args.data)
+            names = [esc.label_names[y] for y in esc.labels]
+            print(
+                f"scoring {len(names)} clips x {len(args.seeds)} seeds with {args.model.name} and {reference.name} ...",
+                flush=True,
+            )
+            t = find_thresholds(variant, ref, list(esc.audio), names, args.seeds)
+            interrupt.check()  # a press Python could only print (training/interrupt.py): stop before writing
     except (ListenerError, DatasetError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
