@@ -102,10 +102,11 @@ def build_cache(
     jobs = [(it, setup.seed * 7_919 + copy * 1_000_003 + i, clean) for i, it in enumerate(items)]
     ctx = mp.get_context("spawn" if sys.platform == "darwin" else "fork")
     init = (str(setup.lower_onnx), setup.out_dim, list(setup.noise), setup.augment, setup.frontend)
+    pool = None
     with interrupt.noting():
-        with interrupt.holding():  # a press while the workers fork arrives once they have
-            pool = ctx.Pool(max(1, setup.workers), _init_worker, init)
         try:
+            with interrupt.holding():  # a press while the workers fork arrives once they have
+                pool = ctx.Pool(max(1, setup.workers), _init_worker, init)
             results = pool.imap(_embed, jobs, chunksize=8)
             if setup.progress:
                 from tqdm import tqdm
@@ -116,8 +117,9 @@ def build_cache(
                 interrupt.check()  # a Ctrl-C lost elsewhere in the pool's machinery (noted for any caller)
                 done.append(result)
         finally:
-            with interrupt.holding():
-                pool.terminate()
+            if pool is not None:  # also when the press held above arrives: no worker outlives the call
+                with interrupt.holding():
+                    pool.terminate()
     data = _pack(items, done, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
