@@ -15,7 +15,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 _pressed = threading.Event()
@@ -31,6 +31,17 @@ def _hold_sigint(signum: int, frame: object) -> None:
     _held.set()
 
 
+def _replaceable(own: Callable[[int, object], None]) -> Callable | int | None:
+    """The SIGINT handler a block installing ``own`` replaces, or None where it must leave the handler
+    alone: off the main thread (signals go to it only), a SIGINT ignored since the process started (a
+    shell's background job), ``own`` already there (an outer block of the same kind) or a handler not
+    set from Python."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.getsignal(signal.SIGINT)
+    return None if previous == signal.SIG_IGN or previous is own else previous
+
+
 @contextmanager
 def noting() -> Iterator[None]:
     """Record Ctrl-C presses for ``check()`` while the block runs (main thread only; a SIGINT that
@@ -38,11 +49,8 @@ def noting() -> Iterator[None]:
     nest: inside another ``noting()`` this one changes nothing, so a press the inner block saw is
     still there for the outer one's checks. Library code whose own steps can drop a press (a worker
     pool starting) wraps them in it, so in-process callers are covered as the commands are."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGINT)
-    if previous == signal.SIG_IGN or previous is _on_sigint:
+    previous = _replaceable(_on_sigint)
+    if previous is None:
         yield
         return
     _pressed.clear()
@@ -69,11 +77,8 @@ def holding() -> Iterator[None]:
     the block ends. For steps where a raised KeyboardInterrupt would land in code that can only print
     it (the at-fork hooks while a worker pool starts): the press then arrives a moment later, in
     ordinary code. Main thread only; nested blocks and an ignored SIGINT are left as they are."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGINT)
-    if previous == signal.SIG_IGN or previous is _hold_sigint:
+    previous = _replaceable(_hold_sigint)
+    if previous is None:
         yield
         return
     _held.clear()

@@ -130,7 +130,7 @@ class OwwFrontendConfig:
 
     def __post_init__(self) -> None:
         if self.clip_mode not in CLIP_MODES:
-            raise ValueError(f"clip_mode must be window, utterance or none, got {self.clip_mode!r}")
+            raise ValueError(f"clip_mode must be one of {', '.join(CLIP_MODES)}, got {self.clip_mode!r}")
 
     @property
     def is_default(self) -> bool:

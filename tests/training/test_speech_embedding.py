@@ -126,7 +126,7 @@ def test_the_input_floor_is_the_mean_mel_power_of_noise_at_that_level():
 def test_the_front_end_settings_have_one_record_and_refuse_a_clip_they_do_not_know():
     assert OWW_FRONTEND == OwwFrontendConfig() and OWW_FRONTEND.is_default
     assert not OwwFrontendConfig("none").is_default and not OwwFrontendConfig(floor_db=-75.0).is_default
-    with pytest.raises(ValueError, match="clip_mode must be window, utterance or none"):
+    with pytest.raises(ValueError, match="clip_mode must be one of window, utterance, none"):
         OwwFrontendConfig("per-call")
     assert OwwFrontend().cfg is OWW_FRONTEND  # every default front end reads the one record
 
