@@ -15,8 +15,11 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from listener.export.parity import MAX_INT8_DROP
-from listener.training.datasets.load import VAL_FRACTION, DataSplit
+from listener.errors import loading
+
+with loading(__name__):  # torch loads here: Ctrl-C gives one line (listener/errors.py)
+    from listener.export.parity import MAX_INT8_DROP
+    from listener.training.datasets.load import VAL_FRACTION, DataSplit
 
 
 def trained_split(spec, val_fraction: float | None = None, fold: int | None = None) -> DataSplit:

@@ -26,31 +26,34 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-import torch
+from listener.errors import loading
 
-from listener.classifier import Classifier
-from listener.export.build_digits import OFF, QUICK, DigitsRecipe, NotADigitsFile, build_digits_from, floor_arg
-from listener.export.onnx_export import set_metadata
-from listener.export.parity import MAX_INT8_DROP
-from listener.training import interrupt
-from listener.training.calibrate import single
-from listener.training.corpus import (
-    WaveSet,
-    build_esc_set,
-)
-from listener.training.datasets.base import fit_length
-from listener.training.evaluate import (
-    EvalResult,
-    predictions,
-    run_clips,
-)
-from listener.training.frontend import SOUNDS_FRONTEND
-from listener.training.models.kws import count_parameters
-from listener.training.models.registry import ModelSpec, build_model
-from listener.training.report import write_report
-from listener.training.strings import StringAugment
-from listener.training.train import TorchClassifier, TrainResult, evaluate_model
+with loading(__name__):  # torch loads here: Ctrl-C gives one line (listener/errors.py)
+    import numpy as np
+    import torch
+
+    from listener.classifier import Classifier
+    from listener.export.build_digits import OFF, QUICK, DigitsRecipe, NotADigitsFile, build_digits_from, floor_arg
+    from listener.export.onnx_export import set_metadata
+    from listener.export.parity import MAX_INT8_DROP
+    from listener.training import interrupt
+    from listener.training.calibrate import single
+    from listener.training.corpus import (
+        WaveSet,
+        build_esc_set,
+    )
+    from listener.training.datasets.base import fit_length
+    from listener.training.evaluate import (
+        EvalResult,
+        predictions,
+        run_clips,
+    )
+    from listener.training.frontend import SOUNDS_FRONTEND
+    from listener.training.models.kws import count_parameters
+    from listener.training.models.registry import ModelSpec, build_model
+    from listener.training.report import write_report
+    from listener.training.strings import StringAugment
+    from listener.training.train import TorchClassifier, TrainResult, evaluate_model
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data"

@@ -22,14 +22,17 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-import onnx
-from onnx import TensorProto, helper
+from listener.errors import loading
 
-from listener.contract import CONTEXT, EMBEDDINGS, INPUT, LOGITS, ModelInfo
-from listener.errors import ModelError
-from listener.export.onnx_export import save_in_place, set_metadata
-from listener.export.parity import ParityError
+with loading(__name__):  # torch loads here: Ctrl-C gives one line (listener/errors.py)
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper
+
+    from listener.contract import CONTEXT, EMBEDDINGS, INPUT, LOGITS, ModelInfo
+    from listener.errors import ModelError
+    from listener.export.onnx_export import save_in_place, set_metadata
+    from listener.export.parity import ParityError
 
 EMBEDDER, HEAD = "/embedder/", "/head/"  # node-name prefixes of AudioToLogits' two parts in a torch export
 

@@ -6,6 +6,10 @@ stderr and exits with ``exit_code``; nothing a user can cause ends in a tracebac
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 EXIT_FAILURE = 1  # unexpected internal error
 EXIT_USAGE = 2  # bad command line / config file (argparse uses 2 as well)
 EXIT_MODEL = 3  # missing or invalid model
@@ -23,6 +27,23 @@ def interrupted() -> int:
     """
     exec("")
     return EXIT_INTERRUPTED
+
+
+@contextmanager
+def loading(name: str) -> Iterator[None]:
+    """Around a command module's imports (torch takes 1-3 s to load): a Ctrl-C there ends the command
+    with one line and EXIT_INTERRUPTED, before it has done anything, instead of Python's traceback.
+
+    ``name`` is the module's ``__name__``: only a module run as a command (``"__main__"``) exits here;
+    one imported by a program lets the KeyboardInterrupt go on to that program.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        if name != "__main__":
+            raise
+        print("interrupted: nothing done", file=sys.stderr)
+        raise SystemExit(interrupted()) from None
 
 
 class ListenerError(Exception):

@@ -23,18 +23,21 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-import torch
-from torch import nn
+from listener.errors import loading
 
-from listener.config import PipelineOptions
-from listener.training import interrupt
-from listener.training.corpus import WaveSet
-from listener.training.datasets.base import loudest_start
-from listener.training.datasets.load import KINDS, VAL_FRACTION, DataSplit
-from listener.training.evaluate import predictions, run_clips, score
-from listener.training.models.exportable import ExportableModel
-from listener.training.models.registry import ModelSpec, build_model
+with loading(__name__):  # torch loads here: Ctrl-C gives one line (listener/errors.py)
+    import numpy as np
+    import torch
+    from torch import nn
+
+    from listener.config import PipelineOptions
+    from listener.training import interrupt
+    from listener.training.corpus import WaveSet
+    from listener.training.datasets.base import loudest_start
+    from listener.training.datasets.load import KINDS, VAL_FRACTION, DataSplit
+    from listener.training.evaluate import predictions, run_clips, score
+    from listener.training.models.exportable import ExportableModel
+    from listener.training.models.registry import ModelSpec, build_model
 
 ARCHES = ("dscnn", "embedding")  # the training command's --arch choices
 EMBEDDING_COPIES = 4  # --arch embedding: augmented copies of each training clip (the sounds recipe's number)

@@ -26,3 +26,53 @@ def test_interrupted_exits_130_even_when_ctrl_c_ended_a_string_exec(tmp_path):
     run = lambda *a: subprocess.run([sys.executable, "-m", "stops", *a], cwd=tmp_path, capture_output=True)  # noqa: E731
     assert run().returncode == -2  # what the helper is for: CPython's own behaviour
     assert run("fixed").returncode == 130
+
+
+def test_loading_exits_130_as_a_command_and_lets_an_importer_have_the_interrupt(capsys):
+    import pytest
+
+    from listener.errors import loading
+
+    with pytest.raises(SystemExit) as stop:
+        with loading("__main__"):
+            raise KeyboardInterrupt
+    assert stop.value.code == 130
+    assert capsys.readouterr().err == "interrupted: nothing done\n"
+    with pytest.raises(KeyboardInterrupt):  # imported by a program: the program decides
+        with loading("listener.training.train"):
+            raise KeyboardInterrupt
+    with pytest.raises(ValueError):  # anything else is not its business
+        with loading("__main__"):
+            raise ValueError("x")
+    assert capsys.readouterr().err == ""
+
+
+# Ctrl-C while torch is importing: a finder on sys.meta_path raises KeyboardInterrupt where Python would.
+PRESS_DURING_TORCH_IMPORT = """
+import sys
+class _Press:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            raise KeyboardInterrupt
+        return None
+sys.meta_path.insert(0, _Press())
+"""
+
+COMMANDS_THAT_LOAD_TORCH = (
+    "listener.export",
+    "listener.export.build_defaults",
+    "listener.export.frame_context",
+    "listener.training.train",
+)
+
+
+def test_ctrl_c_while_a_command_loads_torch_gives_one_line_and_130(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "sitecustomize.py").write_text(PRESS_DURING_TORCH_IMPORT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    for module in COMMANDS_THAT_LOAD_TORCH:
+        run = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, env=env)
+        assert (module, run.returncode, run.stdout, run.stderr) == (module, 130, "", "interrupted: nothing done\n")
