@@ -72,7 +72,8 @@ def test_ctrl_c_while_a_command_loads_torch_gives_one_line_and_130(tmp_path):
     import sys
 
     (tmp_path / "sitecustomize.py").write_text(PRESS_DURING_TORCH_IMPORT)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    paths = [str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     for module in COMMANDS_THAT_LOAD_TORCH:
         run = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, env=env)
         assert (module, run.returncode, run.stdout, run.stderr) == (module, 130, "", "interrupted: nothing done\n")
