@@ -194,6 +194,17 @@ def validate(paths: dict[str, Path], sets: dict[str, list[Item]], threads: int =
     return scores, agreement
 
 
+HEADLINE = ("digits_right", "false_per_100_words", "false_per_minute")
+
+
+def headline(sets: dict[str, dict]) -> dict[str, float]:
+    """The figures of each validation set that the build logs and writes into the files' ``accuracy``
+    (until ``bench_digits --stamp`` puts the test figures there): digits right, and false digits per 100
+    words or per minute of non-speech, each where the set has it, so a rebuild's rejection shows
+    beside its digits."""
+    return {f"{name}_{key}": s[key] for name, s in sets.items() for key in HEADLINE if s.get(key) is not None}
+
+
 def _spread(items: list, n: int) -> list:
     """`n` of `items`, evenly spread (all of them when there are fewer)."""
     return [items[i] for i in np.linspace(0, len(items) - 1, min(n, len(items))).astype(int)] if items else []
@@ -386,10 +397,7 @@ def build_digits(
             carried = max(give_context(fp32)[0], give_context(int8)[0])  # after INT8: the quantizer never sees it
         with _stage(times, "validate", log):
             summary, agreement = validate({"fp32": fp32, "int8": int8}, val, threads)
-        accuracy = {
-            variant: {f"{n}_digits_right": s.get("digits_right") for n, s in sets.items()}
-            for variant, sets in summary.items()
-        }
+        accuracy = {variant: headline(sets) for variant, sets in summary.items()}
         write_metadata(accuracy, carried)
     fp32, int8 = pair_paths(out / "digits")
     times["total"] = round(time.time() - t_all, 1)

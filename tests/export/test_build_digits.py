@@ -96,6 +96,9 @@ def test_quick_build_on_a_tiny_tree(tmp_path):
     assert results["parity_max_abs"] < 1e-3 and results["streaming_max_abs"] < 1e-3
     assert results["bytes"]["int8"] < 0.6 * results["bytes"]["fp32"]
     assert set(results["validation"]["fp32"]) == {"an4", "words"}  # the validation speakers
+    accuracy = results["accuracy"]["int8"]  # what the log and the files' `accuracy` say
+    assert None not in accuracy.values()
+    assert accuracy["an4_digits_right"] == results["validation"]["int8"]["an4"]["digits_right"]
     for name in ("digits.onnx", "digits.fp32.onnx"):
         meta = {p.key: p.value for p in onnx.load(str(out / name)).metadata_props}
         assert meta["decoder"] == "ctc" and meta["frame_hop_samples"] == "1280" and meta["frame_samples"] == "17632"
@@ -227,6 +230,17 @@ def test_the_metadata_says_what_a_build_trained_on():
     fit = training_data(replace(DigitsRecipe(), leave_out_speakers=("fash",)))  # the shipped recipe's two
     assert "validation speakers too" in fit and "yweweler" not in fit and "600 non-speech clips" in fit
     assert fit.endswith("left out: fash")
+
+
+def test_the_headline_gives_rejection_beside_digits_and_nothing_a_set_lacks():
+    from listener.export.build_digits import headline
+
+    sets = {
+        "an4": {"recordings": 129, "digits_right": 97.48, "exact": 69, "words": 309, "false_per_100_words": 0.65},
+        "esc10": {"recordings": 80, "noise_minutes": 6.65, "false_per_minute": 1.053},
+    }
+    expected = {"an4_digits_right": 97.48, "an4_false_per_100_words": 0.65, "esc10_false_per_minute": 1.053}
+    assert headline(sets) == expected
 
 
 def test_reexport_reads_a_files_weights_back_and_refuses_other_files(tmp_path):
