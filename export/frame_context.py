@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from listener.errors import loading
+from listener.errors import ModelError, loading
 
 with loading(__name__):  # torch loads here: Ctrl-C gives one line (listener/errors.py)
     import numpy as np
@@ -30,7 +30,6 @@ with loading(__name__):  # torch loads here: Ctrl-C gives one line (listener/err
     from onnx import TensorProto, helper
 
     from listener.contract import CONTEXT, EMBEDDINGS, INPUT, LOGITS, ModelInfo
-    from listener.errors import ModelError
     from listener.export.onnx_export import save_in_place, set_metadata
     from listener.export.parity import ParityError
 
