@@ -15,6 +15,8 @@ on each side, faint pink noise) through the runtime's own pipeline
   against recall on ESC-10 clips played the same way. The shipped model trained on every ESC-10
   clip, so that recall is an upper bound (recall on unseen clips: the cross-validation);
 - ``--variants``: the INT8 and FP32 files side by side;
+- ``--draws N``: the held-out pool played N times, each time with other levels and noise (draw 0 is
+  the headline's), so the spread a level draw alone makes is measured rather than guessed;
 - ``--levels``: every held-out and ESC-10 clip again at each fixed level (RMS of its loudest second,
   dBFS) instead of a random one in -32..-12: held-out false alarms and ESC-10 recall (trained clips, an
   upper bound) by class at each level (a microphone with its gain up, a sound close to it or far away).
@@ -45,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 OFFSETS = (-0.3, -0.2, -0.15, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
 SEEDS = {"heldout": 3, "seen-corpus": 4, "esc": 1}  # one stream level per clip, the same every run
+DRAW_STRIDE = 1000  # draw k of a pool plays it with seed SEEDS[name] + k * DRAW_STRIDE
 
 
 def logged(
@@ -79,7 +82,17 @@ def at_levels(classifier: Classifier, heldout, esc, levels: list[float]) -> dict
     return out
 
 
-def measure(path: Path, pools: dict, esc, threads: int, levels: list[float] | None = None) -> dict:
+def draws(classifier: Classifier, pool, n: int) -> dict:
+    """Held-out false alarms over ``n`` level draws (draw 0 is the headline's own): each rate, and their
+    mean, lowest and highest."""
+    rates_ = [
+        float(np.mean([bool(d) for d in logged(classifier, pool.clips, SEEDS["heldout"] + k * DRAW_STRIDE)]))
+        for k in range(n)
+    ]
+    return {"n": n, "false_alarm": rates_, "mean": float(np.mean(rates_)), "min": min(rates_), "max": max(rates_)}
+
+
+def measure(path: Path, pools: dict, esc, threads: int, levels: list[float] | None = None, n_draws: int = 1) -> dict:
     clf = Classifier(path, threads=threads, providers=[CPU])
     info = clf.info
     classes = info.detection_labels
@@ -128,6 +141,10 @@ def measure(path: Path, pools: dict, esc, threads: int, levels: list[float] | No
     out["curve"] = curve
     if levels:
         out["levels"] = at_levels(clf, neg, esc, levels)
+    if n_draws > 1:
+        out["draws"] = draws(clf, neg, n_draws)
+        d = out["draws"]
+        print(f"{path.name} heldout over {n_draws} draws: {d['mean']:.4f} ({d['min']:.4f}-{d['max']:.4f})", flush=True)
     return out
 
 
@@ -140,8 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--levels", type=float, nargs="*", default=[], help="also play every clip at these levels (dBFS, e.g. -45 -6)"
     )
+    parser.add_argument(
+        "--draws", type=int, default=1, help="play the held-out pool this many times at other levels (default 1)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "sounds_negatives.json")
     args = parser.parse_args(argv)
+    if args.draws < 1:
+        print("error: --draws must be >= 1", file=sys.stderr)
+        return 2
     if any(level > 0 for level in args.levels):
         print("error: --levels are dBFS, at most 0 (the RMS of a clip's loudest second)", file=sys.stderr)
         return 2
@@ -166,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()} {len(__import__('os').sched_getaffinity(0))} cores {platform.system()}",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "skipped_sources": skipped,
-        "results": [measure(p, pools, esc, args.threads, args.levels) for p in paths],
+        "results": [measure(p, pools, esc, args.threads, args.levels, args.draws) for p in paths],
         "seconds": round(time.time() - t0, 1),
     }
     write_record(args.out, record)
