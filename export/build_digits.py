@@ -17,7 +17,8 @@ Stages (each timed, the times land in ``runs/digits/results.json``):
 4. export: one graph audio -> logits (``export.ctc_export``; members share the front end and
    the frozen convolutions and average their token probabilities), torch vs ONNX parity, the
    streaming check, INT8 on the backbone (and head) convolutions, the contract's metadata;
-5. validate: both files on the validation sets through ``listener analyze``'s pipeline
+5. validate: both files on the validation sets, and on the non-speech set that no build trains
+   on (:func:`held_out_sets`), through ``listener analyze``'s pipeline
    (``training.evaluate_strings``): digits right, exact strings, false digits, and how often
    INT8 logs what FP32 logs.
 
@@ -78,7 +79,7 @@ from listener.training.ctc_corpus import (
     word_items,
 )
 from listener.training.embedding_cache import CacheSetup, build_caches
-from listener.training.evaluate_strings import Recording, log_digits, summarize
+from listener.training.evaluate_strings import Recording, log_digits, non_speech_recordings, summarize
 from listener.training.speech_embedding import (
     OWW_FRONTEND,
     SAMPLE_RATE,
@@ -179,13 +180,22 @@ def recordings(items: list[Item]) -> list[Recording]:
     ]
 
 
-def validate(paths: dict[str, Path], sets: dict[str, list[Item]], threads: int = 2) -> tuple[dict, dict]:
-    """Every validation set through ``listener analyze``'s pipeline with each file (``evaluate_strings``):
+def held_out_sets(cfg: CtcDataConfig, log: Callable[[str], None] = print) -> dict[str, list[Recording]]:
+    """Sets scored beside the validation sets that no build trains on, final fit or not: the non-speech
+    set (game music and effects, desktop and synthetic sounds: ``evaluate_strings.non_speech_recordings``,
+    the set ``bench_digits --non-speech`` scores), so a build's log says its false digits a minute in
+    sounds like those (2.2's build passed at most 2.11). Never used for INT8 calibration."""
+    recs = non_speech_recordings(cfg.data_root, cfg.system_root, log)
+    return {"non_speech": recs} if recs else {}
+
+
+def validate(paths: dict[str, Path], sets: dict[str, list[Recording]], threads: int = 2) -> tuple[dict, dict]:
+    """Every set through ``listener analyze``'s pipeline with each file (``evaluate_strings``):
     (variant -> set -> summary, set -> share of recordings where INT8 logs what FP32 logs)."""
     logged = {}
     for variant, path in paths.items():
         clf = runtime_classifier(path, threads)
-        logged[variant] = {name: log_digits(clf, recordings(items)) for name, items in sets.items()}
+        logged[variant] = {name: log_digits(clf, recs) for name, recs in sets.items()}
     scores = {v: {name: summarize(x) for name, x in sets_.items()} for v, sets_ in logged.items()}
     agreement = {
         name: round(float(np.mean([a.digits == b.digits for a, b in zip(fp, logged["int8"][name])])), 4)
@@ -323,8 +333,10 @@ def build_digits(
         items = member_items[0]
         noise = noise_recordings(cfg, log)
         val = validation_items(cfg, log)
+        held_out = held_out_sets(cfg, log)
         if quick:
             val = {k: v[:: max(1, len(v) // 8)] for k, v in val.items()}
+            held_out = {k: v[:: max(1, len(v) // 8)] for k, v in held_out.items()}
     models, histories, member_cached = [], [], []
     if reused is None:  # --reexport: the file's weights, so no cache and no training
         with _stage(times, "cache", log):
@@ -396,7 +408,8 @@ def build_digits(
             write_metadata({}, 0)
             carried = max(give_context(fp32)[0], give_context(int8)[0])  # after INT8: the quantizer never sees it
         with _stage(times, "validate", log):
-            summary, agreement = validate({"fp32": fp32, "int8": int8}, val, threads)
+            scored = {**{name: recordings(items) for name, items in val.items()}, **held_out}
+            summary, agreement = validate({"fp32": fp32, "int8": int8}, scored, threads)
         accuracy = {variant: headline(sets) for variant, sets in summary.items()}
         write_metadata(accuracy, carried)
     fp32, int8 = pair_paths(out / "digits")

@@ -95,9 +95,10 @@ def test_quick_build_on_a_tiny_tree(tmp_path):
     assert set(results["times_s"]) >= {"data", "cache", "train", "export", "validate", "total"}
     assert results["parity_max_abs"] < 1e-3 and results["streaming_max_abs"] < 1e-3
     assert results["bytes"]["int8"] < 0.6 * results["bytes"]["fp32"]
-    assert set(results["validation"]["fp32"]) == {"an4", "words"}  # the validation speakers
+    assert set(results["validation"]["fp32"]) == {"an4", "words", "non_speech"}  # the validation speakers
+    assert results["validation"]["int8"]["non_speech"]["noise_minutes"] > 0  # and sounds no build trains on
     accuracy = results["accuracy"]["int8"]  # what the log and the files' `accuracy` say
-    assert None not in accuracy.values()
+    assert None not in accuracy.values() and "non_speech_false_per_minute" in accuracy
     assert accuracy["an4_digits_right"] == results["validation"]["int8"]["an4"]["digits_right"]
     for name in ("digits.onnx", "digits.fp32.onnx"):
         meta = {p.key: p.value for p in onnx.load(str(out / name)).metadata_props}
