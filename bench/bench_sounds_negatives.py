@@ -82,12 +82,13 @@ def at_levels(classifier: Classifier, heldout, esc, levels: list[float]) -> dict
     return out
 
 
-def draws(classifier: Classifier, pool, n: int) -> dict:
-    """Held-out false alarms over ``n`` level draws (draw 0 is the headline's own): each rate, and their
-    mean, lowest and highest."""
-    rates_ = [
+def draws(classifier: Classifier, pool, first: float, n: int) -> dict:
+    """Held-out false alarms over ``n`` level draws: ``first`` is draw 0, the headline's own rate (not
+    scored again), draws 1 .. n-1 play the pool at other levels. Each rate, and their mean, lowest and
+    highest."""
+    rates_ = [first] + [
         float(np.mean([bool(d) for d in logged(classifier, pool.clips, SEEDS["heldout"] + k * DRAW_STRIDE)]))
-        for k in range(n)
+        for k in range(1, n)
     ]
     return {"n": n, "false_alarm": rates_, "mean": float(np.mean(rates_)), "min": min(rates_), "max": max(rates_)}
 
@@ -142,7 +143,7 @@ def measure(path: Path, pools: dict, esc, threads: int, levels: list[float] | No
     if levels:
         out["levels"] = at_levels(clf, neg, esc, levels)
     if n_draws > 1:
-        out["draws"] = draws(clf, neg, n_draws)
+        out["draws"] = draws(clf, neg, out["heldout"]["false_alarm"], n_draws)
         d = out["draws"]
         print(f"{path.name} heldout over {n_draws} draws: {d['mean']:.4f} ({d['min']:.4f}-{d['max']:.4f})", flush=True)
     return out

@@ -24,12 +24,12 @@ def test_draws_below_one_are_refused(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "--draws must be >= 1" in capsys.readouterr().err
 
 
-def test_draw_zero_is_the_headline_and_the_summary_holds_every_draw() -> None:
+def test_draw_zero_is_the_headline_and_each_other_draw_plays_the_pool_at_its_own_seed() -> None:
     from types import SimpleNamespace
 
     import numpy as np
 
-    from bench.bench_sounds_negatives import SEEDS, draws, logged
+    from bench.bench_sounds_negatives import DRAW_STRIDE, SEEDS, draws, logged
     from listener.classifier import CPU, Classifier
 
     root = Path(__file__).resolve().parents[2]
@@ -37,7 +37,7 @@ def test_draw_zero_is_the_headline_and_the_summary_holds_every_draw() -> None:
     rng = np.random.default_rng(0)
     t = np.arange(24000) / 16000
     clips = [(0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), (0.1 * rng.standard_normal(24000)).astype("f4")]
-    got = draws(clf, SimpleNamespace(clips=clips), 3)
-    headline = float(np.mean([bool(d) for d in logged(clf, clips, SEEDS["heldout"])]))
-    assert got["n"] == 3 and len(got["false_alarm"]) == 3 and got["false_alarm"][0] == headline
+    got = draws(clf, SimpleNamespace(clips=clips), 0.25, 3)
+    second = float(np.mean([bool(d) for d in logged(clf, clips, SEEDS["heldout"] + 2 * DRAW_STRIDE)]))
+    assert got["n"] == 3 and got["false_alarm"][0] == 0.25 and got["false_alarm"][2] == second
     assert got["min"] <= got["mean"] <= got["max"] and got["mean"] == pytest.approx(np.mean(got["false_alarm"]))
