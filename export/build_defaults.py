@@ -1,5 +1,8 @@
 """One command that rebuilds the shipped models from scratch into ``assets/``.
 
+A digits pair already there that does better on the held-out sets stays (the new one goes to
+``runs/digits/rebuilt/``; ``--replace`` overrides: ``listener.export.build_digits``).
+
     python -m listener.export.build_defaults                  # digits + sounds (CV + final)
     python -m listener.export.build_defaults --only digits
     python -m listener.export.build_defaults --quick          # minutes; a smoke-test model
@@ -647,6 +650,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="no training (with --only): the weights of FILE (an FP32 file a build of this recipe wrote, e.g. "
         "assets/digits.fp32.onnx or assets/sounds.fp32.onnx) exported again with the current graph, the recipe's "
         "front end and INT8 settings into --out, then validated (digits) or scored (sounds) as a build does",
+    )
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="digits: put the new pair in --out even when the digits pair already there does better on the sets a "
+        "final fit holds out (by default that pair stays and the new one goes to RUNS/digits/rebuilt/; the log "
+        "and runs/digits/results.json say which figures decided)",
     )
     parser.add_argument(
         "--sound-epochs", type=int, help=f"sounds head epochs per fold and final (default {SOUNDS_EPOCHS})"

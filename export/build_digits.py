@@ -22,7 +22,10 @@ Stages (each timed, the times land in ``runs/digits/results.json``):
    (``training.evaluate_strings``): digits right, exact strings, false digits, and how often
    INT8 logs what FP32 logs.
 
-Files: ``<out>/digits.fp32.onnx`` and ``<out>/digits.onnx`` (INT8).
+Files: ``<out>/digits.fp32.onnx`` and ``<out>/digits.onnx`` (INT8). When ``<out>`` already holds a digits
+pair that does better on the sets a final fit holds out (``COMPARED_SETS``: a rebuild's weights are not the
+shipped ones, and can be worse), that pair stays and the new one goes to ``<runs>/digits/rebuilt/``
+(``--replace``: into ``<out>`` anyway).
 
 ``reexport`` (``build_defaults --reexport FILE``): no cache and no training; the weights of an FP32
 digits file a build wrote (:func:`file_network`) go through stages 4 and 5 with this recipe's
@@ -45,6 +48,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from listener.errors import ModelError
 from listener.export.bundle import pair_paths, staged_pair
 from listener.export.ctc_export import (
     calibration_clips,
@@ -215,6 +219,103 @@ def headline(sets: dict[str, dict]) -> dict[str, float]:
     return {f"{name}_{key}": s[key] for name, s in sets.items() for key in HEADLINE if s.get(key) is not None}
 
 
+# What a final-fit build holds out (every other validation set trains under it), by name: a rebuild and the
+# pair it would replace are compared on these alone, by the figures of `HEADLINE`.
+COMPARED_SETS = {
+    "speech_commands": "Speech Commands validation words",  # the Speech Commands part of the `words` set
+    "esc10": "ESC-10 fold 4",
+    "non_speech": "non-speech set",
+}
+BETTER_HIGH = ("digits_right",)  # the other headline figures count false digits: lower is better
+REBUILT = (
+    Path("digits") / "rebuilt" / "digits"
+)  # under --runs: a new pair the build did not put in place of a better one
+
+
+def compared_sets(scored: dict[str, list[Recording]]) -> dict[str, list[Recording]]:
+    """``COMPARED_SETS`` out of the sets the validate stage scores (``words`` holds FSDD's validation
+    speaker too without the final fit: only its Speech Commands recordings are compared)."""
+    sets = {"speech_commands": [r for r in scored.get("words", []) if r.name.startswith("speech_commands:")]}
+    sets.update({name: scored[name] for name in COMPARED_SETS if name in scored})
+    return {name: recs for name, recs in sets.items() if recs}
+
+
+@dataclass
+class Comparison:
+    """The INT8 file a build found in ``out`` and the build's own, scored alike on ``COMPARED_SETS``: the
+    build keeps the pair it found when the new file is worse on any figure (``worse``)."""
+
+    previous: str  # the INT8 file that was there
+    scores: dict[str, dict] = field(default_factory=dict)  # "new" / "previous" -> ``headline`` figures
+    worse: list[str] = field(default_factory=list)  # each figure where the new file is worse, in words
+    note: str = ""  # why nothing was compared (no pair there, not a digits sequence model, unreadable)
+
+    @property
+    def keeps_previous(self) -> bool:
+        return bool(self.worse)
+
+
+def worse_figures(new: dict[str, dict], previous: dict[str, dict]) -> list[str]:
+    """Each figure of ``COMPARED_SETS`` where ``new`` (set -> summary) does worse than ``previous``, as
+    ``"ESC-10 fold 4 false_per_minute 1.05 against 0.6"``; a tie is not worse."""
+    out = []
+    for name, label in COMPARED_SETS.items():
+        for key in HEADLINE:
+            a, b = new.get(name, {}).get(key), previous.get(name, {}).get(key)
+            if a is None or b is None:
+                continue
+            if (a < b) if key in BETTER_HIGH else (a > b):
+                out.append(f"{label} {key} {a:g} against {b:g}")
+    return out
+
+
+def compare_with_previous(
+    new: Path, previous: Path, scored: dict[str, list[Recording]], threads: int = 2
+) -> Comparison:
+    """Score the INT8 file a build found at ``previous`` and the build's own (``new``) alike on
+    ``COMPARED_SETS`` (out of ``scored``, the validate stage's sets); a missing file, another kind of model
+    or an unreadable one is not compared (the build then writes its pair there, as it always did)."""
+    found = Comparison(str(previous))
+    if not previous.is_file():
+        found.note = "no pair there"
+        return found
+    try:
+        old = runtime_classifier(previous, threads)
+    except ModelError as exc:
+        found.note = f"unreadable ({exc})"
+        return found
+    if not old.info.is_ctc or not old.info.symbols:
+        found.note = f"not a digits sequence model ({old.info.model_id})"
+        return found
+    sets = compared_sets(scored)
+    summaries = {
+        who: {name: summarize(log_digits(clf, recs)) for name, recs in sets.items()}
+        for who, clf in (("new", runtime_classifier(new, threads)), ("previous", old))
+    }
+    found.scores = {who: headline(s) for who, s in summaries.items()}
+    found.worse = worse_figures(summaries["new"], summaries["previous"])
+    return found
+
+
+def comparison_line(c: Comparison, out: Path, rebuilt: Path, kept: bool) -> str:
+    """The build's log line on what it did with the pair it found in ``out``."""
+    if c.note:
+        return f"digits: nothing compared in {out} ({c.note}); the new pair is there"
+    if not c.worse:
+        n = len(c.scores.get("new", {}))  # headline figures: one key per set and figure
+        return f"digits: replaced the pair in {out}: the new one is no worse on any of the held-out sets' {n} figures"
+    worse = "; ".join(c.worse)
+    if kept:
+        fp32, int8 = pair_paths(rebuilt)
+        return (
+            f"digits: KEPT the pair in {out}: the new one does worse on the held-out sets: {worse}. "
+            f"The new pair is {int8} (INT8) and {fp32}; --replace puts it in {out} anyway"
+        )
+    return (
+        f"digits: replaced the pair in {out} (--replace), though the new one does worse on the held-out sets ({worse})"
+    )
+
+
 def _spread(items: list, n: int) -> list:
     """`n` of `items`, evenly spread (all of them when there are fewer)."""
     return [items[i] for i in np.linspace(0, len(items) - 1, min(n, len(items))).astype(int)] if items else []
@@ -298,10 +399,13 @@ def build_digits(
     log: Callable[[str], None] = print,
     system_root: Path = Path("/"),
     reexport: Path | None = None,
+    replace_better: bool = False,
 ) -> dict:
     """Build the digits model from scratch; returns (and writes to ``runs/digits/results.json``) what it measured.
     ``system_root`` is where usr/share holds the Debian sound packages of ``n_sound_negatives``;
-    ``reexport``: an FP32 digits file whose weights are exported again instead of training (module doc)."""
+    ``reexport``: an FP32 digits file whose weights are exported again instead of training (module doc).
+    A digits pair already in ``out`` that does better on the held-out sets stays, and the new pair goes to
+    ``runs / REBUILT`` (``compare_with_previous``), unless ``replace_better``."""
     r = recipe or (QUICK if quick else DigitsRecipe())
     torch.set_num_threads(threads)
     reused = file_network(reexport, r) if reexport is not None else None  # read first: it may be `out`'s own file
@@ -390,7 +494,8 @@ def build_digits(
             )
             set_metadata(path, info)
 
-    with staged_pair(out / "digits") as (fp32, int8):  # `out` keeps its pair until every check has passed
+    with staged_pair(out / "digits") as staging:  # `out` keeps its pair until every check has passed
+        fp32, int8 = staging
         with _stage(times, "export", log):
             net = reused if reused is not None else audio_model(models, r.frontend)
             export_ctc_onnx(net, fp32)
@@ -410,9 +515,14 @@ def build_digits(
         with _stage(times, "validate", log):
             scored = {**{name: recordings(items) for name, items in val.items()}, **held_out}
             summary, agreement = validate({"fp32": fp32, "int8": int8}, scored, threads)
+            comparison = compare_with_previous(int8, pair_paths(out / "digits")[1], scored, threads)
         accuracy = {variant: headline(sets) for variant, sets in summary.items()}
         write_metadata(accuracy, carried)
-    fp32, int8 = pair_paths(out / "digits")
+        kept = comparison.keeps_previous and not replace_better
+        if kept:
+            staging.dest = runs / REBUILT
+        log(comparison_line(comparison, out, runs / REBUILT, kept))
+    fp32, int8 = pair_paths(staging.dest)
     times["total"] = round(time.time() - t_all, 1)
     results = {
         "recipe": asdict(r),
@@ -427,6 +537,8 @@ def build_digits(
         "validation": summary,
         "int8_agrees_with_fp32": agreement,
         "accuracy": accuracy,
+        "previous": asdict(comparison),  # the pair `out` held, against this one on the held-out sets
+        "kept_previous": kept,
         "bytes": {"fp32": fp32.stat().st_size, "int8": int8.stat().st_size},
         "files": {"fp32": str(fp32), "int8": str(int8)},
         "times_s": times,
@@ -485,8 +597,9 @@ def recipe_from(args: argparse.Namespace) -> DigitsRecipe:
 def build_digits_from(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict:
     """``build_defaults``' digits entry: its flags (--data, --system-root, --out, --runs, --cache, --quick,
     --epochs, --members, --final-fit, --sound-negatives, --codec-p, --input-floor-db, --clip-mode, --seed, --threads,
-    --reexport) to ``build_digits``."""
+    --reexport, --replace) to ``build_digits``."""
     r = recipe_from(args)
     return build_digits(
-        args.data, args.out, args.runs, args.cache, args.quick, r, args.threads, log, args.system_root, args.reexport
-    )
+        args.data, args.out, args.runs, args.cache, args.quick, r, args.threads, log, args.system_root, args.reexport,
+        args.replace,
+    )  # fmt: skip

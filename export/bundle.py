@@ -7,6 +7,7 @@ stops it (the files are written under temporary names and moved at the end: ``st
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,20 +41,36 @@ def pair_paths(out_base: Path) -> tuple[Path, Path]:
     return out_base.with_name(out_base.name + ".fp32.onnx"), out_base.with_name(out_base.name + ".onnx")
 
 
+@dataclass
+class Staging:
+    """The temporary pair a block writes (it unpacks as ``fp32, int8``) and the base it moves to at the
+    end: ``dest``, which the block may point elsewhere (a rebuild that keeps the pair it found)."""
+
+    fp32: Path
+    int8: Path
+    dest: Path
+
+    def __iter__(self) -> Iterator[Path]:
+        return iter((self.fp32, self.int8))
+
+
 @contextmanager
-def staged_pair(out_base: Path) -> Iterator[tuple[Path, Path]]:
+def staged_pair(out_base: Path) -> Iterator[Staging]:
     """Temporary FP32 and INT8 paths beside ``out_base`` for the block to write and check; they become
-    :func:`pair_paths` when it ends without an exception, and are removed in any case, so a failed check
-    or a Ctrl-C leaves the pair that was there (a rebuild writes into assets/ by default)."""
+    :func:`pair_paths` of ``dest`` (``out_base`` unless the block changed it) when it ends without an
+    exception, and are removed in any case, so a failed check or a Ctrl-C leaves the pair that was there
+    (a rebuild writes into assets/ by default)."""
     out_base = Path(out_base)
     out_base.parent.mkdir(parents=True, exist_ok=True)
     tmp32 = out_base.with_name(f".{out_base.name}.{os.getpid()}.fp32.onnx")
     tmp8 = out_base.with_name(f".{out_base.name}.{os.getpid()}.int8.onnx")
-    fp32, int8 = pair_paths(out_base)
+    staging = Staging(tmp32, tmp8, out_base)
     try:
-        yield tmp32, tmp8
-        os.replace(tmp32, fp32)
-        os.replace(tmp8, int8)
+        yield staging
+        fp32, int8 = pair_paths(staging.dest)
+        fp32.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(tmp32, fp32)  # a rename, or a copy when `dest` is on another file system
+        shutil.move(tmp8, int8)
     finally:
         for p in (tmp32, tmp8):
             p.unlink(missing_ok=True)

@@ -346,3 +346,101 @@ def test_a_build_stopped_after_its_export_leaves_the_pair_that_was_there(tmp_pat
     assert sorted(p.name for p in out.iterdir()) == ["digits.fp32.onnx", "digits.onnx"]
     meta = {p.key: p.value for p in onnx.load(str(out / "digits.onnx")).metadata_props}
     assert meta["variant"] == "int8" and meta["frame_context"] == "4" and "an4_digits_right" in meta["accuracy"]
+
+
+def test_worse_figures_count_only_the_held_out_sets_and_a_tie_is_not_worse():
+    from listener.export.build_digits import compared_sets, worse_figures
+    from listener.training.evaluate_strings import Recording
+
+    previous = {
+        "speech_commands": {"digits_right": 93.75, "false_per_100_words": 10.71},
+        "esc10": {"false_per_minute": 0.6},
+        "non_speech": {"false_per_minute": 1.69},
+        "an4": {"digits_right": 99.0},  # trained on under the final fit: never compared
+    }
+    same = {k: dict(v) for k, v in previous.items()}
+    assert worse_figures(same, previous) == []
+    better = {**same, "an4": {"digits_right": 50.0}, "esc10": {"false_per_minute": 0.3}}
+    assert worse_figures(better, previous) == []
+    worse = {**same, "esc10": {"false_per_minute": 1.05}, "speech_commands": {"digits_right": 87.5}}
+    assert worse_figures(worse, previous) == [
+        "Speech Commands validation words digits_right 87.5 against 93.75",
+        "ESC-10 fold 4 false_per_minute 1.05 against 0.6",
+    ]
+    assert worse_figures({"esc10": {}}, previous) == []  # a figure one side lacks is not compared
+
+    rec = [
+        Recording(f"{source}:{i}", np.zeros(160, np.float32), "1", 1)
+        for i, source in enumerate(("fsdd", "speech_commands"))
+    ]
+    noise = [Recording("esc10:0", np.zeros(160, np.float32), "", 0)]
+    sets = compared_sets({"words": rec, "an4": rec, "esc10": noise})
+    assert sets == {"speech_commands": [rec[1]], "esc10": noise}  # FSDD's validation speaker trains in a final fit
+
+
+def constant_head(token: int):
+    """A digits network that scores ``token`` (0: the blank, nothing logged; a digit: one logged wherever
+    the gate opens) on every frame, whatever it hears."""
+    from dataclasses import replace
+
+    import torch
+
+    from listener.export import build_digits as bd
+    from listener.training.ctc import AudioToLogits, WindowHead
+
+    r = replace(bd.QUICK, hidden=16, members=1)
+    head = WindowHead(r.k, r.hidden, r.depth, r.dropout, np.full(96, 0.1), np.full(96, 2.0))
+    with torch.no_grad():
+        head.net[-1].weight.zero_()
+        head.net[-1].bias.fill_(-10.0)
+        head.net[-1].bias[token] = 10.0
+    return AudioToLogits(head).eval(), r
+
+
+@pytest.mark.slow
+def test_a_rebuild_keeps_a_pair_that_does_better_on_the_held_out_sets(tmp_path):
+    """A digits pair already in ``out`` that logs fewer false digits in the non-speech set no build trains
+    on stays; the new pair goes to runs/digits/rebuilt/ and the log says why; ``replace_better`` (the
+    command's --replace) puts it in ``out`` anyway."""
+    from listener.export import build_digits as bd
+    from listener.export.ctc_export import export_ctc_onnx
+
+    quiet, r = constant_head(0)
+    chatty, _ = constant_head(2)  # "one" wherever the gate opens
+    src = {
+        name: export_ctc_onnx(net, tmp_path / name / "digits.fp32.onnx")
+        for name, net in (("quiet", quiet), ("chatty", chatty))
+    }
+    data, out, runs = tiny_tree(tmp_path / "data"), tmp_path / "out", tmp_path / "runs"
+    lines: list[str] = []
+
+    def build(source, **kwargs):
+        lines.clear()
+        return bd.build_digits(
+            data, out, runs, quick=True, recipe=r, threads=1, log=lines.append, reexport=source, **kwargs
+        )
+
+    first = build(src["quiet"])
+    assert first["previous"]["note"] == "no pair there" and not first["kept_previous"]
+    assert first["accuracy"]["int8"]["non_speech_false_per_minute"] == 0.0
+    shipped = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    second = build(src["chatty"])
+    assert second["kept_previous"]
+    rebuilt = runs / "digits" / "rebuilt"
+    assert second["files"] == {"fp32": str(rebuilt / "digits.fp32.onnx"), "int8": str(rebuilt / "digits.onnx")}
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == shipped  # the better pair is untouched
+    assert second["accuracy"]["int8"]["non_speech_false_per_minute"] > 0.0
+    assert any(w.startswith("non-speech set false_per_minute ") for w in second["previous"]["worse"])
+    said = [line for line in lines if "KEPT the pair in" in line]
+    assert said and f"{runs}/digits/rebuilt/digits.onnx (INT8)" in said[0] and "--replace" in said[0]
+    assert json.loads((runs / "digits" / "results.json").read_text())["kept_previous"] is True
+
+    third = build(src["chatty"], replace_better=True)
+    assert not third["kept_previous"] and third["files"]["int8"] == str(out / "digits.onnx")
+    assert (out / "digits.onnx").read_bytes() != shipped["digits.onnx"]
+    assert any("(--replace), though the new one does worse" in line for line in lines)
+
+    again = build(src["chatty"])  # the same weights against themselves: a tie, so replaced
+    assert again["previous"]["worse"] == [] and not again["kept_previous"]
+    assert any("no worse on any of the held-out sets'" in line for line in lines)
