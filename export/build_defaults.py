@@ -1,7 +1,9 @@
 """One command that rebuilds the shipped models from scratch into ``assets/``.
 
-A digits pair already there that does better on the held-out sets stays (the new one goes to
-``runs/digits/rebuilt/``; ``--replace`` overrides: ``listener.export.build_digits``).
+A pair already there that does better on the held-out figures stays (the new one goes to
+``runs/<name>/rebuilt/``; ``--replace`` overrides): digits on the sets a final fit holds out
+(``listener.export.build_digits``), sounds on its cross-validation and held-out false alarms
+(:func:`compare_sounds`).
 
     python -m listener.export.build_defaults                  # digits + sounds (CV + final)
     python -m listener.export.build_defaults --only digits
@@ -37,6 +39,7 @@ with loading(__name__):  # torch loads here: Ctrl-C gives one line (listener/err
 
     from listener.classifier import Classifier
     from listener.export.build_digits import OFF, QUICK, DigitsRecipe, NotADigitsFile, build_digits_from, floor_arg
+    from listener.export.bundle import Comparison, worse_figures
     from listener.export.onnx_export import set_metadata
     from listener.export.parity import MAX_INT8_DROP
     from listener.training import interrupt
@@ -396,28 +399,69 @@ def _calibration(train: WaveSet, n: int, seed: int, window: int) -> np.ndarray:
     return np.stack([fit_length(train.audio[i], window, mode="energy") for i in idx]).astype(np.float32)
 
 
+# The sounds figures a build and the pair it would replace are compared on: the recipe's cross-validation
+# (from each file's metadata) and the held-out false alarms (both files scored alike by the build).
+SOUNDS_COMPARED = ("cv_mean_accuracy", "cv_open_set_accuracy", "heldout_false_alarm_rate")
+
+
+def compare_sounds(previous: Path, new: dict, t: Trained, threads: int = 2) -> Comparison:
+    """The INT8 sounds file a build found at ``previous`` against the build's own figures (``new``, its
+    ``accuracy`` summary): its held-out false alarms scored as the build scored its own (``t.evaluate``),
+    its cross-validation read from its metadata. Another kind of model, other classes, a missing or an
+    unreadable file are not compared (the build then writes its pair there)."""
+    from listener.errors import ModelError
+    from listener.export.parity import runtime_classifier
+
+    found = Comparison(str(previous))
+    if not previous.is_file():
+        found.note = "no pair there"
+        return found
+    try:
+        old = runtime_classifier(previous, threads)
+    except ModelError as exc:
+        found.note = f"unreadable ({exc})"
+        return found
+    if old.info.labels != t.spec.labels:
+        found.note = f"other labels ({', '.join(old.info.labels)})"
+        return found
+    recorded = (old.info.accuracy or {}).get("int8", {})  # its build's cross-validation
+    scored = t.summarise(t.evaluate(old), "int8")  # its held-out false alarms (and this build's CV: not used)
+    previous_figures = {k: recorded[k] for k in SOUNDS_COMPARED if k.startswith("cv_") and k in recorded}
+    previous_figures.update({k: scored[k] for k in SOUNDS_COMPARED if not k.startswith("cv_") and k in scored})
+    found.scores = {"new": {k: new[k] for k in SOUNDS_COMPARED if k in new}, "previous": previous_figures}
+    found.worse = worse_figures(found.scores["new"], found.scores["previous"], lambda k: k.startswith("cv_"))
+    return found
+
+
 def export_and_report(args: argparse.Namespace, t: Trained, t0: float) -> dict:
     """Export FP32 + INT8 (parity-checked), evaluate the INT8 file, write results, plots and the card."""
-    from listener.export.bundle import export_bundle
+    from listener.export.bundle import comparison_line, export_bundle, move_pair, pair_paths, rebuilt_base
     from listener.export.card import machine
     from listener.export.parity import runtime_classifier
 
     spec = t.spec
     fp32_summary = t.summarise(t.float_eval, "fp32")
     calibration = _calibration(t.calibration_from, 256, args.seed, spec.window_samples)
-    bundle = export_bundle(
-        t.model, spec, args.out / spec.name, calibration, t.parity_set, {"fp32": fp32_summary}, t.max_int8_drop
-    )
+    staged = rebuilt_base(args.runs, spec.name)  # in --out only once it is no worse than the pair there
+    bundle = export_bundle(t.model, spec, staged, calibration, t.parity_set, {"fp32": fp32_summary}, t.max_int8_drop)
     _log(f"exported {bundle.int8_path} ({bundle.parity.int8_bytes} B) and {bundle.fp32_path}; parity {bundle.parity}")
     int8_eval = t.evaluate(runtime_classifier(bundle.int8_path))
     both = {"int8": t.summarise(int8_eval, "int8"), "fp32": fp32_summary}
     set_metadata(bundle.int8_path, spec.model_info("int8", both))
     set_metadata(bundle.fp32_path, spec.model_info("fp32", both))
+    comparison = compare_sounds(pair_paths(args.out / spec.name)[1], both["int8"], t, args.threads)
+    kept = comparison.keeps_previous and not args.replace
+    if not kept:
+        move_pair(staged, args.out / spec.name)
+    _log(comparison_line(spec.name, comparison, args.out, staged, kept))
+    fp32_path, int8_path = pair_paths(staged if kept else args.out / spec.name)
     summary = {
         "name": spec.name,
         "threshold": spec.threshold,
         "parameters": count_parameters(t.model),
-        "files": {"int8": str(bundle.int8_path), "fp32": str(bundle.fp32_path)},
+        "files": {"int8": str(int8_path), "fp32": str(fp32_path)},
+        "previous": asdict(comparison),  # the pair --out held, against this one
+        "kept_previous": kept,
         "bytes": {"int8": bundle.parity.int8_bytes, "fp32": bundle.parity.fp32_bytes},
         "latency_ms_per_window_1_thread": {"int8": bundle.int8_latency_ms, "fp32": bundle.fp32_latency_ms},
         "parity": asdict(bundle.parity),
@@ -432,7 +476,10 @@ def export_and_report(args: argparse.Namespace, t: Trained, t0: float) -> dict:
     evals.update({f"{k}_int8": v for k, v in int8_eval.items()})
     run_dir = args.runs / spec.name
     write_report(run_dir, spec, t.result, evals, extra={"summary": summary, **t.extra})
-    publish(run_dir, args.cards, spec, summary, t.float_eval, int8_eval, t.result, t.extra, t.card)
+    if kept:  # the cards' record stays the one of the files in --out
+        _log(f"{spec.name}: its record is {run_dir / 'results.json'}; {args.cards} unchanged")
+    else:
+        publish(run_dir, args.cards, spec, summary, t.float_eval, int8_eval, t.result, t.extra, t.card)
     _log(f"{spec.name}: done in {summary['build_seconds']:.0f} s: {json.dumps(both)}")
     return summary
 
@@ -654,9 +701,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--replace",
         action="store_true",
-        help="digits: put the new pair in --out even when the digits pair already there does better on the sets a "
-        "final fit holds out (by default that pair stays and the new one goes to RUNS/digits/rebuilt/; the log "
-        "and runs/digits/results.json say which figures decided)",
+        help="put the new pair in --out even when the pair already there does better on the held-out figures "
+        "(digits: the sets a final fit holds out; sounds: the cross-validation and the held-out false alarms). By "
+        "default that pair stays and the new one goes to RUNS/<name>/rebuilt/; the log and the build's results.json "
+        "say which figures decided",
     )
     parser.add_argument(
         "--sound-epochs", type=int, help=f"sounds head epochs per fold and final (default {SOUNDS_EPOCHS})"

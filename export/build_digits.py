@@ -49,7 +49,14 @@ import numpy as np
 import torch
 
 from listener.errors import ModelError
-from listener.export.bundle import pair_paths, staged_pair
+from listener.export.bundle import (
+    Comparison,
+    comparison_line,
+    pair_paths,
+    rebuilt_base,
+    staged_pair,
+    worse_figures,
+)
 from listener.export.ctc_export import (
     calibration_clips,
     check_streaming,
@@ -219,17 +226,9 @@ def headline(sets: dict[str, dict]) -> dict[str, float]:
     return {f"{name}_{key}": s[key] for name, s in sets.items() for key in HEADLINE if s.get(key) is not None}
 
 
-# What a final-fit build holds out (every other validation set trains under it), by name: a rebuild and the
-# pair it would replace are compared on these alone, by the figures of `HEADLINE`.
-COMPARED_SETS = {
-    "speech_commands": "Speech Commands validation words",  # the Speech Commands part of the `words` set
-    "esc10": "ESC-10 fold 4",
-    "non_speech": "non-speech set",
-}
-BETTER_HIGH = ("digits_right",)  # the other headline figures count false digits: lower is better
-REBUILT = (
-    Path("digits") / "rebuilt" / "digits"
-)  # under --runs: a new pair the build did not put in place of a better one
+# What a final-fit build holds out (every other validation set trains under it): a rebuild and the pair it
+# would replace are compared on these alone, by the figures of `HEADLINE`.
+COMPARED_SETS = ("speech_commands", "esc10", "non_speech")  # speech_commands: the `words` set's Speech Commands part
 
 
 def compared_sets(scored: dict[str, list[Recording]]) -> dict[str, list[Recording]]:
@@ -238,35 +237,6 @@ def compared_sets(scored: dict[str, list[Recording]]) -> dict[str, list[Recordin
     sets = {"speech_commands": [r for r in scored.get("words", []) if r.name.startswith("speech_commands:")]}
     sets.update({name: scored[name] for name in COMPARED_SETS if name in scored})
     return {name: recs for name, recs in sets.items() if recs}
-
-
-@dataclass
-class Comparison:
-    """The INT8 file a build found in ``out`` and the build's own, scored alike on ``COMPARED_SETS``: the
-    build keeps the pair it found when the new file is worse on any figure (``worse``)."""
-
-    previous: str  # the INT8 file that was there
-    scores: dict[str, dict] = field(default_factory=dict)  # "new" / "previous" -> ``headline`` figures
-    worse: list[str] = field(default_factory=list)  # each figure where the new file is worse, in words
-    note: str = ""  # why nothing was compared (no pair there, not a digits sequence model, unreadable)
-
-    @property
-    def keeps_previous(self) -> bool:
-        return bool(self.worse)
-
-
-def worse_figures(new: dict[str, dict], previous: dict[str, dict]) -> list[str]:
-    """Each figure of ``COMPARED_SETS`` where ``new`` (set -> summary) does worse than ``previous``, as
-    ``"ESC-10 fold 4 false_per_minute 1.05 against 0.6"``; a tie is not worse."""
-    out = []
-    for name, label in COMPARED_SETS.items():
-        for key in HEADLINE:
-            a, b = new.get(name, {}).get(key), previous.get(name, {}).get(key)
-            if a is None or b is None:
-                continue
-            if (a < b) if key in BETTER_HIGH else (a > b):
-                out.append(f"{label} {key} {a:g} against {b:g}")
-    return out
 
 
 def compare_with_previous(
@@ -288,32 +258,12 @@ def compare_with_previous(
         found.note = f"not a digits sequence model ({old.info.model_id})"
         return found
     sets = compared_sets(scored)
-    summaries = {
-        who: {name: summarize(log_digits(clf, recs)) for name, recs in sets.items()}
+    found.scores = {
+        who: headline({name: summarize(log_digits(clf, recs)) for name, recs in sets.items()})
         for who, clf in (("new", runtime_classifier(new, threads)), ("previous", old))
     }
-    found.scores = {who: headline(s) for who, s in summaries.items()}
-    found.worse = worse_figures(summaries["new"], summaries["previous"])
+    found.worse = worse_figures(found.scores["new"], found.scores["previous"], lambda k: k.endswith("_digits_right"))
     return found
-
-
-def comparison_line(c: Comparison, out: Path, rebuilt: Path, kept: bool) -> str:
-    """The build's log line on what it did with the pair it found in ``out``."""
-    if c.note:
-        return f"digits: nothing compared in {out} ({c.note}); the new pair is there"
-    if not c.worse:
-        n = len(c.scores.get("new", {}))  # headline figures: one key per set and figure
-        return f"digits: replaced the pair in {out}: the new one is no worse on any of the held-out sets' {n} figures"
-    worse = "; ".join(c.worse)
-    if kept:
-        fp32, int8 = pair_paths(rebuilt)
-        return (
-            f"digits: KEPT the pair in {out}: the new one does worse on the held-out sets: {worse}. "
-            f"The new pair is {int8} (INT8) and {fp32}; --replace puts it in {out} anyway"
-        )
-    return (
-        f"digits: replaced the pair in {out} (--replace), though the new one does worse on the held-out sets ({worse})"
-    )
 
 
 def _spread(items: list, n: int) -> list:
@@ -405,7 +355,7 @@ def build_digits(
     ``system_root`` is where usr/share holds the Debian sound packages of ``n_sound_negatives``;
     ``reexport``: an FP32 digits file whose weights are exported again instead of training (module doc).
     A digits pair already in ``out`` that does better on the held-out sets stays, and the new pair goes to
-    ``runs / REBUILT`` (``compare_with_previous``), unless ``replace_better``."""
+    ``runs/digits/rebuilt/`` (``compare_with_previous``), unless ``replace_better``."""
     r = recipe or (QUICK if quick else DigitsRecipe())
     torch.set_num_threads(threads)
     reused = file_network(reexport, r) if reexport is not None else None  # read first: it may be `out`'s own file
@@ -520,8 +470,8 @@ def build_digits(
         write_metadata(accuracy, carried)
         kept = comparison.keeps_previous and not replace_better
         if kept:
-            staging.dest = runs / REBUILT
-        log(comparison_line(comparison, out, runs / REBUILT, kept))
+            staging.dest = rebuilt_base(runs, "digits")
+        log(comparison_line("digits", comparison, out, rebuilt_base(runs, "digits"), kept))
     fp32, int8 = pair_paths(staging.dest)
     times["total"] = round(time.time() - t_all, 1)
     results = {

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -67,13 +67,74 @@ def staged_pair(out_base: Path) -> Iterator[Staging]:
     staging = Staging(tmp32, tmp8, out_base)
     try:
         yield staging
-        fp32, int8 = pair_paths(staging.dest)
-        fp32.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(tmp32, fp32)  # a rename, or a copy when `dest` is on another file system
-        shutil.move(tmp8, int8)
+        _move(staging, staging.dest)
     finally:
         for p in (tmp32, tmp8):
             p.unlink(missing_ok=True)
+
+
+def rebuilt_base(runs: Path, name: str) -> Path:
+    """Where a build puts a new pair that it did not put in place of a better one: ``runs/<name>/rebuilt/<name>``."""
+    return Path(runs) / name / "rebuilt" / name
+
+
+@dataclass
+class Comparison:
+    """The pair a build found where its own would go, scored alike with the new one on figures that neither
+    trained on: the build keeps the pair it found when the new one is worse on any of them (``worse``)."""
+
+    previous: str  # the INT8 file that was there
+    scores: dict[str, dict] = field(default_factory=dict)  # "new" / "previous" -> figure -> value
+    worse: list[str] = field(default_factory=list)  # each figure where the new file is worse, in words
+    note: str = ""  # why nothing was compared (no pair there, another kind of model, unreadable)
+
+    @property
+    def keeps_previous(self) -> bool:
+        return bool(self.worse)
+
+
+def worse_figures(
+    new: Mapping[str, float], previous: Mapping[str, float], higher_is_better: Callable[[str], bool]
+) -> list[str]:
+    """Each figure both hold where ``new`` does worse, as ``"esc10_false_per_minute 1.05 against 0.6"``;
+    a tie is not worse."""
+    out = []
+    for key, a in new.items():
+        b = previous.get(key)
+        if a is None or b is None:
+            continue
+        if (a < b) if higher_is_better(key) else (a > b):
+            out.append(f"{key} {a:g} against {b:g}")
+    return out
+
+
+def comparison_line(name: str, c: Comparison, out: Path, rebuilt: Path, kept: bool) -> str:
+    """The build's log line on what it did with the pair it found in ``out``."""
+    if c.note:
+        return f"{name}: nothing compared in {out} ({c.note}); the new pair is there"
+    if not c.worse:
+        n = len(c.scores.get("new", {}))
+        return f"{name}: replaced the pair in {out}: the new one is no worse on its {n} held-out figure(s)"
+    worse = "; ".join(c.worse)
+    if kept:
+        fp32, int8 = pair_paths(rebuilt)
+        return (
+            f"{name}: KEPT the pair in {out}: the new one does worse on the held-out figures: {worse}. "
+            f"The new pair is {int8} (INT8) and {fp32}; --replace puts it in {out} anyway"
+        )
+    return f"{name}: replaced the pair in {out} (--replace), though the pair that was there did better: {worse}"
+
+
+def _move(pair: Iterable[Path], dest: Path) -> None:
+    """An FP32 and an INT8 file to :func:`pair_paths` of ``dest`` (a rename, or a copy to another file system)."""
+    for src, to in zip(pair, pair_paths(dest)):
+        to.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(src, to)
+
+
+def move_pair(base: Path, dest: Path) -> None:
+    """The pair at ``base`` to ``dest``."""
+    _move(pair_paths(base), dest)
 
 
 def export_bundle(

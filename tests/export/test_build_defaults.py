@@ -111,3 +111,41 @@ def test_negative_levels_without_copy_levels_is_a_one_line_error(tmp_path: Path,
     assert main(["--only", "sounds", "--data", str(tmp_path / "data"), "--negative-levels"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--negative-levels needs --copy-levels" in err[0]
+
+
+def test_a_sounds_rebuild_keeps_a_pair_that_does_better(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The pair in --out stays when the new one is worse on a held-out figure (here the cross-validation
+    of heads trained one epoch instead of twenty), and so does the cards' record; --replace puts the new
+    pair there anyway; the same build again ties, and replaces."""
+    monkeypatch.setenv("LISTENER_CACHE", str(tmp_path / "cache"))
+    data = esc_tree(tmp_path / "data")
+    out, runs, cards = tmp_path / "assets", tmp_path / "runs", tmp_path / "cards"
+    args = ["--only", "sounds", "--quick", "--threads", "1", "--data", str(data), "--out", str(out)]
+    args += ["--system-root", str(tmp_path / "system"), "--runs", str(runs), "--cards", str(cards)]
+
+    def build(*more: str) -> dict:
+        assert main([*args, *more]) == 0
+        return json.loads((runs / "sounds" / "results.json").read_text())["summary"]
+
+    first = build("--sound-epochs", "20")
+    assert first["previous"]["note"] == "no pair there" and not first["kept_previous"]
+    shipped = {p.name: p.read_bytes() for p in out.iterdir()}
+    record = (cards / "sounds" / "results.json").read_bytes()
+    capsys.readouterr()
+
+    weak = build("--sound-epochs", "1")
+    assert weak["kept_previous"] and weak["previous"]["worse"]
+    assert all(w.startswith("cv_") for w in weak["previous"]["worse"])
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == shipped
+    assert (cards / "sounds" / "results.json").read_bytes() == record
+    rebuilt = runs / "sounds" / "rebuilt"
+    assert weak["files"] == {"int8": str(rebuilt / "sounds.onnx"), "fp32": str(rebuilt / "sounds.fp32.onnx")}
+    assert Classifier(rebuilt / "sounds.onnx").info.accuracy["int8"]["cv_mean_accuracy"] < 1.0
+    assert "sounds: KEPT the pair in" in capsys.readouterr().out
+
+    forced = build("--sound-epochs", "1", "--replace")
+    assert not forced["kept_previous"] and (out / "sounds.onnx").read_bytes() != shipped["sounds.onnx"]
+    assert "(--replace), though the pair that was there did better: cv_" in capsys.readouterr().out
+
+    again = build("--sound-epochs", "1")
+    assert again["previous"]["worse"] == [] and not again["kept_previous"]

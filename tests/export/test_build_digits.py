@@ -348,26 +348,28 @@ def test_a_build_stopped_after_its_export_leaves_the_pair_that_was_there(tmp_pat
     assert meta["variant"] == "int8" and meta["frame_context"] == "4" and "an4_digits_right" in meta["accuracy"]
 
 
-def test_worse_figures_count_only_the_held_out_sets_and_a_tie_is_not_worse():
-    from listener.export.build_digits import compared_sets, worse_figures
+def test_worse_figures_a_tie_is_not_worse_and_only_the_held_out_sets_are_compared():
+    from listener.export.build_digits import compared_sets
+    from listener.export.bundle import worse_figures
     from listener.training.evaluate_strings import Recording
 
+    def higher(key: str) -> bool:
+        return key.endswith("_digits_right")
+
     previous = {
-        "speech_commands": {"digits_right": 93.75, "false_per_100_words": 10.71},
-        "esc10": {"false_per_minute": 0.6},
-        "non_speech": {"false_per_minute": 1.69},
-        "an4": {"digits_right": 99.0},  # trained on under the final fit: never compared
+        "speech_commands_digits_right": 93.75,
+        "speech_commands_false_per_100_words": 10.71,
+        "esc10_false_per_minute": 0.6,
+        "non_speech_false_per_minute": 1.69,
     }
-    same = {k: dict(v) for k, v in previous.items()}
-    assert worse_figures(same, previous) == []
-    better = {**same, "an4": {"digits_right": 50.0}, "esc10": {"false_per_minute": 0.3}}
-    assert worse_figures(better, previous) == []
-    worse = {**same, "esc10": {"false_per_minute": 1.05}, "speech_commands": {"digits_right": 87.5}}
-    assert worse_figures(worse, previous) == [
-        "Speech Commands validation words digits_right 87.5 against 93.75",
-        "ESC-10 fold 4 false_per_minute 1.05 against 0.6",
+    assert worse_figures(dict(previous), previous, higher) == []
+    assert worse_figures({**previous, "esc10_false_per_minute": 0.3}, previous, higher) == []
+    worse = {**previous, "esc10_false_per_minute": 1.05, "speech_commands_digits_right": 87.5}
+    assert worse_figures(worse, previous, higher) == [
+        "speech_commands_digits_right 87.5 against 93.75",
+        "esc10_false_per_minute 1.05 against 0.6",
     ]
-    assert worse_figures({"esc10": {}}, previous) == []  # a figure one side lacks is not compared
+    assert worse_figures({"an4_digits_right": 50.0}, previous, higher) == []  # a figure one side lacks
 
     rec = [
         Recording(f"{source}:{i}", np.zeros(160, np.float32), "1", 1)
@@ -375,7 +377,10 @@ def test_worse_figures_count_only_the_held_out_sets_and_a_tie_is_not_worse():
     ]
     noise = [Recording("esc10:0", np.zeros(160, np.float32), "", 0)]
     sets = compared_sets({"words": rec, "an4": rec, "esc10": noise})
-    assert sets == {"speech_commands": [rec[1]], "esc10": noise}  # FSDD's validation speaker trains in a final fit
+    assert sets == {
+        "speech_commands": [rec[1]],
+        "esc10": noise,
+    }  # FSDD's validation speaker and AN4's train in a final fit
 
 
 def constant_head(token: int):
@@ -431,7 +436,7 @@ def test_a_rebuild_keeps_a_pair_that_does_better_on_the_held_out_sets(tmp_path):
     assert second["files"] == {"fp32": str(rebuilt / "digits.fp32.onnx"), "int8": str(rebuilt / "digits.onnx")}
     assert {p.name: p.read_bytes() for p in out.iterdir()} == shipped  # the better pair is untouched
     assert second["accuracy"]["int8"]["non_speech_false_per_minute"] > 0.0
-    assert any(w.startswith("non-speech set false_per_minute ") for w in second["previous"]["worse"])
+    assert any(w.startswith("non_speech_false_per_minute ") for w in second["previous"]["worse"])
     said = [line for line in lines if "KEPT the pair in" in line]
     assert said and f"{runs}/digits/rebuilt/digits.onnx (INT8)" in said[0] and "--replace" in said[0]
     assert json.loads((runs / "digits" / "results.json").read_text())["kept_previous"] is True
@@ -439,8 +444,8 @@ def test_a_rebuild_keeps_a_pair_that_does_better_on_the_held_out_sets(tmp_path):
     third = build(src["chatty"], replace_better=True)
     assert not third["kept_previous"] and third["files"]["int8"] == str(out / "digits.onnx")
     assert (out / "digits.onnx").read_bytes() != shipped["digits.onnx"]
-    assert any("(--replace), though the new one does worse" in line for line in lines)
+    assert any("(--replace), though the pair that was there did better: non_speech" in line for line in lines)
 
     again = build(src["chatty"])  # the same weights against themselves: a tie, so replaced
     assert again["previous"]["worse"] == [] and not again["kept_previous"]
-    assert any("no worse on any of the held-out sets'" in line for line in lines)
+    assert any("no worse on its 1 held-out figure(s)" in line for line in lines)
