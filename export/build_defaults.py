@@ -39,7 +39,7 @@ with loading(__name__):  # torch loads here: Ctrl-C gives one line (listener/err
 
     from listener.classifier import Classifier
     from listener.export.build_digits import OFF, QUICK, DigitsRecipe, NotADigitsFile, build_digits_from, floor_arg
-    from listener.export.bundle import Comparison, worse_figures
+    from listener.export.bundle import Comparison, open_previous, worse_figures
     from listener.export.onnx_export import set_metadata
     from listener.export.parity import MAX_INT8_DROP
     from listener.training import interrupt
@@ -409,20 +409,10 @@ def compare_sounds(previous: Path, new: dict, t: Trained, threads: int = 2) -> C
     ``accuracy`` summary): its held-out false alarms scored as the build scored its own (``t.evaluate``),
     its cross-validation read from its metadata. Another kind of model, other classes, a missing or an
     unreadable file are not compared (the build then writes its pair there)."""
-    from listener.errors import ModelError
-    from listener.export.parity import runtime_classifier
-
-    found = Comparison(str(previous))
-    if not previous.is_file():
-        found.note = "no pair there"
-        return found
-    try:
-        old = runtime_classifier(previous, threads)
-    except ModelError as exc:
-        found.note = f"unreadable ({exc})"
-        return found
-    if old.info.labels != t.spec.labels:
-        found.note = f"other labels ({', '.join(old.info.labels)})"
+    found, old = open_previous(
+        previous, threads, lambda i: None if i.labels == t.spec.labels else f"other labels ({', '.join(i.labels)})"
+    )
+    if old is None:
         return found
     recorded = (old.info.accuracy or {}).get("int8", {})  # its build's cross-validation
     scored = t.summarise(t.evaluate(old), "int8")  # its held-out false alarms (and this build's CV: not used)

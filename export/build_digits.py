@@ -48,10 +48,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from listener.errors import ModelError
 from listener.export.bundle import (
     Comparison,
     comparison_line,
+    open_previous,
     pair_paths,
     rebuilt_base,
     staged_pair,
@@ -245,17 +245,10 @@ def compare_with_previous(
     """Score the INT8 file a build found at ``previous`` and the build's own (``new``) alike on
     ``COMPARED_SETS`` (out of ``scored``, the validate stage's sets); a missing file, another kind of model
     or an unreadable one is not compared (the build then writes its pair there, as it always did)."""
-    found = Comparison(str(previous))
-    if not previous.is_file():
-        found.note = "no pair there"
-        return found
-    try:
-        old = runtime_classifier(previous, threads)
-    except ModelError as exc:
-        found.note = f"unreadable ({exc})"
-        return found
-    if not old.info.is_ctc or not old.info.symbols:
-        found.note = f"not a digits sequence model ({old.info.model_id})"
+    found, old = open_previous(
+        previous, threads, lambda i: None if i.is_ctc and i.symbols else f"not a digits sequence model ({i.model_id})"
+    )
+    if old is None:
         return found
     sets = compared_sets(scored)
     found.scores = {

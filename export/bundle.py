@@ -15,8 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from listener.classifier import Classifier
+from listener.contract import ModelInfo
+from listener.errors import ModelError
 from listener.export.onnx_export import export_onnx
-from listener.export.parity import MAX_INT8_DROP, ParityReport, check_parity, measure_latency
+from listener.export.parity import MAX_INT8_DROP, ParityReport, check_parity, measure_latency, runtime_classifier
 from listener.export.quantize import quantize_model
 from listener.training.corpus import WaveSet
 from listener.training.models.exportable import ExportableModel
@@ -91,6 +94,25 @@ class Comparison:
     @property
     def keeps_previous(self) -> bool:
         return bool(self.worse)
+
+
+def open_previous(
+    previous: Path, threads: int, mismatch: Callable[[ModelInfo], str | None]
+) -> tuple[Comparison, Classifier | None]:
+    """The comparison a build fills and the INT8 file it found at ``previous``, loaded as the runtime loads
+    it; no file (with the note saying why) when there is none, it does not load, or ``mismatch`` says it
+    is another kind of model."""
+    found = Comparison(str(previous))
+    if not previous.is_file():
+        found.note = "no pair there"
+        return found, None
+    try:
+        old = runtime_classifier(previous, threads)
+    except ModelError as exc:
+        found.note = f"unreadable ({exc})"
+        return found, None
+    found.note = mismatch(old.info) or ""
+    return found, None if found.note else old
 
 
 def worse_figures(
