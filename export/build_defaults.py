@@ -818,6 +818,13 @@ def main(argv: list[str] | None = None) -> int:
         return interrupted()
     _log(f"all done in {(time.time() - t0) / 60:.1f} min")
     print(json.dumps({k: v["accuracy"] for k, v in summaries.items()}, indent=2))
+    for name, summary in summaries.items():  # the last thing said: which pairs did not go to --out
+        if summary.get("kept_previous"):
+            print(
+                f"note: {name}: the pair in {args.out} did better and stays; the new one is {summary['files']['int8']} "
+                "(--replace puts it there)",
+                file=sys.stderr,
+            )
     return 0
 
 

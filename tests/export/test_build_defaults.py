@@ -141,7 +141,12 @@ def test_a_sounds_rebuild_keeps_a_pair_that_does_better(tmp_path: Path, monkeypa
     rebuilt = runs / "sounds" / "rebuilt"
     assert weak["files"] == {"int8": str(rebuilt / "sounds.onnx"), "fp32": str(rebuilt / "sounds.fp32.onnx")}
     assert Classifier(rebuilt / "sounds.onnx").info.accuracy["int8"]["cv_mean_accuracy"] < 1.0
-    assert "sounds: KEPT the pair in" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert "sounds: KEPT the pair in" in said.out
+    assert said.err.splitlines()[-1] == (
+        f"note: sounds: the pair in {out} did better and stays; the new one is {rebuilt / 'sounds.onnx'} "
+        "(--replace puts it there)"
+    )
 
     forced = build("--sound-epochs", "1", "--replace")
     assert not forced["kept_previous"] and (out / "sounds.onnx").read_bytes() != shipped["sounds.onnx"]
