@@ -90,7 +90,7 @@ from listener.training.ctc_corpus import (
     word_items,
 )
 from listener.training.embedding_cache import CacheSetup, build_caches
-from listener.training.evaluate_strings import Recording, log_digits, non_speech_recordings, summarize
+from listener.training.evaluate_strings import Logged, Recording, log_digits, non_speech_recordings, summarize
 from listener.training.speech_embedding import (
     OWW_FRONTEND,
     SAMPLE_RATE,
@@ -200,9 +200,12 @@ def held_out_sets(cfg: CtcDataConfig, log: Callable[[str], None] = print) -> dic
     return {"non_speech": recs} if recs else {}
 
 
-def validate(paths: dict[str, Path], sets: dict[str, list[Recording]], threads: int = 2) -> tuple[dict, dict]:
+def validate(
+    paths: dict[str, Path], sets: dict[str, list[Recording]], threads: int = 2
+) -> tuple[dict, dict, dict[str, dict[str, list[Logged]]]]:
     """Every set through ``listener analyze``'s pipeline with each file (``evaluate_strings``):
-    (variant -> set -> summary, set -> share of recordings where INT8 logs what FP32 logs)."""
+    (variant -> set -> summary, set -> share of recordings where INT8 logs what FP32 logs, variant -> set ->
+    what each recording logged)."""
     logged = {}
     for variant, path in paths.items():
         clf = runtime_classifier(path, threads)
@@ -212,7 +215,7 @@ def validate(paths: dict[str, Path], sets: dict[str, list[Recording]], threads: 
         name: round(float(np.mean([a.digits == b.digits for a, b in zip(fp, logged["int8"][name])])), 4)
         for name, fp in logged["fp32"].items()
     }
-    return scores, agreement
+    return scores, agreement, logged
 
 
 HEADLINE = ("digits_right", "false_per_100_words", "false_per_minute")
@@ -240,20 +243,22 @@ def compared_sets(scored: dict[str, list[Recording]]) -> dict[str, list[Recordin
 
 
 def compare_with_previous(
-    new: Path, previous: Path, scored: dict[str, list[Recording]], threads: int = 2
+    new: dict[str, list[Logged]], previous: Path, scored: dict[str, list[Recording]], threads: int = 2
 ) -> Comparison:
-    """Score the INT8 file a build found at ``previous`` and the build's own (``new``) alike on
-    ``COMPARED_SETS`` (out of ``scored``, the validate stage's sets); a missing file, another kind of model
-    or an unreadable one is not compared (the build then writes its pair there, as it always did)."""
+    """Score the INT8 file a build found at ``previous`` on ``COMPARED_SETS`` (out of ``scored``, the
+    validate stage's sets) against what the build's own INT8 file logged there (``new``: set -> one entry per
+    recording of ``scored``, as ``validate`` gives it); a missing file, another kind of model or an
+    unreadable one is not compared (the build then writes its pair there, as it always did)."""
     found, old = open_previous(
         previous, threads, lambda i: None if i.is_ctc and i.symbols else f"not a digits sequence model ({i.model_id})"
     )
     if old is None:
         return found
     sets = compared_sets(scored)
+    by_recording = {id(r): x for name, recs in scored.items() for r, x in zip(recs, new.get(name, []))}
     found.scores = {
-        who: headline({name: summarize(log_digits(clf, recs)) for name, recs in sets.items()})
-        for who, clf in (("new", runtime_classifier(new, threads)), ("previous", old))
+        "new": headline({name: summarize([by_recording[id(r)] for r in recs]) for name, recs in sets.items()}),
+        "previous": headline({name: summarize(log_digits(old, recs)) for name, recs in sets.items()}),
     }
     found.worse = worse_figures(found.scores["new"], found.scores["previous"], lambda k: k.endswith("_digits_right"))
     return found
@@ -457,14 +462,14 @@ def build_digits(
             carried = max(give_context(fp32)[0], give_context(int8)[0])  # after INT8: the quantizer never sees it
         with _stage(times, "validate", log):
             scored = {**{name: recordings(items) for name, items in val.items()}, **held_out}
-            summary, agreement = validate({"fp32": fp32, "int8": int8}, scored, threads)
-            comparison = compare_with_previous(int8, pair_paths(out / "digits")[1], scored, threads)
+            summary, agreement, logged = validate({"fp32": fp32, "int8": int8}, scored, threads)
+            comparison = compare_with_previous(logged["int8"], pair_paths(out / "digits")[1], scored, threads)
         accuracy = {variant: headline(sets) for variant, sets in summary.items()}
         write_metadata(accuracy, carried)
         kept = comparison.keeps_previous and not replace_better
         if kept:
             staging.dest = rebuilt_base(runs, "digits")
-        log(comparison_line("digits", comparison, out, rebuilt_base(runs, "digits"), kept))
+        log(comparison_line("digits", comparison, out, staging.dest, kept))
     fp32, int8 = pair_paths(staging.dest)
     times["total"] = round(time.time() - t_all, 1)
     results = {
